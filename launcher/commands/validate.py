@@ -1,0 +1,177 @@
+"""`launcher validate`: check pools.yaml and launch requests before opening a pull request."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from launcher.commands.output import plural, workflow_command
+from launcher.core.permissions import StaticTeams
+from launcher.core.problems import Problem
+from launcher.core.validation import FileReport, Report, validate
+from launcher.core.yamlsafe import MAX_BYTES, YamlError, load
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check pools.yaml and launch requests (offline)",
+        description=(
+            "Check pools.yaml and launch requests: YAML safety, schema, pool rules and, with "
+            "--author, what that person may do. Default: pools.yaml and everything under "
+            "deployments/. Exit 0 when all is valid (and permitted), 1 when not, 2 on usage errors."
+        ),
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to check")
+    parser.add_argument("--author", metavar="LOGIN", help="also report what LOGIN may do")
+    parser.add_argument(
+        "--format", choices=("text", "json", "github"), default="text", help="output format"
+    )
+    parser.add_argument(
+        "--pools", metavar="FILE", default="pools.yaml", help="policy file (default: pools.yaml)"
+    )
+    parser.add_argument(
+        "--teams",
+        metavar="FILE",
+        help="YAML mapping of @org/team to member logins, to resolve teams offline",
+    )
+    parser.set_defaults(func=run)
+
+
+def _repo_path(path: Path) -> str:
+    """The path as the repository names it (relative to the current folder, with slashes)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _expand(paths: list[str]) -> list[Path]:
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and not any(part.startswith(".") for part in p.parts)
+                )
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def _read(path: Path) -> bytes:
+    """Read at most one byte past the limit: the loader reports the size, we never slurp."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_BYTES + 1)
+
+
+def run(args: argparse.Namespace) -> int:
+    pools_path = Path(args.pools)
+    policy_name = _repo_path(pools_path)
+    teams = None
+    if args.teams:
+        try:
+            teams = StaticTeams(load(_read(Path(args.teams))).data)
+        except (OSError, YamlError) as exc:
+            print(f"launcher validate: cannot read --teams {args.teams}: {exc}", file=sys.stderr)
+            return 2
+    targets = _expand(args.paths or [str(pools_path), "deployments"])
+    if not args.paths and not Path("deployments").is_dir():
+        targets = [pools_path]
+    missing = [str(p) for p in targets if not p.exists()]
+    if missing:
+        print(f"launcher validate: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    report_policy = any(_repo_path(p) == policy_name for p in targets)
+    requests = ((_repo_path(p), _read(p)) for p in targets if _repo_path(p) != policy_name)
+    try:
+        policy_raw: bytes | None = _read(pools_path)
+    except FileNotFoundError:
+        policy_raw = None
+    except OSError as exc:
+        print(f"launcher validate: cannot read {pools_path}: {exc}", file=sys.stderr)
+        return 2
+    report = validate(
+        policy_raw,
+        requests,
+        policy_path=policy_name,
+        report_policy=report_policy,
+        author=args.author,
+        teams=teams,
+    )
+    {"text": _print_text, "json": _print_json, "github": _print_github}[args.format](report)
+    return 0 if report.ok else 1
+
+
+def _counts(report: Report) -> str:
+    n_errors = sum(len(f.errors) for f in report.files)
+    n_warnings = sum(len(f.warnings) for f in report.files)
+    refused = sum(1 for f in report.files if f.verdict and not f.verdict.permitted)
+    text = f"{plural(len(report.files), 'file')} checked: {plural(n_errors, 'error')}, "
+    text += plural(n_warnings, "warning")
+    if refused:
+        text += f", {refused} not permitted"
+    return text
+
+
+def _print_text(report: Report) -> None:
+    out = sys.stdout
+    for file in report.files:
+        for problem in file.problems:
+            out.write(f"{problem}\n")
+        if file.verdict:
+            mark = "" if file.verdict.permitted else "error: "
+            out.write(f"{file.path}: {mark}{file.verdict.message}\n")
+    out.write(_counts(report) + "\n")
+
+
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    return {"line": problem.line, "column": problem.column, "message": problem.message}
+
+
+def _file_json(file: FileReport) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "path": file.path,
+        "errors": [_problem_json(p) for p in file.errors],
+        "warnings": [_problem_json(p) for p in file.warnings],
+    }
+    if file.verdict:
+        v = file.verdict
+        entry["tier"] = v.tier.value if v.tier else None
+        entry["permitted"] = v.permitted
+        entry["message"] = v.message
+        if v.approvals_required:
+            entry["approvers"] = v.approvers
+            entry["approvals_required"] = v.approvals_required
+    return entry
+
+
+def _print_json(report: Report) -> None:
+    body = {"ok": report.ok, "files": [_file_json(f) for f in report.files]}
+    json.dump(body, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _print_github(report: Report) -> None:
+    lines = []
+    for file in report.files:
+        for p in file.problems:
+            lines.append(
+                workflow_command(p.severity, p.message, file=p.path, line=p.line, col=p.column)
+            )
+        if file.verdict:
+            kind = "notice" if file.verdict.permitted else "error"
+            lines.append(workflow_command(kind, file.verdict.message, file=file.path))
+    lines.append(_counts(report))
+    sys.stdout.write("\n".join(lines) + "\n")
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(f"launcher validate: {_counts(report)}\n")

@@ -1,0 +1,127 @@
+"""Validate a set of repository files: pools.yaml plus launch requests, and optionally what a
+given author may do with each request.
+
+Pure over bytes: callers read the files (from disk for `launcher validate`, from a pull
+request's base and head commits for the gate) and pass them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from launcher.core.documents import load_policy, load_request
+from launcher.core.model import LaunchRequest, Policy, Tier
+from launcher.core.permissions import (
+    StaticTeams,
+    TeamResolver,
+    display_principals,
+    explain,
+    tier_bounds,
+)
+from launcher.core.problems import Problem
+
+
+@dataclass
+class Verdict:
+    """What one author may do with one request."""
+
+    author: str
+    pool: str
+    tier: Tier | None  # None: could not be told (team membership unknown)
+    message: str
+    approvers: list[str] = field(default_factory=list)
+    approvals_required: int = 0
+
+    @property
+    def permitted(self) -> bool:
+        return self.tier is not None and self.tier is not Tier.NONE
+
+
+@dataclass
+class FileReport:
+    path: str
+    problems: list[Problem] = field(default_factory=list)
+    request: LaunchRequest | None = None
+    verdict: Verdict | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+@dataclass
+class Report:
+    files: list[FileReport]
+    policy: Policy | None
+
+    @property
+    def ok(self) -> bool:
+        return all(not f.errors and (f.verdict is None or f.verdict.permitted) for f in self.files)
+
+
+def verdict_for(
+    author: str, request: LaunchRequest, policy: Policy, teams: TeamResolver
+) -> Verdict:
+    """The author's tier on the request's pool.
+
+    Offline, team membership may be unknown: a tier the author surely holds still counts (an
+    unknown team could only raise it), but no known tier at all is "cannot tell", not a pass.
+    """
+    pool = policy.pools[request.pool]
+    tier, unknown = tier_bounds(author, pool, policy, teams)
+    if tier is Tier.NONE and unknown:
+        return Verdict(
+            author,
+            pool.name,
+            None,
+            f"cannot tell what {author} may do on pool {pool.name}: membership of "
+            f"{', '.join(unknown)} is not known here (pass --teams FILE, or let the gate check it)",
+        )
+    message = explain(author, pool, tier, policy)
+    if unknown and tier is not Tier.MODIFY:
+        message += f" (or more, if a member of {', '.join(unknown)}: not known here)"
+    verdict = Verdict(author, pool.name, tier, message)
+    if tier is Tier.CREATE_WITH_APPROVAL:
+        verdict.approvers = display_principals(pool.permissions.modify, policy)
+        verdict.approvals_required = pool.approvals_required
+    return verdict
+
+
+def validate(
+    policy_raw: bytes | None,
+    requests: Iterable[tuple[str, bytes]],
+    *,
+    policy_path: str = "pools.yaml",
+    report_policy: bool = True,
+    author: str | None = None,
+    teams: TeamResolver | None = None,
+) -> Report:
+    """Check pools.yaml and each (path, content) request; a missing policy is an error."""
+    files: list[FileReport] = []
+    if policy_raw is None:
+        policy = None
+        policy_report = FileReport(
+            policy_path,
+            [
+                Problem(
+                    policy_path, 1, 1, f"{policy_path} not found: requests are checked against it"
+                )
+            ],
+        )
+    else:
+        policy, problems = load_policy(policy_raw, policy_path)
+        policy_report = FileReport(policy_path, problems)
+    if report_policy or policy_report.problems:
+        files.append(policy_report)
+    for path, raw in requests:
+        request, problems = load_request(raw, path, policy)
+        report = FileReport(path, problems, request)
+        if author and request is not None and policy is not None:
+            report.verdict = verdict_for(author, request, policy, teams or StaticTeams())
+        files.append(report)
+    return Report(files, policy)
