@@ -28,7 +28,10 @@ from launcher.core.permissions import is_group, is_team
 from launcher.core.problems import Problem
 from launcher.core.yamlsafe import Document, YamlError, load
 
-REQUEST_PATH = re.compile(r"^deployments/(?P<pool>[^/]+)/(?P<name>[^/]+)\.yaml$")
+# Path parts are plain names: no whitespace or control characters can reach a message or a tag.
+REQUEST_PATH = re.compile(
+    r"deployments/(?P<pool>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+)\.yaml\Z"
+)
 PATH_HINT = "launch requests live at deployments/<pool>/<name>.yaml"
 
 
@@ -146,7 +149,8 @@ def _build_policy(doc: Document, path: str) -> tuple[Policy, list[Problem]]:
                 profile: _hardware(hw) for profile, hw in spec.get("hardware_profiles", {}).items()
             },
         )
-        problems.extend(_approver_problems(doc, path, pool, groups))
+        if not problems:  # an unknown group would make the approver count meaningless
+            problems.extend(_approver_problems(doc, path, pool, groups))
         pools[name] = pool
     policy = Policy(
         admins=tuple(data["admins"]), groups=groups, pools=pools, version=data["version"]
@@ -172,7 +176,7 @@ def _approver_problems(
         return [
             Problem(
                 path,
-                *doc.locate(where),
+                *doc.locate(where, key=True),
                 f"pool {pool.name}: has create_with_approval users but no approvers: "
                 "list them under permissions.modify",
             )
@@ -194,7 +198,7 @@ def _approver_problems(
 
 def request_path_problem(path: str) -> Problem | None:
     """A path under deployments/ that is not `<pool>/<name>.yaml`, as a problem."""
-    match = REQUEST_PATH.match(path)
+    match = REQUEST_PATH.fullmatch(path)
     if match is None:
         hint = " (use the .yaml extension)" if path.endswith(".yml") else ""
         return Problem(path, 1, 1, f"{path} is not a launch request path{hint}: {PATH_HINT}")
@@ -230,7 +234,7 @@ def _build_request(
     def add(where: list[str | int], message: str) -> None:
         problems.append(Problem(path, *doc.locate(where), message))
 
-    match = REQUEST_PATH.match(path)
+    match = REQUEST_PATH.fullmatch(path)
     assert match is not None
     if data["name"] != match["name"]:
         add(

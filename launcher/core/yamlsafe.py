@@ -140,7 +140,7 @@ def decode(raw: bytes) -> str:
     """UTF-8 text or a YamlError that says where the bad byte is."""
     if len(raw) > MAX_BYTES:
         raise YamlError(
-            f"file is {len(raw):,} bytes, over the {MAX_BYTES // 1024} KiB limit for launcher files"
+            f"file is larger than {MAX_BYTES // 1024} KiB, the limit for launcher files"
         )
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
