@@ -1,0 +1,402 @@
+"""HTTP plumbing: routing by OpenAPI path template, GitHub's headers, errors and pagination.
+
+Standard library only (``http.server``), HTTP/1.1 with keep-alive because PyGithub
+keeps its connection open.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from launcher.sandbox.github.observe import LoggedRequest
+
+if TYPE_CHECKING:
+    from launcher.sandbox.github.service import GitHub
+
+DOCS = "https://docs.github.com/rest"
+
+# Path parameters that may contain "/" (GitHub accepts them unescaped).
+_GREEDY = {"path", "ref", "basehead", "branch"}
+
+
+class ApiError(Exception):
+    """An error answer with GitHub's body shape."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+        docs: str = DOCS,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+        self.headers = headers or {}
+        self.docs = docs
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"message": self.message, "documentation_url": self.docs}
+        if self.errors is not None:
+            out["errors"] = self.errors
+        out["status"] = str(self.status)
+        return out
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "Not Found")
+
+
+def validation(message: str = "Validation Failed", **error: Any) -> ApiError:
+    """422 with one entry in ``errors`` (GitHub's ``validation-error`` shape)."""
+    return ApiError(422, message, [error] if error else None)
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # JSON-serializable, None for no body
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    raw_query: list[tuple[str, str]]
+    params: dict[str, str]
+    body: Any
+    user: str | None
+    gh: GitHub
+    base_url: str
+
+    def int_param(self, name: str) -> int:
+        try:
+            return int(self.params[name])
+        except ValueError:
+            raise not_found() from None
+
+    def json(self) -> dict[str, Any]:
+        if self.body is None:
+            return {}
+        if not isinstance(self.body, dict):
+            raise ApiError(400, "Problems parsing JSON")
+        return self.body
+
+    def require_user(self) -> str:
+        if self.user is None:
+            raise ApiError(401, "Requires authentication")
+        return self.user
+
+    def paginate(
+        self, items: list[Any], wrap: Callable[[list[Any]], Any] | None = None
+    ) -> Response:
+        """Slice ``items`` by ``page``/``per_page`` and add GitHub's ``Link`` header."""
+        try:
+            per_page = max(1, min(100, int(self.query.get("per_page", 30))))
+            page = max(1, int(self.query.get("page", 1)))
+        except ValueError:
+            per_page, page = 30, 1
+        last = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers: dict[str, str] = {}
+        links = []
+
+        def url(n: int) -> str:
+            q = [(k, v) for k, v in self.raw_query if k != "page"] + [("page", str(n))]
+            return f"<{self.base_url}{self.path}?{urlencode(q)}>"
+
+        if page > 1:
+            links.append(f'{url(min(page - 1, last))}; rel="prev"')
+        if page < last:
+            links.append(f'{url(page + 1)}; rel="next"')
+            links.append(f'{url(last)}; rel="last"')
+        if page > 1:
+            links.append(f'{url(1)}; rel="first"')
+        if links:
+            headers["Link"] = ", ".join(links)
+        return Response(200, wrap(chunk) if wrap else chunk, headers)
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass
+class Route:
+    method: str
+    template: str
+    operation: str
+    handler: Handler
+    regex: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        pattern = ""
+        for part in re.split(r"(\{[a-z_]+\})", self.template):
+            if part.startswith("{"):
+                name = part[1:-1]
+                pattern += f"(?P<{name}>.+?)" if name in _GREEDY else f"(?P<{name}>[^/]+)"
+            else:
+                pattern += re.escape(part)
+        self.regex = re.compile(f"^{pattern}$")
+
+    @property
+    def literal_len(self) -> int:
+        return len(re.sub(r"\{[a-z_]+\}", "", self.template))
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, method: str, template: str, operation: str) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            self.routes.append(Route(method, template, operation, fn))
+            self.routes.sort(key=lambda r: -r.literal_len)
+            return fn
+
+        return deco
+
+    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
+        """(route, params, path_known). path_known without route means 404 vs 405-ish."""
+        known = False
+        for route in self.routes:
+            m = route.regex.match(path)
+            if m is None:
+                continue
+            known = True
+            if route.method == method:
+                return route, {k: unquote(v) for k, v in m.groupdict().items()}, True
+        return None, {}, known
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    gh: GitHub
+
+    def __init__(self, addr: tuple[str, int], gh: GitHub) -> None:
+        self.gh = gh
+        self.conns: set[socket.socket] = set()
+        self.conns_lock = threading.Lock()
+        super().__init__(addr, _Handler)
+
+    def shutdown_connections(self) -> None:
+        with self.conns_lock:
+            for conn in list(self.conns):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.conns.clear()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    server_version = "GitHub.com"
+    sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without this Nagle + delayed ACK
+        # add ~40-200 ms to every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.conns_lock:
+            self.server.conns.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.conns_lock:
+            self.server.conns.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+
+    def _dispatch(self) -> None:
+        gh = self.server.gh
+        started = time.perf_counter()
+        split = urlsplit(self.path)
+        path = split.path.rstrip("/") or "/"
+        raw_query = parse_qsl(split.query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length) if length else b""
+        method = self.command
+
+        route, params, known = gh.router.match(method, path)
+        template = route.template if route else None
+        operation = route.operation if route else None
+        user: str | None = None
+        fault_kind: str | None = None
+        resource = "search" if path.startswith("/search/") else "core"
+        try:
+            user = self._authenticate()
+            fault = None if path.startswith("/_sandbox") else gh.faults.take(method, path, template)
+            if fault is not None:
+                fault_kind = fault.kind
+                if fault.kind == "hang":
+                    time.sleep(fault.seconds)
+                elif fault.kind == "rate_limit":
+                    _, _, reset = gh.rate_limits.hit(user, resource, count=False)
+                    limit = gh.rate_limits.limit_for(user, resource)
+                    raise ApiError(
+                        403,
+                        f"API rate limit exceeded for user ID {gh.state.user(user).id}."
+                        if user and gh.state.user(user)
+                        else "API rate limit exceeded for 127.0.0.1. (But here's the good news: "
+                        "Authenticated requests get a higher rate limit. Check out the "
+                        "documentation for more details.)",
+                        headers={
+                            "X-RateLimit-Limit": str(limit),
+                            "X-RateLimit-Remaining": "0",
+                            "X-RateLimit-Reset": str(reset),
+                            "X-RateLimit-Used": str(limit),
+                            "X-RateLimit-Resource": resource,
+                        },
+                        docs="https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                    )
+                else:
+                    raise ApiError(
+                        fault.status,
+                        "Server Error"
+                        if fault.status == 500
+                        else "Bad Gateway"
+                        if fault.status == 502
+                        else "Service Unavailable",
+                    )
+            if route is None:
+                raise not_found()
+            try:
+                body = json.loads(raw_body) if raw_body.strip() else None
+            except ValueError:
+                raise ApiError(400, "Problems parsing JSON") from None
+            request = Request(
+                method, path, dict(raw_query), raw_query, params, body, user, gh, gh.base_url
+            )
+            response = route.handler(request)
+        except ApiError as err:
+            response = Response(err.status, err.body(), dict(err.headers))
+        except Exception as exc:  # noqa: BLE001 - a server must answer
+            gh.errors.append(exc)
+            response = Response(
+                500,
+                {"message": f"Server Error: {exc!r}", "documentation_url": DOCS, "status": "500"},
+            )
+        self._send(response, user, resource, method, fault_kind)
+        entry = LoggedRequest(
+            method,
+            path,
+            template,
+            operation,
+            response.status,
+            user,
+            (time.perf_counter() - started) * 1000,
+            fault_kind,
+        )
+        if not path.startswith("/_sandbox"):
+            gh.request_log.add(entry)
+            gh.record_response(operation, response.status, response.body, fault_kind)
+
+    def _authenticate(self) -> str | None:
+        gh = self.server.gh
+        header = self.headers.get("Authorization")
+        if not header:
+            return None
+        scheme, _, cred = header.partition(" ")
+        token = cred.strip()
+        if scheme.lower() == "basic":
+            try:
+                _, _, token = base64.b64decode(token).decode().partition(":")
+            except ValueError:
+                token = ""
+        elif scheme.lower() not in ("token", "bearer"):
+            token = ""
+        login = gh.state.tokens.get(token)
+        if login is None:
+            raise ApiError(401, "Bad credentials")
+        return gh.state.users[login].login
+
+    def _send(
+        self, response: Response, user: str | None, resource: str, method: str, fault: str | None
+    ) -> None:
+        gh = self.server.gh
+        payload = b""
+        if response.body is not None:
+            payload = json.dumps(response.body, separators=(",", ":")).encode()
+        self.send_response(response.status)
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-GitHub-Media-Type": "github.v3; format=json",
+            "X-GitHub-Api-Version-Selected": "2022-11-28",
+            "X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper(),
+            "Cache-Control": "private, max-age=60, s-maxage=60",
+            "Vary": "Accept, Authorization, Cookie, X-GitHub-OTP",
+        }
+        if fault != "rate_limit" and not self.path.startswith("/_sandbox"):
+            limit, used, reset = gh.rate_limits.hit(user, resource)
+            headers.update(
+                {
+                    "X-RateLimit-Limit": str(limit),
+                    "X-RateLimit-Remaining": str(max(0, limit - used)),
+                    "X-RateLimit-Reset": str(reset),
+                    "X-RateLimit-Used": str(used),
+                    "X-RateLimit-Resource": resource,
+                }
+            )
+        if user is not None:
+            headers["X-OAuth-Scopes"] = "repo, read:org"
+            headers["X-Accepted-OAuth-Scopes"] = ""
+        headers.update(response.headers)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload and method != "HEAD":
+            self.wfile.write(payload)
+
+
+class HttpServer:
+    """Runs the routed API on a loopback port in a background thread."""
+
+    def __init__(self, gh: GitHub, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = _Server((host, port), gh)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"github-sandbox:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.shutdown_connections()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None

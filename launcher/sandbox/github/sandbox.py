@@ -1,0 +1,228 @@
+"""``GitHubSandbox``: start/stop the stand-in and seed it from Python."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from launcher.sandbox.github import api_accounts, api_checks, api_git, api_issues, api_pulls
+from launcher.sandbox.github.events import Event
+from launcher.sandbox.github.http import HttpServer
+from launcher.sandbox.github.observe import Fault, LoggedRequest
+from launcher.sandbox.github.service import GitHub
+from launcher.sandbox.github.state import Issue, Org, Repo, Team
+
+
+class GitHubSandbox:
+    """A local GitHub REST API stand-in backed by real bare git repositories.
+
+    >>> with GitHubSandbox() as gh:                        # doctest: +SKIP
+    ...     token = gh.add_user("alice")
+    ...     gh.create_repo("alice", "infra", {"README.md": b"hi"})
+    ...     Github(base_url=gh.url, auth=Auth.Token(token)).get_repo("alice/infra")
+    """
+
+    def __init__(
+        self,
+        state_dir: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        record_responses: bool = False,
+    ) -> None:
+        self._own_dir = state_dir is None
+        self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="github-sandbox-"))
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.gh = GitHub(self.state_dir)
+        self.gh.record_responses = record_responses
+        for module in (api_accounts, api_git, api_pulls, api_issues, api_checks):
+            module.register(self.gh.router)
+        api_accounts.register_sandbox(self.gh.router, self)
+        self._host, self._port = host, port
+        self._server: HttpServer | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self) -> GitHubSandbox:
+        if self._server is None:
+            self._server = HttpServer(self.gh, self._host, self._port)
+            self.gh.base_url = f"http://{self._host}:{self._server.port}"
+            self._server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self.gh.close()
+        if self._own_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> GitHubSandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL for ``Github(base_url=...)``."""
+        return self.gh.base_url
+
+    def client(self, token: str, retry: Any = None, **kwargs: Any) -> Any:
+        """A PyGithub client for ``token`` pointed at the sandbox.
+
+        PyGithub throttles by default (0.25 s between requests, 1 s between writes);
+        against a local stand-in that only slows tests, so both are 0 here.
+        """
+        from github import Auth, Github
+
+        kwargs.setdefault("seconds_between_requests", 0)
+        kwargs.setdefault("seconds_between_writes", 0)
+        return Github(base_url=self.url, auth=Auth.Token(token), retry=retry, **kwargs)
+
+    # -- seeding ---------------------------------------------------------------------
+    def add_user(
+        self,
+        login: str,
+        token: str | None = None,
+        name: str | None = None,
+        email: str | None = None,
+        bot: bool = False,
+    ) -> str:
+        """Create an account; return its token. ``bot=True`` acts like an app installation."""
+        return self.gh.add_user(login, token, name, email, bot)
+
+    def add_org(self, login: str, members: Iterable[str] = (), admins: Iterable[str] = ()) -> Org:
+        return self.gh.add_org(login, members, admins)
+
+    def add_team(
+        self,
+        org: str,
+        slug: str,
+        members: Iterable[str] = (),
+        maintainers: Iterable[str] = (),
+        name: str | None = None,
+        repos: Mapping[str, str] | None = None,
+    ) -> Team:
+        """``repos`` maps ``"owner/name"`` to a permission (pull/triage/push/maintain/admin)."""
+        return self.gh.add_team(org, slug, members, maintainers, name, repos)
+
+    def create_repo(
+        self,
+        owner: str,
+        name: str,
+        files: Mapping[str, bytes | str] | None = None,
+        collaborators: Mapping[str, str] | Iterable[str] = (),
+        teams: Mapping[str, str] | None = None,
+        private: bool = False,
+        default_branch: str = "main",
+        description: str | None = None,
+    ) -> Repo:
+        """Create a repository whose default branch holds ``files`` in one commit.
+
+        ``collaborators`` is a list of logins (write access) or login -> permission.
+        """
+        return self.gh.create_repo(
+            owner, name, files, collaborators, teams, private, default_branch, description
+        )
+
+    def repo(self, full_name: str) -> Repo:
+        owner, _, name = full_name.partition("/")
+        repo = self.gh.state.repo(owner, name)
+        if repo is None:
+            raise KeyError(full_name)
+        return repo
+
+    def git_dir(self, full_name: str) -> Path:
+        """Path of the bare repository (``git clone`` it)."""
+        return self.repo(full_name).git.path
+
+    def branch_sha(self, full_name: str, branch: str) -> str:
+        return self.repo(full_name).branches[branch]
+
+    def push_files(
+        self,
+        repo: str,
+        branch: str,
+        files: Mapping[str, bytes | str | None],
+        message: str,
+        author: str,
+        base: str | None = None,
+    ) -> str:
+        """Commit ``files`` to ``branch`` (None deletes a file) and announce ``push`` plus
+        ``pull_request synchronize`` for open PRs from that branch. Returns the new SHA."""
+        return self.gh.push_files(self.repo(repo), branch, files, message, author, base)
+
+    def pull(self, repo: str, number: int) -> Issue:
+        return self.gh.get_pull(self.repo(repo), number)
+
+    # -- events ---------------------------------------------------------------------
+    def events(
+        self, since: int = 0, event: str | None = None, action: str | None = None
+    ) -> list[Event]:
+        return self.gh.events.since(since, event, action)
+
+    def last_event(self, event: str | None = None, action: str | None = None) -> Event:
+        evs = self.events(0, event, action)
+        if not evs:
+            raise LookupError(f"no {event or ''} {action or ''} event")
+        return evs[-1]
+
+    def last_event_id(self) -> int:
+        return self.gh.events.last_id()
+
+    # -- request log and faults ---------------------------------------------------
+    def request_counts(self) -> Counter[str]:
+        """API calls per ``"METHOD /openapi/template"`` since the last reset."""
+        return self.gh.request_log.counts()
+
+    def requests(self) -> list[LoggedRequest]:
+        return list(self.gh.request_log.entries)
+
+    def reset_requests(self) -> None:
+        self.gh.request_log.reset()
+
+    def inject_fault(
+        self,
+        method: str = "*",
+        path: str = "*",
+        kind: str = "error",
+        status: int = 500,
+        seconds: float = 0.0,
+        times: int = 1,
+    ) -> Fault:
+        """Make the next ``times`` matching requests fail: ``kind`` is ``error``
+        (answer ``status``), ``rate_limit`` (403 primary rate limit) or ``hang``
+        (sleep ``seconds`` then answer normally)."""
+        return self.gh.faults.add(Fault(method, path, kind, status, seconds, times))
+
+    def clear_faults(self) -> None:
+        self.gh.faults.clear()
+
+    # -- conformance recording -------------------------------------------------------
+    @property
+    def responses(self) -> list[tuple[str | None, int, Any, str | None]]:
+        """(operationId, status, body, fault) of every answer, when recording is on."""
+        return self.gh.responses
+
+    @property
+    def server_errors(self) -> list[BaseException]:
+        """Unexpected exceptions raised by handlers (answered as 500)."""
+        return self.gh.errors
+
+    def routes(self) -> list[tuple[str, str, str]]:
+        """(method, OpenAPI path template, operationId) of every GitHub route served."""
+        return [
+            (r.method, r.template, r.operation)
+            for r in self.gh.router.routes
+            if not r.operation.startswith("_sandbox")
+        ]

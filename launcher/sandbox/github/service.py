@@ -1,0 +1,1180 @@
+"""The stand-in's behaviour: GitHub's semantics for refs, pull requests, reviews and the rest.
+
+HTTP handlers and the Python seeding API both call these methods, so a push made from
+Python and one made through the REST API produce the same commits and the same events.
+Every method that changes state announces it as the webhook event GitHub would send.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from launcher.sandbox.github.events import EventLog
+from launcher.sandbox.github.gitrepo import ZERO_SHA, FileChange, GitRepo, Person
+from launcher.sandbox.github.http import ApiError, Router, not_found, validation
+from launcher.sandbox.github.observe import Faults, RateLimits, RequestLog
+from launcher.sandbox.github.shapes import Shapes
+from launcher.sandbox.github.state import (
+    PERMISSION_ALIASES,
+    CheckRun,
+    Comment,
+    Deployment,
+    DeploymentStatus,
+    Issue,
+    Label,
+    Org,
+    Pull,
+    Repo,
+    Review,
+    State,
+    Status,
+    Team,
+    User,
+    now,
+)
+
+NO_ACCESS = "Resource not accessible by personal access token"
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def forbidden(message: str = NO_ACCESS) -> ApiError:
+    return ApiError(403, message)
+
+
+class GitHub:
+    """State + behaviour of one sandboxed GitHub instance."""
+
+    def __init__(self, root: Path, base_url: str = "http://127.0.0.1") -> None:
+        self.root = root
+        self.state = State()
+        self.shapes = Shapes(self.state, base_url)
+        self.router = Router()
+        self.faults = Faults()
+        self.request_log = RequestLog()
+        self.rate_limits = RateLimits()
+        self.events = EventLog()
+        self.errors: list[BaseException] = []
+        self.record_responses = False
+        self.responses: list[tuple[str | None, int, Any, str | None]] = []
+        self._pr_diff_cache: dict[tuple[str, str, str], tuple[list[FileChange], int]] = {}
+
+    @property
+    def base_url(self) -> str:
+        return self.shapes.base
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        self.shapes.base = value.rstrip("/")
+
+    def record_response(
+        self, operation: str | None, status: int, body: Any, fault: str | None
+    ) -> None:
+        if self.record_responses:
+            self.responses.append((operation, status, body, fault))
+
+    def close(self) -> None:
+        for repo in self.state.repos.values():
+            repo.git.close()
+
+    # -- accounts -----------------------------------------------------------------
+    def add_user(
+        self,
+        login: str,
+        token: str | None = None,
+        name: str | None = None,
+        email: str | None = None,
+        bot: bool = False,
+    ) -> str:
+        with self.state.lock:
+            if login.lower() in self.state.users:
+                raise ValueError(f"account {login} exists")
+            token = token or f"ghp_{login.replace('[', '').replace(']', '')}_{self.state.new_id()}"
+            user = User(
+                self.state.new_id(),
+                login,
+                token,
+                name=name or login,
+                email=email,
+                type="Bot" if bot else "User",
+            )
+            self.state.users[login.lower()] = user
+            self.state.tokens[token] = login.lower()
+            return token
+
+    def add_org(self, login: str, members: Iterable[str] = (), admins: Iterable[str] = ()) -> Org:
+        with self.state.lock:
+            if login.lower() in self.state.users:
+                raise ValueError(f"account {login} exists")
+            user = User(self.state.new_id(), login, "", name=login, type="Organization")
+            self.state.users[login.lower()] = user
+            org = Org(user)
+            for m in members:
+                org.members[self._login(m).lower()] = "member"
+            for a in admins:
+                org.members[self._login(a).lower()] = "admin"
+            self.state.orgs[login.lower()] = org
+            return org
+
+    def add_team(
+        self,
+        org: str,
+        slug: str,
+        members: Iterable[str] = (),
+        maintainers: Iterable[str] = (),
+        name: str | None = None,
+        repos: Mapping[str, str] | None = None,
+    ) -> Team:
+        with self.state.lock:
+            o = self.state.orgs.get(org.lower())
+            if o is None:
+                raise ValueError(f"no organization {org}")
+            team = Team(self.state.new_id(), o.user.login, slug, name or slug)
+            for m in members:
+                team.members[self._login(m).lower()] = "member"
+                o.members.setdefault(m.lower(), "member")
+            for m in maintainers:
+                team.members[self._login(m).lower()] = "maintainer"
+                o.members.setdefault(m.lower(), "member")
+            for full_name, perm in (repos or {}).items():
+                team.repos[full_name.lower()] = PERMISSION_ALIASES[perm]
+            o.teams[slug.lower()] = team
+            return team
+
+    def _login(self, login: str) -> str:
+        user = self.state.user(login)
+        if user is None:
+            raise ValueError(f"no user {login}")
+        return user.login
+
+    # -- repositories ------------------------------------------------------------
+    def create_repo(
+        self,
+        owner: str,
+        name: str,
+        files: Mapping[str, bytes | str] | None = None,
+        collaborators: Mapping[str, str] | Iterable[str] = (),
+        teams: Mapping[str, str] | None = None,
+        private: bool = False,
+        default_branch: str = "main",
+        description: str | None = None,
+        message: str = "Initial commit",
+    ) -> Repo:
+        with self.state.lock:
+            owner_acc = self.state.user(owner)
+            if owner_acc is None:
+                raise ValueError(f"no account {owner}")
+            if self.state.repo(owner, name):
+                raise ValueError(f"repository {owner}/{name} exists")
+            rid = self.state.new_id()
+            git = GitRepo.init(
+                self.root / "repos" / owner_acc.login / f"{name}.git", default_branch
+            )
+            repo = Repo(
+                rid,
+                owner_acc.login,
+                name,
+                git,
+                private=private,
+                description=description,
+                default_branch=default_branch,
+            )
+            if isinstance(collaborators, Mapping):
+                items = list(collaborators.items())
+            else:
+                items = [(c, "write") for c in collaborators]
+            for login, perm in items:
+                repo.collaborators[self._login(login).lower()] = PERMISSION_ALIASES[perm]
+            self.state.repos[repo.full_name.lower()] = repo
+            for slug, perm in (teams or {}).items():
+                team = self.state.orgs[owner.lower()].teams[slug.lower()]
+                team.repos[repo.full_name.lower()] = PERMISSION_ALIASES[perm]
+            author_login = owner if owner_acc.type == "User" else None
+            person = (
+                self._person(author_login)
+                if author_login
+                else Person("GitHub", "noreply@github.com", int(time.time()))
+            )
+            blobs = {p: (c.encode() if isinstance(c, str) else c) for p, c in (files or {}).items()}
+            if not blobs:
+                blobs = {"README.md": f"# {name}\n".encode()}
+            sha = git.commit_files(default_branch, blobs, message, person, None)
+            repo.branches[default_branch] = sha
+            return repo
+
+    def get_repo(self, owner: str, name: str, user: str | None) -> Repo:
+        repo = self.state.repo(owner, name)
+        if repo is None or not self.state.can_read(repo, user):
+            raise not_found()
+        return repo
+
+    def require(self, repo: Repo, user: str | None, needed: str, message: str = NO_ACCESS) -> str:
+        if user is None:
+            raise ApiError(401, "Requires authentication")
+        if not self.state.can(repo, user, needed):
+            raise forbidden(message)
+        return user
+
+    def _person(self, login: str | None, ts: int | None = None) -> Person:
+        ts = ts or int(time.time())
+        user = self.state.user(login) if login else None
+        if user is None:
+            return Person("GitHub", "noreply@github.com", ts)
+        return Person(user.name or user.login, user.commit_email, ts)
+
+    def resolve(self, repo: Repo, ref: str) -> str | None:
+        """A commit SHA for a branch name, ``refs/heads/x``, ``heads/x`` or (short) SHA."""
+        for name in (ref, ref.removeprefix("refs/heads/"), ref.removeprefix("heads/")):
+            if name in repo.branches:
+                return repo.branches[name]
+        if ref.startswith("refs/pull/") or ref.startswith("pull/"):
+            return repo.git.ref(ref if ref.startswith("refs/") else f"refs/{ref}")
+        if all(c in "0123456789abcdef" for c in ref.lower()) and 4 <= len(ref) <= 40:
+            return repo.git.resolve(ref)
+        return None
+
+    # -- pushes -----------------------------------------------------------------------
+    def push_files(
+        self,
+        repo: Repo,
+        branch: str,
+        files: Mapping[str, bytes | str | None],
+        message: str,
+        author: str,
+        base: str | None = None,
+    ) -> str:
+        """Commit ``files`` (None deletes) on ``branch`` as ``author`` and announce the push.
+
+        A missing branch is created from ``base`` (default: the default branch).
+        """
+        with self.state.lock:
+            parent = repo.branches.get(branch)
+            if parent is None:
+                parent = self.resolve(repo, base or repo.default_branch)
+            blobs = {p: (c.encode() if isinstance(c, str) else c) for p, c in files.items()}
+            before = repo.branches.get(branch)
+            sha = repo.git.commit_files(branch, blobs, message, self._person(author), parent)
+            self._moved(repo, branch, before, sha, author, forced=False)
+            return sha
+
+    def set_branch(
+        self, repo: Repo, branch: str, sha: str | None, actor: str, force: bool = False
+    ) -> None:
+        """Point ``branch`` at ``sha`` (None deletes it) like a ``git push``."""
+        with self.state.lock:
+            before = repo.branches.get(branch)
+            forced = False
+            if sha is None:
+                repo.git.delete_ref(f"refs/heads/{branch}")
+            else:
+                if before and not repo.git.is_ancestor(before, sha):
+                    if not force:
+                        raise validation("Update is not a fast forward")
+                    forced = True
+                repo.git.update_ref(f"refs/heads/{branch}", sha)
+            self._moved(repo, branch, before, sha, actor, forced)
+
+    def _moved(
+        self,
+        repo: Repo,
+        branch: str,
+        before: str | None,
+        after: str | None,
+        actor: str,
+        forced: bool,
+    ) -> None:
+        if after is None:
+            repo.branches.pop(branch, None)
+        else:
+            repo.branches[branch] = after
+        repo.pushed_at = repo.updated_at = now()
+        self._emit_push(repo, branch, before, after, actor, forced)
+        if after is None:
+            return
+        for issue in repo.pulls():
+            pr = issue.pull
+            assert pr is not None
+            if issue.state == "open" and pr.head_ref == branch:
+                repo.git.update_ref(f"refs/pull/{issue.number}/head", after)
+                issue.updated_at = now()
+                self._emit_pr(
+                    repo, issue, "synchronize", actor, before=before or ZERO_SHA, after=after
+                )
+
+    # -- pull requests ---------------------------------------------------------------
+    def open_pull(
+        self,
+        repo: Repo,
+        actor: str,
+        title: str,
+        head: str,
+        base: str,
+        body: str | None = None,
+        draft: bool = False,
+        maintainer_can_modify: bool = False,
+    ) -> Issue:
+        with self.state.lock:
+            if ":" in head:
+                owner, _, head = head.partition(":")
+                if owner.lower() != repo.owner.lower():
+                    raise validation(resource="PullRequest", field="head", code="invalid")
+            if not title:
+                raise validation(resource="PullRequest", field="title", code="missing_field")
+            if head not in repo.branches:
+                raise validation(resource="PullRequest", field="head", code="invalid")
+            if base not in repo.branches:
+                raise validation(resource="PullRequest", field="base", code="invalid")
+            for other in repo.pulls():
+                assert other.pull is not None
+                if (
+                    other.state == "open"
+                    and other.pull.head_ref == head
+                    and other.pull.base_ref == base
+                ):
+                    raise validation(
+                        resource="PullRequest",
+                        code="custom",
+                        message=f"A pull request already exists for {repo.owner}:{head}.",
+                    )
+            if repo.git.is_ancestor(repo.branches[head], repo.branches[base]):
+                raise validation(
+                    resource="PullRequest",
+                    code="custom",
+                    message=f"No commits between {base} and {head}",
+                )
+            number = repo.next_number()
+            pull = Pull(
+                number,
+                self.state.new_id(),
+                head,
+                base,
+                draft=draft,
+                maintainer_can_modify=maintainer_can_modify,
+            )
+            issue = Issue(number, self.state.new_id(), title, body, actor, pull=pull)
+            repo.issues[number] = issue
+            repo.git.update_ref(f"refs/pull/{number}/head", repo.branches[head])
+            self._emit_pr(repo, issue, "opened", actor)
+            return issue
+
+    def get_pull(self, repo: Repo, number: int) -> Issue:
+        issue = repo.issues.get(number)
+        if issue is None or issue.pull is None:
+            raise not_found()
+        return issue
+
+    def pull_diff(self, repo: Repo, issue: Issue) -> tuple[list[FileChange], int]:
+        """Files changed by the PR (merge base to head) and its commit count, cached."""
+        base, head = repo.base_sha(issue), repo.head_sha(issue)
+        if issue.pull and issue.pull.merged and issue.pull.merge_commit_sha:
+            # After merging, base.sha is the old base tip; diff against it stays the same.
+            pass
+        key = (repo.full_name, base, head)
+        hit = self._pr_diff_cache.get(key)
+        if hit is None:
+            mb = repo.git.merge_base(base, head) or base
+            hit = (repo.git.diff(mb, head), len(repo.git.rev_list(mb, head)))
+            self._pr_diff_cache[key] = hit
+        return hit
+
+    def mergeable(self, repo: Repo, issue: Issue) -> bool | None:
+        if issue.state != "open":
+            return None
+        return repo.git.merge_tree(repo.base_sha(issue), repo.head_sha(issue)) is not None
+
+    def pull_json(self, repo: Repo, issue: Issue) -> dict[str, Any]:
+        files, commits = self.pull_diff(repo, issue)
+        out = self.shapes.pull(repo, issue)
+        out.update(
+            self.shapes.pull_full_extra(repo, issue, self.mergeable(repo, issue), commits, files)
+        )
+        return out
+
+    def update_pull(self, repo: Repo, issue: Issue, actor: str, fields: Mapping[str, Any]) -> None:
+        with self.state.lock:
+            pr = issue.pull
+            assert pr is not None
+            if actor.lower() != issue.user.lower():
+                self.require(repo, actor, "triage")
+            changes: dict[str, Any] = {}
+            if "title" in fields and fields["title"] != issue.title:
+                changes["title"] = {"from": issue.title}
+                issue.title = fields["title"]
+            if "body" in fields and fields["body"] != issue.body:
+                changes["body"] = {"from": issue.body or ""}
+                issue.body = fields["body"]
+            if "base" in fields and fields["base"] != pr.base_ref:
+                if fields["base"] not in repo.branches:
+                    raise validation(resource="PullRequest", field="base", code="invalid")
+                changes["base"] = {
+                    "ref": {"from": pr.base_ref},
+                    "sha": {"from": repo.base_sha(issue)},
+                }
+                pr.base_ref = fields["base"]
+            if "maintainer_can_modify" in fields:
+                pr.maintainer_can_modify = bool(fields["maintainer_can_modify"])
+            state = fields.get("state")
+            if state not in (None, "open", "closed"):
+                raise validation(resource="PullRequest", field="state", code="invalid")
+            issue.updated_at = now()
+            if changes:
+                self._emit_pr(repo, issue, "edited", actor, changes=changes)
+            if state == "closed" and issue.state == "open":
+                self._close(repo, issue, actor)
+                self._emit_pr(repo, issue, "closed", actor)
+            elif state == "open" and issue.state == "closed":
+                if pr.merged:
+                    raise validation(
+                        resource="PullRequest",
+                        code="custom",
+                        message="Cannot reopen a merged pull request",
+                    )
+                if pr.head_ref not in repo.branches:
+                    raise validation(
+                        resource="PullRequest",
+                        code="custom",
+                        message="Cannot reopen: head branch was deleted",
+                    )
+                issue.state, issue.closed_at, issue.closed_by = "open", None, None
+                pr.head_sha_final = pr.base_sha_final = None
+                self._emit_pr(repo, issue, "reopened", actor)
+
+    def _close(self, repo: Repo, issue: Issue, actor: str) -> None:
+        pr = issue.pull
+        assert pr is not None
+        pr.head_sha_final = repo.head_sha(issue)
+        pr.base_sha_final = repo.base_sha(issue)
+        issue.state = "closed"
+        issue.closed_at = issue.updated_at = now()
+        issue.closed_by = actor
+
+    def merge_pull(
+        self,
+        repo: Repo,
+        issue: Issue,
+        actor: str,
+        sha: str | None = None,
+        method: str = "merge",
+        title: str | None = None,
+        message: str | None = None,
+    ) -> str:
+        with self.state.lock:
+            self.require(repo, actor, "write")
+            pr = issue.pull
+            assert pr is not None
+            if pr.merged or issue.state != "open":
+                raise ApiError(405, "Pull Request is not mergeable")
+            if method not in ("merge", "squash", "rebase"):
+                raise validation(resource="PullRequest", field="merge_method", code="invalid")
+            if method == "rebase":
+                raise ApiError(405, "Rebase merges are not allowed on this repository.")
+            head, base = repo.head_sha(issue), repo.base_sha(issue)
+            if sha and sha != head:
+                raise ApiError(409, "Head branch was modified. Review and try the merge again.")
+            if pr.draft:
+                raise ApiError(405, "Pull Request is still a draft")
+            tree = repo.git.merge_tree(base, head)
+            if tree is None:
+                raise ApiError(405, "Pull Request is not mergeable")
+            author = self._person(actor)
+            if method == "merge":
+                subject = (
+                    title or f"Merge pull request #{issue.number} from {repo.owner}/{pr.head_ref}"
+                )
+                text = f"{subject}\n\n{message if message is not None else issue.title}\n"
+                parents = [base, head]
+            else:
+                subject = title or f"{issue.title} (#{issue.number})"
+                text = f"{subject}\n\n{message}\n" if message else f"{subject}\n"
+                parents = [base]
+            merge_sha = repo.git.commit_tree(tree, parents, text, author)
+            repo.git.update_ref(f"refs/heads/{pr.base_ref}", merge_sha, base)
+            pr.merged, pr.merged_at, pr.merged_by = True, now(), actor
+            pr.merge_commit_sha = merge_sha
+            self._close(repo, issue, actor)
+            pr.head_sha_final, pr.base_sha_final = head, base
+            self._moved(repo, pr.base_ref, base, merge_sha, actor, forced=False)
+            self._emit_pr(repo, issue, "closed", actor)
+            return merge_sha
+
+    # -- reviews ------------------------------------------------------------------------
+    def submit_review(
+        self,
+        repo: Repo,
+        issue: Issue,
+        actor: str,
+        event: str | None,
+        body: str | None,
+        commit_id: str | None = None,
+    ) -> Review:
+        with self.state.lock:
+            self.require(repo, actor, "read")
+            state = {
+                "APPROVE": "APPROVED",
+                "REQUEST_CHANGES": "CHANGES_REQUESTED",
+                "COMMENT": "COMMENTED",
+                None: "PENDING",
+                "": "PENDING",
+            }.get(event)
+            if state is None:
+                raise ApiError(
+                    422, "Unprocessable Entity", [f"Event {event} is not a valid review event"]
+                )
+            own = actor.lower() == issue.user.lower()
+            if own and state == "APPROVED":
+                raise ApiError(
+                    422, "Unprocessable Entity", ["Can not approve your own pull request"]
+                )
+            if own and state == "CHANGES_REQUESTED":
+                raise ApiError(
+                    422,
+                    "Unprocessable Entity",
+                    ["Can not request changes on your own pull request"],
+                )
+            if state in ("CHANGES_REQUESTED", "COMMENTED") and not (body or "").strip():
+                raise ApiError(
+                    422, "Unprocessable Entity", [f"Body is required for {event} reviews"]
+                )
+            if commit_id is not None and repo.git.commit(commit_id) is None:
+                raise ApiError(422, "Unprocessable Entity", ["Commit not found"])
+            review = Review(
+                self.state.new_id(),
+                issue.number,
+                self._login(actor),
+                state,
+                body or "",
+                commit_id or repo.head_sha(issue),
+                now(),
+            )
+            repo.reviews.setdefault(issue.number, []).append(review)
+            pr = issue.pull
+            assert pr is not None
+            if state != "PENDING":
+                pr.requested_users = [u for u in pr.requested_users if u.lower() != actor.lower()]
+                self._emit_review(repo, issue, review, "submitted", actor)
+            return review
+
+    def get_review(self, repo: Repo, issue: Issue, review_id: int) -> Review:
+        for review in repo.reviews.get(issue.number, []):
+            if review.id == review_id:
+                return review
+        raise not_found()
+
+    def dismiss_review(
+        self, repo: Repo, issue: Issue, review: Review, actor: str, message: str | None
+    ) -> Review:
+        with self.state.lock:
+            self.require(repo, actor, "write")
+            if not message:
+                raise validation(
+                    resource="PullRequestReview", field="message", code="missing_field"
+                )
+            if review.state == "PENDING":
+                raise ApiError(
+                    422, "Unprocessable Entity", ["Can not dismiss a pending pull request review"]
+                )
+            if review.state not in ("APPROVED", "CHANGES_REQUESTED"):
+                raise ApiError(
+                    422, "Unprocessable Entity", ["Can not dismiss a commented pull request review"]
+                )
+            review.state = "DISMISSED"
+            self._emit_review(repo, issue, review, "dismissed", actor)
+            return review
+
+    def request_reviewers(
+        self,
+        repo: Repo,
+        issue: Issue,
+        actor: str,
+        users: list[str],
+        teams: list[str],
+        remove: bool = False,
+    ) -> None:
+        with self.state.lock:
+            self.require(repo, actor, "triage")
+            pr = issue.pull
+            assert pr is not None
+            org = self.state.orgs.get(repo.owner.lower())
+            logins = []
+            for u in users:
+                user = self.state.user(u)
+                if not remove:
+                    if user is None or self.state.permission(repo, u) is None:
+                        raise validation(
+                            "Reviews may only be requested from collaborators. One or more of "
+                            "the users or teams you specified is not a collaborator of the "
+                            f"{repo.full_name} repository."
+                        )
+                    if u.lower() == issue.user.lower():
+                        raise validation("Review cannot be requested from pull request author.")
+                if user is not None:
+                    logins.append(user.login)
+            slugs = []
+            for t in teams:
+                if org is None or t.lower() not in org.teams:
+                    if remove:
+                        continue
+                    raise validation(
+                        "Reviews may only be requested from collaborators. One or more of the "
+                        "users or teams you specified is not a collaborator of the "
+                        f"{repo.full_name} repository."
+                    )
+                slugs.append(t.lower())
+            for login in logins:
+                present = any(x.lower() == login.lower() for x in pr.requested_users)
+                if remove and present:
+                    pr.requested_users = [
+                        x for x in pr.requested_users if x.lower() != login.lower()
+                    ]
+                    self._emit_pr(
+                        repo,
+                        issue,
+                        "review_request_removed",
+                        actor,
+                        requested_reviewer=self.shapes.simple_user(login),
+                    )
+                elif not remove and not present:
+                    pr.requested_users.append(login)
+                    self._emit_pr(
+                        repo,
+                        issue,
+                        "review_requested",
+                        actor,
+                        requested_reviewer=self.shapes.simple_user(login),
+                    )
+            for slug in slugs:
+                assert org is not None
+                team_json = self.shapes.team(org.teams[slug])
+                if remove and slug in pr.requested_teams:
+                    pr.requested_teams.remove(slug)
+                    self._emit_pr(
+                        repo, issue, "review_request_removed", actor, requested_team=team_json
+                    )
+                elif not remove and slug not in pr.requested_teams:
+                    pr.requested_teams.append(slug)
+                    self._emit_pr(repo, issue, "review_requested", actor, requested_team=team_json)
+
+    # -- comments and labels ----------------------------------------------------------
+    def get_issue(self, repo: Repo, number: int) -> Issue:
+        issue = repo.issues.get(number)
+        if issue is None:
+            raise not_found()
+        return issue
+
+    def add_comment(self, repo: Repo, issue: Issue, actor: str, body: str) -> Comment:
+        with self.state.lock:
+            if not body:
+                raise validation(resource="IssueComment", field="body", code="missing_field")
+            ts = now()
+            comment = Comment(self.state.new_id(), issue.number, self._login(actor), body, ts, ts)
+            repo.comments[comment.id] = comment
+            issue.comments += 1
+            issue.updated_at = ts
+            self._emit_comment(repo, comment, "created", actor)
+            return comment
+
+    def get_comment(self, repo: Repo, comment_id: int) -> Comment:
+        comment = repo.comments.get(comment_id)
+        if comment is None:
+            raise not_found()
+        return comment
+
+    def edit_comment(self, repo: Repo, comment: Comment, actor: str, body: str) -> None:
+        with self.state.lock:
+            if actor.lower() != comment.user.lower():
+                self.require(repo, actor, "triage")
+            if not body:
+                raise validation(resource="IssueComment", field="body", code="missing_field")
+            old = comment.body
+            comment.body, comment.updated_at = body, now()
+            self._emit_comment(repo, comment, "edited", actor, changes={"body": {"from": old}})
+
+    def delete_comment(self, repo: Repo, comment: Comment, actor: str) -> None:
+        with self.state.lock:
+            if actor.lower() != comment.user.lower():
+                self.require(repo, actor, "triage")
+            self._emit_comment(repo, comment, "deleted", actor)
+            del repo.comments[comment.id]
+            repo.issues[comment.issue_number].comments -= 1
+
+    def ensure_label(
+        self, repo: Repo, name: str, color: str = "ededed", description: str | None = None
+    ) -> Label:
+        label = repo.labels.get(name.lower())
+        if label is None:
+            label = Label(self.state.new_id(), name, color, description)
+            repo.labels[name.lower()] = label
+        return label
+
+    def set_labels(
+        self,
+        repo: Repo,
+        issue: Issue,
+        actor: str,
+        add: list[str],
+        remove: list[str],
+        replace: bool = False,
+    ) -> None:
+        with self.state.lock:
+            self.require(repo, actor, "triage")
+            current = {n.lower(): n for n in issue.labels}
+            if replace:
+                remove = [n for n in issue.labels if n.lower() not in {a.lower() for a in add}]
+            for name in remove:
+                if name.lower() in current:
+                    del current[name.lower()]
+                    label = repo.labels[name.lower()]
+                    issue.labels = [n for n in issue.labels if n.lower() != name.lower()]
+                    if issue.pull is not None:
+                        self._emit_pr(
+                            repo, issue, "unlabeled", actor, label=self._label_payload(repo, label)
+                        )
+            for name in add:
+                if not isinstance(name, str) or not name:
+                    raise validation(resource="Label", field="name", code="invalid")
+                if name.lower() in current:
+                    continue
+                label = self.ensure_label(repo, name)
+                current[name.lower()] = label.name
+                issue.labels.append(label.name)
+                if issue.pull is not None:
+                    self._emit_pr(
+                        repo, issue, "labeled", actor, label=self._label_payload(repo, label)
+                    )
+            issue.updated_at = now()
+
+    # -- statuses, checks, deployments ------------------------------------------------
+    def create_status(
+        self,
+        repo: Repo,
+        actor: str,
+        sha: str,
+        state: str,
+        context: str,
+        description: str | None,
+        target_url: str | None,
+    ) -> Status:
+        with self.state.lock:
+            self.require(repo, actor, "write")
+            if repo.git.commit(sha) is None:
+                raise validation(f"No commit found for SHA: {sha}")
+            if state not in ("error", "failure", "pending", "success"):
+                raise validation(
+                    resource="Status",
+                    field="state",
+                    code="custom",
+                    message="state is not included in the list",
+                )
+            ts = now()
+            status = Status(
+                self.state.new_id(),
+                sha,
+                state,
+                context or "default",
+                description,
+                target_url,
+                self._login(actor),
+                ts,
+                ts,
+            )
+            repo.statuses.append(status)
+            self._emit_status(repo, status, actor)
+            return status
+
+    def statuses_for(self, repo: Repo, sha: str) -> list[Status]:
+        """All statuses for a commit, newest first (GitHub's order)."""
+        return [s for s in reversed(repo.statuses) if s.sha == sha]
+
+    def combined_state(self, latest: list[Status]) -> str:
+        states = {s.state for s in latest}
+        if not latest:
+            return "pending"
+        if states & {"error", "failure"}:
+            return "failure"
+        if "pending" in states:
+            return "pending"
+        return "success"
+
+    def latest_statuses(self, repo: Repo, sha: str) -> list[Status]:
+        seen: dict[str, Status] = {}
+        for s in self.statuses_for(repo, sha):
+            seen.setdefault(s.context, s)
+        return list(seen.values())
+
+    def create_check_run(self, repo: Repo, actor: str, body: Mapping[str, Any]) -> CheckRun:
+        with self.state.lock:
+            self._require_app(repo, actor)
+            name, head_sha = body.get("name"), body.get("head_sha")
+            if not name:
+                raise validation(resource="CheckRun", field="name", code="missing_field")
+            if not head_sha or repo.git.commit(head_sha) is None:
+                raise validation(resource="CheckRun", field="head_sha", code="invalid")
+            run = CheckRun(
+                self.state.new_id(),
+                head_sha,
+                name,
+                "queued",
+                None,
+                now(),
+                None,
+                str(body.get("external_id") or ""),
+                body.get("details_url"),
+                {},
+                actor,
+            )
+            self._apply_check(run, body)
+            repo.check_runs[run.id] = run
+            self._emit(
+                "check_run",
+                repo,
+                actor,
+                action="created",
+                check_run=self.shapes.check_run(repo, run),
+            )
+            return run
+
+    def update_check_run(
+        self, repo: Repo, actor: str, run: CheckRun, body: Mapping[str, Any]
+    ) -> None:
+        with self.state.lock:
+            self._require_app(repo, actor)
+            was = run.status
+            self._apply_check(run, body)
+            if run.status == "completed" and was != "completed":
+                self._emit(
+                    "check_run",
+                    repo,
+                    actor,
+                    action="completed",
+                    check_run=self.shapes.check_run(repo, run),
+                )
+
+    def _require_app(self, repo: Repo, actor: str) -> None:
+        user = self.state.user(actor)
+        if user is None or user.type != "Bot":
+            raise forbidden("You must authenticate via a GitHub App.")
+        self.require(repo, actor, "write")
+
+    @staticmethod
+    def _apply_check(run: CheckRun, body: Mapping[str, Any]) -> None:
+        for key in ("name", "details_url"):
+            if key in body:
+                setattr(run, key, body[key])
+        if "external_id" in body:
+            run.external_id = str(body["external_id"] or "")
+        if "output" in body and isinstance(body["output"], dict):
+            run.output = dict(body["output"])
+        status = body.get("status")
+        conclusion = body.get("conclusion")
+        valid_status = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
+        if status is not None and status not in valid_status:
+            raise validation(resource="CheckRun", field="status", code="invalid")
+        valid_conclusions = (
+            "action_required",
+            "cancelled",
+            "failure",
+            "neutral",
+            "success",
+            "skipped",
+            "stale",
+            "timed_out",
+        )
+        if conclusion is not None and conclusion not in valid_conclusions:
+            raise validation(resource="CheckRun", field="conclusion", code="invalid")
+        if conclusion is not None:
+            run.conclusion, run.status = conclusion, "completed"
+        elif status is not None:
+            if status == "completed" and run.conclusion is None:
+                raise validation(resource="CheckRun", field="conclusion", code="missing_field")
+            run.status = status
+        if run.status == "completed" and run.completed_at is None:
+            run.completed_at = now()
+
+    def create_deployment(self, repo: Repo, actor: str, body: Mapping[str, Any]) -> Deployment:
+        with self.state.lock:
+            self.require(repo, actor, "write")
+            ref = body.get("ref")
+            if not ref:
+                raise validation(resource="Deployment", field="ref", code="missing_field")
+            sha = self.resolve(repo, ref)
+            if sha is None:
+                raise validation(f"No ref found for: {ref}")
+            required = body.get("required_contexts")
+            latest = self.latest_statuses(repo, sha)
+            contexts = [s.context for s in latest] if required is None else list(required)
+            failing = [
+                c
+                for c in contexts
+                if not any(s.context == c and s.state == "success" for s in latest)
+            ]
+            if failing:
+                raise ApiError(
+                    409,
+                    f"Conflict: Commit status checks failed for {ref}.",
+                    [
+                        {
+                            "contexts": [
+                                {
+                                    "context": c,
+                                    "state": next(
+                                        (s.state for s in latest if s.context == c), "missing"
+                                    ),
+                                }
+                                for c in failing
+                            ],
+                            "resource": "Deployment",
+                            "field": "required_contexts",
+                            "code": "invalid",
+                        }
+                    ],
+                )
+            env = body.get("environment") or "production"
+            payload = body.get("payload", {})
+            if isinstance(payload, str):
+                try:
+                    payload = json.loads(payload) if payload else {}
+                except ValueError:
+                    pass
+            dep = Deployment(
+                self.state.new_id(),
+                sha,
+                ref,
+                body.get("task") or "deploy",
+                payload,
+                env,
+                env,
+                body.get("description"),
+                self._login(actor),
+                now(),
+                bool(body.get("transient_environment", False)),
+                bool(body.get("production_environment", env == "production")),
+            )
+            repo.deployments[dep.id] = dep
+            self._emit(
+                "deployment",
+                repo,
+                actor,
+                action="created",
+                deployment=self._deployment_payload(repo, dep),
+            )
+            return dep
+
+    def create_deployment_status(
+        self, repo: Repo, actor: str, dep: Deployment, body: Mapping[str, Any]
+    ) -> DeploymentStatus:
+        with self.state.lock:
+            self.require(repo, actor, "write")
+            state = body.get("state")
+            valid = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
+            if state not in valid:
+                raise validation(resource="DeploymentStatus", field="state", code="invalid")
+            status = DeploymentStatus(
+                self.state.new_id(),
+                dep.id,
+                state,
+                body.get("description") or "",
+                body.get("environment") or dep.environment,
+                body.get("target_url") or body.get("log_url") or "",
+                body.get("log_url") or body.get("target_url") or "",
+                body.get("environment_url") or "",
+                self._login(actor),
+                now(),
+            )
+            dep.statuses.append(status)
+            self._emit(
+                "deployment_status",
+                repo,
+                actor,
+                action="created",
+                deployment_status=self._deployment_status_payload(repo, status),
+                deployment=self._deployment_payload(repo, dep),
+            )
+            if state == "success" and body.get("auto_inactive", True):
+                for other in repo.deployments.values():
+                    if (
+                        other.id != dep.id
+                        and other.environment == dep.environment
+                        and other.statuses
+                        and other.statuses[-1].state == "success"
+                    ):
+                        other.statuses.append(
+                            DeploymentStatus(
+                                self.state.new_id(),
+                                other.id,
+                                "inactive",
+                                "",
+                                other.environment,
+                                "",
+                                "",
+                                "",
+                                self._login(actor),
+                                now(),
+                            )
+                        )
+            return status
+
+    # -- webhook payloads ------------------------------------------------------------
+    def _emit(self, event: str, repo: Repo, actor: str, **fields: Any) -> None:
+        payload: dict[str, Any] = dict(fields)
+        payload["repository"] = self._repo_payload(repo)
+        org = self.state.orgs.get(repo.owner.lower())
+        if org is not None:
+            payload["organization"] = self.shapes.org_simple(org)
+        payload["sender"] = self.shapes.simple_user(actor)
+        self.events.emit(event, payload)
+
+    def _repo_payload(self, repo: Repo) -> dict[str, Any]:
+        out = self.shapes.repo(repo, full=True)
+        out.pop("organization", None)
+        return out
+
+    def _label_payload(self, repo: Repo, label: Label) -> dict[str, Any]:
+        return self.shapes.label(repo, label)
+
+    def _emit_pr(self, repo: Repo, issue: Issue, action: str, actor: str, **extra: Any) -> None:
+        pr = self.pull_json(repo, issue)
+        self._emit(
+            "pull_request",
+            repo,
+            actor,
+            action=action,
+            number=issue.number,
+            pull_request=pr,
+            **extra,
+        )
+
+    def _emit_review(
+        self, repo: Repo, issue: Issue, review: Review, action: str, actor: str
+    ) -> None:
+        pr = self.shapes.pull(repo, issue)
+        rv = self.shapes.review(repo, review)
+        rv["submitted_at"] = rv.get("submitted_at")
+        rv["state"] = rv["state"].lower()
+        self._emit("pull_request_review", repo, actor, action=action, review=rv, pull_request=pr)
+
+    def _emit_comment(
+        self, repo: Repo, comment: Comment, action: str, actor: str, **extra: Any
+    ) -> None:
+        issue = repo.issues[comment.issue_number]
+        self._emit(
+            "issue_comment",
+            repo,
+            actor,
+            action=action,
+            issue=self.shapes.issue(repo, issue),
+            comment=self.shapes.comment(repo, comment),
+            **extra,
+        )
+
+    def _emit_status(self, repo: Repo, status: Status, actor: str) -> None:
+        c = repo.git.commit(status.sha)
+        assert c is not None
+        commit = self.shapes.commit(repo, c)
+        self._emit(
+            "status",
+            repo,
+            actor,
+            id=status.id,
+            sha=status.sha,
+            name=repo.full_name,
+            target_url=status.target_url,
+            context=status.context,
+            description=status.description,
+            state=status.state,
+            commit=commit,
+            branches=[
+                {
+                    "name": b,
+                    "commit": {
+                        "sha": s,
+                        "url": f"{self.base_url}/repos/{repo.full_name}/commits/{s}",
+                    },
+                    "protected": False,
+                }
+                for b, s in sorted(repo.branches.items())
+                if s == status.sha
+            ],
+            created_at=self.shapes.status(repo, status)["created_at"],
+            updated_at=self.shapes.status(repo, status)["updated_at"],
+        )
+
+    def _deployment_payload(self, repo: Repo, dep: Deployment) -> dict[str, Any]:
+        return self.shapes.deployment(repo, dep)
+
+    def _deployment_status_payload(self, repo: Repo, s: DeploymentStatus) -> dict[str, Any]:
+        return self.shapes.deployment_status(repo, s)
+
+    def _emit_push(
+        self,
+        repo: Repo,
+        branch: str,
+        before: str | None,
+        after: str | None,
+        actor: str,
+        forced: bool,
+    ) -> None:
+        api = f"{self.base_url}/{repo.full_name}"
+        commits = []
+        if after is not None:
+            for sha in repo.git.rev_list(before, after, limit=20):
+                commits.append(self._push_commit(repo, sha))
+        user = self.state.user(actor)
+        before_s, after_s = before or ZERO_SHA, after or ZERO_SHA
+        self._emit(
+            "push",
+            repo,
+            actor,
+            ref=f"refs/heads/{branch}",
+            before=before_s,
+            after=after_s,
+            created=before is None,
+            deleted=after is None,
+            forced=forced,
+            base_ref=None,
+            compare=f"{api}/compare/{before_s[:12]}...{after_s[:12]}",
+            commits=commits,
+            head_commit=self._push_commit(repo, after) if after else None,
+            pusher={
+                "name": user.login if user else actor,
+                "email": user.commit_email if user else None,
+            },
+        )
+
+    def _push_commit(self, repo: Repo, sha: str) -> dict[str, Any]:
+        c = repo.git.commit(sha)
+        assert c is not None
+        parent = c.parents[0] if c.parents else EMPTY_TREE
+        changes = repo.git.diff(parent, sha)
+
+        def who(p: Person) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "name": p.name,
+                "email": p.email,
+                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(p.timestamp)),
+            }
+            acc = self.shapes._account_for(p)
+            if acc is not None:
+                out["username"] = acc["login"]
+            return out
+
+        return {
+            "id": sha,
+            "tree_id": c.tree,
+            "distinct": True,
+            "message": c.message.rstrip("\n"),
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c.committer.timestamp)),
+            "url": f"{self.base_url}/{repo.full_name}/commit/{sha}",
+            "author": who(c.author),
+            "committer": who(c.committer),
+            "added": [f.filename for f in changes if f.status in ("added", "renamed")],
+            "removed": [f.filename for f in changes if f.status == "removed"]
+            + [
+                f.previous_filename
+                for f in changes
+                if f.status == "renamed" and f.previous_filename
+            ],
+            "modified": [f.filename for f in changes if f.status == "modified"],
+        }

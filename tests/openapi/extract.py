@@ -1,0 +1,271 @@
+"""Re-extract the GitHub schemas the sandbox conformance tests validate against.
+
+The GitHub stand-in (``launcher.sandbox.github``) must answer exactly as GitHub's
+published REST description says, and announce events as GitHub's published webhook
+description says. Rather than vendoring the 80 MB descriptions, we vendor only the
+response schemas of the operations the stand-in serves (``rest-operations.json``)
+and the payload schemas of the webhook events it emits (``webhooks.json``), each with
+the transitive closure of the component schemas they ``$ref``.
+
+OpenAPI 3.0 ``nullable: true`` is rewritten to JSON Schema (``type: [..., "null"]``
+or ``anyOf [..., {"type": "null"}]``) so the files validate with plain ``jsonschema``
+(draft 2020-12); ``oneOf`` becomes ``anyOf`` (the description's alternatives overlap,
+so a real GitHub body can match two of them); descriptions and examples are dropped
+to keep the files small.
+
+Re-run after updating the npm packages (outside the repo)::
+
+    npm install --prefix /tmp/oa @octokit/openapi @octokit/openapi-webhooks
+    python tests/openapi/extract.py /tmp/oa/node_modules/@octokit
+
+To add an operation or event: append its operationId to ``OPERATIONS`` (or its
+webhook name to ``WEBHOOKS``) and re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+OPERATIONS: list[str] = [
+    "users/get-authenticated",
+    "users/get-by-username",
+    "rate-limit/get",
+    "orgs/get",
+    "teams/list",
+    "teams/get-by-name",
+    "teams/list-members-in-org",
+    "teams/get-membership-for-user-in-org",
+    "repos/get",
+    "repos/list-collaborators",
+    "repos/check-collaborator",
+    "repos/get-collaborator-permission-level",
+    "repos/get-branch",
+    "git/get-ref",
+    "git/create-ref",
+    "git/update-ref",
+    "git/delete-ref",
+    "git/get-commit",
+    "git/get-tree",
+    "git/get-blob",
+    "repos/get-content",
+    "repos/create-or-update-file-contents",
+    "repos/delete-file",
+    "repos/get-commit",
+    "repos/list-commits",
+    "repos/compare-commits-with-basehead",
+    "repos/list-pull-requests-associated-with-commit",
+    "pulls/list",
+    "pulls/create",
+    "pulls/get",
+    "pulls/update",
+    "pulls/check-if-merged",
+    "pulls/merge",
+    "pulls/list-files",
+    "pulls/list-commits",
+    "pulls/list-reviews",
+    "pulls/create-review",
+    "pulls/get-review",
+    "pulls/dismiss-review",
+    "pulls/list-requested-reviewers",
+    "pulls/request-reviewers",
+    "pulls/remove-requested-reviewers",
+    "issues/get",
+    "issues/list-for-repo",
+    "issues/list-comments",
+    "issues/create-comment",
+    "issues/get-comment",
+    "issues/update-comment",
+    "issues/delete-comment",
+    "issues/list-labels-on-issue",
+    "issues/add-labels",
+    "issues/set-labels",
+    "issues/remove-label",
+    "issues/remove-all-labels",
+    "issues/list-labels-for-repo",
+    "issues/create-label",
+    "issues/get-label",
+    "repos/create-commit-status",
+    "repos/list-commit-statuses-for-ref",
+    "repos/get-combined-status-for-ref",
+    "checks/create",
+    "checks/get",
+    "checks/update",
+    "checks/list-for-ref",
+    "repos/list-deployments",
+    "repos/create-deployment",
+    "repos/get-deployment",
+    "repos/list-deployment-statuses",
+    "repos/create-deployment-status",
+    "repos/get-deployment-status",
+    "search/issues-and-pull-requests",
+]
+
+# Generic error bodies, used for statuses an operation does not document.
+ERROR_SCHEMAS = ["basic-error", "validation-error", "validation-error-simple"]
+
+WEBHOOKS: list[str] = [
+    "push",
+    "pull-request-opened",
+    "pull-request-synchronize",
+    "pull-request-closed",
+    "pull-request-reopened",
+    "pull-request-edited",
+    "pull-request-labeled",
+    "pull-request-unlabeled",
+    "pull-request-review-requested",
+    "pull-request-review-request-removed",
+    "pull-request-review-submitted",
+    "pull-request-review-dismissed",
+    "issue-comment-created",
+    "issue-comment-edited",
+    "issue-comment-deleted",
+    "status",
+    "deployment-created",
+    "deployment-status-created",
+    "check-run-created",
+    "check-run-completed",
+]
+
+_DROP = {"description", "example", "examples", "title", "externalDocs", "deprecated"}
+_SCHEMA_MAPS = {"properties", "patternProperties", "$defs", "definitions"}
+_SCHEMA_LISTS = {"allOf", "anyOf", "oneOf", "prefixItems"}
+_SCHEMA_ONE = {"items", "additionalProperties", "not", "contains", "if", "then", "else"}
+
+
+def to_json_schema(node: Any) -> Any:
+    """Convert one OpenAPI 3.0/3.1 schema object to draft 2020-12 JSON Schema."""
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROP or key.startswith("x-") or key in {"nullable", "discriminator"}:
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {k: to_json_schema(v) for k, v in value.items()}
+        elif key == "oneOf" and isinstance(value, list):
+            # GitHub's description uses oneOf where alternatives overlap (e.g. basic-error
+            # vs repository-rule-violation-error); it means "one of these shapes".
+            out["anyOf"] = [to_json_schema(v) for v in value]
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [to_json_schema(v) for v in value]
+        elif key in _SCHEMA_ONE:
+            out[key] = to_json_schema(value)
+        else:
+            out[key] = value
+    if node.get("nullable") is True:
+        if "enum" in out and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+        if isinstance(out.get("type"), str) and "$ref" not in out:
+            out["type"] = [out["type"], "null"]
+        elif isinstance(out.get("type"), list):
+            if "null" not in out["type"]:
+                out["type"] = [*out["type"], "null"]
+        else:
+            out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def _refs(node: Any, found: set[str]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            found.add(ref.rsplit("/", 1)[1])
+        for value in node.values():
+            _refs(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, found)
+
+
+def _closure(roots: list[Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    todo: set[str] = set()
+    for root in roots:
+        _refs(root, todo)
+    done: dict[str, Any] = {}
+    while todo:
+        name = todo.pop()
+        if name in done:
+            continue
+        done[name] = to_json_schema(schemas[name])
+        more: set[str] = set()
+        _refs(done[name], more)
+        todo |= more - done.keys()
+    return dict(sorted(done.items()))
+
+
+def _response_schema(resp: dict[str, Any], spec: dict[str, Any]) -> Any:
+    ref = resp.get("$ref")
+    if ref:
+        resp = spec["components"]["responses"][ref.rsplit("/", 1)[1]]
+    content = resp.get("content") or {}
+    media = content.get("application/json") or next(iter(content.values()), None)
+    if not media or "schema" not in media:
+        return None  # no body (e.g. 204)
+    return to_json_schema(media["schema"])
+
+
+def extract_rest(spec: dict[str, Any]) -> dict[str, Any]:
+    by_id: dict[str, tuple[str, str, dict[str, Any]]] = {}
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if isinstance(op, dict) and "operationId" in op:
+                by_id[op["operationId"]] = (method.upper(), path, op)
+    ops: dict[str, Any] = {}
+    for op_id in OPERATIONS:
+        method, path, op = by_id[op_id]
+        responses = {
+            status: _response_schema(resp, spec) for status, resp in op["responses"].items()
+        }
+        ops[op_id] = {
+            "method": method,
+            "path": path,
+            "docs": op.get("externalDocs", {}).get("url"),
+            "responses": responses,
+        }
+    roots: list[Any] = list(ops.values()) + [
+        {"$ref": f"#/components/schemas/{n}"} for n in ERROR_SCHEMAS
+    ]
+    return {
+        "source": "@octokit/openapi generated/api.github.com.json",
+        "version": spec["info"].get("version"),
+        "operations": ops,
+        "components": {"schemas": _closure(roots, spec["components"]["schemas"])},
+    }
+
+
+def extract_webhooks(spec: dict[str, Any]) -> dict[str, Any]:
+    hooks: dict[str, Any] = {}
+    for name in WEBHOOKS:
+        body = spec["webhooks"][name]["post"]["requestBody"]["content"]["application/json"]
+        hooks[name] = to_json_schema(body["schema"])
+    return {
+        "source": "@octokit/openapi-webhooks generated/api.github.com.json",
+        "version": spec["info"].get("version"),
+        "webhooks": hooks,
+        "components": {"schemas": _closure(list(hooks.values()), spec["components"]["schemas"])},
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__)
+        return 2
+    root = Path(argv[0])
+    rest = json.loads((root / "openapi/generated/api.github.com.json").read_text())
+    hooks = json.loads((root / "openapi-webhooks/generated/api.github.com.json").read_text())
+    for name, data in (
+        ("rest-operations.json", extract_rest(rest)),
+        ("webhooks.json", extract_webhooks(hooks)),
+    ):
+        (HERE / name).write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+        print(f"wrote {HERE / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
