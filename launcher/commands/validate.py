@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from launcher.commands.output import plural, workflow_command
-from launcher.core.permissions import StaticTeams
+from launcher.core.model import Policy
+from launcher.core.permissions import StaticTeams, TeamResolver
 from launcher.core.problems import Problem
-from launcher.core.validation import FileReport, Report, validate
+from launcher.core.validation import FileReport, Report, Verdict, check_policy, check_request
 from launcher.core.yamlsafe import MAX_BYTES, YamlError, load
 
 
@@ -44,6 +46,8 @@ def add_parser(subparsers: Any) -> None:
 
 def _repo_path(path: Path) -> str:
     """The path as the repository names it (relative to the current folder, with slashes)."""
+    if not path.is_absolute():
+        return os.path.normpath(path).replace(os.sep, "/")
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -73,6 +77,36 @@ def _read(path: Path) -> bytes:
         return handle.read(MAX_BYTES + 1)
 
 
+# Above this many files, validation is spread over the machine's cores (forked workers inherit
+# the loaded policy and compiled schemas, so each file costs the same as in one process).
+PARALLEL_FROM = 400
+_worker_state: tuple[Policy | None, str | None, TeamResolver | None] = (None, None, None)
+_verdicts: dict[str, Verdict] = {}
+
+
+def _check_one(item: tuple[str, Path]) -> FileReport:
+    name, path = item
+    policy, author, teams = _worker_state
+    return check_request(name, _read(path), policy, author, teams, _verdicts)
+
+
+def _check_all(
+    requests: list[tuple[str, Path]],
+    policy: Policy | None,
+    author: str | None,
+    teams: TeamResolver | None,
+) -> list[FileReport]:
+    global _worker_state
+    _worker_state = (policy, author, teams)
+    _verdicts.clear()
+    workers = min(os.cpu_count() or 1, 8)
+    if len(requests) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
+        return [_check_one(item) for item in requests]
+    chunk = max(1, len(requests) // (workers * 8))
+    with mp.get_context("fork").Pool(workers) as pool:
+        return pool.map(_check_one, requests, chunksize=chunk)
+
+
 def run(args: argparse.Namespace) -> int:
     pools_path = Path(args.pools)
     policy_name = _repo_path(pools_path)
@@ -90,8 +124,6 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"launcher validate: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    report_policy = any(_repo_path(p) == policy_name for p in targets)
-    requests = ((_repo_path(p), _read(p)) for p in targets if _repo_path(p) != policy_name)
     try:
         policy_raw: bytes | None = _read(pools_path)
     except FileNotFoundError:
@@ -99,14 +131,14 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"launcher validate: cannot read {pools_path}: {exc}", file=sys.stderr)
         return 2
-    report = validate(
-        policy_raw,
-        requests,
-        policy_path=policy_name,
-        report_policy=report_policy,
-        author=args.author,
-        teams=teams,
-    )
+    policy, policy_report = check_policy(policy_raw, policy_name)
+    names = [_repo_path(p) for p in targets]
+    files = [policy_report] if policy_name in names or policy_report.problems else []
+    requests = [
+        (name, path) for name, path in zip(names, targets, strict=True) if name != policy_name
+    ]
+    files.extend(_check_all(requests, policy, args.author, teams))
+    report = Report(files, policy)
     {"text": _print_text, "json": _print_json, "github": _print_github}[args.format](report)
     return 0 if report.ok else 1
 
@@ -149,7 +181,7 @@ def _file_json(file: FileReport) -> dict[str, Any]:
         entry["permitted"] = v.permitted
         entry["message"] = v.message
         if v.approvals_required:
-            entry["approvers"] = v.approvers
+            entry["approvers"] = list(v.approvers)
             entry["approvals_required"] = v.approvals_required
     return entry
 

@@ -10,6 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from launcher.core.fastschema import Check, compile_schema
 from launcher.core.problems import Problem
 from launcher.core.yamlsafe import Document
 
@@ -25,10 +26,21 @@ _TYPE_NAMES = {
 
 
 @cache
-def validator(name: str) -> Draft202012Validator:
-    """The validator for `deployment` or `pools`, built once per process."""
+def schema(name: str) -> dict[str, Any]:
+    """The schema `deployment` or `pools`, as shipped in launcher/schemas/."""
     text = resources.files("launcher.schemas").joinpath(f"{name}.schema.json").read_text()
-    return Draft202012Validator(json.loads(text))
+    return json.loads(text)
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    """The explaining validator, built once per process and used only on invalid files."""
+    return Draft202012Validator(schema(name))
+
+
+@cache
+def fast_check(name: str) -> Check:
+    return compile_schema(schema(name))
 
 
 def dotted(path: Any) -> str:
@@ -110,6 +122,8 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
 
 def check(name: str, doc: Document, path: str) -> list[Problem]:
     """Schema problems in `doc`, sorted by position."""
+    if fast_check(name)(doc.data):
+        return []
     problems = []
     for top in validator(name).iter_errors(doc.data):
         for error in _leaves(top):

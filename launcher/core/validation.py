@@ -22,15 +22,15 @@ from launcher.core.permissions import (
 from launcher.core.problems import Problem
 
 
-@dataclass
+@dataclass(frozen=True)
 class Verdict:
-    """What one author may do with one request."""
+    """What one author may do in one pool (the same for every request in that pool)."""
 
     author: str
     pool: str
     tier: Tier | None  # None: could not be told (team membership unknown)
     message: str
-    approvers: list[str] = field(default_factory=list)
+    approvers: tuple[str, ...] = ()
     approvals_required: int = 0
 
     @property
@@ -85,11 +85,41 @@ def verdict_for(
     message = explain(author, pool, tier, policy)
     if unknown and tier is not Tier.MODIFY:
         message += f" (or more, if a member of {', '.join(unknown)}: not known here)"
-    verdict = Verdict(author, pool.name, tier, message)
     if tier is Tier.CREATE_WITH_APPROVAL:
-        verdict.approvers = display_principals(pool.permissions.modify, policy)
-        verdict.approvals_required = pool.approvals_required
-    return verdict
+        approvers = tuple(display_principals(pool.permissions.modify, policy))
+        return Verdict(author, pool.name, tier, message, approvers, pool.approvals_required)
+    return Verdict(author, pool.name, tier, message)
+
+
+def check_policy(policy_raw: bytes | None, policy_path: str) -> tuple[Policy | None, FileReport]:
+    """Load pools.yaml; a missing file is an error, since requests are judged against it."""
+    if policy_raw is None:
+        message = f"{policy_path} not found: requests are checked against it"
+        return None, FileReport(policy_path, [Problem(policy_path, 1, 1, message)])
+    policy, problems = load_policy(policy_raw, policy_path)
+    return policy, FileReport(policy_path, problems)
+
+
+def check_request(
+    path: str,
+    raw: bytes,
+    policy: Policy | None,
+    author: str | None = None,
+    teams: TeamResolver | None = None,
+    verdicts: dict[str, Verdict] | None = None,
+) -> FileReport:
+    """Check one request against the policy and, with an author, what they may do with it.
+
+    `verdicts` memoises the author's verdict per pool across calls (it depends on nothing else).
+    """
+    request, problems = load_request(raw, path, policy)
+    report = FileReport(path, problems, request)
+    if author and request is not None and policy is not None:
+        memo = {} if verdicts is None else verdicts
+        if request.pool not in memo:
+            memo[request.pool] = verdict_for(author, request, policy, teams or StaticTeams())
+        report.verdict = memo[request.pool]
+    return report
 
 
 def validate(
@@ -101,27 +131,11 @@ def validate(
     author: str | None = None,
     teams: TeamResolver | None = None,
 ) -> Report:
-    """Check pools.yaml and each (path, content) request; a missing policy is an error."""
-    files: list[FileReport] = []
-    if policy_raw is None:
-        policy = None
-        policy_report = FileReport(
-            policy_path,
-            [
-                Problem(
-                    policy_path, 1, 1, f"{policy_path} not found: requests are checked against it"
-                )
-            ],
-        )
-    else:
-        policy, problems = load_policy(policy_raw, policy_path)
-        policy_report = FileReport(policy_path, problems)
-    if report_policy or policy_report.problems:
-        files.append(policy_report)
-    for path, raw in requests:
-        request, problems = load_request(raw, path, policy)
-        report = FileReport(path, problems, request)
-        if author and request is not None and policy is not None:
-            report.verdict = verdict_for(author, request, policy, teams or StaticTeams())
-        files.append(report)
+    """Check pools.yaml and each (path, content) request."""
+    policy, policy_report = check_policy(policy_raw, policy_path)
+    files = [policy_report] if report_policy or policy_report.problems else []
+    verdicts: dict[str, Verdict] = {}
+    files.extend(
+        check_request(path, raw, policy, author, teams, verdicts) for path, raw in requests
+    )
     return Report(files, policy)
