@@ -40,6 +40,7 @@ OPERATIONS: list[str] = [
     "teams/get-by-name",
     "teams/list-members-in-org",
     "teams/get-membership-for-user-in-org",
+    "teams/get-member-legacy",
     "repos/get",
     "repos/list-collaborators",
     "repos/check-collaborator",

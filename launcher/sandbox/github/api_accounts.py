@@ -44,6 +44,13 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         return org
 
     def team_of(req: Request) -> Team:
+        if "team_id" in req.params:  # the /organizations/{org_id}/team/{team_id} form
+            for org in req.gh.state.orgs.values():
+                if str(org.user.id) == req.params["org_id"]:
+                    for team in org.teams.values():
+                        if str(team.id) == req.params["team_id"]:
+                            return team
+            raise not_found()
         team = org_of(req).teams.get(req.params["team_slug"].lower())
         if team is None:
             raise not_found()
@@ -62,10 +69,16 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         return req.paginate([req.gh.shapes.team(t) for t in teams])
 
     @router.add("GET", "/orgs/{org}/teams/{team_slug}", "teams/get-by-name")
+    # Team objects carry this URL form, so PyGithub follows it.
+    @router.add("GET", "/organizations/{org_id}/team/{team_id}", "teams/get-by-name")
     def get_team(req: Request) -> Response:
         return Response(200, req.gh.shapes.team_full(team_of(req)))
 
     @router.add("GET", "/orgs/{org}/teams/{team_slug}/members", "teams/list-members-in-org")
+    # Team objects carry this URL form, so PyGithub follows it.
+    @router.add(
+        "GET", "/organizations/{org_id}/team/{team_id}/members", "teams/list-members-in-org"
+    )
     def list_members(req: Request) -> Response:
         team = team_of(req)
         role = req.query.get("role", "all")
@@ -76,6 +89,11 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
     @router.add(
         "GET",
         "/orgs/{org}/teams/{team_slug}/memberships/{username}",
+        "teams/get-membership-for-user-in-org",
+    )
+    @router.add(
+        "GET",
+        "/organizations/{org_id}/team/{team_id}/memberships/{username}",
         "teams/get-membership-for-user-in-org",
     )
     def get_membership(req: Request) -> Response:
@@ -93,6 +111,18 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
                 "state": "active",
             },
         )
+
+    # PyGithub's Team.has_in_members() calls the legacy member check under the team URL.
+    @router.add(
+        "GET",
+        "/organizations/{org_id}/team/{team_id}/members/{username}",
+        "teams/get-member-legacy",
+    )
+    def check_member(req: Request) -> Response:
+        team = team_of(req)
+        if req.params["username"].lower() not in team.members:
+            raise not_found()
+        return Response(204)
 
 
 def register_sandbox(router: Router, sandbox: Any) -> None:

@@ -32,6 +32,8 @@ def register(router: Router) -> None:
         return sha
 
     @router.add("GET", f"{R}/commits/{{ref}}/statuses", "repos/list-commit-statuses-for-ref")
+    # The legacy alias PyGithub's Commit.get_statuses() calls; GitHub still serves it.
+    @router.add("GET", f"{R}/statuses/{{ref}}", "repos/list-commit-statuses-for-ref")
     def list_statuses(req: Request) -> Response:
         repo = repo_of(req)
         statuses = req.gh.statuses_for(repo, sha_of(req, repo))

@@ -256,6 +256,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
             return {
                 "total_count": len(hits),
                 "incomplete_results": False,
+                "search_type": "lexical",
                 "items": [{**shapes.issue(r, i), "score": 1.0} for r, i in chunk],
             }
 

@@ -60,7 +60,7 @@ def not_found() -> ApiError:
     return ApiError(404, "Not Found")
 
 
-def validation(message: str = "Validation Failed", **error: Any) -> ApiError:
+def validation(message: str = "Validation Failed", /, **error: Any) -> ApiError:
     """422 with one entry in ``errors`` (GitHub's ``validation-error`` shape)."""
     return ApiError(422, message, [error] if error else None)
 
@@ -300,7 +300,6 @@ class _Handler(BaseHTTPRequestHandler):
                 500,
                 {"message": f"Server Error: {exc!r}", "documentation_url": DOCS, "status": "500"},
             )
-        self._send(response, user, resource, method, fault_kind)
         entry = LoggedRequest(
             method,
             path,
@@ -312,8 +311,10 @@ class _Handler(BaseHTTPRequestHandler):
             fault_kind,
         )
         if not path.startswith("/_sandbox"):
+            # Logged before answering, so a client that got its answer sees it counted.
             gh.request_log.add(entry)
             gh.record_response(operation, response.status, response.body, fault_kind)
+        self._send(response, user, resource, method, fault_kind)
 
     def _authenticate(self) -> str | None:
         gh = self.server.gh

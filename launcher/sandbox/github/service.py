@@ -959,6 +959,8 @@ class GitHub:
                 actor,
                 action="created",
                 deployment=self._deployment_payload(repo, dep),
+                workflow=None,
+                workflow_run=None,
             )
             return dep
 
