@@ -202,6 +202,11 @@ SCHEMA_CASES = {
         "deployments/dev/web.yaml:7:55: error: instances[0].hardware.architecture: must be one "
         "of x86_64, arm64, not 'amd64'",
     ),
+    "trailing newline in an identifier": (
+        GOOD.replace("realm: us-east-1a", 'realm: "us-east-1a\\n"'),
+        "deployments/dev/web.yaml:9:12: error: instances[0].realm: 'us-east-1a\\n' is not "
+        "valid: use an availability zone name like us-east-1a",
+    ),
     "bad max_runtime": (
         GOOD.replace("max_runtime: 8h", "max_runtime: 8 hours"),
         "deployments/dev/web.yaml:11:14: error: max_runtime: '8 hours' is not valid: use a "
