@@ -1,0 +1,332 @@
+"""The gate's decision for one pull request: may its launch requests launch, and if not, why.
+
+Pure: the job hands in the changed files, the request contents at the head commit, pools.yaml
+at the base commit, the reviews and a team resolver; this returns the decision and everything
+the job will say on GitHub. Policy always comes from the base commit, so a pull request cannot
+grant itself permissions; anything this cannot decide is an `error`, never a `success`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from launcher.core.approvals import Review, Tally, tally
+from launcher.core.documents import REQUEST_PATH, load_policy, load_request
+from launcher.core.model import Policy, Tier
+from launcher.core.permissions import (
+    MembershipUnknown,
+    TeamResolver,
+    approvers,
+    display_principals,
+    expand,
+    explain,
+    tier_of,
+)
+from launcher.core.problems import Problem
+
+DEPLOYMENTS = "deployments/"
+POLICY_PATH = "pools.yaml"
+CONTEXT = "launcher/approval"
+LABELS = {
+    "pending": "launch:pending-approval",
+    "success": "launch:approved",
+    "rejected": "launch:rejected",
+    "failure": "launch:invalid",
+}
+
+
+class State(Enum):
+    """Ordered from best to worst: a pull request's state is its worst item's."""
+
+    SUCCESS = "success"
+    PENDING = "pending"
+    FAILURE = "failure"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return list(State).index(self)
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    path: str
+    status: str  # added, modified, removed, renamed, copied, changed
+    previous_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing the pull request asks for: a request change, or the control change."""
+
+    kind: str  # "request", "control" or "invalid"
+    path: str
+    change: str  # added, modified, removed, renamed to, renamed from
+    state: State
+    summary: str
+    pool: str | None = None
+    tier: Tier | None = None
+    tally: Tally | None = None
+    problems: tuple[Problem, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: State
+    description: str
+    items: tuple[Item, ...]
+    label: str | None  # None: leave labels as they are (decision not made)
+    request_users: tuple[str, ...] = ()  # approvers to ask (logins), author excluded
+    request_teams: tuple[str, ...] = ()  # team slugs to ask, as "org/team"
+    error: str | None = None
+
+    @property
+    def annotations(self) -> list[Problem]:
+        return [p for item in self.items for p in item.problems]
+
+
+@dataclass
+class GateInput:
+    author: str
+    head_sha: str
+    files: list[ChangedFile]
+    reviews: list[Review]
+    policy_raw: bytes | None  # pools.yaml at the base commit
+    head_contents: Mapping[str, bytes]  # request paths at the head commit
+    match_warnings: Mapping[str, list[str]] = field(default_factory=dict)
+
+
+def _is_request_area(path: str) -> bool:
+    return path.startswith(DEPLOYMENTS)
+
+
+def _changes(files: Iterable[ChangedFile]) -> list[tuple[str, str]]:
+    """(path, change) pairs; a rename is a removal from the old path and an addition."""
+    out: list[tuple[str, str]] = []
+    for f in files:
+        if f.status == "renamed" and f.previous_path:
+            out.append((f.previous_path, "renamed from"))
+            out.append((f.path, "renamed to"))
+        else:
+            out.append((f.path, "removed" if f.status == "removed" else f.status))
+    return out
+
+
+def decide(data: GateInput, teams: TeamResolver) -> Decision:
+    """Decide; any failure to decide becomes an `error` decision, never a pass."""
+    try:
+        return _decide(data, teams)
+    except MembershipUnknown as exc:
+        return _error(f"team membership could not be read ({', '.join(exc.teams)})")
+
+
+def _error(reason: str) -> Decision:
+    return Decision(State.ERROR, _clip(f"could not decide: {reason}"), (), None, error=reason)
+
+
+def _decide(data: GateInput, teams: TeamResolver) -> Decision:
+    if data.policy_raw is None:
+        return _error(f"{POLICY_PATH} is missing on the base branch")
+    policy, policy_problems = load_policy(data.policy_raw, POLICY_PATH)
+    if policy is None:
+        first = policy_problems[0] if policy_problems else None
+        return _error(f"{POLICY_PATH} on the base branch is invalid ({first})")
+    judge = _Judge(data, policy, teams)
+    items: list[Item] = []
+    control_paths: list[str] = []
+    for path, change in _changes(data.files):
+        if not _is_request_area(path):
+            control_paths.append(path)
+            continue
+        match = REQUEST_PATH.fullmatch(path)
+        removing = change in ("removed", "renamed from")
+        if match is None and removing:
+            control_paths.append(path)  # tidying up a stray file: admins decide
+        elif match is None:
+            message = (
+                f"{path} is not a launch request path: "
+                "launch requests live at deployments/<pool>/<name>.yaml"
+            )
+            problem = Problem(path, 1, 1, message)
+            items.append(Item("invalid", path, change, State.FAILURE, message, problems=(problem,)))
+        elif removing:
+            items.append(judge.removal(path, change, match["pool"]))
+        else:
+            items.append(judge.addition(path, change))
+    if control_paths:
+        items.append(judge.control(control_paths))
+    return _summarise(items, data, policy)
+
+
+class _Judge:
+    """Per-pull-request memo: each pool's approvals are counted once, whatever the file count."""
+
+    def __init__(self, data: GateInput, policy: Policy, teams: TeamResolver) -> None:
+        self.data = data
+        self.policy = policy
+        self.teams = teams
+        self.tallies: dict[str, Tally] = {}
+
+    def pool_tally(self, pool_name: str) -> Tally:
+        if pool_name not in self.tallies:
+            pool = self.policy.pools[pool_name]
+            self.tallies[pool_name] = tally(
+                self.data.reviews,
+                approvers=approvers(pool, self.policy, self.teams),
+                author=self.data.author,
+                head_sha=self.data.head_sha,
+                required=pool.approvals_required,
+            )
+        return self.tallies[pool_name]
+
+    def removal(self, path: str, change: str, pool_name: str) -> Item:
+        """Removing a request terminates it: it needs the same permission as creating it."""
+        if pool_name not in self.policy.pools:
+            summary = f"pool {pool_name!r} is not defined in {POLICY_PATH}: an admin must remove it"
+            problem = Problem(path, 1, 1, summary)
+            return Item(
+                "invalid", path, change, State.FAILURE, summary, pool_name, problems=(problem,)
+            )
+        return self.tiered(path, change, pool_name)
+
+    def addition(self, path: str, change: str) -> Item:
+        raw = self.data.head_contents.get(path)
+        if raw is None:
+            return Item(
+                "invalid", path, change, State.ERROR, f"{path} could not be read at the head"
+            )
+        request, problems = load_request(raw, path, self.policy)
+        if request is None:
+            first = problems[0].message if problems else "invalid"
+            return Item("invalid", path, change, State.FAILURE, first, problems=tuple(problems))
+        warnings = tuple(self.data.match_warnings.get(path, ()))
+        return self.tiered(path, change, request.pool, warnings)
+
+    def tiered(
+        self, path: str, change: str, pool_name: str, warnings: tuple[str, ...] = ()
+    ) -> Item:
+        pool = self.policy.pools[pool_name]
+        author = self.data.author
+        tier = tier_of(author, pool, self.policy, self.teams)
+
+        def item(state: State, summary: str, counted: Tally | None = None) -> Item:
+            return Item(
+                "request", path, change, state, summary, pool_name, tier, counted, (), warnings
+            )
+
+        if tier is not Tier.CREATE_WITH_APPROVAL:
+            state = State.SUCCESS if tier.may_launch_alone else State.FAILURE
+            return item(state, explain(author, pool, tier, self.policy))
+        counted = self.pool_tally(pool_name)
+        if counted.rejected_by:
+            review = counted.rejected_by[0]
+            return item(State.FAILURE, _rejection(review), counted)
+        if counted.missing:
+            who = ", ".join(display_principals(pool.permissions.modify, self.policy))
+            summary = (
+                f"{author} has create_with_approval on pool {pool_name}: needs "
+                f"{_approvals(counted.missing)} from {who}"
+            )
+            return item(State.PENDING, summary, counted)
+        by = ", ".join(f"@{login}" for login in counted.approved_by)
+        return item(State.SUCCESS, f"approved by {by}", counted)
+
+    def control(self, paths: list[str]) -> Item:
+        """Anything outside deployments/ can change who may launch: admins must approve."""
+        admins = expand(self.policy.admins, self.policy, self.teams)
+        counted = tally(
+            self.data.reviews,
+            approvers=admins,
+            author=self.data.author,
+            head_sha=self.data.head_sha,
+            required=1,
+        )
+        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        who = ", ".join(display_principals(self.policy.admins, self.policy))
+        if counted.rejected_by:
+            state, summary = State.FAILURE, _rejection(counted.rejected_by[0])
+        elif counted.missing:
+            state = State.PENDING
+            summary = f"changes {shown}: needs an approving review from an admin ({who})"
+        else:
+            state = State.SUCCESS
+            summary = f"changes {shown}: approved by " + ", ".join(
+                f"@{a}" for a in counted.approved_by
+            )
+        return Item("control", ", ".join(paths), "modified", state, summary, tally=counted)
+
+
+def _rejection(review: Review) -> str:
+    return f"rejected by @{review.user}: {review.body.strip() or 'no reason given'}"
+
+
+def _approvals(n: int) -> str:
+    return "1 more approving review" if n == 1 else f"{n} more approving reviews"
+
+
+def _summarise(items: list[Item], data: GateInput, policy: Policy) -> Decision:
+    if not items:
+        return Decision(
+            State.SUCCESS, "no launch requests or control files changed", (), LABELS["success"]
+        )
+    state = max((item.state for item in items), key=lambda s: s.rank)
+    if state is State.ERROR:
+        reason = next(i.summary for i in items if i.state is State.ERROR)
+        return _error(reason)
+    worst = [item for item in items if item.state is state]
+    if state is State.SUCCESS:
+        n = sum(1 for i in items if i.kind == "request")
+        description = f"{n} request{'s' if n != 1 else ''} may launch" if n else "approved"
+        label = LABELS["success"]
+    elif state is State.PENDING:
+        description = _waiting(worst, policy)
+        label = LABELS["pending"]
+    else:
+        description = worst[0].summary
+        rejected = any(i.tally and i.tally.rejected_by for i in worst)
+        label = LABELS["rejected" if rejected else "failure"]
+        if len(worst) > 1:
+            description = f"{len(worst)} problems; first: {description}"
+    users, team_slugs = _to_ask(items, data, policy)
+    return Decision(state, _clip(description), tuple(items), label, users, team_slugs)
+
+
+def _waiting(pending: list[Item], policy: Policy) -> str:
+    needs: dict[str, int] = {}
+    for item in pending:
+        name = "admins" if item.kind == "control" else f"{item.pool} approvers"
+        needs[name] = item.tally.missing if item.tally else 1
+    parts = [f"{n} approval{'s' if n != 1 else ''} from {who}" for who, n in needs.items()]
+    return "waiting for " + ", ".join(parts)
+
+
+def _to_ask(
+    items: list[Item], data: GateInput, policy: Policy
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Approvers of every pending pool (and admins for control changes), never the author."""
+    principals: list[str] = []
+    for item in items:
+        if item.state is not State.PENDING:
+            continue
+        if item.kind == "control":
+            principals.extend(policy.admins)
+        elif item.pool:
+            principals.extend(policy.pools[item.pool].permissions.modify)
+    users: list[str] = []
+    team_slugs: list[str] = []
+    for mention in display_principals(principals, policy):
+        if "/" in mention:  # @org/team
+            if mention[1:] not in team_slugs:
+                team_slugs.append(mention[1:])
+        elif mention[1:].casefold() != data.author.casefold() and mention[1:] not in users:
+            users.append(mention[1:])
+    return tuple(users), tuple(team_slugs)
+
+
+def _clip(text: str, limit: int = 139) -> str:
+    """Commit status descriptions are limited to 140 characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
