@@ -338,17 +338,27 @@ def match_all(
     return results
 
 
-def locations_of(pools: Iterable[Pool]) -> dict[Location, set[str]]:
-    """Each Location the pools' providers use, with the AMI ids to look up there."""
-    wanted: dict[Location, set[str]] = {}
+@dataclass(frozen=True)
+class Needs:
+    """What matching will look up at one Location: AMI ids and instance-type globs."""
+
+    image_ids: frozenset[str] = frozenset()
+    patterns: frozenset[str] = frozenset()
+
+
+def locations_of(pools: Iterable[Pool]) -> dict[Location, Needs]:
+    """Each Location the pools' providers use, with what to read there."""
+    wanted: dict[Location, Needs] = {}
     for pool in pools:
         for provider in pool.providers:
-            amis = wanted.setdefault(location_of(provider), set())
-            amis.update(
+            key = location_of(provider)
+            old = wanted.get(key, Needs())
+            amis = {
                 regions[provider.region]
                 for regions in pool.images.values()
                 if provider.region in regions
-            )
+            }
+            wanted[key] = Needs(old.image_ids | amis, old.patterns | set(provider.instance_types))
     return wanted
 
 

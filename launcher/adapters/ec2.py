@@ -1,0 +1,348 @@
+"""EC2 through boto3: the only module that imports boto3 or botocore.
+
+One `EC2` object lives for one run: it reads each account-and-region's catalogue (instance
+types, offerings, AMIs) once and the pools' usage with one DescribeInstances per location,
+so matching any number of requests costs a fixed number of calls. boto3 is imported lazily:
+`launcher validate` must start fast and never needs it unless it previews matches.
+
+Endpoints come from boto3 itself (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_EC2`), credentials
+from the default chain, and a provider's `role_arn` is assumed with STS once per role.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from launcher.core.matching import (
+    ImageInfo,
+    InstanceTypeInfo,
+    Location,
+    RegionCatalogue,
+    location_of,
+    locations_of,
+)
+from launcher.core.model import Pool
+from launcher.core.quota import (
+    COUNTED_STATES,
+    POOL_TAG,
+    TaggedInstance,
+    Usage,
+    count_usage,
+)
+
+if TYPE_CHECKING:
+    import boto3
+
+NO_CREDENTIALS = "no AWS credentials or endpoint (set AWS_ENDPOINT_URL or AWS credentials)"
+ALL_TYPES = "*"
+NAMES_PER_CALL = 100  # filter values per request, well under EC2's limits
+
+
+@dataclass
+class _LocationState:
+    """What one run has read so far at one Location."""
+
+    patterns: set[str] = field(default_factory=set)  # instance-type globs read ("*": all)
+    types: dict[str, InstanceTypeInfo] = field(default_factory=dict)
+    offered: set[str] = field(default_factory=set)
+    zones: dict[str, set[str]] = field(default_factory=dict)
+    looked_up: set[str] = field(default_factory=set)  # AMI ids asked for, found or not
+    images: dict[str, ImageInfo] = field(default_factory=dict)
+
+
+class EC2Error(Exception):
+    """An AWS call failed after botocore's retries; the message says which and why."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short, human explanation of a botocore failure."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
+    return str(exc) or type(exc).__name__
+
+
+def _aws_errors() -> tuple[type[BaseException], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
+
+
+def credentials_problem(session: boto3.Session | None = None) -> str | None:
+    """None when the default chain finds credentials, else why AWS cannot be used."""
+    import boto3
+
+    try:
+        found = (session or boto3.Session()).get_credentials()
+    except _aws_errors() as exc:
+        return f"AWS credentials cannot be loaded: {describe_error(exc)}"
+    return None if found is not None else NO_CREDENTIALS
+
+
+class EC2:
+    """Catalogue and usage reader for one run; caches clients, roles and catalogues."""
+
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        *,
+        max_attempts: int = 5,
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        role_session_name: str = "launcher",
+    ) -> None:
+        self._base = session
+        self._config_args = {
+            "retries": {"mode": "standard", "total_max_attempts": max_attempts},
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "user_agent_extra": "launcher",
+        }
+        self._role_session_name = role_session_name
+        self._sessions: dict[str | None, boto3.Session] = {}
+        self._clients: dict[tuple[str, str, str | None], Any] = {}
+        self._read: dict[Location, _LocationState] = {}
+        self.calls: Counter[str] = Counter()  # "ec2.DescribeInstances" -> API calls made
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    @property
+    def ec2_calls(self) -> int:
+        return sum(n for name, n in self.calls.items() if name.startswith("ec2."))
+
+    def _count(self, model: Any = None, **_: Any) -> None:
+        self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    def session(self, role_arn: str | None = None) -> boto3.Session:
+        """The default-chain session, or one holding the role's assumed credentials."""
+        import boto3
+
+        if role_arn not in self._sessions:
+            if role_arn is None:
+                self._sessions[None] = self._base or boto3.Session()
+            else:
+                sts = self._client("sts", self._region_for_sts(), None)
+                creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=self._role_session_name)[
+                    "Credentials"
+                ]
+                self._sessions[role_arn] = boto3.Session(
+                    aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"],
+                    aws_session_token=creds["SessionToken"],
+                )
+        return self._sessions[role_arn]
+
+    def _region_for_sts(self) -> str:
+        return self.session(None).region_name or "us-east-1"
+
+    def _client(self, service: str, region: str, role_arn: str | None) -> Any:
+        key = (service, region, role_arn)
+        if key not in self._clients:
+            from botocore.config import Config
+
+            client = self.session(role_arn).client(
+                service, region_name=region, config=Config(**self._config_args)
+            )
+            client.meta.events.register("before-call", self._count)
+            self._clients[key] = client
+        return self._clients[key]
+
+    def client(self, region: str, role_arn: str | None = None) -> Any:
+        """The EC2 client for a location (cached); calls through it are counted."""
+        return self._client("ec2", region, role_arn)
+
+    # --- catalogue ------------------------------------------------------------------------
+
+    def catalogue(
+        self,
+        location: Location,
+        image_ids: Iterable[str] = (),
+        patterns: Iterable[str] | None = None,
+    ) -> RegionCatalogue:
+        """The location's catalogue, reading only what this run has not read yet.
+
+        `patterns` (instance-type globs, None for all) narrows DescribeInstanceTypes, whose full
+        answer is large; types outside them may be missing from the result. Raises EC2Error;
+        `catalogues()` turns that into an unavailable catalogue instead.
+        """
+        try:
+            return self._catalogue(location, set(image_ids), patterns)
+        except _aws_errors() as exc:
+            raise EC2Error(
+                f"reading the EC2 catalogue of {location.region} failed: {describe_error(exc)}"
+            ) from exc
+
+    def _catalogue(
+        self, location: Location, image_ids: set[str], patterns: Iterable[str] | None = None
+    ) -> RegionCatalogue:
+        client = self.client(*location)
+        state = self._read.setdefault(location, _LocationState())
+        self._read_types(client, state, patterns)
+        self._read_images(client, state, image_ids)
+        return RegionCatalogue(
+            region=location.region,
+            instance_types=dict(state.types),
+            offered=frozenset(state.offered),
+            zones={zone: frozenset(names) for zone, names in state.zones.items()},
+            images=dict(state.images),
+        )
+
+    def _read_types(
+        self, client: Any, state: _LocationState, patterns: Iterable[str] | None
+    ) -> None:
+        """DescribeInstanceTypes for the globs not read yet, then where those types are offered.
+
+        EC2 filters understand `*` and `?` like fnmatch; anything fancier reads every type.
+        Nothing is kept unless every call succeeds, so a retry after an error starts clean.
+        """
+        if ALL_TYPES in state.patterns:
+            return
+        wanted = {ALL_TYPES} if patterns is None else set(patterns) - state.patterns
+        if not wanted:
+            return
+        if ALL_TYPES in wanted or any(c in p for p in wanted for c in "[]"):
+            wanted, kwargs = {ALL_TYPES}, {}
+        else:
+            kwargs = {"Filters": [{"Name": "instance-type", "Values": sorted(wanted)}]}
+        types = {}
+        for page in client.get_paginator("describe_instance_types").paginate(**kwargs):
+            for item in page["InstanceTypes"]:
+                info = _instance_type(item)
+                types[info.name] = info
+        new = sorted(set(types) - set(state.types))
+        offered, zones = self._read_offerings(client, None if ALL_TYPES in wanted else new)
+        state.types.update(types)
+        state.offered.update(offered)
+        for zone, names in zones.items():
+            state.zones.setdefault(zone, set()).update(names)
+        state.patterns.update(wanted)
+
+    def _read_offerings(
+        self, client: Any, names: list[str] | None
+    ) -> tuple[set[str], dict[str, set[str]]]:
+        """Where the named types (all when None) are offered: in the region, and per zone.
+
+        Filtering by name keeps the zone listing (types x zones, the largest answer) small.
+        """
+        offered: set[str] = set()
+        zones: dict[str, set[str]] = {}
+        if names == []:
+            return offered, zones
+        chunks: list[dict[str, Any]] = [{}]
+        if names is not None:
+            chunks = [
+                {"Filters": [{"Name": "instance-type", "Values": names[i : i + NAMES_PER_CALL]}]}
+                for i in range(0, len(names), NAMES_PER_CALL)
+            ]
+        paginator = client.get_paginator("describe_instance_type_offerings")
+        for kwargs in chunks:
+            for page in paginator.paginate(LocationType="region", **kwargs):
+                offered.update(o["InstanceType"] for o in page["InstanceTypeOfferings"])
+            for page in paginator.paginate(LocationType="availability-zone", **kwargs):
+                for o in page["InstanceTypeOfferings"]:
+                    zones.setdefault(o["Location"], set()).add(o["InstanceType"])
+        return offered, zones
+
+    def _read_images(self, client: Any, state: _LocationState, image_ids: set[str]) -> None:
+        missing = sorted(image_ids - state.looked_up)
+        for start in range(0, len(missing), NAMES_PER_CALL):
+            chunk = missing[start : start + NAMES_PER_CALL]
+            # A filter, not ImageIds: one unknown id must not fail the whole lookup.
+            pages = client.get_paginator("describe_images").paginate(
+                Filters=[{"Name": "image-id", "Values": chunk}], IncludeDeprecated=True
+            )
+            for page in pages:
+                for image in page["Images"]:
+                    state.images[image["ImageId"]] = ImageInfo(
+                        image_id=image["ImageId"],
+                        architecture=image.get("Architecture", ""),
+                        state=image.get("State", "unknown"),
+                    )
+            state.looked_up.update(chunk)
+
+    def catalogues(self, pools: Iterable[Pool]) -> dict[Location, RegionCatalogue]:
+        """Catalogues for every location the pools use; failures become reasons, not crashes."""
+        result = {}
+        for location, needs in locations_of(pools).items():
+            try:
+                result[location] = self.catalogue(location, needs.image_ids, needs.patterns)
+            except (EC2Error, *_aws_errors()) as exc:
+                result[location] = RegionCatalogue.unavailable(location.region, _message(exc))
+        return result
+
+    # --- usage ----------------------------------------------------------------------------
+
+    def tagged_instances(self, location: Location) -> list[TaggedInstance]:
+        """launcher's pending and running instances at a location: one paginated call."""
+        filters = [
+            {"Name": "tag-key", "Values": [POOL_TAG]},
+            {"Name": "instance-state-name", "Values": list(COUNTED_STATES)},
+        ]
+        found = []
+        try:
+            client = self.client(*location)
+            for page in client.get_paginator("describe_instances").paginate(Filters=filters):
+                for reservation in page["Reservations"]:
+                    for instance in reservation["Instances"]:
+                        found.append(instance)
+            result = []
+            for instance in found:
+                tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+                result.append(
+                    TaggedInstance(
+                        instance_id=instance["InstanceId"],
+                        pool=tags.get(POOL_TAG, ""),
+                        state=instance["State"]["Name"],
+                        vcpus=self._vcpus(location, instance),
+                    )
+                )
+        except _aws_errors() as exc:
+            raise EC2Error(
+                f"counting launcher instances in {location.region} failed: {describe_error(exc)}"
+            ) from exc
+        return result
+
+    def _vcpus(self, location: Location, instance: dict[str, Any]) -> int:
+        cpu = instance.get("CpuOptions") or {}
+        if cpu.get("CoreCount") and cpu.get("ThreadsPerCore"):
+            return int(cpu["CoreCount"]) * int(cpu["ThreadsPerCore"])
+        # Some EC2 look-alikes omit CpuOptions: fall back to the type's default vCPUs.
+        name = instance["InstanceType"]
+        info = self._catalogue(location, set(), [name]).instance_types.get(name)
+        if info is None:
+            raise EC2Error(f"instance type {instance['InstanceType']} is not in the catalogue")
+        return info.vcpus
+
+    def usage(self, pools: Iterable[Pool]) -> dict[str, Usage]:
+        """Usage per pool, from one DescribeInstances per location of the pools with a quota.
+
+        Raises EC2Error: without usage no quota can be proven, so callers must not launch.
+        """
+        locations = sorted(
+            {location_of(p) for pool in pools if pool.quota for p in pool.providers},
+            key=lambda loc: (loc.region, loc.role_arn or ""),
+        )
+        instances: list[TaggedInstance] = []
+        for location in locations:
+            instances.extend(self.tagged_instances(location))
+        return count_usage(instances)
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, EC2Error) else describe_error(exc)
+
+
+def _instance_type(item: dict[str, Any]) -> InstanceTypeInfo:
+    storage = item.get("InstanceStorageInfo") or {}
+    return InstanceTypeInfo(
+        name=item["InstanceType"],
+        vcpus=int(item.get("VCpuInfo", {}).get("DefaultVCpus", 0)),
+        memory_gib=item.get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024,
+        architectures=tuple(item.get("ProcessorInfo", {}).get("SupportedArchitectures", ())),
+        storage_gib=int(storage.get("TotalSizeInGB", 0) or 0),
+    )

@@ -1,0 +1,69 @@
+"""Match launch requests against live EC2, for commands that only report (validate, match).
+
+Reads each account-and-region catalogue once and the pools' usage with one DescribeInstances
+per location, then matches every request in one batch. Anything that stops the reading (no
+credentials, an AWS error) is returned as one reason instead of a half answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from launcher.core.matching import MatchResult, match_all
+from launcher.core.model import LaunchRequest, Policy
+
+if TYPE_CHECKING:
+    from launcher.adapters.ec2 import EC2
+
+SKIPPED = "instance match skipped"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Why matching could not be tried at all."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{SKIPPED}: {self.reason}"
+
+
+def match_live(
+    requests: list[LaunchRequest], policy: Policy, *, ec2: EC2 | None = None
+) -> list[MatchResult] | Skipped:
+    """Match `requests` against EC2 as the default credential chain sees it.
+
+    `ec2` may be a prepared `launcher.adapters.ec2.EC2` (to share its caches or count its
+    calls); by default one is made with short timeouts, since callers are interactive.
+    """
+    from launcher.adapters.ec2 import EC2, EC2Error, credentials_problem  # boto3: lazily
+
+    if not requests:
+        return []
+    if ec2 is None:
+        problem = credentials_problem()
+        if problem:
+            return Skipped(problem)
+        ec2 = EC2(max_attempts=2, connect_timeout=3, read_timeout=20)
+    pools = [
+        policy.pools[name] for name in sorted({r.pool for r in requests if r.pool in policy.pools})
+    ]
+    catalogues = ec2.catalogues(pools)
+    errors = sorted({c.error for c in catalogues.values() if c.error})
+    if errors:
+        return Skipped(errors[0])
+    try:
+        usage = ec2.usage(pools)
+    except EC2Error as exc:
+        return Skipped(str(exc))
+    return match_all(requests, policy, catalogues, usage)
+
+
+def preview_matches(requests: list[LaunchRequest], policy: Policy) -> dict[str, list[str]] | str:
+    """Per request path, the reasons it has no placement ([] when it has one); or one line
+    saying why matching was skipped. For `launcher validate`'s warnings."""
+    results = match_live(requests, policy)
+    if isinstance(results, Skipped):
+        return str(results)
+    return {r.request.path: r.reasons for r in results}
