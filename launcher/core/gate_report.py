@@ -1,0 +1,120 @@
+"""The gate's sticky pull request comment, rendered from its decision.
+
+Untrusted text (review bodies, values quoted from request files) is neutralised before it is
+put in the comment: no HTML, no @mentions, no table breaking. The hidden marker lets the job
+find its own comment again and edit it rather than add another; the fingerprint records the
+inputs of the decision so that a re-run with nothing changed can stop early.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from launcher.core.gate import Decision, Item, State
+
+MARKER = "<!-- launcher:gate -->"
+_FINGERPRINT = re.compile(r"<!-- launcher:fingerprint ([0-9a-f]{64}) -->")
+_ICONS = {State.SUCCESS: "✅", State.PENDING: "⏳", State.FAILURE: "❌", State.ERROR: "⚠️"}
+
+
+def untrusted(text: str, limit: int = 500) -> str:
+    """Show text from a pull request or review as inert Markdown on one line."""
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = html.escape(text, quote=False)
+    text = text.replace("|", "\\|").replace("`", "'").replace("@", "@\u200b")
+    return text.replace("[", "\\[").replace("]", "\\]")
+
+
+def fingerprint_of(body: str) -> str | None:
+    match = _FINGERPRINT.search(body)
+    return match.group(1) if match else None
+
+
+def _tier(item: Item) -> str:
+    return item.tier.value if item.tier else "—"
+
+
+def _approvals(item: Item) -> str:
+    t = item.tally
+    if t is None:
+        return "not needed" if item.state is State.SUCCESS and item.kind == "request" else "—"
+    text = f"{len(t.approved_by)} of {t.required}"
+    if t.approved_by:
+        text += " (" + ", ".join(f"@{u}" for u in t.approved_by) + ")"
+    if t.stale:
+        text += "; stale: " + ", ".join(f"@{u}" for u in t.stale)
+    return text
+
+
+def _next_step(item: Item) -> str:
+    t = item.tally
+    if item.state is State.SUCCESS:
+        return "ready: merge to launch" if item.kind == "request" else "approved"
+    if item.state is State.PENDING:
+        step = untrusted(item.summary).replace("@\u200b", "@")  # our own mentions of approvers
+        if t and t.stale:
+            step += "; approvals of an older commit do not count after a push"
+        return step
+    if t and t.rejected_by:
+        who = t.rejected_by[0].user
+        return (
+            f"rejected by @{who}: address the review and push, then ask @{who} to approve "
+            "(or have the review dismissed)"
+        )
+    if item.kind == "invalid":
+        return "fix the errors below and push again"
+    return untrusted(item.summary).replace("@\u200b", "@")
+
+
+def render(decision: Decision, fingerprint: str) -> str:
+    """The whole comment body."""
+    lines = [MARKER, f"<!-- launcher:fingerprint {fingerprint} -->", ""]
+    lines.append(f"### {_ICONS[decision.state]} launcher: {decision.state.value}")
+    lines.append("")
+    lines.append(untrusted(decision.description))
+    lines.append("")
+    if decision.items:
+        lines.append("| file | change | pool | author's tier | approvals | next step |")
+        lines.append("| --- | --- | --- | --- | --- | --- |")
+        for item in decision.items:
+            pool = item.pool or ("admins" if item.kind == "control" else "—")
+            lines.append(
+                f"| {_ICONS[item.state]} `{untrusted(item.path, 200)}` | {item.change} | {pool} "
+                f"| {_tier(item)} | {_approvals(item)} | {_next_step(item)} |"
+            )
+        lines.append("")
+    problems = decision.annotations
+    if problems:
+        lines.append("**Errors**")
+        lines.append("")
+        for p in problems:
+            lines.append(f"- `{p.path}` line {p.line}, column {p.column}: {untrusted(p.message)}")
+        lines.append("")
+    rejections = [r for item in decision.items if item.tally for r in item.tally.rejected_by]
+    seen: set[int] = set()
+    for review in rejections:
+        if review.id in seen:
+            continue
+        seen.add(review.id)
+        lines.append(f"**Rejected by @{review.user}**")
+        lines.append("")
+        lines.append("> " + (untrusted(review.body, 2000) or "no reason given"))
+        lines.append("")
+    warnings = [(item.path, w) for item in decision.items for w in item.warnings]
+    if warnings:
+        lines.append("**Warnings** (a request without an instance match fails at launch time)")
+        lines.append("")
+        lines.extend(f"- `{path}`: {untrusted(w)}" for path, w in warnings)
+        lines.append("")
+    if decision.error:
+        lines.append(f"The check could not decide: {untrusted(decision.error)}. Re-run the job.")
+        lines.append("")
+    lines.append(
+        "<sub>Only reviews count: an approver approves with **Approve**, rejects with "
+        "**Request changes** (the review text is the reason). Approvals of an older commit "
+        "do not count after a push.</sub>"
+    )
+    return "\n".join(lines) + "\n"
