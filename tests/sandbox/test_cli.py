@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SEED = """
 users: [alice, bob, {login: ci, bot: true, token: ghs_fixed}]
@@ -36,6 +39,8 @@ def test_cli_serves_a_seeded_sandbox(tmp_path: Path) -> None:
             "--seed",
             str(seed),
         ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

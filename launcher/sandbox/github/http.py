@@ -291,7 +291,8 @@ class _Handler(BaseHTTPRequestHandler):
             request = Request(
                 method, path, dict(raw_query), raw_query, params, body, user, gh, gh.base_url
             )
-            response = route.handler(request)
+            with gh.state.lock:  # handlers see a consistent state; git reads are cached
+                response = route.handler(request)
         except ApiError as err:
             response = Response(err.status, err.body(), dict(err.headers))
         except Exception as exc:  # noqa: BLE001 - a server must answer
