@@ -72,6 +72,9 @@ def test_open_review_push_merge(world: World) -> None:
 
 def test_close_without_merge(world: World) -> None:
     pr = open_request(world)
+    pr.edit(title="Launch train (v2)", body="updated")
+    edited = world.sb.last_event("pull_request", "edited").payload
+    assert edited["changes"]["title"] == {"from": "Launch train"}
     pr.edit(state="closed")
     closed = world.repo("alice").get_pull(pr.number)
     assert closed.state == "closed" and closed.merged is False and closed.merged_at is None
