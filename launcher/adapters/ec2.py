@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from launcher.core.matching import (
@@ -203,6 +204,12 @@ class EC2:
         if ALL_TYPES in state.patterns:
             return
         wanted = {ALL_TYPES} if patterns is None else set(patterns) - state.patterns
+        # A plain name already covered by a glob read before needs no call.
+        wanted = {
+            p
+            for p in wanted
+            if any(c in p for c in "*?[") or not any(fnmatchcase(p, q) for q in state.patterns)
+        }
         if not wanted:
             return
         if ALL_TYPES in wanted or any(c in p for p in wanted for c in "[]"):
@@ -313,7 +320,10 @@ class EC2:
             return int(cpu["CoreCount"]) * int(cpu["ThreadsPerCore"])
         # Some EC2 look-alikes omit CpuOptions: fall back to the type's default vCPUs.
         name = instance["InstanceType"]
-        info = self._catalogue(location, set(), [name]).instance_types.get(name)
+        state = self._read.get(location)
+        info = state.types.get(name) if state else None
+        if info is None:
+            info = self._catalogue(location, set(), [name]).instance_types.get(name)
         if info is None:
             raise EC2Error(f"instance type {instance['InstanceType']} is not in the catalogue")
         return info.vcpus
