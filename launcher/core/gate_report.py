@@ -2,19 +2,23 @@
 
 Untrusted text (review bodies, values quoted from request files) is neutralised before it is
 put in the comment: no HTML, no @mentions, no table breaking. The hidden marker lets the job
-find its own comment again and edit it rather than add another; the fingerprint records the
+find its own comment again and edit it rather than add another; the hidden meta records the
 inputs of the decision so that a re-run with nothing changed can stop early.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
+import json
 import re
+from typing import Any
 
 from launcher.core.gate import Decision, Item, State
 
 MARKER = "<!-- launcher:gate -->"
-_FINGERPRINT = re.compile(r"<!-- launcher:fingerprint ([0-9a-f]{64}) -->")
+_META = re.compile(r"<!-- launcher:meta ([A-Za-z0-9+/=]{1,8000}) -->")
 _ICONS = {State.SUCCESS: "✅", State.PENDING: "⏳", State.FAILURE: "❌", State.ERROR: "⚠️"}
 
 
@@ -28,9 +32,21 @@ def untrusted(text: str, limit: int = 500) -> str:
     return text.replace("[", "\\[").replace("]", "\\]")
 
 
-def fingerprint_of(body: str) -> str | None:
-    match = _FINGERPRINT.search(body)
-    return match.group(1) if match else None
+def read_meta(body: str) -> dict[str, Any] | None:
+    """The job's own notes from an earlier run (base64 JSON, so no text can end the comment)."""
+    match = _META.search(body)
+    if not match:
+        return None
+    try:
+        meta = json.loads(base64.b64decode(match.group(1), validate=True))
+    except (ValueError, binascii.Error):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _meta_line(meta: dict[str, Any]) -> str:
+    encoded = base64.b64encode(json.dumps(meta, sort_keys=True).encode()).decode()
+    return f"<!-- launcher:meta {encoded} -->"
 
 
 def _tier(item: Item) -> str:
@@ -69,9 +85,9 @@ def _next_step(item: Item) -> str:
     return untrusted(item.summary).replace("@\u200b", "@")
 
 
-def render(decision: Decision, fingerprint: str) -> str:
-    """The whole comment body."""
-    lines = [MARKER, f"<!-- launcher:fingerprint {fingerprint} -->", ""]
+def render(decision: Decision, meta: dict[str, Any]) -> str:
+    """The whole comment body; `meta` is kept hidden in it for the next run."""
+    lines = [MARKER, _meta_line(meta), ""]
     lines.append(f"### {_ICONS[decision.state]} launcher: {decision.state.value}")
     lines.append("")
     lines.append(untrusted(decision.description))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from launcher.core.approvals import Review
 from launcher.core.gate import ChangedFile, GateInput, decide
-from launcher.core.gate_report import MARKER, fingerprint_of, render, untrusted
+from launcher.core.gate_report import MARKER, read_meta, render, untrusted
 from tests.core.test_gate import HEAD, OLD, POOLS, TEAMS, request
 
 
@@ -22,16 +22,18 @@ def decision_for(author: str, reviews: list[Review], files: dict[str, bytes] | N
 
 
 def test_comment_has_marker_fingerprint_and_a_row_per_request() -> None:
-    body = render(decision_for("bob", []), "a" * 64)
+    meta = {"fingerprint": "a" * 64, "status": ["pending", "x --> y"]}
+    body = render(decision_for("bob", []), meta)
     assert body.startswith(MARKER + "\n")
-    assert fingerprint_of(body) == "a" * 64
+    assert read_meta(body) == meta
+    assert body.count("-->") == 2  # the marker and the meta line; nothing can close them early
     row = next(line for line in body.splitlines() if "deployments/dev/web.yaml" in line)
     assert "| added | dev | create_with_approval | 0 of 1 |" in row
     assert "needs 1 more approving review from @dave, @erin, @acme/dev-leads" in row
 
 
 def test_stale_approvals_are_named() -> None:
-    body = render(decision_for("bob", [Review(1, "dave", "APPROVED", OLD)]), "0" * 64)
+    body = render(decision_for("bob", [Review(1, "dave", "APPROVED", OLD)]), {})
     assert "0 of 1; stale: @dave" in body
     assert "approvals of an older commit do not count after a push" in body
 
@@ -39,7 +41,7 @@ def test_stale_approvals_are_named() -> None:
 def test_rejection_reason_is_quoted_inert() -> None:
     evil = "No. <script>alert(1)</script> cc @everyone | [click](http://x) `rm -rf`"
     body = render(
-        decision_for("bob", [Review(1, "erin", "CHANGES_REQUESTED", HEAD, evil)]), "0" * 64
+        decision_for("bob", [Review(1, "erin", "CHANGES_REQUESTED", HEAD, evil)]), {}
     )
     assert "**Rejected by @erin**" in body
     quoted = next(line for line in body.splitlines() if line.startswith("> "))
@@ -50,7 +52,7 @@ def test_rejection_reason_is_quoted_inert() -> None:
 
 def test_errors_are_listed_with_line_and_column() -> None:
     bad = {"deployments/dev/web.yaml": request().replace(b"count: 1", b"count: 0")}
-    body = render(decision_for("alice", [], bad), "0" * 64)
+    body = render(decision_for("alice", [], bad), {})
     assert (
         "- `deployments/dev/web.yaml` line 7, column 12: instances\\[0\\].count: must be at "
         "least 1, not 0" in body
@@ -62,5 +64,7 @@ def test_untrusted_text_stays_on_one_line() -> None:
     assert len(untrusted("x" * 1000, limit=50)) == 50
 
 
-def test_unknown_fingerprint_is_none() -> None:
-    assert fingerprint_of("no marker here") is None
+def test_missing_or_forged_meta_is_none() -> None:
+    assert read_meta("no marker here") is None
+    assert read_meta("<!-- launcher:meta !!!notbase64 -->") is None
+    assert read_meta("<!-- launcher:meta WzFd -->") is None  # a list, not an object
