@@ -84,16 +84,18 @@ def run(policy: Policy, count: int) -> tuple[dict[str, int], int, float]:
 
     ec2 = EC2()
     pools = list(policy.pools.values())
-    start = time.perf_counter()
     catalogues = ec2.catalogues(pools)
     usage = ec2.usage(pools)
-    results = match_all(requests(count), policy, catalogues, usage, reserve=False)
+    batch = requests(count)
+    start = time.perf_counter()
+    results = match_all(batch, policy, catalogues, usage, reserve=False)
     elapsed = time.perf_counter() - start
     matched = sum(1 for r in results if r.chosen)
     return dict(ec2.calls), matched, elapsed
 
 
 OPS = (
+    "DescribeAvailabilityZones",
     "DescribeInstanceTypes",
     "DescribeInstanceTypeOfferings",
     "DescribeImages",
@@ -102,14 +104,14 @@ OPS = (
 
 
 def table(rows: list[tuple[str, dict[str, int], int, int, float]]) -> None:
-    head = ["requests", "regions", *OPS, "total EC2", "matched", "seconds"]
+    head = ["requests", "regions", *OPS, "total EC2", "matched", "matching s"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for label, calls, regions, matched, seconds in rows:
         counts = [calls.get(f"ec2.{op}", 0) for op in OPS]
         total = sum(n for name, n in calls.items() if name.startswith("ec2."))
         cells = [label, str(regions), *map(str, counts), str(total), str(matched)]
-        print("| " + " | ".join(cells) + f" | {seconds:.2f} |")
+        print("| " + " | ".join(cells) + f" | {seconds:.3f} |")
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """EC2 through boto3: the only module that imports boto3 or botocore.
 
-One `EC2` object lives for one run: it reads each account-and-region's catalogue (instance
-types, offerings, AMIs) once and the pools' usage with one DescribeInstances per location,
+One `EC2` object lives for one run: it reads each account-and-region's catalogue (zones,
+instance types, offerings, AMIs) once and the pools' usage with one DescribeInstances per location,
 so matching any number of requests costs a fixed number of calls. boto3 is imported lazily:
 `launcher validate` must start fast and never needs it unless it previews matches.
 
@@ -50,6 +50,7 @@ class _LocationState:
     types: dict[str, InstanceTypeInfo] = field(default_factory=dict)
     offered: set[str] = field(default_factory=set)
     zones: dict[str, set[str]] = field(default_factory=dict)
+    zone_names: frozenset[str] | None = None  # from DescribeAvailabilityZones
     looked_up: set[str] = field(default_factory=set)  # AMI ids asked for, found or not
     images: dict[str, ImageInfo] = field(default_factory=dict)
 
@@ -86,7 +87,11 @@ def credentials_problem(session: boto3.Session | None = None) -> str | None:
 
 
 class EC2:
-    """Catalogue and usage reader for one run; caches clients, roles and catalogues."""
+    """Catalogue and usage reader for one run; caches clients, roles and catalogues.
+
+    `max_attempts` counts every try of a call, the first included (botocore standard mode
+    retries throttling and transient errors with backoff).
+    """
 
     def __init__(
         self,
@@ -183,6 +188,9 @@ class EC2:
     ) -> RegionCatalogue:
         client = self.client(*location)
         state = self._read.setdefault(location, _LocationState())
+        if state.zone_names is None:
+            answer = client.describe_availability_zones()["AvailabilityZones"]
+            state.zone_names = frozenset(z["ZoneName"] for z in answer)
         self._read_types(client, state, patterns)
         self._read_images(client, state, image_ids)
         return RegionCatalogue(
@@ -191,6 +199,7 @@ class EC2:
             offered=frozenset(state.offered),
             zones={zone: frozenset(names) for zone, names in state.zones.items()},
             images=dict(state.images),
+            zone_names=state.zone_names,
         )
 
     def _read_types(

@@ -64,11 +64,16 @@ class RegionCatalogue:
     offered: frozenset[str] = frozenset()  # types offered somewhere in the region
     zones: Mapping[str, frozenset[str]] = field(default_factory=dict)  # AZ -> types offered
     images: Mapping[str, ImageInfo] = field(default_factory=dict)  # AMIs known to exist
+    zone_names: frozenset[str] = frozenset()  # every AZ; empty: the keys of `zones`
     error: str | None = None
 
     @classmethod
     def unavailable(cls, region: str, error: str) -> RegionCatalogue:
         return cls(region=region, error=error)
+
+    @property
+    def known_zones(self) -> frozenset[str]:
+        return self.zone_names or frozenset(self.zones)
 
     @cached_property
     def by_size(self) -> tuple[InstanceTypeInfo, ...]:
@@ -196,7 +201,7 @@ def _place_group(
         if not _az_of(zone, region):
             reasons.append(f"{name}: availability zone {zone} is not in {region}")
             zone_ok = False
-        elif zone not in catalogue.zones:
+        elif zone not in catalogue.known_zones:
             reasons.append(f"{name}: availability zone {zone} does not exist in {region}")
             zone_ok = False
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from launcher.core.matching import MatchResult, match_all
+from launcher.core.matching import MatchResult, locations_of, match_all
 from launcher.core.model import LaunchRequest, Policy
 
 if TYPE_CHECKING:
@@ -47,12 +47,14 @@ def match_live(
             return Skipped(problem)
         ec2 = EC2(max_attempts=2, connect_timeout=3, read_timeout=20)
     pools = [
-        policy.pools[name] for name in sorted({r.pool for r in requests if r.pool in policy.pools})
+        policy.pools[name] for name in sorted({r.pool for r in requests}) if name in policy.pools
     ]
-    catalogues = ec2.catalogues(pools)
-    errors = sorted({c.error for c in catalogues.values() if c.error})
-    if errors:
-        return Skipped(errors[0])
+    catalogues = {}
+    for location, needs in locations_of(pools).items():
+        try:  # stop at the first failure: one unreachable endpoint must not cost N timeouts
+            catalogues[location] = ec2.catalogue(location, needs.image_ids, needs.patterns)
+        except EC2Error as exc:
+            return Skipped(str(exc))
     try:
         usage = ec2.usage(pools)
     except EC2Error as exc:

@@ -86,18 +86,19 @@ def test_catalogue_is_read_once_per_location_and_only_what_is_new(ec2: EC2, dev_
     assert "ami-00000000000000000" not in cat.images  # unknown ids are absent, not an error
     assert "m7g.large" not in cat.instance_types  # only the globs asked for were read
     assert dict(ec2.calls) == {
+        "ec2.DescribeAvailabilityZones": 1,
         "ec2.DescribeInstanceTypes": 1,
         "ec2.DescribeInstanceTypeOfferings": 2,  # region and availability-zone
         "ec2.DescribeImages": 1,
     }
     ec2.catalogue(USE1, [rhel9], ["t3.*", "t3.micro"])
-    assert ec2.ec2_calls == 4  # nothing new (t3.micro is inside t3.*): no calls
+    assert ec2.ec2_calls == 5  # nothing new (t3.micro is inside t3.*): no calls
     cat = ec2.catalogue(USE1, [rhel9], ["t3.*", "m7g.*"])
     assert cat.instance_types["m7g.large"].architectures == ("arm64",)
     # Only the new glob's types, and only where those are offered.
     assert ec2.calls["ec2.DescribeInstanceTypes"] == 2
     assert ec2.calls["ec2.DescribeInstanceTypeOfferings"] == 4
-    assert ec2.ec2_calls == 7
+    assert ec2.ec2_calls == 8
 
 
 def test_instance_storage_is_read(ec2: EC2):

@@ -282,6 +282,24 @@ def test_realm_reasons():
     assert result.reasons[0] == "dev-use1: availability zone us-east-10a is not in us-east-1"
 
 
+def test_a_zone_that_exists_but_offers_no_allowed_type_is_not_called_missing():
+    cat = replace(
+        catalogue(
+            "us-east-1", zones={"us-east-1a": {"t3.small"}}, images=[ImageInfo(AMI_USE1, "x86_64")]
+        ),
+        zone_names=frozenset({"us-east-1a", "us-east-1e"}),
+    )
+    result = match_request(
+        request(group(realm="us-east-1e")),
+        replace(POOL, providers=(USE1,)),
+        {Location("us-east-1"): cat},
+        {},
+    )
+    assert result.reasons == [
+        "dev-use1: no allowed instance type offers 2 vCPU / 4 GiB / x86_64 in us-east-1e"
+    ]
+
+
 def test_all_groups_share_one_provider():
     # web fits only in us-east-1 (AMI), db only in eu-west-1 (zone): no single provider fits.
     pool = replace(
