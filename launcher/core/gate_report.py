@@ -68,9 +68,10 @@ def _approvals(item: Item) -> str:
 def _next_step(item: Item) -> str:
     t = item.tally
     if item.state is State.SUCCESS:
-        return "ready: merge to launch" if item.kind == "request" else "approved"
+        done = _ours(item.summary)
+        return f"{done}: merge to launch" if item.kind == "request" else done
     if item.state is State.PENDING:
-        step = untrusted(item.summary).replace("@\u200b", "@")  # our own mentions of approvers
+        step = _ours(item.summary)
         if t and t.stale:
             step += "; approvals of an older commit do not count after a push"
         return step
@@ -82,7 +83,12 @@ def _next_step(item: Item) -> str:
         )
     if item.kind == "invalid":
         return "fix the errors below and push again"
-    return untrusted(item.summary).replace("@\u200b", "@")
+    return _ours(item.summary)
+
+
+def _ours(summary: str) -> str:
+    """A summary the core wrote (logins from pools.yaml may be mentioned), made table-safe."""
+    return untrusted(summary).replace("@\u200b", "@")
 
 
 def render(decision: Decision, meta: dict[str, Any]) -> str:

@@ -737,7 +737,7 @@ class GitHub:
                     raise validation(resource="Label", field="name", code="invalid")
                 if name.lower() in current:
                     continue
-                label = self.ensure_label(repo, name)
+                label = self.ensure_label(repo, name, description="")
                 current[name.lower()] = label.name
                 issue.labels.append(label.name)
                 if issue.pull is not None:

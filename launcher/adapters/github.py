@@ -1,0 +1,292 @@
+"""The only module that talks to GitHub (through PyGithub).
+
+It turns API objects into the core's plain data and applies the core's decisions: statuses,
+the sticky comment, labels and review requests, each written only when it differs from what is
+already there, so that re-running a job changes nothing. Every call may raise GitHubError; the
+jobs turn that into "could not decide", never into a pass.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from launcher.core.approvals import Review
+from launcher.core.gate import ChangedFile
+from launcher.core.permissions import MembershipUnknown
+from launcher.core.yamlsafe import MAX_BYTES
+
+DEFAULT_API = "https://api.github.com"
+
+
+class GitHubError(Exception):
+    """A GitHub call failed (after retries): the job cannot rely on what it read."""
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    number: int
+    author: str
+    head_sha: str
+    base_sha: str
+    base_ref: str
+    state: str
+    merged: bool
+    labels: tuple[str, ...]
+    requested_users: tuple[str, ...]
+    requested_teams: tuple[str, ...]  # "org/slug"
+    html_url: str
+    merge_commit_sha: str | None = None
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    author: str
+    body: str
+
+
+@dataclass
+class Settings:
+    """How to reach GitHub, from the environment Actions provides."""
+
+    repository: str
+    token: str
+    api_url: str = DEFAULT_API
+    bot_login: str = "github-actions[bot]"
+    timeout: int = 30
+    throttle: bool = True
+    retries: int = 3
+    backoff: float = 0.5
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        missing = [name for name in ("GITHUB_REPOSITORY", "GITHUB_TOKEN") if not env.get(name)]
+        if missing:
+            raise GitHubError(f"{' and '.join(missing)} must be set (GitHub Actions sets them)")
+        return cls(
+            repository=env["GITHUB_REPOSITORY"],
+            token=env["GITHUB_TOKEN"],
+            api_url=env.get("GITHUB_API_URL") or DEFAULT_API,
+            bot_login=env.get("LAUNCHER_BOT_LOGIN") or "github-actions[bot]",
+            timeout=int(env.get("LAUNCHER_GITHUB_TIMEOUT") or 30),
+            throttle=env.get("LAUNCHER_GITHUB_THROTTLE", "1") != "0",
+        )
+
+
+def _client(settings: Settings) -> Any:
+    from github import Auth, Github, GithubRetry
+
+    # Only idempotent methods are retried: a retried POST could post a comment twice.
+    retry = GithubRetry(
+        total=settings.retries,
+        backoff_factor=settings.backoff,
+        allowed_methods=frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"}),
+        max_rate_limit_wait=float(os.environ.get("LAUNCHER_GITHUB_MAX_WAIT") or 60),
+    )
+    kwargs: dict[str, Any] = {}
+    if not settings.throttle:
+        kwargs.update(seconds_between_requests=0, seconds_between_writes=0)
+    return Github(
+        base_url=settings.api_url,
+        auth=Auth.Token(settings.token),
+        timeout=settings.timeout,
+        retry=retry,
+        lazy=True,
+        **kwargs,
+    )
+
+
+def _wrap(action: str):  # type: ignore[no-untyped-def]
+    """Turn PyGithub and transport exceptions into GitHubError with what was being done."""
+
+    def decorate(method):  # type: ignore[no-untyped-def]
+        def call(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            from github import GithubException
+            from requests import RequestException
+            from urllib3.exceptions import HTTPError
+
+            try:
+                return method(self, *args, **kwargs)
+            except GithubException as exc:
+                message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
+                raise GitHubError(f"{action}: GitHub answered {exc.status}: {message}") from exc
+            except (RequestException, HTTPError, OSError) as exc:
+                raise GitHubError(f"{action}: {type(exc).__name__}: {exc}") from exc
+
+        call.__name__ = method.__name__
+        call.__doc__ = method.__doc__
+        return call
+
+    return decorate
+
+
+class GitHub:
+    """One repository, through PyGithub."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.gh = _client(settings)
+        self.repo = self.gh.get_repo(settings.repository)  # lazy: no request until used
+        self._teams: dict[str, frozenset[str]] = {}
+        self._pulls: dict[int, Any] = {}
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _pull(self, number: int) -> Any:
+        if number not in self._pulls:
+            pull = self.repo.get_pull(number)
+            pull.head  # noqa: B018 - complete the lazy object now, inside the error wrapper
+            self._pulls[number] = pull
+        return self._pulls[number]
+
+    @_wrap("reading the pull request")
+    def pull(self, number: int) -> PullInfo:
+        p = self._pull(number)
+        return PullInfo(
+            number=p.number,
+            author=p.user.login,
+            head_sha=p.head.sha,
+            base_sha=p.base.sha,
+            base_ref=p.base.ref,
+            state=p.state,
+            merged=bool(p.merged),
+            labels=tuple(label.name for label in p.labels),
+            requested_users=tuple(u.login for u in p.requested_reviewers),
+            requested_teams=tuple(self._team_slug(t) for t in p.requested_teams),
+            html_url=p.html_url,
+            merge_commit_sha=p.merge_commit_sha,
+        )
+
+    def _team_slug(self, team: Any) -> str:
+        org = self.settings.repository.split("/")[0]
+        return f"{org}/{team.slug}"
+
+    @_wrap("listing the pull request's files")
+    def changed_files(self, number: int) -> list[ChangedFile]:
+        return [
+            ChangedFile(f.filename, f.status, f.previous_filename)
+            for f in self._pull(number).get_files()
+        ]
+
+    @_wrap("listing reviews")
+    def reviews(self, number: int) -> list[Review]:
+        return [
+            Review(
+                r.id, r.user.login if r.user else "ghost", r.state, r.commit_id or "", r.body or ""
+            )
+            for r in self._pull(number).get_reviews()
+        ]
+
+    @_wrap("reading a file")
+    def read_file(self, path: str, ref: str) -> bytes | None:
+        """A file's bytes at `ref`, or None if it does not exist there."""
+        from github import GithubException
+
+        try:
+            content = self.repo.get_contents(path, ref=ref)
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if isinstance(content, list):  # a folder
+            return None
+        if content.size > MAX_BYTES:
+            return b"\0" * (MAX_BYTES + 1)  # the loader reports it as too large
+        return content.decoded_content
+
+    def team_members(self, team: str) -> frozenset[str]:
+        """Members of `@org/slug` (one lookup per team per run); MembershipUnknown on error."""
+        key = team.casefold()
+        if key not in self._teams:
+            org, _, slug = team.lstrip("@").partition("/")
+            try:
+                members = self._list_team(org, slug)
+            except GitHubError as exc:
+                raise MembershipUnknown([team], str(exc)) from exc
+            self._teams[key] = members
+        return self._teams[key]
+
+    @_wrap("reading team members")
+    def _list_team(self, org: str, slug: str) -> frozenset[str]:
+        team = self.gh.get_organization(org).get_team_by_slug(slug)
+        return frozenset(member.login.casefold() for member in team.get_members())
+
+    @property
+    def teams_read(self) -> dict[str, frozenset[str]]:
+        return dict(self._teams)
+
+    @_wrap("listing comments")
+    def find_comment(self, number: int, marker: str) -> Comment | None:
+        """The bot's own comment carrying `marker`; others' copies of the marker are ignored."""
+        bot = self.settings.bot_login.casefold()
+        for comment in self.repo.get_issue(number).get_comments():
+            if marker in (comment.body or "") and comment.user.login.casefold() == bot:
+                return Comment(comment.id, comment.user.login, comment.body)
+        return None
+
+    @_wrap("reading commit statuses")
+    def status(self, sha: str, context: str) -> tuple[str, str] | None:
+        """The latest (state, description) for `context` on `sha`, if any."""
+        combined = self.repo.get_commit(sha).get_combined_status()
+        for status in combined.statuses:
+            if status.context == context:
+                return status.state, status.description or ""
+        return None
+
+    # --- writing (each only when different) -------------------------------------------------
+
+    @_wrap("setting the commit status")
+    def set_status(
+        self, sha: str, context: str, state: str, description: str, target_url: str | None = None
+    ) -> bool:
+        if self.status(sha, context) == (state, description):
+            return False
+        kwargs: dict[str, Any] = {"state": state, "description": description, "context": context}
+        if target_url:
+            kwargs["target_url"] = target_url
+        self.repo.get_commit(sha).create_status(**kwargs)
+        return True
+
+    @_wrap("writing the comment")
+    def upsert_comment(self, number: int, marker: str, body: str, existing: Comment | None) -> bool:
+        if existing is not None:
+            if existing.body == body:
+                return False
+            self.repo.get_issue(number).get_comment(existing.id).edit(body)
+            return True
+        self.repo.get_issue(number).create_comment(body)
+        return True
+
+    @_wrap("setting labels")
+    def set_managed_label(
+        self, number: int, current: tuple[str, ...], managed: set[str], wanted: str | None
+    ) -> bool:
+        """Exactly one managed label (`wanted`), other labels untouched."""
+        if wanted is None:
+            return False
+        issue = self.repo.get_issue(number)
+        changed = False
+        for label in current:
+            if label in managed and label != wanted:
+                issue.remove_from_labels(label)
+                changed = True
+        if wanted not in current:
+            issue.add_to_labels(wanted)
+            changed = True
+        return changed
+
+    @_wrap("requesting reviews")
+    def request_reviews(self, number: int, users: list[str], teams: list[str]) -> bool:
+        if not users and not teams:
+            return False
+        slugs = [team.split("/", 1)[-1] for team in teams]
+        self._pull(number).create_review_request(reviewers=users, team_reviewers=slugs)
+        return True
+
+    @_wrap("commenting")
+    def comment(self, number: int, body: str) -> None:
+        self.repo.get_issue(number).create_comment(body)

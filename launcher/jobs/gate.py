@@ -1,0 +1,225 @@
+"""The gate job: read a pull request, decide with the core, and say so on GitHub.
+
+Re-runs are cheap and silent: the sticky comment carries a fingerprint of everything the
+decision depended on (head and base commits, author, reviews, the teams consulted), so when
+nothing changed the job only confirms the status is still in place. Any error while deciding
+posts an `error` status (fail closed) and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from launcher.adapters.github import GitHub, GitHubError, PullInfo
+from launcher.commands.output import workflow_command
+from launcher.core.approvals import Review
+from launcher.core.documents import REQUEST_PATH, load_policy, load_request
+from launcher.core.gate import CONTEXT, LABELS, POLICY_PATH, Decision, GateInput, State, decide
+from launcher.core.gate_report import MARKER, read_meta, render
+
+MAX_REQUEST_FILES = 300  # per pull request; a larger one is refused rather than half-read
+MANAGED_LABELS = set(LABELS.values())
+
+
+@dataclass
+class Outcome:
+    state: State
+    description: str
+    writes: list[str] = field(default_factory=list)  # what was changed on GitHub
+    skipped: bool = False  # nothing changed since the last run
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.state in (State.SUCCESS, State.PENDING) else 1
+
+
+def fingerprint(info: PullInfo, reviews: list[Review], teams: dict[str, frozenset[str]]) -> str:
+    """Everything a decision depends on, as one hash."""
+    data = {
+        "v": 1,
+        "head": info.head_sha,
+        "base": info.base_sha,
+        "author": info.author.casefold(),
+        "reviews": [
+            [
+                r.id,
+                r.user.casefold(),
+                r.state,
+                r.commit_id,
+                hashlib.sha256(r.body.encode()).hexdigest(),
+            ]
+            for r in sorted(reviews, key=lambda r: r.id)
+        ],
+        "teams": {team: sorted(members) for team, members in sorted(teams.items())},
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def run_gate(
+    gh: GitHub,
+    number: int,
+    *,
+    out: TextIO = sys.stdout,
+    fallback_sha: str | None = None,
+    match: bool = True,
+) -> Outcome:
+    seen: dict[str, str] = {}
+    try:
+        return _run(gh, number, out, match, seen)
+    except GitHubError as exc:
+        return _fail_closed(gh, str(exc), seen.get("head") or fallback_sha, out)
+
+
+def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]) -> Outcome:
+    info = gh.pull(number)
+    seen["head"] = info.head_sha
+    if info.state != "open":
+        out.write(f"pull request #{number} is {info.state}: nothing to gate\n")
+        return Outcome(State.SUCCESS, "closed", skipped=True)
+    reviews = gh.reviews(number)
+    existing = gh.find_comment(number, MARKER)
+    meta = read_meta(existing.body) if existing else None
+
+    if meta and isinstance(meta.get("teams"), list):
+        for team in meta["teams"]:
+            if isinstance(team, str):
+                gh.team_members(team)  # re-read: membership may have changed
+        status = meta.get("status")
+        if (
+            meta.get("fingerprint") == fingerprint(info, reviews, gh.teams_read)
+            and isinstance(status, list)
+            and gh.status(info.head_sha, CONTEXT) == tuple(status)
+            and _labels_ok(info, meta.get("label"))
+        ):
+            state = State(status[0])
+            out.write(f"nothing changed since the last run: {state.value}: {status[1]}\n")
+            return Outcome(state, status[1], skipped=True)
+
+    decision = _decide(gh, info, reviews, match)
+    meta = {
+        "fingerprint": fingerprint(info, reviews, gh.teams_read),
+        "teams": sorted(gh.teams_read),
+        "status": [decision.state.value, decision.description],
+        "label": decision.label,
+    }
+    writes = _apply(gh, info, reviews, decision, render(decision, meta), existing)
+    _report(decision, out)
+    return Outcome(decision.state, decision.description, writes)
+
+
+def _labels_ok(info: PullInfo, wanted: object) -> bool:
+    managed = [label for label in info.labels if label in MANAGED_LABELS]
+    return wanted is None or managed == [wanted]
+
+
+def _decide(gh: GitHub, info: PullInfo, reviews: list[Review], match: bool) -> Decision:
+    files = gh.changed_files(info.number)
+    wanted = [
+        f.path
+        for f in files
+        if f.status != "removed"
+        and f.path.startswith("deployments/")
+        and REQUEST_PATH.fullmatch(f.path)
+    ]
+    if len(wanted) > MAX_REQUEST_FILES:
+        raise GitHubError(
+            f"the pull request changes {len(wanted)} request files; at most "
+            f"{MAX_REQUEST_FILES} are checked in one pull request: split it"
+        )
+    policy_raw = gh.read_file(POLICY_PATH, info.base_sha)  # policy: always the base commit
+    contents = {}
+    for path in wanted:
+        raw = gh.read_file(path, info.head_sha)  # requests: the head commit, as data
+        if raw is not None:
+            contents[path] = raw
+    data = GateInput(info.author, info.head_sha, files, reviews, policy_raw, contents)
+    if match and policy_raw is not None:
+        data.match_warnings = _match_warnings(policy_raw, contents)
+    return decide(data, gh)
+
+
+def _match_warnings(policy_raw: bytes, contents: dict[str, bytes]) -> dict[str, list[str]]:
+    """No instance match is a warning at request time (it fails only at launch)."""
+    policy, _ = load_policy(policy_raw)
+    if policy is None:
+        return {}
+    requests = []
+    for path, raw in contents.items():
+        request, _ = load_request(raw, path, policy)
+        if request is not None:
+            requests.append(request)
+    if not requests:
+        return {}
+    from launcher.jobs.match_preview import preview_matches
+
+    preview = preview_matches(requests, policy)
+    if isinstance(preview, str):
+        return {request.path: [preview] for request in requests}
+    return {path: reasons for path, reasons in preview.items() if reasons}
+
+
+def _apply(
+    gh: GitHub,
+    info: PullInfo,
+    reviews: list[Review],
+    decision: Decision,
+    body: str,
+    existing: object,
+) -> list[str]:
+    writes: list[str] = []
+    if gh.set_status(
+        info.head_sha, CONTEXT, decision.state.value, decision.description, info.html_url
+    ):
+        writes.append(f"status {decision.state.value}")
+    if gh.upsert_comment(info.number, MARKER, body, existing):  # type: ignore[arg-type]
+        writes.append("comment")
+    if gh.set_managed_label(info.number, info.labels, MANAGED_LABELS, decision.label):
+        writes.append(f"label {decision.label}")
+    reviewed = {r.user.casefold() for r in reviews}
+    asked = {u.casefold() for u in info.requested_users}
+    users = [
+        u
+        for u in decision.request_users
+        if u.casefold() not in asked | reviewed and u.casefold() != info.author.casefold()
+    ]
+    asked_teams = {t.casefold() for t in info.requested_teams}
+    teams = [t for t in decision.request_teams if t.casefold() not in asked_teams]
+    if gh.request_reviews(info.number, users, teams):
+        writes.append("review requests " + ", ".join([*users, *(f"@{t}" for t in teams)]))
+    return writes
+
+
+def _report(decision: Decision, out: TextIO) -> None:
+    """Annotations on the changed files' lines, and the job summary."""
+    for problem in decision.annotations:
+        out.write(
+            workflow_command(
+                "error", problem.message, file=problem.path, line=problem.line, col=problem.column
+            )
+            + "\n"
+        )
+    for item in decision.items:
+        for warning in item.warnings:
+            out.write(workflow_command("warning", warning, file=item.path) + "\n")
+    out.write(f"{CONTEXT}: {decision.state.value}: {decision.description}\n")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(f"**{CONTEXT}**: {decision.state.value}: {decision.description}\n")
+
+
+def _fail_closed(gh: GitHub, reason: str, sha: str | None, out: TextIO) -> Outcome:
+    description = f"could not decide: {reason}"
+    description = description if len(description) < 140 else description[:138] + "…"
+    out.write(workflow_command("error", description) + "\n")
+    if sha:
+        try:
+            gh.set_status(sha, CONTEXT, "error", description)
+        except GitHubError as exc:
+            out.write(workflow_command("error", f"could not set the status either: {exc}") + "\n")
+    return Outcome(State.ERROR, description)

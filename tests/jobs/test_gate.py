@@ -1,0 +1,205 @@
+"""`launcher gate` end to end: PyGithub over HTTP against the GitHub stand-in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.jobs.conftest import BOT, POOLS, World, request
+
+WEB = "deployments/dev/web.yaml"
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+
+
+def test_create_tier_author_passes_without_review(world: World) -> None:
+    number = world.open_pr("alice", {WEB: request()})
+    outcome, out = world.gate(number)
+    assert outcome.exit_code == 0
+    assert world.status(number) == ("success", "1 request may launch")
+    assert world.labels(number) == ["launch:approved"]
+    assert world.requested(number) == ([], [])
+    (comment,) = world.comments(number)
+    assert comment.user.login == BOT
+    assert "alice has create on pool dev: may launch without approval" in comment.body
+    assert "launcher/approval: success: 1 request may launch" in out
+
+
+def test_approval_tier_waits_then_an_approver_passes_it(world: World) -> None:
+    number = world.open_pr("bob", {WEB: request()})
+    world.gate(number)
+    assert world.status(number) == ("pending", "waiting for 1 approval from dev approvers")
+    assert world.labels(number) == ["launch:pending-approval"]
+    assert world.requested(number) == (["dave", "erin"], ["dev-leads"])
+
+    world.review("alice", number)  # not an approver of dev
+    world.gate(number)
+    assert world.status(number)[0] == "pending"
+
+    world.review("dave", number, body="fine for the load test")
+    outcome, _ = world.gate(number)
+    assert outcome.exit_code == 0
+    assert world.status(number) == ("success", "1 request may launch")
+    assert world.labels(number) == ["launch:approved"]
+    assert "approved by @dave" in world.comments(number)[0].body
+
+
+def test_team_approver_counts(world: World) -> None:
+    number = world.open_pr("bob", {WEB: request()})
+    world.review("lea", number)
+    world.gate(number)
+    assert world.status(number)[0] == "success"
+
+
+def test_approval_then_push_is_stale(world: World) -> None:
+    number = world.open_pr("bob", {WEB: request()})
+    world.review("dave", number)
+    world.gate(number)
+    assert world.status(number)[0] == "success"
+    world.push(number, {WEB: request(count=5)}, "bob")
+    world.gate(number)
+    assert world.status(number) == ("pending", "waiting for 1 approval from dev approvers")
+    assert "stale: @dave" in world.comments(number)[0].body
+
+
+def test_request_changes_rejects_with_the_reason_until_approved(world: World) -> None:
+    number = world.open_pr("bob", {WEB: request(count=8)})
+    world.review("erin", number, "REQUEST_CHANGES", "Eight is too many for dev; use two.")
+    outcome, _ = world.gate(number)
+    assert outcome.exit_code == 1
+    assert world.status(number) == (
+        "failure",
+        "rejected by @erin: Eight is too many for dev; use two.",
+    )
+    assert world.labels(number) == ["launch:rejected"]
+    assert "Eight is too many for dev; use two." in world.comments(number)[0].body
+    world.review("erin", number)
+    world.gate(number)
+    assert world.status(number)[0] == "success"
+    assert world.labels(number) == ["launch:approved"]
+
+
+def test_pr_adding_its_author_to_create_needs_an_admin(world: World) -> None:
+    widened = POOLS.replace("create: [alice]", "create: [alice, bob]")
+    number = world.open_pr("bob", {"pools.yaml": widened, WEB: request()})
+    world.gate(number)
+    assert world.status(number) == (
+        "pending",
+        "waiting for 1 approval from dev approvers, 1 approval from admins",
+    )
+    assert world.requested(number) == (["dave", "erin"], ["dev-leads", "platform"])
+    world.review("dave", number)
+    world.gate(number)
+    assert world.status(number) == ("pending", "waiting for 1 approval from admins")
+    world.review("pat", number)
+    world.gate(number)
+    assert world.status(number)[0] == "success"
+
+
+def test_two_pools_need_both_pools_approvers(world: World) -> None:
+    number = world.open_pr(
+        "bob", {WEB: request(), "deployments/gpu/train.yaml": request("train", "gpu")}
+    )
+    world.review("dave", number)
+    world.gate(number)
+    assert world.status(number) == ("pending", "waiting for 1 approval from gpu approvers")
+    world.review("frank", number)
+    world.gate(number)
+    assert world.status(number) == ("success", "2 requests may launch")
+
+
+def test_invalid_yaml_fails_with_its_line_annotated(world: World) -> None:
+    number = world.open_pr("alice", {WEB: request().replace("count: 1", "count: [1")})
+    outcome, out = world.gate(number)
+    assert outcome.exit_code == 1
+    state, description = world.status(number)
+    assert state == "failure" and description.startswith("invalid YAML")
+    assert world.labels(number) == ["launch:invalid"]
+    assert f"::error file={WEB},line=9,col=1::invalid YAML" in out
+
+
+def test_refused_author_fails_with_the_reason(world: World) -> None:
+    number = world.open_pr("mallory", {WEB: request()})
+    world.gate(number)
+    state, description = world.status(number)
+    assert state == "failure"
+    assert description.startswith("mallory has no permission on pool dev: ask an admin")
+
+
+@pytest.mark.parametrize("kind", ["error", "rate_limit"])
+def test_github_failures_give_error_never_success(world: World, kind: str) -> None:
+    number = world.open_pr("alice", {WEB: request()})
+    world.sb.inject_fault(
+        "GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files", kind=kind, times=10
+    )
+    outcome, _ = world.gate(number)
+    assert outcome.exit_code == 1
+    state, description = world.status(number)
+    assert state == "error"
+    assert description.startswith("could not decide: listing the pull request's files")
+
+
+def test_rerun_on_an_unchanged_pr_changes_nothing(world: World) -> None:
+    number = world.open_pr("bob", {WEB: request()})
+    first, _ = world.gate(number)
+    assert first.writes and not first.skipped
+    world.sb.reset_requests()
+    again, out = world.gate(number)
+    assert again.skipped and again.writes == []
+    assert "nothing changed since the last run" in out
+    writes = [key for key in world.sb.request_counts() if key.startswith(WRITES)]
+    assert writes == []
+    assert len(world.comments(number)) == 1
+
+
+def test_rerun_after_someone_removed_the_label_restores_it(world: World) -> None:
+    number = world.open_pr("alice", {WEB: request()})
+    world.gate(number)
+    world.repo("alice").get_issue(number).remove_from_labels("launch:approved")
+    outcome, _ = world.gate(number)
+    assert not outcome.skipped
+    assert world.labels(number) == ["launch:approved"]
+    assert len(world.comments(number)) == 1
+
+
+def test_a_copied_marker_from_someone_else_is_ignored(world: World) -> None:
+    number = world.open_pr("bob", {WEB: request()})
+    forged = "<!-- launcher:gate -->\n<!-- launcher:meta e30= -->\nall good"
+    world.repo("bob").get_issue(number).create_comment(forged)
+    world.gate(number)
+    bots = [c for c in world.comments(number) if c.user.login == BOT]
+    assert len(bots) == 1
+    assert world.status(number)[0] == "pending"
+
+
+def test_gate_command_runs_from_the_actions_event(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number = world.open_pr("bob", {WEB: request()})
+    world.review("dave", number)
+    event = world.sb.last_event("pull_request_review")
+    env = event.env(tmp_path / "event.json")
+    env.update(
+        GITHUB_REPOSITORY="acme/infra",
+        GITHUB_TOKEN=world.tokens[BOT],
+        GITHUB_API_URL=world.sb.url,
+        LAUNCHER_BOT_LOGIN=BOT,
+        LAUNCHER_GITHUB_THROTTLE="0",
+    )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = run_cli(tmp_path, "gate", "--no-match")
+    assert result.code == 0, result.err
+    assert world.status(number) == ("success", "1 request may launch")
+    assert "changed on GitHub: status success; comment; label launch:approved" in result.out
+
+
+def test_gate_command_without_event_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("GITHUB_EVENT_PATH", "GITHUB_REPOSITORY", "GITHUB_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    result = run_cli(tmp_path, "gate")
+    assert result.code == 2
+    assert "GITHUB_EVENT_PATH is not set" in result.err
