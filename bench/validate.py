@@ -126,11 +126,11 @@ def main() -> None:
             name: min(timed(cmd, root) for _ in range(args.repeat)) for name, cmd in runs.items()
         }
     ours, cj, floor = best.values()
+    python = platform.python_version()
+    print(f"machine: {platform.machine()}, {_cpu()}, {_cores()} cores, Python {python}")
     print(
-        f"machine: {platform.machine()}, {_cpu()}, {_cores()} cores, Python {platform.python_version()}"
-    )
-    print(
-        f"{args.requests:,} requests in {args.pools} pools, best of {args.repeat} runs (wall time, fresh process)"
+        f"{args.requests:,} requests in {args.pools} pools, best of {args.repeat} runs "
+        "(wall time, fresh process)"
     )
     for name, seconds in best.items():
         print(f"  {name:34s} {seconds:7.2f} s")

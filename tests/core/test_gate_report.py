@@ -40,9 +40,7 @@ def test_stale_approvals_are_named() -> None:
 
 def test_rejection_reason_is_quoted_inert() -> None:
     evil = "No. <script>alert(1)</script> cc @everyone | [click](http://x) `rm -rf`"
-    body = render(
-        decision_for("bob", [Review(1, "erin", "CHANGES_REQUESTED", HEAD, evil)]), {}
-    )
+    body = render(decision_for("bob", [Review(1, "erin", "CHANGES_REQUESTED", HEAD, evil)]), {})
     assert "**Rejected by @erin**" in body
     quoted = next(line for line in body.splitlines() if line.startswith("> "))
     assert "<script>" not in quoted and "&lt;script&gt;" in quoted
