@@ -95,6 +95,7 @@ def _client(settings: Settings) -> Any:
         auth=Auth.Token(settings.token),
         timeout=settings.timeout,
         retry=retry,
+        per_page=100,  # the maximum: one request per 100 files, reviews or comments
         lazy=True,
         **kwargs,
     )
