@@ -118,7 +118,8 @@ def main() -> None:
         generate(root, args.requests, args.pools)
         files = sorted(str(p.relative_to(root)) for p in (root / "deployments").rglob("*.yaml"))
         runs = {
-            "launcher validate (full)": launcher + ["validate", "--author", "bob"],
+            # full validation; the EC2 instance match (issue 4) is off: it measures AWS, not us
+            "launcher validate (full)": launcher + ["validate", "--author", "bob", "--no-match"],
             "check-jsonschema (schema only)": [checker, "--schemafile", str(SCHEMA), *files],
             "PyYAML CSafeLoader parse (floor)": [sys.executable, "-c", BARE_PARSE],
         }

@@ -13,6 +13,8 @@ import pytest
 
 from launcher.cli import main
 
+pytest_plugins = ["tests.fixtures_ec2"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -41,6 +41,11 @@ def add_parser(subparsers: Any) -> None:
         metavar="FILE",
         help="YAML mapping of @org/team to member logins, to resolve teams offline",
     )
+    parser.add_argument(
+        "--no-match",
+        action="store_true",
+        help="skip the instance match against EC2 (otherwise tried when AWS is configured)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -139,8 +144,35 @@ def run(args: argparse.Namespace) -> int:
     ]
     files.extend(_check_all(requests, policy, args.author, teams))
     report = Report(files, policy)
+    report.match_note = None if args.no_match else _match(report)
     {"text": _print_text, "json": _print_json, "github": _print_github}[args.format](report)
     return 0 if report.ok else 1
+
+
+def _match(report: Report) -> str | None:
+    """Add a warning to each request without an instance match; or say why none was tried.
+
+    No match is only a warning here: the request may still be submitted, and fails only at
+    launch time if there is still no match then.
+    """
+    from launcher.jobs.match_preview import NOT_CONFIGURED, SKIPPED, aws_configured
+
+    requests = [f.request for f in report.files if f.request is not None]
+    if not requests or report.policy is None:
+        return None
+    if not aws_configured():
+        return f"{SKIPPED}: {NOT_CONFIGURED}"
+    from launcher.jobs.match_preview import preview_matches
+
+    preview = preview_matches(requests, report.policy)
+    if isinstance(preview, str):
+        return preview
+    for file in report.files:
+        for reason in preview.get(file.path, []):
+            file.problems.append(
+                Problem(file.path, 1, 1, f"no instance match: {reason}", "warning")
+            )
+    return None
 
 
 def _counts(report: Report) -> str:
@@ -162,6 +194,8 @@ def _print_text(report: Report) -> None:
         if file.verdict:
             mark = "" if file.verdict.permitted else "error: "
             out.write(f"{file.path}: {mark}{file.verdict.message}\n")
+    if report.match_note:
+        out.write(f"note: {report.match_note}\n")
     out.write(_counts(report) + "\n")
 
 
@@ -188,6 +222,8 @@ def _file_json(file: FileReport) -> dict[str, Any]:
 
 def _print_json(report: Report) -> None:
     body = {"ok": report.ok, "files": [_file_json(f) for f in report.files]}
+    if report.match_note:
+        body["match_skipped"] = report.match_note
     json.dump(body, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
@@ -202,6 +238,8 @@ def _print_github(report: Report) -> None:
         if file.verdict:
             kind = "notice" if file.verdict.permitted else "error"
             lines.append(workflow_command(kind, file.verdict.message, file=file.path))
+    if report.match_note:
+        lines.append(workflow_command("notice", report.match_note))
     lines.append(_counts(report))
     sys.stdout.write("\n".join(lines) + "\n")
     if os.environ.get("GITHUB_STEP_SUMMARY"):

@@ -58,6 +58,7 @@ class FileReport:
 class Report:
     files: list[FileReport]
     policy: Policy | None
+    match_note: str | None = None  # why the instance match was not tried, if it was not
 
     @property
     def ok(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +70,7 @@ def validate(tmp_path: Path, files: dict[str, str | bytes], *args: str, pools: s
 
 
 def test_valid_examples_pass(tmp_path: Path) -> None:
-    result = validate(tmp_path, {"deployments/dev/web.yaml": GOOD})
+    result = validate(tmp_path, {"deployments/dev/web.yaml": GOOD}, "--no-match")
     assert result.code == 0
     assert result.out == "2 files checked: 0 errors, 0 warnings\n"
 
@@ -511,9 +512,12 @@ def test_installed_entry_points_work(tmp_path: Path, entry: str) -> None:
     make_repo(tmp_path, {"deployments/dev/web.yaml": GOOD})
     script = Path(sys.executable).parent / "launcher"
     command = [sys.executable, "-m", "launcher"] if entry.startswith("python") else [str(script)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["HOME"] = str(tmp_path)  # no ~/.aws either
     proc = subprocess.run(
         [*command, "validate", "--author", "alice"],
         cwd=tmp_path,
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -521,5 +525,48 @@ def test_installed_entry_points_work(tmp_path: Path, entry: str) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
         "deployments/dev/web.yaml: alice has create on pool dev: may launch without approval",
+        "note: instance match skipped: no AWS credentials or endpoint (set AWS_ENDPOINT_URL or "
+        "AWS credentials)",
         "2 files checked: 0 errors, 0 warnings",
     ]
+
+
+# --- instance match (issue 4): a warning, never an error, and only when AWS is reachable -----
+
+
+def test_no_match_is_a_warning_when_aws_is_reachable(tmp_path: Path, moto_server) -> None:
+    import boto3
+
+    from launcher.sandbox.moto import default_image
+
+    ami = default_image(boto3.client("ec2", region_name="us-east-1"), "x86_64")
+    pools = POOLS.replace("ami-0123456789abcdef0", ami).replace(
+        "    max_runtime: 7d\n",
+        "    max_runtime: 7d\n    providers:\n      - {name: dev-use1, region: us-east-1, "
+        "instance_types: ['t3.*']}\n",
+    )
+    fits = GOOD.replace("    realm: us-east-1a\n", "")
+    huge = (
+        fits.replace("name: web\npool", "name: huge\npool")
+        .replace("hardware_profile: small", "hardware: {vcpus: 32, memory_gib: 256}")
+        .replace("count: 2", "count: 1")
+    )
+    result = validate(
+        tmp_path,
+        {"deployments/dev/web.yaml": fits, "deployments/dev/huge.yaml": huge},
+        pools=pools,
+    )
+    assert result.code == 0, result.out
+    assert result.out.splitlines() == [
+        "deployments/dev/huge.yaml:1:1: warning: no instance match: dev-use1: no allowed "
+        "instance type offers 32 vCPU / 256 GiB / x86_64",
+        "3 files checked: 0 errors, 1 warning",
+    ]
+
+
+def test_match_is_skipped_without_aws(tmp_path: Path, no_aws) -> None:
+    result = validate(tmp_path, {"deployments/dev/web.yaml": GOOD}, "--format", "json")
+    assert json.loads(result.out)["match_skipped"] == (
+        "instance match skipped: no AWS credentials or endpoint (set AWS_ENDPOINT_URL or AWS "
+        "credentials)"
+    )
