@@ -100,7 +100,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
             out.write(f"nothing changed since the last run: {state.value}: {status[1]}\n")
             return Outcome(state, status[1], skipped=True)
 
-    decision = _decide(gh, info, reviews, match)
+    decision = decide_pull(gh, info, reviews, match=match)
     meta = {
         "fingerprint": fingerprint(info, reviews, gh.teams_read),
         "teams": sorted(gh.teams_read),
@@ -117,7 +117,14 @@ def _labels_ok(info: PullInfo, wanted: object) -> bool:
     return wanted is None or managed == [wanted]
 
 
-def _decide(gh: GitHub, info: PullInfo, reviews: list[Review], match: bool) -> Decision:
+def decide_pull(
+    gh: GitHub, info: PullInfo, reviews: list[Review], *, match: bool = False
+) -> Decision:
+    """The gate's decision for a pull request as GitHub shows it now, without writing anything.
+
+    The launch job calls this for a merged pull request to re-check, at launch time, that its
+    requests were allowed at its merged head (reviews and the base's pools.yaml of that time).
+    """
     files = gh.changed_files(info.number)
     wanted = [
         f.path
