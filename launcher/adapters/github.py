@@ -9,6 +9,7 @@ jobs turn that into "could not decide", never into a pass.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,20 +264,23 @@ class GitHub:
         return True
 
     @_wrap("setting labels")
-    def set_managed_label(
-        self, number: int, current: tuple[str, ...], managed: set[str], wanted: str | None
+    def sync_labels(
+        self,
+        number: int,
+        current: tuple[str, ...],
+        is_managed: Callable[[str], bool],
+        wanted: set[str],
     ) -> bool:
-        """Exactly one managed label (`wanted`), other labels untouched."""
-        if wanted is None:
-            return False
+        """Make the managed labels exactly `wanted`; labels launcher does not manage stay."""
         issue = self.repo.get_issue(number)
         changed = False
         for label in current:
-            if label in managed and label != wanted:
+            if is_managed(label) and label not in wanted:
                 issue.remove_from_labels(label)
                 changed = True
-        if wanted not in current:
-            issue.add_to_labels(wanted)
+        missing = sorted(wanted - set(current))
+        if missing:
+            issue.add_to_labels(*missing)
             changed = True
         return changed
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 
 from launcher.core.approvals import Review, Tally, tally
@@ -29,6 +30,7 @@ from launcher.core.problems import Problem
 DEPLOYMENTS = "deployments/"
 POLICY_PATH = "pools.yaml"
 CONTEXT = "launcher/approval"
+LAUNCH_AT_PREFIX = "launch:at "
 LABELS = {
     "pending": "launch:pending-approval",
     "success": "launch:approved",
@@ -71,6 +73,7 @@ class Item:
     tally: Tally | None = None
     problems: tuple[Problem, ...] = ()
     warnings: tuple[str, ...] = ()
+    launch_at: datetime | None = None  # the request's scheduled launch time, if any
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,20 @@ class Decision:
     request_users: tuple[str, ...] = ()  # approvers to ask (logins), author excluded
     request_teams: tuple[str, ...] = ()  # team slugs to ask, as "org/team"
     error: str | None = None
+
+    @property
+    def launch_at(self) -> datetime | None:
+        """The earliest scheduled launch among the requests still waiting or rejected.
+
+        Past it, the sweep auto-rejects the pull request; the gate shows it as a label so the
+        sweep can find due pull requests from the pull request list alone.
+        """
+        times = [
+            item.launch_at
+            for item in self.items
+            if item.launch_at and item.state in (State.PENDING, State.FAILURE)
+        ]
+        return min(times) if times else None
 
     @property
     def annotations(self) -> list[Problem]:
@@ -203,10 +220,15 @@ class _Judge:
             first = problems[0].message if problems else "invalid"
             return Item("invalid", path, change, State.FAILURE, first, problems=tuple(problems))
         warnings = tuple(self.data.match_warnings.get(path, ()))
-        return self.tiered(path, change, request.pool, warnings)
+        return self.tiered(path, change, request.pool, warnings, request.launch_at)
 
     def tiered(
-        self, path: str, change: str, pool_name: str, warnings: tuple[str, ...] = ()
+        self,
+        path: str,
+        change: str,
+        pool_name: str,
+        warnings: tuple[str, ...] = (),
+        launch_at: datetime | None = None,
     ) -> Item:
         pool = self.policy.pools[pool_name]
         author = self.data.author
@@ -214,7 +236,17 @@ class _Judge:
 
         def item(state: State, summary: str, counted: Tally | None = None) -> Item:
             return Item(
-                "request", path, change, state, summary, pool_name, tier, counted, (), warnings
+                "request",
+                path,
+                change,
+                state,
+                summary,
+                pool_name,
+                tier,
+                counted,
+                (),
+                warnings,
+                launch_at,
             )
 
         if tier is not Tier.CREATE_WITH_APPROVAL:
@@ -330,3 +362,19 @@ def _clip(text: str, limit: int = 139) -> str:
     """Commit status descriptions are limited to 140 characters."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def launch_at_label(when: datetime) -> str:
+    """`launch:at 2026-12-01 09:00 UTC`: the label the sweep reads to find due pull requests."""
+    return LAUNCH_AT_PREFIX + when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def parse_launch_at_label(label: str) -> datetime | None:
+    if not label.startswith(LAUNCH_AT_PREFIX):
+        return None
+    try:
+        return datetime.strptime(label[len(LAUNCH_AT_PREFIX) :], "%Y-%m-%d %H:%M UTC").replace(
+            tzinfo=UTC
+        )
+    except ValueError:
+        return None

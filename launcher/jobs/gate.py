@@ -19,7 +19,17 @@ from launcher.adapters.github import GitHub, GitHubError, PullInfo
 from launcher.commands.output import workflow_command
 from launcher.core.approvals import Review
 from launcher.core.documents import REQUEST_PATH, load_policy, load_request
-from launcher.core.gate import CONTEXT, LABELS, POLICY_PATH, Decision, GateInput, State, decide
+from launcher.core.gate import (
+    CONTEXT,
+    LABELS,
+    LAUNCH_AT_PREFIX,
+    POLICY_PATH,
+    Decision,
+    GateInput,
+    State,
+    decide,
+    launch_at_label,
+)
 from launcher.core.gate_report import MARKER, read_meta, render
 
 MAX_REQUEST_FILES = 300  # per pull request; a larger one is refused rather than half-read
@@ -94,7 +104,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
             meta.get("fingerprint") == fingerprint(info, reviews, gh.teams_read)
             and isinstance(status, list)
             and gh.status(info.head_sha, CONTEXT) == tuple(status)
-            and _labels_ok(info, meta.get("label"))
+            and _labels_ok(info, meta.get("labels"))
         ):
             state = State(status[0])
             out.write(f"nothing changed since the last run: {state.value}: {status[1]}\n")
@@ -105,16 +115,29 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
         "fingerprint": fingerprint(info, reviews, gh.teams_read),
         "teams": sorted(gh.teams_read),
         "status": [decision.state.value, decision.description],
-        "label": decision.label,
+        "labels": sorted(wanted_labels(decision)) if decision.label else None,
     }
     writes = _apply(gh, info, reviews, decision, render(decision, meta), existing)
     _report(decision, out)
     return Outcome(decision.state, decision.description, writes)
 
 
+def is_managed_label(label: str) -> bool:
+    return label in MANAGED_LABELS or label.startswith(LAUNCH_AT_PREFIX)
+
+
+def wanted_labels(decision: Decision) -> set[str]:
+    """One state label, plus `launch:at …` while a scheduled request waits (for the sweep)."""
+    wanted = {decision.label} if decision.label else set()
+    if decision.launch_at is not None:
+        wanted.add(launch_at_label(decision.launch_at))
+    return wanted
+
+
 def _labels_ok(info: PullInfo, wanted: object) -> bool:
-    managed = [label for label in info.labels if label in MANAGED_LABELS]
-    return wanted is None or managed == [wanted]
+    if not isinstance(wanted, list):
+        return wanted is None
+    return sorted(label for label in info.labels if is_managed_label(label)) == sorted(wanted)
 
 
 def decide_pull(
@@ -185,8 +208,10 @@ def _apply(
         writes.append(f"status {decision.state.value}")
     if gh.upsert_comment(info.number, MARKER, body, existing):  # type: ignore[arg-type]
         writes.append("comment")
-    if gh.set_managed_label(info.number, info.labels, MANAGED_LABELS, decision.label):
-        writes.append(f"label {decision.label}")
+    if decision.label is not None:  # None: undecided, leave the labels as they are
+        wanted = wanted_labels(decision)
+        if gh.sync_labels(info.number, info.labels, is_managed_label, wanted):
+            writes.append("label " + ", ".join(sorted(wanted)))
     reviewed = {r.user.casefold() for r in reviews}
     asked = {u.casefold() for u in info.requested_users}
     users = [

@@ -245,3 +245,15 @@ def test_descriptions_fit_in_a_commit_status() -> None:
     reason = "x" * 500
     decision = gate("bob", [review("erin", "CHANGES_REQUESTED", body=reason)])
     assert len(decision.description) <= 140
+
+
+def test_launch_at_label_round_trips() -> None:
+    from datetime import UTC, datetime
+
+    from launcher.core.gate import launch_at_label, parse_launch_at_label
+
+    when = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assert launch_at_label(when) == "launch:at 2026-12-01 09:00 UTC"
+    assert parse_launch_at_label(launch_at_label(when)) == when
+    assert parse_launch_at_label("launch:at tomorrow") is None
+    assert parse_launch_at_label("launch:approved") is None

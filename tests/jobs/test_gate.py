@@ -203,3 +203,16 @@ def test_gate_command_without_event_is_a_usage_error(
     result = run_cli(tmp_path, "gate")
     assert result.code == 2
     assert "GITHUB_EVENT_PATH is not set" in result.err
+
+
+def test_scheduled_request_waiting_for_approval_carries_its_launch_time(world: World) -> None:
+    scheduled = request() + "launch_at: 2026-12-01T09:00:00+01:00\n"
+    number = world.open_pr("bob", {WEB: scheduled})
+    world.gate(number)
+    assert sorted(world.labels(number)) == [
+        "launch:at 2026-12-01 08:00 UTC",
+        "launch:pending-approval",
+    ]
+    world.review("dave", number)
+    world.gate(number)
+    assert world.labels(number) == ["launch:approved"]  # approved: nothing left to auto-reject
