@@ -16,6 +16,7 @@ from typing import Any
 from launcher.core.approvals import Review
 from launcher.core.gate import ChangedFile
 from launcher.core.permissions import MembershipUnknown
+from launcher.core.sweep import OpenPull
 from launcher.core.yamlsafe import MAX_BYTES
 
 DEFAULT_API = "https://api.github.com"
@@ -166,6 +167,33 @@ class GitHub:
     def _team_slug(self, team: Any) -> str:
         org = self.settings.repository.split("/")[0]
         return f"{org}/{team.slug}"
+
+    @_wrap("listing open pull requests")
+    def open_pulls(self, base: str) -> list[OpenPull]:
+        """Open pull requests into `base`: one request per 100, labels and dates included."""
+        return [
+            OpenPull(
+                number=p.number,
+                author=p.user.login,
+                created_at=p.created_at,
+                labels=tuple(label.name for label in p.labels),
+                head_sha=p.head.sha,
+                html_url=p.html_url,
+            )
+            for p in self.repo.get_pulls(state="open", base=base)
+        ]
+
+    @_wrap("reading the repository")
+    def default_branch(self) -> str:
+        return self.repo.default_branch
+
+    @_wrap("closing the pull request")
+    def close_pull(self, number: int) -> bool:
+        pull = self._pull(number)
+        if pull.state == "closed":
+            return False
+        pull.edit(state="closed")
+        return True
 
     @_wrap("listing the pull request's files")
     def changed_files(self, number: int) -> list[ChangedFile]:

@@ -36,6 +36,7 @@ LABELS = {
     "success": "launch:approved",
     "rejected": "launch:rejected",
     "failure": "launch:invalid",
+    "auto_rejected": "launch:auto-rejected",  # set by the sweep; cleared if the PR is reopened
 }
 
 
@@ -74,6 +75,7 @@ class Item:
     problems: tuple[Problem, ...] = ()
     warnings: tuple[str, ...] = ()
     launch_at: datetime | None = None  # the request's scheduled launch time, if any
+    approvers: tuple[str, ...] = ()  # @mentions of who approves this item (for notices)
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,7 @@ class _Judge:
         pool = self.policy.pools[pool_name]
         author = self.data.author
         tier = tier_of(author, pool, self.policy, self.teams)
+        approvers = tuple(display_principals(pool.permissions.modify, self.policy))
 
         def item(state: State, summary: str, counted: Tally | None = None) -> Item:
             return Item(
@@ -247,6 +250,7 @@ class _Judge:
                 (),
                 warnings,
                 launch_at,
+                approvers,
             )
 
         if tier is not Tier.CREATE_WITH_APPROVAL:
@@ -288,7 +292,10 @@ class _Judge:
             summary = f"changes {shown}: approved by " + ", ".join(
                 f"@{a}" for a in counted.approved_by
             )
-        return Item("control", ", ".join(paths), "modified", state, summary, tally=counted)
+        admins = tuple(display_principals(self.policy.admins, self.policy))
+        return Item(
+            "control", ", ".join(paths), "modified", state, summary, tally=counted, approvers=admins
+        )
 
 
 def _rejection(review: Review) -> str:

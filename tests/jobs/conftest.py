@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ pools:
       create: [alice]
       create_with_approval: [bob, carol, "@acme/interns"]
       modify: ["group:dev-owners", "@acme/dev-leads"]
+    request_ttl: 14d
     images: {rhel9: {us-east-1: ami-0123456789abcdef0}}
     hardware_profiles: {small: {vcpus: 2, memory_gib: 4}}
   gpu:
@@ -95,6 +97,23 @@ class World:
         out = io.StringIO()
         outcome = run_gate(GitHub(self.settings()), number, out=out, match=False)
         return outcome, out.getvalue()
+
+    def sweep(self, now: str, *args: str) -> tuple[Any, str]:
+        """Run `launcher sweep --now NOW ARGS` as the scheduled workflow would."""
+        from launcher.jobs.sweep import SweepOptions, run_sweep
+
+        options = SweepOptions(now=datetime.fromisoformat(now))
+        for arg in args:
+            if arg == "--dry-run":
+                options.dry_run = True
+            elif arg.startswith("--max-actions="):
+                options.max_actions = int(arg.split("=", 1)[1])
+        out = io.StringIO()
+        report = run_sweep(GitHub(self.settings()), options, out)
+        return report, out.getvalue()
+
+    def pull_state(self, number: int) -> str:
+        return self.repo("alice").get_pull(number).state
 
     def status(self, number: int) -> tuple[str, str] | None:
         pull = self.repo("alice").get_pull(number)

@@ -1,0 +1,145 @@
+"""`launcher sweep` for open pull requests: auto-reject at launch time, stale warning and close."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.conftest import run_cli
+from tests.jobs.conftest import World, request
+
+WEB = "deployments/dev/web.yaml"
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+LAUNCH_AT = "2026-12-01T09:00:00Z"
+
+
+def scheduled(name: str = "web") -> str:
+    return request(name) + f"launch_at: {LAUNCH_AT}\n"
+
+
+def open_scheduled(world: World, name: str = "web") -> int:
+    number = world.open_pr("bob", {f"deployments/dev/{name}.yaml": scheduled(name)})
+    world.gate(number)
+    return number
+
+
+def writes(world: World) -> list[str]:
+    return [key for key in world.sb.request_counts() if key.startswith(WRITES)]
+
+
+def test_not_approved_by_launch_time_is_auto_rejected(world: World) -> None:
+    number = open_scheduled(world)
+    report, out = world.sweep("2026-12-01T08:59:00Z")
+    assert report.budget.done == []
+    assert f"#{number} is auto-rejected at 2026-12-01 09:00 UTC unless approved" in out
+    assert world.pull_state(number) == "open"
+
+    report, out = world.sweep("2026-12-01T09:00:00Z")
+    assert world.pull_state(number) == "closed"
+    assert world.status(number) == (
+        "failure",
+        "auto-rejected: not approved before the scheduled launch time 2026-12-01 09:00 UTC",
+    )
+    assert world.labels(number) == ["launch:auto-rejected"]
+    notice = [c.body for c in world.comments(number) if "launcher:sweep:auto_rejected" in c.body]
+    assert len(notice) == 1
+    assert (
+        "@bob this launch request was closed automatically: not approved before the " in notice[0]
+    )
+    assert "Approvers: @dave, @erin, @acme/dev-leads." in notice[0]
+    branch = world.repo("bob").get_branch(world.branches[number])  # the branch is kept
+    assert branch.name == world.branches[number]
+
+
+def test_approved_before_launch_time_is_left_alone(world: World) -> None:
+    number = open_scheduled(world)
+    world.review("dave", number)
+    world.gate(number)
+    report, _ = world.sweep("2026-12-01T10:00:00Z")
+    assert report.budget.done == []
+    assert world.pull_state(number) == "open"
+
+
+def test_a_skipped_run_catches_up(world: World) -> None:
+    number = open_scheduled(world)
+    world.sweep("2026-12-04T17:30:00Z")  # three days late: deadlines are compared with now
+    assert world.pull_state(number) == "closed"
+
+
+def test_a_second_run_at_the_same_time_does_nothing(world: World) -> None:
+    number = open_scheduled(world)
+    world.sweep("2026-12-01T09:15:00Z")
+    world.sb.reset_requests()
+    report, out = world.sweep("2026-12-01T09:15:00Z")
+    assert report.budget.done == [] and writes(world) == []
+    assert "Nothing to do." in out
+    assert world.pull_state(number) == "closed"
+
+
+def test_dry_run_changes_nothing(world: World) -> None:
+    number = open_scheduled(world)
+    world.sb.reset_requests()
+    report, out = world.sweep("2026-12-01T09:00:00Z", "--dry-run")
+    assert writes(world) == []
+    assert world.pull_state(number) == "open"
+    assert report.budget.would == [
+        f"comment on #{number}: not approved before the scheduled launch time 2026-12-01 09:00 UTC",
+        f"status launcher/approval failure on #{number}",
+        f"label #{number} launch:auto-rejected",
+        f"close #{number} (auto_rejected)",
+    ]
+    assert "**Would do (dry run)**" in out
+
+
+def test_max_actions_defers_the_rest_to_the_next_run(world: World) -> None:
+    first = open_scheduled(world, "web")
+    second = open_scheduled(world, "api")
+    report, out = world.sweep("2026-12-01T09:00:00Z", "--max-actions=4")
+    assert len(report.budget.done) == 4 and len(report.budget.deferred) == 4
+    assert "--max-actions 4 reached" in out
+    assert world.pull_state(first) == "closed" and world.pull_state(second) == "open"
+    world.sweep("2026-12-01T09:15:00Z", "--max-actions=4")
+    assert world.pull_state(second) == "closed"
+
+
+def created(world: World, number: int):  # type: ignore[no-untyped-def]
+    return world.repo("alice").get_pull(number).created_at
+
+
+def test_stale_request_is_warned_once_then_closed(world: World) -> None:
+    number = world.open_pr("bob", {WEB: request()})
+    world.gate(number)
+    opened = created(world, number)
+    iso = lambda delta: (opened + delta).isoformat()  # noqa: E731
+
+    world.sweep(iso(timedelta(days=12)))
+    assert [c for c in world.comments(number) if "stale-warning" in c.body] == []
+
+    report, out = world.sweep(iso(timedelta(days=13, hours=1)))
+    warnings = [c.body for c in world.comments(number) if "stale-warning" in c.body]
+    assert len(warnings) == 1
+    assert "pending longer than 2w (request_ttl of pool dev)" in warnings[0]
+    assert f"#{number} is closed as stale at" in out
+
+    world.sweep(iso(timedelta(days=13, hours=2)))  # never twice
+    assert len([c for c in world.comments(number) if "stale-warning" in c.body]) == 1
+
+    world.sweep(iso(timedelta(days=14)))
+    assert world.pull_state(number) == "closed"
+    assert world.status(number) == (
+        "failure",
+        "stale: pending longer than 2w (request_ttl of pool dev)",
+    )
+
+
+def test_keep_open_label_exempts_from_stale(world: World) -> None:
+    number = world.open_pr("bob", {WEB: request()})
+    world.gate(number)
+    world.repo("bob").get_issue(number).add_to_labels("launch:keep-open")
+    world.sweep((created(world, number) + timedelta(days=30)).isoformat())
+    assert world.pull_state(number) == "open"
+
+
+def test_sweep_command_rejects_a_naive_now(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli(tmp_path, "sweep", "--now", "2026-12-01T09:00:00")
+    assert result.code == 2
+    assert "has no time zone" in result.err
