@@ -42,6 +42,12 @@ def add_parser(subparsers: Any) -> None:
         help="YAML mapping of @org/team to member logins, to resolve teams offline",
     )
     parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="worker processes for large trees (default: one per CPU; 1 for none)",
+    )
+    parser.add_argument(
         "--no-match",
         action="store_true",
         help="skip the instance match against EC2 (otherwise tried when AWS is configured)",
@@ -100,11 +106,12 @@ def _check_all(
     policy: Policy | None,
     author: str | None,
     teams: TeamResolver | None,
+    jobs: int | None = None,
 ) -> list[FileReport]:
     global _worker_state
     _worker_state = (policy, author, teams)
     _verdicts.clear()
-    workers = min(os.cpu_count() or 1, 8)
+    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
     if len(requests) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
         return [_check_one(item) for item in requests]
     chunk = max(1, len(requests) // (workers * 8))
@@ -142,7 +149,10 @@ def run(args: argparse.Namespace) -> int:
     requests = [
         (name, path) for name, path in zip(names, targets, strict=True) if name != policy_name
     ]
-    files.extend(_check_all(requests, policy, args.author, teams))
+    if args.jobs is not None and args.jobs < 1:
+        print("launcher validate: --jobs must be 1 or more", file=sys.stderr)
+        return 2
+    files.extend(_check_all(requests, policy, args.author, teams, args.jobs))
     report = Report(files, policy)
     report.match_note = None if args.no_match else _match(report)
     {"text": _print_text, "json": _print_json, "github": _print_github}[args.format](report)

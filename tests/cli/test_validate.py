@@ -570,3 +570,26 @@ def test_match_is_skipped_without_aws(tmp_path: Path, no_aws) -> None:
         "instance match skipped: no AWS credentials or endpoint (set AWS_ENDPOINT_URL or AWS "
         "credentials)"
     )
+
+
+def test_large_trees_are_checked_in_parallel_with_the_same_result(tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = {
+        f"deployments/dev/r{i:03d}.yaml": GOOD.replace("name: web\n", f"name: r{i:03d}\n")
+        for i in range(450)
+    }
+    files["deployments/dev/r007.yaml"] = GOOD.replace("name: web\n", "name: r007\n").replace(
+        "count: 2", "count: 0"
+    )
+    make_repo(tmp_path, files)
+    runs = [
+        run_cli(tmp_path, "validate", "--no-match", "--author", "bob", "--jobs", jobs)
+        for jobs in ("1", "2")
+    ]
+    assert runs[0].out == runs[1].out
+    assert runs[1].code == 1
+    assert runs[1].out.splitlines()[-1] == "451 files checked: 1 error, 0 warnings"
+    assert (
+        "deployments/dev/r007.yaml:8:12: error: instances[0].count: must be at least 1, not 0"
+        in (runs[1].out)
+    )
+    assert run_cli(tmp_path, "validate", "--jobs", "0").code == 2
