@@ -1,0 +1,582 @@
+"""Run a repository's workflows locally the way GitHub Actions would, for the demo and tests.
+
+Jobs run on this machine (no containers) in a fresh workspace each, `run:` steps as
+`bash --noprofile --norc -eo pipefail {file}` with a clean environment: PATH, HOME, LANG, the
+variables Actions sets (GITHUB_*, RUNNER_*, CI) and the workflow's, job's and step's `env:`.
+GITHUB_TOKEN is only there if the workflow passes it, as on GitHub, so a workflow that
+forgets it fails here too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from launcher.sandbox.actions import expressions as ex
+from launcher.sandbox.actions.emulated import ACTIONS, ActionError, JobState
+from launcher.sandbox.actions.workflow import (
+    Workflow,
+    WorkflowError,
+    action_name,
+    dispatch_inputs,
+    load_workflow,
+    needs,
+    triggers,
+)
+
+PR_EVENTS = ("pull_request", "pull_request_target", "pull_request_review")
+PROTECTED = re.compile(r"(GITHUB|RUNNER)_\w+|NODE_OPTIONS")
+
+
+@dataclass
+class StepResult:
+    name: str
+    id: str | None
+    outcome: str  # success | failure | skipped
+    conclusion: str  # like outcome, but success when continue-on-error absorbed a failure
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class JobResult:
+    workflow: str  # the workflow's file name
+    job_id: str
+    name: str
+    result: str  # success | failure | skipped
+    steps: list[StepResult] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+    concurrency: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "success"
+
+    def log(self) -> str:
+        """A readable transcript: each step's name, outcome and output."""
+        lines = [f"== {self.workflow} / {self.name}: {self.result}"]
+        for step in self.steps:
+            code = "" if step.exit_code is None else f" (exit {step.exit_code})"
+            lines.append(f"-- {step.name}: {step.outcome}{code}")
+            lines += [f"   {line}" for line in (step.stdout + step.stderr).splitlines()]
+        return "\n".join(lines)
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    """`name=value` lines and `name<<DELIM` heredocs, as in GITHUB_OUTPUT and GITHUB_ENV."""
+    out: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line.strip():
+            continue
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, _, delim = line.partition("<<")
+            body: list[str] = []
+            while i < len(lines) and lines[i] != delim:
+                body.append(lines[i])
+                i += 1
+            if i >= len(lines):
+                raise ActionError(f"unterminated heredoc {delim!r} for {name!r}")
+            i += 1
+            out[name] = "\n".join(body)
+        elif "=" in line:
+            name, _, value = line.partition("=")
+            out[name] = value
+        else:
+            raise ActionError(f"bad line in an environment file: {line[:60]!r}")
+    return out
+
+
+class ActionsRunner:
+    """Runs `.github/workflows/*.yml` of a repository against the GitHub stand-in.
+
+    ``repo`` is what actions/checkout clones (the stand-in's bare repository path or URL);
+    ``token`` is ``github.token`` (GITHUB_TOKEN's secret); ``extra_env`` is machine-level env
+    below the workflow's own; ``aws_env`` is what configure-aws-credentials exports (e.g.
+    ``MotoServer.env()``). With ``pip_install="skip-installed"`` (the default) `pip install`
+    in a step only checks that the requirement is already installed in ``python_bin_dir``'s
+    venv: fast, offline and leaves the project's venv alone. ``"run"`` runs real pip.
+    """
+
+    def __init__(
+        self,
+        repo: str | Path,
+        workflows_dir: str | Path,
+        *,
+        repository: str,
+        api_url: str,
+        token: str,
+        secrets: Mapping[str, str] | None = None,
+        vars: Mapping[str, str] | None = None,
+        python_bin_dir: str | Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        aws_env: Mapping[str, str] | None = None,
+        actor: str = "octocat",
+        default_branch: str = "main",
+        server_url: str = "https://github.com",
+        step_timeout: float = 120.0,
+        pip_install: Literal["skip-installed", "run"] = "skip-installed",
+        project: str = "launcher",
+        workdir: str | Path | None = None,
+    ) -> None:
+        self.repo = repo
+        self.workflows_dir = Path(workflows_dir)
+        self.repository = repository
+        self.api_url = api_url.rstrip("/")
+        self.token = token
+        self.secrets = {"GITHUB_TOKEN": token, **(secrets or {})}
+        self.vars = dict(vars or {})
+        self.python_bin_dir = Path(python_bin_dir) if python_bin_dir else None
+        self.extra_env = dict(extra_env or {})
+        self.aws_env = dict(aws_env) if aws_env is not None else None
+        self.actor = actor
+        self.default_branch = default_branch
+        self.server_url = server_url
+        self.step_timeout = step_timeout
+        self.pip_install = pip_install
+        self.project = project
+        self.workdir = Path(workdir) if workdir else None
+        self._run_id = int(time.time()) % 10**9
+
+    # -- public API -------------------------------------------------------------------------
+    def workflows(self) -> list[Workflow]:
+        files = sorted([*self.workflows_dir.glob("*.yml"), *self.workflows_dir.glob("*.yaml")])
+        return [load_workflow(f) for f in files]
+
+    def run_event(
+        self,
+        event_name: str,
+        payload: Mapping[str, Any],
+        *,
+        sha: str | None = None,
+        ref: str | None = None,
+        actor: str | None = None,
+    ) -> list[JobResult]:
+        """Run every workflow this event triggers; their jobs' results in file order."""
+        results: list[JobResult] = []
+        for wf in self.workflows():
+            if triggers(wf, event_name, payload, lambda: self._changed_files(event_name, payload)):
+                results += self._run(wf, event_name, dict(payload), sha, ref, actor)
+        return results
+
+    def run_workflow(
+        self,
+        file: str | Path,
+        event_name: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        sha: str | None = None,
+        ref: str | None = None,
+        actor: str | None = None,
+    ) -> list[JobResult]:
+        """Run one workflow for an event it must trigger on (else WorkflowError).
+
+        For workflow_dispatch, ``inputs`` are checked against the workflow's declared inputs
+        and put in the payload as GitHub does (``github.event.inputs`` as strings).
+        """
+        path = Path(file)
+        wf = load_workflow(path if path.is_absolute() else self.workflows_dir / path)
+        body = dict(payload or {})
+        if event_name == "workflow_dispatch":
+            body.setdefault("ref", ref or f"refs/heads/{self.default_branch}")
+            body["inputs"] = dispatch_inputs(wf, inputs or {})[1]
+        elif inputs:
+            raise WorkflowError("inputs are only for workflow_dispatch")
+        if not triggers(wf, event_name, body, lambda: self._changed_files(event_name, body)):
+            raise WorkflowError(f"{wf.path.name} does not run on {event_name} {body.get('action')}")
+        return self._run(wf, event_name, body, sha, ref, actor, inputs or {})
+
+    def pip_shims(self, temp: Path) -> Path | None:
+        """A directory of `python`/`pip` wrappers that skip installs (see the class doc)."""
+        if self.pip_install == "run" or self.python_bin_dir is None:
+            return None
+        shims = temp / "pip-shims"
+        shims.mkdir(exist_ok=True)
+        script = shims / "pipskip.py"
+        shutil.copy(Path(__file__).with_name("pipskip.py"), script)
+        real = self.python_bin_dir / "python"
+        python = (
+            '#!/bin/sh\nif [ "$1" = -m ] && [ "$2" = pip ]; then shift 2\n'
+            f'  exec "{real}" "{script}" "{self.project}" "$@"\nfi\nexec "{real}" "$@"\n'
+        )
+        pip = f'#!/bin/sh\nexec "{real}" "{script}" "{self.project}" "$@"\n'
+        for name, text in (("python", python), ("python3", python), ("pip", pip), ("pip3", pip)):
+            (shims / name).write_text(text)
+            (shims / name).chmod(0o755)
+        return shims
+
+    # -- one workflow run ---------------------------------------------------------------------
+    def _run(
+        self,
+        wf: Workflow,
+        event: str,
+        payload: dict[str, Any],
+        sha: str | None,
+        ref: str | None,
+        actor: str | None,
+        given_inputs: Mapping[str, Any] | None = None,
+    ) -> list[JobResult]:
+        root = Path(tempfile.mkdtemp(prefix="actions-run-", dir=self.workdir))
+        try:
+            self._run_id += 1
+            ref = ref or self._default_ref(event, payload)
+            sha = sha or self._default_sha(event, payload, ref)
+            event_path = root / "event.json"
+            event_path.write_text(json.dumps(payload, indent=2))
+            typed_inputs: dict[str, Any] = {}
+            if event == "workflow_dispatch":
+                typed_inputs = dispatch_inputs(wf, given_inputs or payload.get("inputs") or {})[0]
+            github = self._github_context(wf, event, payload, event_path, sha, ref, actor)
+            base = {
+                "github": ex.Strict(github, "github property"),
+                "secrets": dict(self.secrets),
+                "vars": dict(self.vars),
+                "inputs": ex.Strict(typed_inputs, "input"),
+            }
+            wf_env = self._env_block(wf.env, ex.Scope({**base, "env": {}}), "env")
+            concurrency = self._concurrency(wf.concurrency, ex.Scope(base))
+            results: dict[str, JobResult] = {}
+            for job_id in wf.job_order():
+                results[job_id] = self._run_job(
+                    wf, job_id, root, github, base, wf_env, results, concurrency
+                )
+            return list(results.values())
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def _run_job(
+        self,
+        wf: Workflow,
+        job_id: str,
+        root: Path,
+        github: dict[str, Any],
+        base: dict[str, Any],
+        wf_env: dict[str, str],
+        done: Mapping[str, JobResult],
+        wf_concurrency: str | None,
+    ) -> JobResult:
+        job = wf.jobs[job_id]
+        job_dir = root / job_id
+        workspace, temp = job_dir / "workspace", job_dir / "temp"
+        github = {**github, "job": job_id, "workspace": str(workspace)}
+        needs_ctx = ex.Strict(
+            {n: {"result": done[n].result, "outputs": done[n].outputs} for n in needs(job)},
+            "needed job",
+        )
+        contexts = {**base, "github": ex.Strict(github, "github property"), "needs": needs_ctx}
+        needs_ok = all(done[n].ok for n in needs(job))
+        scope = ex.Scope({**contexts, "env": wf_env}, "success" if needs_ok else "failure")
+        name = ex.to_str(ex.interpolate(job.get("name", job_id), scope))
+        result = JobResult(wf.path.name, job_id, name, "skipped", concurrency=wf_concurrency)
+        if not ex.condition(job.get("if", "success()"), scope):
+            return result
+        job_env = {**wf_env, **self._env_block(job.get("env"), scope, "env")}
+        result.concurrency = self._concurrency(job.get("concurrency"), scope) or wf_concurrency
+        for d in (workspace, temp, root / "home"):
+            d.mkdir(parents=True, exist_ok=True)
+        state = JobState(self, github, workspace, temp)
+        deadline = time.monotonic() + 60 * float(job.get("timeout-minutes") or 360)
+        steps_ctx = ex.Strict({}, "step id")
+        status = "success"
+        for n, step in enumerate(job["steps"]):
+            step_scope = ex.Scope(
+                {**contexts, "steps": steps_ctx, "env": {**job_env, **state.env}}, status
+            )
+            res = self._run_step(wf, n, step, state, step_scope, job_env, root, deadline)
+            result.steps.append(res)
+            if step.get("id"):
+                steps_ctx[str(step["id"])] = {
+                    "outputs": res.outputs,
+                    "outcome": res.outcome,
+                    "conclusion": res.conclusion,
+                }
+            if res.conclusion == "failure":
+                status = "failure"
+            summary = temp / f"summary-{n}.md"
+            if summary.exists():
+                result.summary += summary.read_text(encoding="utf-8", errors="replace")
+        final = ex.Scope({**contexts, "steps": steps_ctx, "env": job_env}, status)
+        result.outputs = {
+            k: ex.to_str(ex.interpolate(v, final)) for k, v in (job.get("outputs") or {}).items()
+        }
+        result.result = status
+        return result
+
+    def _run_step(
+        self,
+        wf: Workflow,
+        n: int,
+        step: Mapping[str, Any],
+        state: JobState,
+        scope: ex.Scope,
+        job_env: dict[str, str],
+        root: Path,
+        deadline: float,
+    ) -> StepResult:
+        label = step.get("name") or step.get("uses") or str(step.get("run", "")).splitlines()[0]
+        name = ex.to_str(ex.interpolate(label, scope))
+        step_id = str(step["id"]) if "id" in step else None
+        if not ex.condition(step.get("if", "success()"), scope):
+            return StepResult(name, step_id, "skipped", "skipped")
+        start = time.monotonic()
+        try:
+            step_env = self._env_block(step.get("env"), scope, "env")
+            code, out, err, outputs = self._execute(step, state, scope, job_env, step_env, root, n)
+            code = code if time.monotonic() < deadline else 1
+        except (ActionError, ex.ExpressionError, WorkflowError) as exc:
+            code, out, err, outputs = 1, "", f"error: {exc}\n", {}
+        outcome = "success" if code == 0 else "failure"
+        keep_going = ex.truthy(ex.interpolate(step.get("continue-on-error", False), scope))
+        conclusion = "success" if outcome == "success" or keep_going else "failure"
+        return StepResult(
+            name,
+            step_id,
+            outcome,
+            conclusion,
+            code,
+            self._mask(out),
+            self._mask(err),
+            outputs,
+            round(time.monotonic() - start, 3),
+        )
+
+    def _execute(
+        self,
+        step: Mapping[str, Any],
+        state: JobState,
+        scope: ex.Scope,
+        job_env: dict[str, str],
+        step_env: dict[str, str],
+        root: Path,
+        n: int,
+    ) -> tuple[int, str, str, dict[str, str]]:
+        if "uses" in step:
+            with_ = ex.interpolate(dict(step.get("with") or {}), scope)
+            code, log, outputs = ACTIONS[action_name(str(step["uses"]))](with_, state)
+            return code, log, "", outputs
+        files = {
+            k: state.temp / f"{k.lower()}-{n}"
+            for k in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH")
+        }
+        files["GITHUB_STEP_SUMMARY"] = state.temp / f"summary-{n}.md"
+        for f in files.values():
+            f.touch()
+        script = state.temp / f"step-{n}.sh"
+        script.write_text(str(step["run"]))
+        env = self._base_env(state, root)
+        env.update({k: str(v) for k, v in files.items()})
+        env.update(job_env)
+        env.update(state.env)
+        env.update(step_env)
+        env["PATH"] = os.pathsep.join([*state.path_prefix, env["PATH"]])
+        cwd = state.workspace / ex.to_str(ex.interpolate(step.get("working-directory", "."), scope))
+        limit = self.step_timeout
+        if "timeout-minutes" in step:
+            limit = min(limit, 60 * float(ex.interpolate(step["timeout-minutes"], scope)))
+        code, out, err = _bash(script, cwd, env, limit)
+        outputs = parse_env_file(files["GITHUB_OUTPUT"].read_text())
+        exported = parse_env_file(files["GITHUB_ENV"].read_text())
+        refused = [k for k in exported if PROTECTED.fullmatch(k)]
+        if refused:
+            err += f"error: GITHUB_ENV cannot set {', '.join(refused)}\n"
+            code = code or 1
+        state.env.update({k: v for k, v in exported.items() if k not in refused})
+        added = [p for p in files["GITHUB_PATH"].read_text().splitlines() if p.strip()]
+        state.path_prefix[:0] = list(reversed(added))
+        return code, out, err, outputs
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _base_env(self, state: JobState, root: Path) -> dict[str, str]:
+        g = state.github
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "HOME": str(root / "home"),
+            "LANG": "C.UTF-8",
+            **self.extra_env,
+            "CI": "true",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKFLOW": g["workflow"],
+            "GITHUB_RUN_ID": g["run_id"],
+            "GITHUB_RUN_NUMBER": g["run_number"],
+            "GITHUB_RUN_ATTEMPT": g["run_attempt"],
+            "GITHUB_JOB": g["job"],
+            "GITHUB_ACTOR": g["actor"],
+            "GITHUB_TRIGGERING_ACTOR": g["triggering_actor"],
+            "GITHUB_REPOSITORY": g["repository"],
+            "GITHUB_REPOSITORY_OWNER": g["repository_owner"],
+            "GITHUB_EVENT_NAME": g["event_name"],
+            "GITHUB_EVENT_PATH": g["event_path"],
+            "GITHUB_WORKSPACE": g["workspace"],
+            "GITHUB_SHA": g["sha"],
+            "GITHUB_REF": g["ref"],
+            "GITHUB_REF_NAME": g["ref_name"],
+            "GITHUB_REF_TYPE": g["ref_type"],
+            "GITHUB_HEAD_REF": g["head_ref"],
+            "GITHUB_BASE_REF": g["base_ref"],
+            "GITHUB_SERVER_URL": g["server_url"],
+            "GITHUB_API_URL": g["api_url"],
+            "GITHUB_GRAPHQL_URL": g["graphql_url"],
+            "RUNNER_OS": "Linux",
+            "RUNNER_ARCH": "X64",
+            "RUNNER_NAME": "local-runner",
+            "RUNNER_TEMP": str(state.temp),
+            "RUNNER_TOOL_CACHE": str(state.temp / "toolcache"),
+        }
+        return env
+
+    def _github_context(
+        self,
+        wf: Workflow,
+        event: str,
+        payload: dict[str, Any],
+        event_path: Path,
+        sha: str,
+        ref: str,
+        actor: str | None,
+    ) -> dict[str, Any]:
+        pull = payload.get("pull_request") or {}
+        is_pr = event in PR_EVENTS
+        who = actor or str((payload.get("sender") or {}).get("login") or self.actor)
+        ref_type = "tag" if ref.startswith("refs/tags/") else "branch"
+        return {
+            "event": payload,
+            "event_name": event,
+            "event_path": str(event_path),
+            "repository": self.repository,
+            "repository_owner": self.repository.partition("/")[0],
+            "sha": sha,
+            "ref": ref,
+            "ref_name": re.sub(r"^refs/(heads|tags)/", "", ref),
+            "ref_type": ref_type,
+            "head_ref": str((pull.get("head") or {}).get("ref", "")) if is_pr else "",
+            "base_ref": str((pull.get("base") or {}).get("ref", "")) if is_pr else "",
+            "token": self.token,
+            "actor": who,
+            "triggering_actor": who,
+            "workspace": "",
+            "run_id": str(self._run_id),
+            "run_number": "1",
+            "run_attempt": "1",
+            "retention_days": "90",
+            "job": "",
+            "workflow": wf.name,
+            "server_url": self.server_url,
+            "api_url": self.api_url,
+            "graphql_url": f"{self.api_url}/graphql",
+        }
+
+    def _default_ref(self, event: str, payload: Mapping[str, Any]) -> str:
+        if event == "push" and payload.get("ref"):
+            return str(payload["ref"])
+        if event in PR_EVENTS and (payload.get("pull_request") or {}).get("number"):
+            return f"refs/pull/{payload['pull_request']['number']}/merge"
+        if event == "workflow_dispatch" and payload.get("ref"):
+            return str(payload["ref"])
+        return f"refs/heads/{self.default_branch}"
+
+    def _default_sha(self, event: str, payload: Mapping[str, Any], ref: str) -> str:
+        """The commit GITHUB_SHA names. For pull requests GitHub uses a test merge commit;
+        the stand-in has none, so this is the head commit (pass ``sha=`` to choose)."""
+        if event == "push" and payload.get("after"):
+            return str(payload["after"])
+        head = ((payload.get("pull_request") or {}).get("head") or {}).get("sha")
+        if event in PR_EVENTS and head:
+            return str(head)
+        lines = _git_out("ls-remote", str(self.repo), ref).split()
+        if not lines:
+            raise WorkflowError(f"{ref} does not exist in {self.repo}")
+        return lines[0]
+
+    def _changed_files(self, event: str, payload: Mapping[str, Any]) -> list[str] | None:
+        """Files a push or pull request changed (for `paths:` filters); None when unknown."""
+        if event == "push":
+            before, after = payload.get("before"), payload.get("after")
+        elif event in PR_EVENTS:
+            pull = payload.get("pull_request") or {}
+            before = (pull.get("base") or {}).get("sha")
+            after = (pull.get("head") or {}).get("sha")
+        else:
+            return None
+        if not before or not after or set(str(before)) == {"0"}:
+            return None
+        try:
+            out = _git_out("--git-dir", str(self.repo), "diff", "--name-only", before, after)
+        except WorkflowError:
+            return None
+        return out.splitlines()
+
+    def _env_block(self, block: Any, scope: ex.Scope, what: str) -> dict[str, str]:
+        if not block:
+            return {}
+        if not isinstance(block, dict):
+            raise WorkflowError(f"{what}: must be a mapping")
+        out: dict[str, str] = {}
+        for key, value in block.items():
+            ctx = {**scope.contexts, "env": {**scope.contexts.get("env", {}), **out}}
+            out[str(key)] = ex.to_str(ex.interpolate(value, ex.Scope(ctx, scope.job_status)))
+        return out
+
+    def _concurrency(self, value: Any, scope: ex.Scope) -> str | None:
+        """The concurrency group (evaluated so a typo fails; runs here are never cancelled)."""
+        if value is None:
+            return None
+        group = value.get("group") if isinstance(value, dict) else value
+        return ex.to_str(ex.interpolate(group, scope))
+
+    def _mask(self, text: str) -> str:
+        for secret in sorted(self.secrets.values(), key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+def _git_out(*args: str) -> str:
+    proc = subprocess.run(
+        ["git", *args], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}
+    )
+    if proc.returncode:
+        raise WorkflowError(f"git {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def _bash(script: Path, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str, str]:
+    """Run a step's script as Actions' `bash -e {0}`; kill its process group on timeout."""
+    if not cwd.is_dir():
+        return 1, "", f"error: working-directory {cwd} does not exist\n"
+    cmd = ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        return 124, out, err + f"error: the step timed out after {timeout:g} s\n"
+    return proc.returncode, out, err
