@@ -335,6 +335,26 @@ def test_a_failing_step_stops_the_job_and_its_dependents(bare_repo: Path, tmp_pa
     assert b.result == "skipped"
 
 
+def test_declared_inputs_are_empty_on_a_schedule(bare_repo: Path, tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        """\
+        on:
+          schedule: [{cron: "7 * * * *"}]
+          workflow_dispatch: {inputs: {dry-run: {type: boolean, default: false}}}
+        jobs:
+          a:
+            steps:
+              - env: {DRY_RUN: "${{ inputs.dry-run }}", NAME: "${{ github.event_name }}"}
+                run: test -z "$DRY_RUN" && test "$NAME" = schedule
+        """,
+    )
+    (job,) = runner(bare_repo, tmp_path).run_event("schedule", {"schedule": "7 * * * *"})
+    assert job.ok, job.log()
+    (job,) = runner(bare_repo, tmp_path).run_workflow("wf.yml", "workflow_dispatch")
+    assert job.result == "failure"  # dry-run is false there, not empty
+
+
 def test_a_step_that_hangs_is_killed(bare_repo: Path, tmp_path: Path) -> None:
     write(tmp_path, "on: push\njobs:\n  a: {steps: [{run: sleep 30}]}\n")
     (job,) = runner(bare_repo, tmp_path, step_timeout=0.5).run_event(

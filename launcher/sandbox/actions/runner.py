@@ -241,7 +241,10 @@ class ActionsRunner:
             sha = sha or self._default_sha(event, payload, ref)
             event_path = root / "event.json"
             event_path.write_text(json.dumps(payload, indent=2))
-            typed_inputs: dict[str, Any] = {}
+            # Declared inputs read as null on other events (a scheduled run of a dispatchable
+            # workflow); undeclared ones stay errors.
+            declared = (wf.on.get("workflow_dispatch") or {}).get("inputs") or {}
+            typed_inputs: dict[str, Any] = dict.fromkeys(declared)
             if event == "workflow_dispatch":
                 typed_inputs = dispatch_inputs(wf, given_inputs or payload.get("inputs") or {})[0]
             github = self._github_context(wf, event, payload, event_path, sha, ref, actor)
