@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from launcher.commands.files import read_limited, repo_path
 from launcher.core.documents import load_policy, load_request
 from launcher.core.matching import render, to_dict
 from launcher.core.model import LaunchRequest
-from launcher.core.yamlsafe import MAX_BYTES
 
 
 def add_parser(subparsers: Any) -> None:
@@ -39,21 +38,6 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _repo_path(path: Path) -> str:
-    """The path as the repository names it: relative to the current folder, with slashes."""
-    if not path.is_absolute():
-        return os.path.normpath(path).replace(os.sep, "/")
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def _read(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(MAX_BYTES + 1)
-
-
 def _fail(message: str) -> int:
     print(f"launcher match: {message}", file=sys.stderr)
     return 2
@@ -61,7 +45,7 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        policy, problems = load_policy(_read(Path(args.pools)), _repo_path(Path(args.pools)))
+        policy, problems = load_policy(read_limited(Path(args.pools)), repo_path(Path(args.pools)))
     except OSError as exc:
         return _fail(f"cannot read {args.pools}: {exc.strerror or exc}")
     if policy is None:
@@ -72,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
     for name in args.paths:
         path = Path(name)
         try:
-            raw = _read(path)
+            raw = read_limited(path)
         except OSError as exc:
             return _fail(f"cannot read {name}: {exc.strerror or exc}")
-        request, problems = load_request(raw, _repo_path(path), policy)
+        request, problems = load_request(raw, repo_path(path), policy)
         if request is None:
             for problem in problems:
                 print(problem, file=sys.stderr)

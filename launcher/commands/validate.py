@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from launcher.commands.files import read_limited, repo_path
 from launcher.commands.output import plural, workflow_command
 from launcher.core.model import Policy
 from launcher.core.permissions import StaticTeams, TeamResolver
 from launcher.core.problems import Problem
 from launcher.core.validation import FileReport, Report, Verdict, check_policy, check_request
-from launcher.core.yamlsafe import MAX_BYTES, YamlError, load
+from launcher.core.yamlsafe import YamlError, load
 
 
 def add_parser(subparsers: Any) -> None:
@@ -55,16 +56,6 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _repo_path(path: Path) -> str:
-    """The path as the repository names it (relative to the current folder, with slashes)."""
-    if not path.is_absolute():
-        return os.path.normpath(path).replace(os.sep, "/")
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
 def _expand(paths: list[str]) -> list[Path]:
     found: list[Path] = []
     for name in paths:
@@ -82,12 +73,6 @@ def _expand(paths: list[str]) -> list[Path]:
     return found
 
 
-def _read(path: Path) -> bytes:
-    """Read at most one byte past the limit: the loader reports the size, we never slurp."""
-    with path.open("rb") as handle:
-        return handle.read(MAX_BYTES + 1)
-
-
 # Above this many files, validation is spread over the machine's cores (forked workers inherit
 # the loaded policy and compiled schemas, so each file costs the same as in one process).
 PARALLEL_FROM = 400
@@ -98,7 +83,7 @@ _verdicts: dict[str, Verdict] = {}
 def _check_one(item: tuple[str, Path]) -> FileReport:
     name, path = item
     policy, author, teams = _worker_state
-    return check_request(name, _read(path), policy, author, teams, _verdicts)
+    return check_request(name, read_limited(path), policy, author, teams, _verdicts)
 
 
 def _check_all(
@@ -121,11 +106,11 @@ def _check_all(
 
 def run(args: argparse.Namespace) -> int:
     pools_path = Path(args.pools)
-    policy_name = _repo_path(pools_path)
+    policy_name = repo_path(pools_path)
     teams = None
     if args.teams:
         try:
-            teams = StaticTeams(load(_read(Path(args.teams))).data)
+            teams = StaticTeams(load(read_limited(Path(args.teams))).data)
         except (OSError, YamlError) as exc:
             print(f"launcher validate: cannot read --teams {args.teams}: {exc}", file=sys.stderr)
             return 2
@@ -137,14 +122,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"launcher validate: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     try:
-        policy_raw: bytes | None = _read(pools_path)
+        policy_raw: bytes | None = read_limited(pools_path)
     except FileNotFoundError:
         policy_raw = None
     except OSError as exc:
         print(f"launcher validate: cannot read {pools_path}: {exc}", file=sys.stderr)
         return 2
     policy, policy_report = check_policy(policy_raw, policy_name)
-    names = [_repo_path(p) for p in targets]
+    names = [repo_path(p) for p in targets]
     files = [policy_report] if policy_name in names or policy_report.problems else []
     requests = [
         (name, path) for name, path in zip(names, targets, strict=True) if name != policy_name
