@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
+from launcher.core.lifecycle import FleetInstance, parse_time
 from launcher.core.matching import (
     ImageInfo,
     InstanceTypeInfo,
@@ -28,6 +29,7 @@ from launcher.core.matching import (
 from launcher.core.model import Pool
 from launcher.core.quota import (
     COUNTED_STATES,
+    DEPLOYMENT_TAG,
     POOL_TAG,
     TaggedInstance,
     Usage,
@@ -53,6 +55,8 @@ class _LocationState:
     zone_names: frozenset[str] | None = None  # from DescribeAvailabilityZones
     looked_up: set[str] = field(default_factory=set)  # AMI ids asked for, found or not
     images: dict[str, ImageInfo] = field(default_factory=dict)
+    root_devices: dict[str, tuple[str, int | None]] = field(default_factory=dict)  # name, GiB
+    subnet_zones: dict[str, str] = field(default_factory=dict)  # subnet id -> zone
 
 
 class EC2Error(Exception):
@@ -279,6 +283,8 @@ class EC2:
                         architecture=image.get("Architecture", ""),
                         state=image.get("State", "unknown"),
                     )
+                    if image.get("RootDeviceName"):
+                        state.root_devices[image["ImageId"]] = _root_device(image)
             state.looked_up.update(chunk)
 
     def catalogues(self, pools: Iterable[Pool]) -> dict[Location, RegionCatalogue]:
@@ -350,6 +356,222 @@ class EC2:
         for location in locations:
             instances.extend(self.tagged_instances(location))
         return count_usage(instances)
+
+    # --- launching (launch job) -----------------------------------------------------------
+
+    def fleet(self, locations: Iterable[Location]) -> list[FleetInstance]:
+        """Every launcher-tagged instance not yet terminated, one paginated DescribeInstances
+        per location, for all requests of a run. Raises EC2Error: without this view a run
+        could launch twice, so it must not launch at all."""
+        filters = [
+            {"Name": "tag-key", "Values": [POOL_TAG]},
+            {"Name": "instance-state-name", "Values": list(FLEET_STATES)},
+        ]
+        found: list[FleetInstance] = []
+        for location in sorted(set(locations), key=lambda loc: (loc.region, loc.role_arn or "")):
+            try:
+                client = self.client(*location)
+                pages = client.get_paginator("describe_instances").paginate(Filters=filters)
+                for page in pages:
+                    for reservation in page["Reservations"]:
+                        for instance in reservation["Instances"]:
+                            found.append(self._fleet_instance(location, instance))
+            except _aws_errors() as exc:
+                raise EC2Error(
+                    f"listing launcher instances in {location.region} failed: {describe_error(exc)}"
+                ) from exc
+        return found
+
+    def _fleet_instance(self, location: Location, instance: dict[str, Any]) -> FleetInstance:
+        tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+        state = instance["State"]["Name"]
+        return FleetInstance(
+            instance_id=instance["InstanceId"],
+            key=tags.get(DEPLOYMENT_TAG, ""),
+            pool=tags.get(POOL_TAG, ""),
+            commit=tags.get(COMMIT_TAG, ""),
+            state=state,
+            region=location.region,
+            role_arn=location.role_arn,
+            instance_type=instance.get("InstanceType", ""),
+            zone=(instance.get("Placement") or {}).get("AvailabilityZone", ""),
+            group=tags.get(GROUP_TAG, ""),
+            expires_at=parse_time(tags.get(EXPIRES_TAG)),
+            volume_ids=tuple(
+                m["Ebs"]["VolumeId"]
+                for m in instance.get("BlockDeviceMappings", [])
+                if m.get("Ebs", {}).get("VolumeId")
+            ),
+            vcpus=self._vcpus(location, instance) if state in COUNTED_STATES else 0,
+        )
+
+    def subnet_zones(self, location: Location, subnet_ids: Iterable[str]) -> dict[str, str]:
+        """Subnet id -> availability zone (DescribeSubnets once per location and subnet)."""
+        state = self._read.setdefault(location, _LocationState())
+        missing = sorted(set(subnet_ids) - set(state.subnet_zones))
+        if missing:
+            try:
+                answer = self.client(*location).describe_subnets(SubnetIds=missing)["Subnets"]
+            except _aws_errors() as exc:
+                raise _launch_error(exc, f"reading subnets in {location.region}") from exc
+            for subnet in answer:
+                state.subnet_zones[subnet["SubnetId"]] = subnet["AvailabilityZone"]
+        return {s: state.subnet_zones[s] for s in subnet_ids if s in state.subnet_zones}
+
+    def root_device(self, location: Location, image_id: str) -> tuple[str, int | None]:
+        """The AMI's root device (name, size in GiB), from the catalogue read or one
+        DescribeImages."""
+        state = self._read.setdefault(location, _LocationState())
+        if image_id not in state.root_devices:
+            try:
+                [image] = self.client(*location).describe_images(ImageIds=[image_id])["Images"]
+            except ValueError as exc:
+                raise LaunchError("InvalidAMIID.NotFound", f"{image_id} not found") from exc
+            except _aws_errors() as exc:
+                raise _launch_error(exc, f"reading image {image_id}") from exc
+            state.root_devices[image_id] = _root_device(image)
+        return state.root_devices[image_id]
+
+    def run_instances(self, spec: RunSpec) -> list[str]:
+        """RunInstances for one group: all `count` or none, IMDSv2 only, encrypted root
+        volume, tags on instances and volumes, and the ClientToken that makes a retried call
+        return the first call's instances instead of new ones. Raises LaunchError."""
+        tags = [{"Key": k, "Value": v} for k, v in spec.tags.items()]
+        device, size = self.root_device(spec.location, spec.image_id)
+        ebs: dict[str, Any] = {"Encrypted": True, "DeleteOnTermination": True}
+        if size:
+            ebs["VolumeSize"] = size  # the AMI's own size: some EC2 look-alikes insist on it
+        kwargs: dict[str, Any] = {
+            "ImageId": spec.image_id,
+            "InstanceType": spec.instance_type,
+            "MinCount": spec.count,
+            "MaxCount": spec.count,
+            "ClientToken": spec.client_token,
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            "BlockDeviceMappings": [{"DeviceName": device, "Ebs": ebs}],
+            "TagSpecifications": [
+                {"ResourceType": "instance", "Tags": tags},
+                {"ResourceType": "volume", "Tags": tags},
+            ],
+        }
+        if spec.subnet_id:
+            kwargs["SubnetId"] = spec.subnet_id
+        elif spec.zone:
+            kwargs["Placement"] = {"AvailabilityZone": spec.zone}
+        if spec.security_group_ids:
+            kwargs["SecurityGroupIds"] = list(spec.security_group_ids)
+        try:
+            answer = self.client(*spec.location).run_instances(**kwargs)
+        except _aws_errors() as exc:
+            raise _launch_error(exc, f"launching {spec.count} x {spec.instance_type}") from exc
+        ids = [i["InstanceId"] for i in answer.get("Instances", [])]
+        if len(ids) != spec.count:  # MinCount = MaxCount: EC2 never does this; fail closed
+            self.terminate(spec.location, ids)
+            raise LaunchError("IncompleteLaunch", f"asked for {spec.count}, got {len(ids)}")
+        return ids
+
+    def terminate(self, location: Location, instance_ids: Iterable[str]) -> None:
+        """TerminateInstances, 500 ids per call; terminating a terminated one is a no-op."""
+        ids = sorted(set(instance_ids))
+        for start in range(0, len(ids), 500):
+            try:
+                self.client(*location).terminate_instances(InstanceIds=ids[start : start + 500])
+            except _aws_errors() as exc:
+                raise EC2Error(
+                    f"terminating instances in {location.region} failed: {describe_error(exc)}"
+                ) from exc
+
+    def retag(self, location: Location, resource_ids: Iterable[str], tags: dict[str, str]) -> None:
+        """CreateTags (which overwrites) on instances and their volumes."""
+        ids = sorted(set(resource_ids))
+        items = [{"Key": k, "Value": v} for k, v in tags.items()]
+        for start in range(0, len(ids), 500):
+            try:
+                self.client(*location).create_tags(Resources=ids[start : start + 500], Tags=items)
+            except _aws_errors() as exc:
+                raise EC2Error(
+                    f"tagging instances in {location.region} failed: {describe_error(exc)}"
+                ) from exc
+
+
+FLEET_STATES = ("pending", "running", "stopping", "stopped")
+COMMIT_TAG = "launcher:commit"
+EXPIRES_TAG = "launcher:expires-at"
+GROUP_TAG = "launcher:group"
+
+# Codes that mean "no capacity here": try the next zone, type or provider.
+CAPACITY_CODES = frozenset(
+    {
+        "InsufficientInstanceCapacity",
+        "InsufficientHostCapacity",
+        "InsufficientReservedInstanceCapacity",
+        "InsufficientCapacityOnHost",
+        "Unsupported",  # the type is not offered in the zone chosen
+    }
+)
+# Codes that may pass on their own: leave the request for the next run, unrecorded.
+TRANSIENT_CODES = frozenset(
+    {
+        "RequestLimitExceeded",
+        "Throttling",
+        "ThrottlingException",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "Unavailable",
+        "RequestExpired",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One instance group's RunInstances call."""
+
+    location: Location
+    image_id: str
+    instance_type: str
+    count: int
+    client_token: str
+    tags: dict[str, str]
+    zone: str | None = None
+    subnet_id: str | None = None
+    security_group_ids: tuple[str, ...] = ()
+
+
+class LaunchError(EC2Error):
+    """EC2 refused a launch call. `capacity`: try elsewhere now; `transient`: try again on a
+    later run; neither: final (limits, bad AMI, bad parameters, no permission)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}".rstrip(": "))
+        self.code = code
+        self.message = message
+
+    @property
+    def capacity(self) -> bool:
+        return self.code in CAPACITY_CODES
+
+    @property
+    def transient(self) -> bool:
+        return self.code in TRANSIENT_CODES or self.code == "Connection"
+
+
+def _root_device(image: dict[str, Any]) -> tuple[str, int | None]:
+    name = image.get("RootDeviceName") or "/dev/xvda"
+    for mapping in image.get("BlockDeviceMappings", []):
+        if mapping.get("DeviceName") == name and mapping.get("Ebs", {}).get("VolumeSize"):
+            return name, int(mapping["Ebs"]["VolumeSize"])
+    return name, None
+
+
+def _launch_error(exc: BaseException, doing: str) -> LaunchError:
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return LaunchError(error.get("Code", "Error"), f"{doing}: {error.get('Message', '')}")
+    return LaunchError("Connection", f"{doing}: {describe_error(exc)}")
 
 
 def _message(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ jobs turn that into "could not decide", never into a pass.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -323,3 +324,150 @@ class GitHub:
     @_wrap("commenting")
     def comment(self, number: int, body: str) -> None:
         self.repo.get_issue(number).create_comment(body)
+
+    # --- deployments (launch job) -----------------------------------------------------------
+
+    @_wrap("reading the default branch")
+    def default_head(self) -> tuple[str, str]:
+        """(branch name, head commit) of the default branch, as it is now."""
+        branch = self.repo.get_branch(self.repo.default_branch)
+        return branch.name, branch.commit.sha
+
+    @_wrap("reading the tree")
+    def tree(self, sha: str) -> dict[str, str]:
+        """Every file at commit `sha`: path -> blob SHA (one call). A truncated listing is an
+        error: a request missing from it would be taken for removed."""
+        tree = self.repo.get_git_tree(sha, recursive=True)
+        if tree.raw_data.get("truncated"):
+            raise GitHubError(f"the tree of {sha} is too large to list in one call")
+        return {e.path: e.sha for e in tree.tree if e.type == "blob"}
+
+    @_wrap("reading a blob")
+    def blob(self, sha: str) -> bytes:
+        """A blob's bytes; one over the loader's limit comes back oversized, for it to refuse."""
+        import base64
+
+        blob = self.repo.get_git_blob(sha)
+        if blob.size > MAX_BYTES:
+            return b"\0" * (MAX_BYTES + 1)
+        return (
+            base64.b64decode(blob.content) if blob.encoding == "base64" else blob.content.encode()
+        )
+
+    @_wrap("listing commits")
+    def last_commit(self, path: str, ref: str) -> str | None:
+        """The newest commit reachable from `ref` that changed `path` (git log -1 -- path)."""
+        for commit in self.repo.get_commits(sha=ref, path=path):
+            return str(commit.sha)
+        return None
+
+    @_wrap("finding the pull requests of a commit")
+    def commit_pulls(self, sha: str) -> list[PullInfo]:
+        """Pull requests containing commit `sha` (merged ones included), as listed: `merged`
+        comes from merged_at, so no pull request is fetched again."""
+        found = []
+        for p in self.repo.get_commit(sha).get_pulls():
+            found.append(
+                PullInfo(
+                    number=p.number,
+                    author=p.user.login,
+                    head_sha=p.head.sha,
+                    base_sha=p.base.sha,
+                    base_ref=p.base.ref,
+                    state=p.state,
+                    merged=p.merged_at is not None,
+                    labels=tuple(label.name for label in p.labels),
+                    requested_users=(),
+                    requested_teams=(),
+                    html_url=p.html_url,
+                    merge_commit_sha=p.merge_commit_sha,
+                )
+            )
+        return found
+
+    @_wrap("listing deployments")
+    def deployments(self, task: str) -> list[DeploymentInfo]:
+        """The bot's deployments for `task`, newest first (100 per page). Deployments made by
+        anyone else are ignored, so nobody can fake launcher's record."""
+        bot = self.settings.bot_login.casefold()
+        found = []
+        for d in self.repo.get_deployments(task=task):
+            if d.creator is None or d.creator.login.casefold() != bot:
+                continue
+            payload = d.payload
+            if isinstance(payload, str):
+                try:
+                    payload = json.loads(payload) if payload else {}
+                except ValueError:
+                    payload = {}
+            found.append(
+                DeploymentInfo(
+                    d.id, d.sha, d.ref, d.environment, payload if isinstance(payload, dict) else {}
+                )
+            )
+        return found
+
+    @_wrap("reading deployment statuses")
+    def deployment_status(self, deployment_id: int) -> tuple[str, str] | None:
+        """The bot's latest (state, description) on a deployment; usually one call."""
+        bot = self.settings.bot_login.casefold()
+        for status in self.repo.get_deployment(deployment_id).get_statuses():  # newest first
+            if status.creator is not None and status.creator.login.casefold() == bot:
+                return status.state, status.description or ""
+        return None
+
+    @_wrap("creating a deployment")
+    def create_deployment(
+        self, ref: str, environment: str, payload: dict[str, Any], description: str, task: str
+    ) -> int:
+        """A deployment of `ref` to `environment`. No required contexts (the launch job has
+        re-checked the approval itself), no auto-merge, a transient non-production environment
+        (its instances end)."""
+        deployment = self.repo.create_deployment(
+            ref=ref,
+            task=task,
+            auto_merge=False,
+            required_contexts=[],
+            payload=payload,
+            environment=environment,
+            description=description[:140],
+            transient_environment=True,
+            production_environment=False,
+        )
+        return int(deployment.id)
+
+    @_wrap("setting a deployment status")
+    def set_deployment_status(
+        self,
+        deployment_id: int,
+        state: str,
+        description: str,
+        *,
+        log_url: str | None = None,
+        environment_url: str | None = None,
+        current: tuple[str, str] | None | bool = False,
+    ) -> bool:
+        """Post a status unless the latest one already says the same (`current` False: read
+        it; otherwise the caller's reading). auto_inactive is off: launcher marks older
+        deployments inactive itself, once their instances are gone."""
+        description = description[:140]
+        if current is False:
+            current = self.deployment_status(deployment_id)
+        if current == (state, description):
+            return False
+        kwargs: dict[str, Any] = {"description": description, "auto_inactive": False}
+        if log_url:
+            kwargs["target_url"] = log_url  # GitHub's alias of log_url
+        if environment_url:
+            kwargs["environment_url"] = environment_url
+        self.repo.get_deployment(deployment_id).create_status(state, **kwargs)
+        return True
+
+
+@dataclass(frozen=True)
+class DeploymentInfo:
+    id: int
+    sha: str
+    ref: str
+    environment: str
+    payload: dict[str, Any]

@@ -1,0 +1,77 @@
+"""`launcher launch`: reconcile the requests on the default branch with EC2 (see jobs/launch)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "launch",
+        help="launch approved requests on the default branch, end removed ones (a reconcile)",
+        description=(
+            "Compare the requests on the default branch with launcher's GitHub deployments and "
+            "the EC2 instances launcher tagged, and do what is outstanding: launch approved "
+            "requests (re-checking the approval now), schedule future ones, retag, replace, "
+            "terminate removed ones. Exit 0 when everything succeeded, 1 when a request failed "
+            "or could not be handled, 2 on usage errors. Needs GITHUB_REPOSITORY, GITHUB_TOKEN "
+            "(and GITHUB_API_URL outside github.com) and AWS credentials."
+        ),
+    )
+    parser.add_argument(
+        "--now",
+        metavar="ISO",
+        help="the time to act at (default: the clock), e.g. 2026-12-01T09:00:00Z",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    parser.add_argument(
+        "--retry",
+        action="append",
+        default=[],
+        metavar="POOL/NAME",
+        help="attempt a FAILED request again (repeatable)",
+    )
+    parser.add_argument("--max-actions", type=int, metavar="N", help="act on at most N requests")
+    parser.set_defaults(func=run)
+
+
+def parse_now(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        raise ValueError(f"--now {text} has no time zone: add Z for UTC")
+    return when
+
+
+def run(args: argparse.Namespace) -> int:
+    from launcher.adapters.ec2 import EC2
+    from launcher.adapters.github import GitHub, GitHubError, Settings
+    from launcher.jobs.launch import LaunchOptions, run_launch
+
+    try:
+        now = parse_now(args.now)
+        gh = GitHub(Settings.from_env())
+    except (ValueError, GitHubError) as exc:
+        print(f"launcher launch: {exc}", file=sys.stderr)
+        return 2
+    retry = tuple(key for value in args.retry for key in value.replace(",", " ").split())
+    options = LaunchOptions(
+        now=now,
+        dry_run=args.dry_run,
+        retry=retry,
+        max_actions=args.max_actions,
+        log_url=_run_url(),
+    )
+    return run_launch(gh, EC2(), options).exit_code
+
+
+def _run_url() -> str | None:
+    server, repo, run_id = (
+        os.environ.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    return f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None

@@ -1,0 +1,503 @@
+"""A launch request's life after merge, and the reconcile's plan: pure, no I/O.
+
+Three views of the world come in as plain data: the requests on the default branch
+(`Desired`), what launcher recorded as GitHub deployments (`Record`), and what runs on EC2 by
+launcher's tags (`Fleet`). `plan()` compares them and returns the actions that bring EC2 and
+the records in line. The launch job runs it on every push; the sweep runs it on a schedule to
+launch what became due and end what expired. Because EC2 tags are read as well as records, a
+run that crashed between RunInstances and recording is finished (`Complete`), never repeated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from launcher.core.model import LaunchRequest
+
+
+class RequestState(Enum):
+    """Conductor's deployment states, as launcher uses them."""
+
+    PENDING_APPROVAL = "pending_approval"  # an open pull request (the gate's side)
+    REJECTED = "rejected"  # an open pull request with a change request (the gate's side)
+    SCHEDULED = "scheduled"  # approved and merged, launch_at in the future
+    LAUNCHING = "launching"  # instances requested, not yet recorded as running
+    RUNNING = "running"
+    FAILED = "failed"  # see LastError.category
+    TERMINATED = "terminated"  # removed from main, replaced, or superseded
+    EXPIRED = "expired"  # ended by max_runtime
+
+
+LIVE = frozenset({RequestState.SCHEDULED, RequestState.LAUNCHING, RequestState.RUNNING})
+
+
+class Category(Enum):
+    """Why a request FAILED; the first word of its deployment status description."""
+
+    REJECTED = "rejected"  # an approver requested changes
+    NOT_APPROVED = "not_approved"  # reached main without the gate's conditions
+    NO_MATCH = "no_match"  # no provider can place it now
+    QUOTA = "quota"  # the pool's quota would be exceeded
+    LAUNCH_ERROR = "launch_error"  # EC2 refused (limits, bad AMI, ...)
+    AUTO_REJECTED = "auto_rejected"  # not approved before launch_at (the sweep)
+    EXPIRED = "expired"  # max_runtime reached (the sweep; a record is EXPIRED, not FAILED)
+    STALE = "stale"  # pending longer than the pool's request_ttl (the sweep)
+
+
+@dataclass(frozen=True)
+class LastError:
+    category: Category
+    message: str
+
+    def describe(self) -> str:
+        return clip(f"{self.category.value}: {self.message}")
+
+
+def clip(text: str, limit: int = 140) -> str:
+    """GitHub limits status descriptions to 140 characters; keep one line."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_ERROR = re.compile(r"^(?P<category>[a-z_]+): (?P<message>.*)\Z", re.S)
+
+
+def parse_error(description: str) -> LastError | None:
+    """The LastError a failure description carries, if it starts with a known category."""
+    match = _ERROR.match(description or "")
+    if not match:
+        return None
+    try:
+        return LastError(Category(match["category"]), match["message"])
+    except ValueError:
+        return None
+
+
+# --- versions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Version:
+    """What a request asks for: `spec` (everything but max_runtime) and `runtime`.
+
+    Two versions with the same spec differ only in max_runtime: running instances are kept and
+    retagged. The description is left out: rewording a request changes nothing.
+    """
+
+    spec: str
+    runtime: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.spec[:12]}.{self.runtime[:6]}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"spec": self.spec, "runtime": self.runtime}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Version | None:
+        if isinstance(data, dict) and all(
+            isinstance(data.get(k), str) for k in ("spec", "runtime")
+        ):
+            return cls(data["spec"], data["runtime"])
+        return None
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def version_of(request: LaunchRequest) -> Version:
+    """The version identity of a parsed request (hardware profiles by name, not by content,
+    so an admin editing a profile in pools.yaml does not replace running instances)."""
+    groups = [
+        {
+            "name": g.name,
+            "image": g.image,
+            "count": g.count,
+            "profile": g.hardware_profile,
+            "hardware": None
+            if g.hardware_profile
+            else [
+                g.hardware.vcpus,
+                g.hardware.memory_gib,
+                g.hardware.architecture,
+                g.hardware.storage_gib,
+            ],
+            "realm": g.realm,
+        }
+        for g in request.instances
+    ]
+    launch_at = utc_iso(request.launch_at) if request.launch_at else None
+    spec = {"pool": request.pool, "name": request.name, "groups": groups, "launch_at": launch_at}
+    runtime = request.max_runtime.total_seconds() if request.max_runtime else None
+    return Version(_digest(spec), _digest({"max_runtime": runtime}))
+
+
+def invalid_version(blob: str) -> Version:
+    """A version for a file that does not load: its content identifies it."""
+    return Version(_digest({"invalid": blob}), _digest({"max_runtime": None}))
+
+
+# --- time ---------------------------------------------------------------------------------------
+
+
+def utc_iso(when: datetime) -> str:
+    """UTC ISO 8601 with a Z, to the second: the form of tags and payloads."""
+    return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: object) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else None
+
+
+def expires_at(
+    launched_at: datetime, max_runtime: timedelta | None, pool_cap: timedelta | None
+) -> datetime | None:
+    """Launch time plus the request's max_runtime, or the pool's cap when it names none."""
+    runtime = max_runtime or pool_cap
+    return launched_at + runtime if runtime else None
+
+
+# --- the three views --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Desired:
+    """A request on the default branch, as the reconcile wants it."""
+
+    key: str  # <pool>/<name>
+    path: str
+    version: Version
+    commit: str  # the commit this version reached main in (a PR's merge commit, or a push)
+    blob: str = ""
+    launch_at: datetime | None = None
+    max_runtime: timedelta | None = None  # effective: the request's, else the pool's cap
+    problem: str | None = None  # the file does not load against pools.yaml
+
+
+@dataclass(frozen=True)
+class Record:
+    """What one GitHub deployment (and its latest status) says about a request version."""
+
+    deployment_id: int
+    key: str
+    version: Version
+    commit: str
+    state: RequestState
+    path: str = ""
+    blob: str = ""
+    launch_commit: str | None = None  # the commit the instances are tagged with
+    instance_ids: tuple[str, ...] = ()
+    placement: Mapping[str, Any] | None = None
+    expires_at: datetime | None = None
+    launch_at: datetime | None = None
+    launched_at: datetime | None = None
+    last_error: LastError | None = None
+    pr: int | None = None
+    requested_by: str = ""
+    approved_by: tuple[str, ...] = ()
+    attempt: int = 0
+
+
+@dataclass(frozen=True)
+class FleetInstance:
+    """One EC2 instance launcher tagged (pending, running, stopping or stopped)."""
+
+    instance_id: str
+    key: str
+    pool: str
+    commit: str
+    state: str
+    region: str
+    role_arn: str | None = None
+    instance_type: str = ""
+    zone: str = ""
+    group: str = ""
+    expires_at: datetime | None = None
+    volume_ids: tuple[str, ...] = ()
+    vcpus: int = 0
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The instances of one request launched from one commit."""
+
+    key: str
+    commit: str
+    instances: tuple[FleetInstance, ...]
+
+    @property
+    def instance_ids(self) -> tuple[str, ...]:
+        return tuple(i.instance_id for i in self.instances)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        times = [i.expires_at for i in self.instances if i.expires_at]
+        return min(times) if times else None
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in self.instances:
+            out[i.group] = out.get(i.group, 0) + 1
+        return out
+
+
+def fleets_of(instances: Iterable[FleetInstance]) -> list[Fleet]:
+    """Group instances by (request, commit); an instance seen twice counts once."""
+    groups: dict[tuple[str, str], dict[str, FleetInstance]] = {}
+    for i in instances:
+        groups.setdefault((i.key, i.commit), {}).setdefault(i.instance_id, i)
+    return [
+        Fleet(key, commit, tuple(sorted(found.values(), key=lambda i: i.instance_id)))
+        for (key, commit), found in sorted(groups.items())
+    ]
+
+
+# --- predicates the sweep reuses -------------------------------------------------------------
+
+
+def launch_due(record: Record, now: datetime) -> bool:
+    """A SCHEDULED record whose launch_at has come (compared with now, never "the hour")."""
+    return (
+        record.state is RequestState.SCHEDULED
+        and record.launch_at is not None
+        and record.launch_at <= now
+    )
+
+
+def expired(record: Record, now: datetime) -> bool:
+    """A RUNNING record past its expires_at."""
+    return (
+        record.state is RequestState.RUNNING
+        and record.expires_at is not None
+        and record.expires_at <= now
+    )
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+class Reason(Enum):
+    """Why instances end."""
+
+    REMOVED = "removed"  # the request left main
+    EXPIRED = "expired"  # max_runtime reached
+    REPLACED = "replaced"  # a new version of the request runs
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__.lower()
+
+
+@dataclass(frozen=True)
+class Launch(Action):
+    """Launch `desired` now. `attempt` makes fresh ClientTokens for a retry of a failed
+    version; `record` is the version's SCHEDULED or LAUNCHING record, if any."""
+
+    desired: Desired
+    attempt: int = 0
+    record: Record | None = None
+
+
+@dataclass(frozen=True)
+class Replace(Launch):
+    """Launch the new version, then terminate `old` (never before the new one runs)."""
+
+    old: tuple[Fleet, ...] = ()
+    old_records: tuple[Record, ...] = ()
+
+
+@dataclass(frozen=True)
+class Schedule(Action):
+    desired: Desired
+    supersedes: Record | None = None
+
+
+@dataclass(frozen=True)
+class Retag(Action):
+    """Only max_runtime changed: move `launcher:expires-at`, keep the instances."""
+
+    desired: Desired
+    running: Record
+    fleet: Fleet | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Terminate(Action):
+    reason: Reason
+    records: tuple[Record, ...] = ()  # to mark inactive
+    fleets: tuple[Fleet, ...] = ()  # to terminate
+
+
+@dataclass(frozen=True)
+class Complete(Action):
+    """Instances tagged for this request and commit exist, but no record says RUNNING:
+    a run crashed after RunInstances. Record them instead of launching again."""
+
+    desired: Desired
+    fleet: Fleet
+    record: Record | None = None
+
+
+@dataclass(frozen=True)
+class Orphan(Action):
+    """launcher-tagged instances that no record or request accounts for: reported only."""
+
+    fleets: tuple[Fleet, ...] = ()
+
+
+@dataclass
+class _Key:
+    records: list[Record] = field(default_factory=list)
+    fleets: list[Fleet] = field(default_factory=list)
+
+
+def plan(
+    desired: Iterable[Desired],
+    records: Iterable[Record],
+    fleets: Iterable[Fleet],
+    now: datetime,
+    *,
+    retry: Iterable[str] = (),
+) -> list[Action]:
+    """Everything outstanding, in request-key order. `retry` names keys whose FAILED version
+    should be attempted again (a workflow_dispatch retry)."""
+    wanted = {d.key: d for d in desired}
+    per: dict[str, _Key] = {}
+    for record in sorted(records, key=lambda r: r.deployment_id):
+        per.setdefault(record.key, _Key()).records.append(record)
+    for fleet in fleets:
+        per.setdefault(fleet.key, _Key()).fleets.append(fleet)
+    retry_keys = set(retry)
+    actions: list[Action] = []
+    for key in sorted(set(wanted) | set(per)):
+        seen = per.get(key, _Key())
+        if key in wanted:
+            actions.extend(_for_desired(wanted[key], seen, now, key in retry_keys))
+        else:
+            actions.extend(_for_removed(key, seen))
+    return actions
+
+
+def _for_removed(key: str, seen: _Key) -> list[Action]:
+    live = tuple(r for r in seen.records if r.state in LIVE)
+    if not seen.records:
+        return [Orphan(key, tuple(seen.fleets))] if seen.fleets else []
+    if live or seen.fleets:
+        return [Terminate(key, Reason.REMOVED, live, tuple(seen.fleets))]
+    return []
+
+
+def _latest(records: Iterable[Record], **match: Any) -> Record | None:
+    found = None
+    for record in records:  # sorted by deployment id
+        if all(getattr(record, name) == value for name, value in match.items()):
+            found = record
+    return found
+
+
+def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Action]:
+    fleets = {f.commit: f for f in seen.fleets}
+    running = _latest(seen.records, state=RequestState.RUNNING)
+    current = _latest(seen.records, version=d.version)
+    actions: list[Action] = []
+
+    if running is not None and expired(running, now):
+        launched = fleets.pop(running.launch_commit or running.commit, None)
+        actions.append(
+            Terminate(d.key, Reason.EXPIRED, (running,), (launched,) if launched else ())
+        )
+        if current is running:
+            return actions
+        seen = _Key([r for r in seen.records if r is not running], seen.fleets)
+        running = None
+
+    if current is None:
+        here = fleets.get(d.commit)
+        if here is not None:
+            return [*actions, Complete(d.key, d, here)]
+        if running is not None and running.version.spec == d.version.spec:
+            fleet = fleets.get(running.launch_commit or running.commit)
+            when = (
+                expires_at(running.launched_at, d.max_runtime, None)
+                if running.launched_at
+                else None
+            )
+            return [*actions, Retag(d.key, d, running, fleet, when)]
+        if d.launch_at is not None and d.launch_at > now:
+            return [
+                *actions,
+                Schedule(d.key, d, _latest(seen.records, state=RequestState.SCHEDULED)),
+            ]
+        return [*actions, _launch(d, seen, fleets, running, attempt=0, record=None)]
+
+    launch_commit = current.launch_commit or current.commit
+    state = current.state
+    if state is RequestState.LAUNCHING:
+        here = fleets.get(launch_commit) or fleets.get(d.commit)
+        if here is not None:
+            return [*actions, Complete(d.key, d, here, current)]
+        return [*actions, _launch(d, seen, fleets, running, current.attempt, current)]
+    if state is RequestState.SCHEDULED:
+        here = fleets.get(d.commit)
+        if here is not None:
+            return [*actions, Complete(d.key, d, here, current)]
+        if launch_due(current, now) or d.launch_at is None or d.launch_at <= now:
+            return [*actions, _launch(d, seen, fleets, running, current.attempt, current)]
+        return actions
+    if state is RequestState.RUNNING:
+        old = tuple(f for commit, f in sorted(fleets.items()) if commit != launch_commit)
+        stale = tuple(
+            r for r in seen.records if r.state in LIVE and r.deployment_id != current.deployment_id
+        )
+        if old or stale:
+            actions.append(Terminate(d.key, Reason.REPLACED, stale, old))
+        return actions
+    if state is RequestState.FAILED and retry:
+        return [*actions, _launch(d, seen, fleets, running, current.attempt + 1, None)]
+    # FAILED, TERMINATED, EXPIRED: final for this version; instances still tagged with its
+    # commit (a termination that did not finish) are ended again.
+    leftover = fleets.get(launch_commit)
+    if leftover is not None:
+        reason = Reason.EXPIRED if state is RequestState.EXPIRED else Reason.REMOVED
+        actions.append(Terminate(d.key, reason, (), (leftover,)))
+    return actions
+
+
+def _launch(
+    d: Desired,
+    seen: _Key,
+    fleets: Mapping[str, Fleet],
+    running: Record | None,
+    attempt: int,
+    record: Record | None,
+) -> Launch:
+    old = tuple(f for commit, f in sorted(fleets.items()) if commit != d.commit)
+    old_records = tuple(
+        r
+        for r in seen.records
+        if r.state in (RequestState.RUNNING, RequestState.LAUNCHING) and r is not record
+    )
+    if old or old_records:
+        return Replace(d.key, d, attempt, record, old, old_records)
+    return Launch(d.key, d, attempt, record)

@@ -1,0 +1,955 @@
+"""The launch job: reconcile the requests on the default branch with EC2 and with the record.
+
+Each run reads three views (the default branch's tree, launcher's GitHub deployments, and
+launcher-tagged EC2 instances), asks `launcher.core.lifecycle.plan` what is outstanding and
+does it: launch (after re-checking the approval at launch time), schedule, retag, replace,
+terminate, or finish what a crashed run started. It is a reconcile, not an event handler, so a
+run dropped by the concurrency group is made up by the next one. One request's failure never
+stops the others; the run exits 1 when any request failed or could not be handled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TextIO
+
+from launcher.adapters.ec2 import EC2, EC2Error, LaunchError, RunSpec
+from launcher.adapters.github import DeploymentInfo, GitHub, GitHubError, PullInfo
+from launcher.core.documents import REQUEST_PATH, load_policy, load_request
+from launcher.core.fallback import MAX_ATTEMPTS, Exhausted, next_placement
+from launcher.core.gate import POLICY_PATH, Decision, State
+from launcher.core.gate_report import untrusted
+from launcher.core.lifecycle import (
+    Action,
+    Category,
+    Complete,
+    Desired,
+    Fleet,
+    FleetInstance,
+    LastError,
+    Launch,
+    Orphan,
+    Reason,
+    Record,
+    Replace,
+    RequestState,
+    Retag,
+    Schedule,
+    Terminate,
+    Version,
+    clip,
+    expires_at,
+    fleets_of,
+    invalid_version,
+    parse_error,
+    parse_time,
+    plan,
+    utc_iso,
+    version_of,
+)
+from launcher.core.matching import (
+    Catalogues,
+    GroupPlacement,
+    Location,
+    MatchResult,
+    Placement,
+    location_of,
+)
+from launcher.core.model import LaunchRequest, Policy
+from launcher.core.quota import DEPLOYMENT_TAG, POOL_TAG, TaggedInstance, Usage, count_usage
+
+TASK = "launcher"  # the deployments' task: launcher lists only its own
+COMMENT_MARKER = "<!-- launcher:launch {key} {version} {outcome} -->"
+STATUS = {  # RequestState -> GitHub deployment status state
+    RequestState.SCHEDULED: "queued",
+    RequestState.LAUNCHING: "in_progress",
+    RequestState.RUNNING: "success",
+    RequestState.FAILED: "failure",
+    RequestState.TERMINATED: "inactive",
+    RequestState.EXPIRED: "inactive",
+}
+
+
+class Refused(Exception):
+    """The request cannot launch: recorded as FAILED with this category."""
+
+    def __init__(self, category: Category, message: str) -> None:
+        super().__init__(message)
+        self.error = LastError(category, message)
+
+
+class Transient(Exception):
+    """Could not decide or act now (an API error, an unreadable team): not recorded; the next
+    run tries again."""
+
+
+@dataclass
+class LaunchOptions:
+    now: datetime
+    dry_run: bool = False
+    retry: tuple[str, ...] = ()  # request keys whose FAILED version to try again
+    max_actions: int | None = None  # actions executed per run; the rest wait
+    log_url: str | None = None  # the workflow run, linked from deployment statuses
+
+
+@dataclass
+class LaunchReport:
+    planned: list[Action] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)  # what changed, one line each
+    failed: list[tuple[str, LastError]] = field(default_factory=list)  # FAILED in this run
+    errors: list[str] = field(default_factory=list)  # not handled; retried next run
+    deferred: list[Action] = field(default_factory=list)  # beyond max_actions
+    orphans: list[Fleet] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)  # as read at the start
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed or self.errors else 0
+
+    def summary(self) -> str:
+        lines = ["## launcher launch", ""]
+        lines += [f"- {line}" for line in self.done] or ["- nothing to do"]
+        for key, error in self.failed:
+            lines.append(f"- **{key}** failed: {error.describe()}")
+        for error in self.errors:
+            lines.append(f"- error (retried next run): {error}")
+        for action in self.deferred:
+            lines.append(f"- deferred to the next run: {action.name} {action.key}")
+        for fleet in self.orphans:
+            ids = ", ".join(fleet.instance_ids)
+            lines.append(f"- orphan instances of {fleet.key} (no record): {ids}")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Approval:
+    pr: PullInfo
+    requested_by: str
+    approved_by: tuple[str, ...]
+
+
+def run_launch(
+    gh: GitHub, ec2: EC2, options: LaunchOptions, out: TextIO = sys.stdout
+) -> LaunchReport:
+    """One reconcile. The sweep calls this with its `now` to launch due SCHEDULED requests
+    and terminate expired ones (both are part of the plan)."""
+    report = LaunchReport()
+    try:
+        _Run(gh, ec2, options, report, out).run()
+    except (GitHubError, EC2Error, Transient) as exc:
+        report.errors.append(str(exc))  # nothing could be planned: fail closed, act on nothing
+    for line in report.done:
+        out.write(f"{line}\n")
+    for key, error in report.failed:
+        out.write(f"::error::{key}: {error.describe()}\n")
+    for error in report.errors:
+        out.write(f"::error::{clip(error, 1000)}\n")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary and not options.dry_run:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(report.summary())
+    return report
+
+
+def git_blob_sha(content: bytes) -> str:
+    """Git's object id of a blob, to compare a pull request's file with main's without
+    reading main's."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+def client_token(key: str, commit: str, placement: Placement, group: GroupPlacement, n: int) -> str:
+    """Same request, commit, placement and attempt -> same token (≤ 64 characters): EC2
+    returns the first call's instances to a retried call instead of launching more."""
+    parts = [key, commit, placement.provider.name, placement.region, group.group]
+    parts += [group.instance_type, group.zone or "", str(n)]
+    return "launcher-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
+
+
+class _Run:
+    def __init__(
+        self, gh: GitHub, ec2: EC2, options: LaunchOptions, report: LaunchReport, out: TextIO
+    ) -> None:
+        self.gh, self.ec2, self.options, self.report, self.out = gh, ec2, options, report, out
+        self.now = options.now
+        self.branch = ""
+        self.head = ""
+        self.files: dict[str, str] = {}
+        self.policy = Policy()
+        self.records: list[Record] = []
+        self.requests: dict[str, LaunchRequest] = {}
+        self.fleet: list[FleetInstance] = []
+        self.usage: dict[str, Usage] = {}
+        self._catalogues: Catalogues | None = None
+        self._provenance: dict[str, tuple[str, PullInfo | None]] = {}
+        self._decisions: dict[int, Decision] = {}
+
+    # --- reading the three views ----------------------------------------------------------------
+
+    def run(self) -> None:
+        self.branch, self.head = self.gh.default_head()
+        self.files = self.gh.tree(self.head)
+        policy_blob = self.files.get(POLICY_PATH)
+        policy = load_policy(self.gh.blob(policy_blob))[0] if policy_blob else None
+        if policy is None:
+            raise Transient(f"{POLICY_PATH} on {self.branch} is missing or invalid: no action")
+        self.policy = policy
+        infos = self.gh.deployments(TASK)
+        desired = self._desired(infos)
+        self.records = [r for r in (self._record(i) for i in infos) if r is not None]
+        self.report.records = list(self.records)
+        locations = {location_of(p) for pool in policy.pools.values() for p in pool.providers}
+        for record in self.records:
+            if record.placement and isinstance(record.placement.get("region"), str):
+                role = record.placement.get("role_arn")
+                locations.add(Location(record.placement["region"], role or None))
+        self.fleet = self.ec2.fleet(locations)
+        self.usage = count_usage(
+            TaggedInstance(i.instance_id, i.pool, i.state, i.vcpus) for i in self.fleet
+        )
+        fleets = fleets_of(i for i in self.fleet if i.key)
+        actions = plan(desired, self.records, fleets, self.now, retry=self.options.retry)
+        self.report.planned = actions
+        self._execute(actions)
+
+    def _desired(self, infos: list[DeploymentInfo]) -> list[Desired]:
+        """The requests on the default branch. A file whose blob a deployment recorded costs
+        no read; a new or changed one is read and its provenance looked up."""
+        by_blob: dict[tuple[str, str], DeploymentInfo] = {}
+        for info in reversed(infos):  # oldest first: the newest wins
+            request = info.payload.get("request") or {}
+            if isinstance(request, dict) and isinstance(info.payload.get("blob"), str):
+                by_blob[(str(request.get("key")), info.payload["blob"])] = info
+        desired = []
+        for path, blob in sorted(self.files.items()):
+            match = REQUEST_PATH.fullmatch(path)
+            if not match:
+                continue
+            key = f"{match['pool']}/{match['name']}"
+            known = by_blob.get((key, blob))
+            version = Version.from_json(known.payload.get("version")) if known else None
+            if known is not None and version is not None:
+                desired.append(
+                    Desired(
+                        key,
+                        path,
+                        version,
+                        known.sha,
+                        blob,
+                        parse_time(known.payload.get("launch_at")),
+                        _seconds(known.payload.get("max_runtime")),
+                    )
+                )
+                continue
+            desired.append(self._read_desired(key, path, blob, infos))
+        return desired
+
+    def _read_desired(self, key: str, path: str, blob: str, infos: list[DeploymentInfo]) -> Desired:
+        request, problems = load_request(self.gh.blob(blob), path, self.policy)
+        if request is None:
+            problem = problems[0].message if problems else "invalid"
+            commit = self._provenance_of(path)[0]
+            return Desired(key, path, invalid_version(blob), commit, blob, problem=problem)
+        self.requests[key] = request
+        version = version_of(request)
+        same = next(
+            (
+                i
+                for i in infos
+                if i.environment == key and Version.from_json(i.payload.get("version")) == version
+            ),
+            None,
+        )
+        commit = same.sha if same is not None else self._provenance_of(path)[0]
+        pool = self.policy.pools[request.pool]
+        runtime = request.max_runtime or pool.max_runtime
+        return Desired(key, path, version, commit, blob, request.launch_at, runtime)
+
+    def _provenance_of(self, path: str) -> tuple[str, PullInfo | None]:
+        """(commit, pull request) through which the file's current content reached the default
+        branch: the pull request's merge commit, or the pushed commit when there is none."""
+        if path not in self._provenance:
+            commit = self.gh.last_commit(path, self.head)
+            if commit is None:
+                raise Transient(f"no commit on {self.branch} changed {path}")
+            merged = [
+                p
+                for p in self.gh.commit_pulls(commit)
+                if p.merged and p.base_ref == self.branch and p.merge_commit_sha
+            ]
+            pr = max(merged, key=lambda p: p.number) if merged else None
+            self._provenance[path] = (pr.merge_commit_sha if pr else commit) or commit, pr
+        return self._provenance[path]
+
+    def _record(self, info: DeploymentInfo) -> Record | None:
+        """A deployment and its latest status, as a Record; None if it is not launcher's."""
+        p = info.payload
+        request = p.get("request")
+        version = Version.from_json(p.get("version"))
+        if p.get("launcher") != 1 or not isinstance(request, dict) or version is None:
+            return None
+        if request.get("key") != info.environment:
+            return None
+        kind = p.get("kind")
+        status = self.gh.deployment_status(info.id)
+        error = None
+        if status is None:  # created, then the run stopped before its first status
+            state = {"schedule": RequestState.SCHEDULED, "failure": RequestState.FAILED}.get(
+                str(kind), RequestState.LAUNCHING
+            )
+            if state is RequestState.FAILED:
+                error = parse_error(str(p.get("error") or ""))
+        else:
+            state, error = _state_of(*status)
+        placement = p.get("placement") if isinstance(p.get("placement"), dict) else None
+        return Record(
+            deployment_id=info.id,
+            key=info.environment,
+            version=version,
+            commit=info.sha,
+            state=state,
+            path=str(request.get("path") or ""),
+            blob=str(p.get("blob") or ""),
+            launch_commit=p.get("launch_commit") or None,
+            instance_ids=tuple(str(i) for i in p.get("instance_ids") or ()),
+            placement=placement,
+            expires_at=parse_time(p.get("expires_at")),
+            launch_at=parse_time(p.get("launch_at")),
+            launched_at=parse_time(p.get("launched_at")),
+            last_error=error,
+            pr=p.get("pr") if isinstance(p.get("pr"), int) else None,
+            requested_by=str(p.get("requested_by") or ""),
+            approved_by=tuple(str(a) for a in p.get("approved_by") or ()),
+            attempt=p.get("attempt") if isinstance(p.get("attempt"), int) else 0,
+        )
+
+    # --- acting ----------------------------------------------------------------
+
+    def _execute(self, actions: list[Action]) -> None:
+        budget = self.options.max_actions
+        for action in actions:
+            if isinstance(action, Orphan):
+                self.report.orphans.extend(action.fleets)
+                continue
+            if self.options.dry_run:
+                self.report.done.append(f"would {_describe(action)}")
+                continue
+            if budget is not None and budget <= 0:
+                self.report.deferred.append(action)
+                continue
+            if budget is not None:
+                budget -= 1
+            try:
+                self._act(action)
+            except Transient as exc:
+                self.report.errors.append(f"{action.key}: {exc}")
+            except (GitHubError, EC2Error) as exc:
+                self.report.errors.append(f"{action.key}: {action.name}: {exc}")
+
+    def _act(self, action: Action) -> None:
+        if isinstance(action, Launch):  # Replace included
+            self._launch(action)
+        elif isinstance(action, Schedule):
+            self._schedule(action)
+        elif isinstance(action, Retag):
+            self._retag(action)
+        elif isinstance(action, Terminate):
+            self._terminate(action)
+        elif isinstance(action, Complete):
+            self._complete(action)
+
+    # approval at launch time ----------------------------------------------------------------
+
+    def _approval(self, d: Desired) -> Approval:
+        """The seed's launch-time check: the content on main came through a merged pull
+        request whose gate item for this path held at its merged head."""
+        commit, pr = self._provenance_of(d.path)
+        if pr is None:
+            raise Refused(
+                Category.NOT_APPROVED,
+                f"{d.path} reached {self.branch} in {commit[:7]} without a merged pull request",
+            )
+        if pr.number not in self._decisions:
+            from launcher.jobs.gate import decide_pull
+
+            self._decisions[pr.number] = decide_pull(self.gh, pr, self.gh.reviews(pr.number))
+        decision = self._decisions[pr.number]
+        if decision.state is State.ERROR:
+            raise Transient(f"could not re-check #{pr.number}: {decision.description}")
+        item = next(
+            (
+                i
+                for i in decision.items
+                if i.path == d.path and i.kind == "request" and i.change not in ("removed",)
+            ),
+            None,
+        )
+        if item is None:
+            raise Refused(
+                Category.NOT_APPROVED, f"pull request #{pr.number} did not ask for {d.path}"
+            )
+        approved_content = self.gh.read_file(d.path, pr.head_sha)
+        if approved_content is None or git_blob_sha(approved_content) != d.blob:
+            raise Refused(
+                Category.NOT_APPROVED,
+                f"{d.path} on {self.branch} differs from what #{pr.number} had approved",
+            )
+        if item.state is State.SUCCESS:
+            approved = item.tally.approved_by if item.tally else ()
+            return Approval(pr, pr.author, tuple(approved))
+        if item.tally and item.tally.rejected_by:
+            raise Refused(Category.REJECTED, f"#{pr.number}: {item.summary}")
+        raise Refused(
+            Category.NOT_APPROVED,
+            f"#{pr.number} was merged without the gate's approval ({item.summary})",
+        )
+
+    def _request(self, d: Desired) -> LaunchRequest:
+        if d.problem is not None:
+            raise Refused(Category.NO_MATCH, f"the request does not fit pools.yaml: {d.problem}")
+        if d.key not in self.requests:
+            request, problems = load_request(self.gh.blob(d.blob), d.path, self.policy)
+            if request is None:
+                first = problems[0].message if problems else "invalid"
+                raise Refused(Category.NO_MATCH, f"the request does not fit pools.yaml: {first}")
+            self.requests[d.key] = request
+        return self.requests[d.key]
+
+    # launch -----------------------------------------------------------------------------------
+
+    def _launch(self, action: Launch) -> None:
+        d = action.desired
+        try:
+            approval = self._approval(d)
+        except Refused as refused:
+            self._fail(d, action.record, refused.error, None)
+            return
+        try:
+            request = self._request(d)
+            placement, ids = self._run_groups(action, request, approval)
+        except Refused as refused:
+            self._fail(d, action.record, refused.error, approval)
+            return
+        pool = self.policy.pools[request.pool]
+        until = expires_at(self.now, request.max_runtime, pool.max_runtime)
+        payload = self._payload(d, "launch", approval, self.now, until, action.attempt)
+        payload.update(
+            launch_commit=d.commit,
+            placement=_placement_json(placement, ids),
+            instance_ids=[i for group in ids.values() for i in group],
+        )
+        deployment = self.gh.create_deployment(d.commit, d.key, payload, f"launch {d.key}", TASK)
+        count = sum(len(v) for v in ids.values())
+        where = f"{placement.provider.name} ({placement.region})"
+        self.gh.set_deployment_status(
+            deployment,
+            "in_progress",
+            f"launching {count} instances on {where}",
+            log_url=self.options.log_url,
+            current=None,
+        )
+        running = f"running {count} instances on {where}" + (
+            f" until {utc_iso(until)}" if until else ""
+        )
+        self.gh.set_deployment_status(
+            deployment,
+            "success",
+            clip(running),
+            log_url=self.options.log_url,
+            environment_url=_console_url(placement.region, d.key),
+            current=("in_progress", f"launching {count} instances on {where}"),
+        )
+        self.report.done.append(f"launched {d.key}: {running}")
+        if action.record is not None:
+            self._inactive(action.record, f"launched as deployment {deployment}")
+        if isinstance(action, Replace):
+            self._end_old(action.old, action.old_records, d)
+        self._comment(approval, d, "running", _running_text(request, placement, ids, until))
+
+    def _run_groups(
+        self, action: Launch, request: LaunchRequest, approval: Approval
+    ) -> tuple[Placement, dict[str, list[str]]]:
+        """Launch every group on the first placement that holds; on no capacity move on (a
+        bounded number of times); on any other error terminate what was launched."""
+        d = action.desired
+        pool = self.policy.pools[request.pool]
+        usage = dict(self.usage)
+        if isinstance(action, Replace):  # the old instances end once the new ones run
+            freed = [
+                i for f in action.old for i in f.instances if i.state in ("pending", "running")
+            ]
+            old = usage.get(pool.name, Usage())
+            usage[pool.name] = Usage(
+                max(0, old.instances - len(freed)), max(0, old.vcpus - sum(i.vcpus for i in freed))
+            )
+        catalogues = self._catalogues_now()
+        allowed = self._allowed_zones(pool.providers)
+        exhausted: list[Exhausted] = []
+        launched: dict[str, tuple[GroupPlacement, Location, list[str]]] = {}
+        tries = 0
+        while True:
+            placement, result = next_placement(request, pool, catalogues, usage, exhausted, allowed)
+            if placement is None:
+                self._rollback(launched)
+                raise Refused(*_no_placement(result, exhausted))
+            location = location_of(placement.provider)
+            wanted = {g.group: g for g in placement.groups}
+            for name, (group, where, ids) in list(launched.items()):
+                if where != location or wanted.get(name) != group:
+                    self.ec2.terminate(where, ids)
+                    del launched[name]
+            try:
+                for group in placement.groups:
+                    if group.group in launched:
+                        continue
+                    tries += 1
+                    spec = self._spec(d, request, approval, placement, group, action.attempt)
+                    launched[group.group] = (group, location, self.ec2.run_instances(spec))
+            except LaunchError as exc:
+                if exc.capacity and tries < MAX_ATTEMPTS:
+                    exhausted.append(Exhausted(location, group.instance_type, group.zone))
+                    continue
+                self._rollback(launched)
+                if exc.transient:
+                    raise Transient(str(exc)) from exc
+                if exc.capacity:
+                    raise Refused(
+                        Category.LAUNCH_ERROR, f"no capacity after {tries} tries: {exc}"
+                    ) from exc
+                raise Refused(Category.LAUNCH_ERROR, str(exc)) from exc
+            except EC2Error:
+                self._rollback(launched)
+                raise
+            break
+        self.usage[pool.name] = self.usage.get(pool.name, Usage()).plus(
+            placement.instances, placement.vcpus
+        )
+        return placement, {name: ids for name, (_, _, ids) in launched.items()}
+
+    def _rollback(self, launched: dict[str, tuple[GroupPlacement, Location, list[str]]]) -> None:
+        """No half-launched request: terminate every group already started."""
+        for group, location, ids in launched.values():
+            self.ec2.terminate(location, ids)
+            self.report.done.append(f"rolled back {group.group}: terminated {', '.join(ids)}")
+        launched.clear()
+
+    def _spec(
+        self,
+        d: Desired,
+        request: LaunchRequest,
+        approval: Approval,
+        placement: Placement,
+        group: GroupPlacement,
+        attempt: int,
+    ) -> RunSpec:
+        pool = self.policy.pools[request.pool]
+        until = expires_at(self.now, request.max_runtime, pool.max_runtime)
+        tags = {
+            "Name": f"{d.key}/{group.group}",
+            DEPLOYMENT_TAG: d.key,
+            POOL_TAG: request.pool,
+            "launcher:group": group.group,
+            "launcher:requested-by": approval.requested_by,
+            "launcher:commit": d.commit,
+            "launcher:pr": str(approval.pr.number),
+            "launcher:expires-at": utc_iso(until) if until else "",
+        }
+        if approval.approved_by:
+            tags["launcher:approved-by"] = _tag_value(",".join(approval.approved_by))
+        provider = placement.provider
+        subnet = None
+        if provider.subnet_ids:
+            zones = self.ec2.subnet_zones(location_of(provider), provider.subnet_ids)
+            subnet = next(
+                (s for s in provider.subnet_ids if group.zone in (None, zones.get(s))), None
+            )
+            if subnet is None:
+                raise Refused(
+                    Category.LAUNCH_ERROR,
+                    f"{provider.name} has no subnet in {group.zone}",
+                )
+        return RunSpec(
+            location=location_of(provider),
+            image_id=group.image_id,
+            instance_type=group.instance_type,
+            count=group.count,
+            client_token=client_token(d.key, d.commit, placement, group, attempt),
+            tags=tags,
+            zone=group.zone,
+            subnet_id=subnet,
+            security_group_ids=provider.security_group_ids,
+        )
+
+    def _catalogues_now(self) -> Catalogues:
+        if self._catalogues is None:
+            self._catalogues = self.ec2.catalogues(self.policy.pools.values())
+        return self._catalogues
+
+    def _allowed_zones(self, providers: Iterable[Any]) -> dict[Location, frozenset[str]]:
+        """Zones a group may be pinned to: where the provider has a subnet, if it lists any."""
+        allowed = {}
+        for provider in providers:
+            if provider.subnet_ids:
+                try:
+                    zones = self.ec2.subnet_zones(location_of(provider), provider.subnet_ids)
+                except LaunchError:
+                    zones = {}
+                allowed[location_of(provider)] = frozenset(zones.values())
+        return allowed
+
+    def _end_old(self, fleets: Iterable[Fleet], records: Iterable[Record], d: Desired) -> None:
+        """After a replacement runs: terminate the old instances, mark old records inactive."""
+        self._terminate_fleets(fleets)
+        for record in records:
+            self._inactive(record, f"replaced by version {d.version.id}")
+
+    # schedule, retag, complete ------------------------------------------------------------------
+
+    def _schedule(self, action: Schedule) -> None:
+        d = action.desired
+        try:
+            approval = self._approval(d)
+            self._request(d)
+        except Refused as refused:
+            self._fail(d, None, refused.error, None)
+            return
+        when = utc_iso(d.launch_at) if d.launch_at else "now"
+        payload = self._payload(d, "schedule", approval, None, None, 0)
+        deployment = self.gh.create_deployment(d.commit, d.key, payload, f"schedule {d.key}", TASK)
+        self.gh.set_deployment_status(
+            deployment, "queued", f"scheduled: launches at {when}", current=None
+        )
+        if action.supersedes is not None:
+            self._inactive(action.supersedes, f"rescheduled as deployment {deployment}")
+        self.report.done.append(f"scheduled {d.key} for {when}")
+        self._comment(approval, d, "scheduled", f"is approved and scheduled to launch at {when}.")
+
+    def _retag(self, action: Retag) -> None:
+        d, running = action.desired, action.running
+        try:
+            approval = self._approval(d)
+        except Refused as refused:
+            self._fail(d, None, refused.error, None)
+            return
+        value = utc_iso(action.expires_at) if action.expires_at else ""
+        if action.fleet is not None:
+            by_location: dict[Location, list[str]] = {}
+            for i in action.fleet.instances:
+                by_location.setdefault(Location(i.region, i.role_arn), []).extend(
+                    [i.instance_id, *i.volume_ids]
+                )
+            for location, ids in by_location.items():
+                self.ec2.retag(location, ids, {"launcher:expires-at": value})
+        payload = self._payload(d, "launch", approval, running.launched_at, action.expires_at, 0)
+        payload.update(
+            launch_commit=running.launch_commit or running.commit,
+            placement=dict(running.placement or {}),
+            instance_ids=list(running.instance_ids),
+        )
+        deployment = self.gh.create_deployment(d.commit, d.key, payload, f"retag {d.key}", TASK)
+        text = f"running; max_runtime changed: expires {value or 'never'}"
+        self.gh.set_deployment_status(
+            deployment,
+            "success",
+            text,
+            log_url=self.options.log_url,
+            environment_url=_console_url(str((running.placement or {}).get("region", "")), d.key),
+            current=None,
+        )
+        self._inactive(running, f"max_runtime changed: see deployment {deployment}")
+        self.report.done.append(f"retagged {d.key}: expires {value or 'never'}")
+        self._comment(
+            approval,
+            d,
+            "retagged",
+            f"keeps its instances; its max_runtime changed, so it now expires at "
+            f"{value or 'no set time'}.",
+        )
+
+    def _complete(self, action: Complete) -> None:
+        """Record instances a crashed run launched, if they are the whole request; otherwise
+        end them and launch again with fresh client tokens."""
+        d, fleet = action.desired, action.fleet
+        try:
+            approval = self._approval(d)
+            request = self._request(d)
+        except Refused as refused:
+            self._terminate_fleets([fleet])
+            self._fail(d, action.record, refused.error, None)
+            return
+        wanted = {g.name: g.count for g in request.instances}
+        attempt = action.record.attempt if action.record else 0
+        if fleet.counts() != wanted:
+            self._terminate_fleets([fleet])
+            self._launch(Launch(d.key, d, attempt + 1, action.record))
+            return
+        record = action.record
+        first = fleet.instances[0]
+        until = fleet.expires_at
+        placement = {
+            "region": first.region,
+            "role_arn": first.role_arn,
+            "groups": [
+                {
+                    "name": name,
+                    "instance_type": next(
+                        i.instance_type for i in fleet.instances if i.group == name
+                    ),
+                    "instance_ids": [i.instance_id for i in fleet.instances if i.group == name],
+                }
+                for name in sorted(wanted)
+            ],
+        }
+        if record is None or record.state is not RequestState.LAUNCHING:
+            payload = self._payload(d, "launch", approval, self.now, until, attempt)
+            payload.update(
+                launch_commit=fleet.commit,
+                placement=placement,
+                instance_ids=list(fleet.instance_ids),
+            )
+            deployment = self.gh.create_deployment(
+                d.commit, d.key, payload, f"launch {d.key}", TASK
+            )
+            if record is not None:
+                self._inactive(record, f"launched as deployment {deployment}")
+        else:
+            deployment = record.deployment_id
+        running = f"running {len(fleet.instances)} instances in {first.region}" + (
+            f" until {utc_iso(until)}" if until else ""
+        )
+        self.gh.set_deployment_status(
+            deployment,
+            "success",
+            clip(running),
+            log_url=self.options.log_url,
+            environment_url=_console_url(first.region, d.key),
+        )
+        self.report.done.append(f"recorded {d.key} (launched by an earlier run): {running}")
+        ids = ", ".join(fleet.instance_ids)
+        self._comment(approval, d, "running", f"is running: instances {ids} in {first.region}.")
+
+    # terminate ------------------------------------------------------------------------------------
+
+    def _terminate(self, action: Terminate) -> None:
+        self._terminate_fleets(action.fleets)
+        ids = [i for f in action.fleets for i in f.instance_ids]
+        text = {
+            Reason.REMOVED: f"terminated: removed from {self.branch}",
+            Reason.EXPIRED: "expired: max_runtime reached",
+            Reason.REPLACED: "terminated: replaced by a newer version",
+        }[action.reason]
+        for record in action.records:
+            self._inactive(record, text)
+        shown = ", ".join(ids) if ids else "no instances"
+        self.report.done.append(f"{action.reason.value} {action.key}: {shown}")
+        if action.reason is Reason.REPLACED:
+            return
+        for record in action.records:
+            if record.pr:
+                outcome = "expired" if action.reason is Reason.EXPIRED else "terminated"
+                sentence = (
+                    "reached its max_runtime"
+                    if action.reason is Reason.EXPIRED
+                    else f"was removed from {self.branch}"
+                )
+                body = f"{sentence}; terminated {shown}."
+                self._post_comment(record.pr, record, outcome, body)
+
+    def _terminate_fleets(self, fleets: Iterable[Fleet]) -> None:
+        by_location: dict[Location, list[str]] = {}
+        for fleet in fleets:
+            for i in fleet.instances:
+                by_location.setdefault(Location(i.region, i.role_arn), []).append(i.instance_id)
+        for location, ids in sorted(by_location.items()):
+            self.ec2.terminate(location, ids)
+
+    # recording ------------------------------------------------------------------------------------
+
+    def _payload(
+        self,
+        d: Desired,
+        kind: str,
+        approval: Approval | None,
+        launched_at: datetime | None,
+        until: datetime | None,
+        attempt: int,
+    ) -> dict[str, Any]:
+        return {
+            "launcher": 1,
+            "kind": kind,
+            "request": {"key": d.key, "path": d.path},
+            "version": d.version.to_json(),
+            "blob": d.blob,
+            "pr": approval.pr.number if approval else None,
+            "requested_by": approval.requested_by if approval else None,
+            "approved_by": list(approval.approved_by) if approval else [],
+            "launch_at": utc_iso(d.launch_at) if d.launch_at else None,
+            "max_runtime": d.max_runtime.total_seconds() if d.max_runtime else None,
+            "launched_at": utc_iso(launched_at) if launched_at else None,
+            "expires_at": utc_iso(until) if until else None,
+            "attempt": attempt,
+        }
+
+    def _fail(
+        self, d: Desired, record: Record | None, error: LastError, approval: Approval | None
+    ) -> None:
+        """FAILED: on the version's SCHEDULED record, or on a new deployment of the version."""
+        if record is not None and record.state in (RequestState.SCHEDULED, RequestState.LAUNCHING):
+            deployment = record.deployment_id
+        else:
+            payload = self._payload(
+                d, "failure", approval, None, None, record.attempt if record else 0
+            )
+            payload["error"] = error.describe()
+            deployment = self.gh.create_deployment(
+                d.commit, d.key, payload, f"failed {d.key}", TASK
+            )
+        self.gh.set_deployment_status(
+            deployment, "failure", error.describe(), log_url=self.options.log_url
+        )
+        self.report.failed.append((d.key, error))
+        pr = approval.pr if approval else self._provenance.get(d.path, ("", None))[1]
+        if pr is not None:
+            body = f"could not launch: **{error.category.value}**: {untrusted(error.message)}"
+            self._comment(
+                Approval(pr, pr.author, approval.approved_by if approval else ()), d, "failed", body
+            )
+
+    def _inactive(self, record: Record, description: str) -> None:
+        self.gh.set_deployment_status(record.deployment_id, "inactive", description)
+
+    def _comment(self, approval: Approval, d: Desired, outcome: str, text: str) -> None:
+        """One comment per request version and outcome on the merged pull request, found
+        again by its hidden marker: a re-run edits nothing and posts nothing twice."""
+        marker = COMMENT_MARKER.format(key=d.key, version=d.version.id, outcome=outcome)
+        cc = [
+            f"@{a}"
+            for a in approval.approved_by
+            if a.casefold() != approval.requested_by.casefold()
+        ]
+        body = (
+            f"{marker}\n@{approval.requested_by} your launch request `{d.key}` {text}"
+            + (f"\n\ncc {' '.join(cc)} (approved)" if cc else "")
+            + (f"\n\n[workflow run]({self.options.log_url})" if self.options.log_url else "")
+        )
+        existing = self.gh.find_comment(approval.pr.number, marker)
+        if existing is None:
+            self.gh.upsert_comment(approval.pr.number, marker, body, None)
+
+    def _post_comment(self, pr: int, record: Record, outcome: str, text: str) -> None:
+        marker = COMMENT_MARKER.format(key=record.key, version=record.version.id, outcome=outcome)
+        who = f"@{record.requested_by} " if record.requested_by else ""
+        body = f"{marker}\n{who}your launch request `{record.key}` {text}"
+        if self.gh.find_comment(pr, marker) is None:
+            self.gh.upsert_comment(pr, marker, body, None)
+
+
+# --- small helpers ----------------------------------------------------------------------
+
+
+def _state_of(state: str, description: str) -> tuple[RequestState, LastError | None]:
+    if state in ("queued", "pending"):
+        return RequestState.SCHEDULED, None
+    if state == "in_progress":
+        return RequestState.LAUNCHING, None
+    if state == "success":
+        return RequestState.RUNNING, None
+    if state in ("failure", "error"):
+        error = parse_error(description) or LastError(Category.LAUNCH_ERROR, description)
+        return RequestState.FAILED, error
+    if description.startswith("expired"):
+        return RequestState.EXPIRED, None
+    return RequestState.TERMINATED, None
+
+
+def _seconds(value: object) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=value) if isinstance(value, int | float) and value > 0 else None
+
+
+def _no_placement(result: MatchResult, exhausted: list[Exhausted]) -> tuple[Category, str]:
+    reasons = result.reasons
+    quota = [r for r in reasons if "quota" in r]
+    if result.pool_reasons and any("quota" in r for r in result.pool_reasons):
+        return Category.QUOTA, quota[0]
+    if reasons and len(quota) == len([m for m in result.providers if m.reasons]) and quota:
+        return Category.QUOTA, quota[0]
+    if exhausted:
+        return Category.LAUNCH_ERROR, (
+            "no capacity: InsufficientInstanceCapacity on every matching placement"
+        )
+    return Category.NO_MATCH, "; ".join(reasons) or "no placement"
+
+
+def _placement_json(placement: Placement, ids: dict[str, list[str]]) -> dict[str, Any]:
+    return {
+        "provider": placement.provider.name,
+        "region": placement.region,
+        "role_arn": placement.provider.role_arn,
+        "groups": [
+            {
+                "name": g.group,
+                "count": g.count,
+                "instance_type": g.instance_type,
+                "image_id": g.image_id,
+                "zone": g.zone,
+                "instance_ids": ids.get(g.group, []),
+            }
+            for g in placement.groups
+        ],
+    }
+
+
+def _running_text(
+    request: LaunchRequest,
+    placement: Placement,
+    ids: dict[str, list[str]],
+    until: datetime | None,
+) -> str:
+    lines = [f"is running on {placement.provider.name} ({placement.region}):", ""]
+    for g in placement.groups:
+        zone = f" in {g.zone}" if g.zone else ""
+        lines.append(
+            f"- `{g.group}`: {g.count} × {g.instance_type}{zone} ({g.image_id}): "
+            + ", ".join(ids.get(g.group, []))
+        )
+    lines.append("")
+    lines.append(f"It expires at {utc_iso(until)}." if until else "It has no expiry time.")
+    return "\n".join(lines)
+
+
+def _console_url(region: str, key: str) -> str | None:
+    if not region:
+        return None
+    return (
+        f"https://{region}.console.aws.amazon.com/ec2/home?region={region}"
+        f"#Instances:tag:{DEPLOYMENT_TAG}={key}"
+    )
+
+
+def _tag_value(text: str) -> str:
+    return text if len(text) <= 256 else text[:255] + "…"
+
+
+def _describe(action: Action) -> str:
+    if isinstance(action, Launch):
+        d = action.desired
+        verb = "replace" if isinstance(action, Replace) else "launch"
+        return f"{verb} {d.key} (version {d.version.id}, commit {d.commit[:7]})"
+    if isinstance(action, Schedule):
+        when = utc_iso(action.desired.launch_at) if action.desired.launch_at else "now"
+        return f"schedule {action.key} for {when}"
+    if isinstance(action, Retag):
+        when = utc_iso(action.expires_at) if action.expires_at else "never"
+        return f"retag {action.key}: expires {when}"
+    if isinstance(action, Terminate):
+        ids = [i for f in action.fleets for i in f.instance_ids]
+        return f"terminate {action.key} ({action.reason.value}): {', '.join(ids) or 'no instances'}"
+    if isinstance(action, Complete):
+        return f"record {action.key} as running: {', '.join(action.fleet.instance_ids)}"
+    return f"{action.name} {action.key}"
