@@ -68,6 +68,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from launcher.adapters.ec2 import EC2
     from launcher.adapters.github import GitHub, GitHubError, Settings
     from launcher.jobs.sweep import SweepOptions, run_sweep
 
@@ -87,4 +88,4 @@ def run(args: argparse.Namespace) -> int:
         expiry_warnings=args.expiry_warnings,
         reap_orphans=args.reap_orphans,
     )
-    return run_sweep(gh, options, sys.stdout).exit_code
+    return run_sweep(gh, options, sys.stdout, EC2()).exit_code

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from launcher.core.documents import REQUEST_PATH
 from launcher.core.gate import LABELS, parse_launch_at_label
 
 KEEP_OPEN = "launch:keep-open"
@@ -74,3 +75,92 @@ def late_reason(launch_at: datetime) -> str:
 def stale_reason(ttl_text: str, pools: list[str]) -> str:
     which = ", ".join(pools)
     return f"pending longer than {ttl_text} (request_ttl of pool {which})"
+
+
+# --- deployments: when the reconcile must run, what to warn about ----------------------------
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The newest deployment launcher recorded for a request (from the list, no status read)."""
+
+    deployment_id: int
+    key: str
+    blob: str
+    kind: str  # "schedule", "launch" or "failure"
+    launch_at: datetime | None
+    pr: int | None
+    requested_by: str = ""
+
+
+@dataclass(frozen=True)
+class Running:
+    """One request's instances on EC2 (by launcher's tags)."""
+
+    key: str
+    commit: str
+    expires_at: datetime | None
+    instance_ids: tuple[str, ...]
+
+
+def reconcile_reasons(
+    files: dict[str, str],
+    recorded: list[Recorded],
+    known_blobs: set[tuple[str, str]],
+    running: list[Running],
+    now: datetime,
+) -> tuple[list[str], list[Recorded]]:
+    """Why the full reconcile (`launcher launch`) must run now, from cheap views only; and the
+    scheduled records that may be due (their status decides: it costs one read each).
+
+    Nothing due means no per-deployment reads at all: the sweep's cost then grows with pages of
+    pull requests and deployments and one DescribeInstances per region, not with requests.
+    """
+    reasons: list[str] = []
+    on_main: set[str] = set()
+    for path, blob in files.items():
+        match = REQUEST_PATH.fullmatch(path)
+        if not match:
+            continue
+        key = f"{match['pool']}/{match['name']}"
+        on_main.add(key)
+        if (key, blob) not in known_blobs:
+            reasons.append(f"{key}: a version on the default branch not yet handled")
+    recorded_keys = {r.key for r in recorded}
+    for fleet in running:
+        if fleet.key not in on_main and fleet.key in recorded_keys:
+            reasons.append(f"{fleet.key}: removed from the default branch, still running")
+        elif fleet.expires_at is not None and fleet.expires_at <= now:
+            reasons.append(f"{fleet.key}: past its maximum runtime ({utc_text(fleet.expires_at)})")
+    maybe_due = [
+        r
+        for r in recorded
+        if r.kind == "schedule" and r.launch_at is not None and r.launch_at <= now
+    ]
+    return reasons, maybe_due
+
+
+def orphans(
+    files: dict[str, str], recorded_keys: set[str], running: list[Running]
+) -> list[Running]:
+    """Instances tagged by launcher for a request that is neither on main nor recorded."""
+    on_main = set()
+    for path in files:
+        match = REQUEST_PATH.fullmatch(path)
+        if match:
+            on_main.add(f"{match['pool']}/{match['name']}")
+    return [f for f in running if f.key not in on_main and f.key not in recorded_keys]
+
+
+def expiry_warning(
+    expires_at: datetime | None, windows: tuple[timedelta, ...], now: datetime
+) -> timedelta | None:
+    """The most urgent warning window `now` is in (before expiry), if any.
+
+    Only the most urgent is posted: a run that missed the 24 h window does not post it next to
+    the 1 h one.
+    """
+    if expires_at is None or expires_at <= now:
+        return None
+    inside = [w for w in windows if expires_at - w <= now]
+    return min(inside) if inside else None

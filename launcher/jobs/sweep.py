@@ -11,28 +11,38 @@ time does nothing.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TextIO
 
-from launcher.adapters.github import GitHub, GitHubError, PullInfo
+from launcher.adapters.ec2 import EC2, EC2Error
+from launcher.adapters.github import DeploymentInfo, GitHub, GitHubError, PullInfo
 from launcher.core.documents import load_policy
 from launcher.core.durations import format_duration
 from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, State
+from launcher.core.lifecycle import FleetInstance, fleets_of, parse_time
+from launcher.core.matching import Location, location_of
 from launcher.core.model import Policy
 from launcher.core.sweep import (
     AUTO_REJECTED,
     OpenPull,
+    Recorded,
+    Running,
+    expiry_warning,
     is_late,
     late_reason,
+    orphans,
+    reconcile_reasons,
     stale_candidate,
     stale_reason,
     stale_stage,
     utc_text,
 )
 from launcher.jobs.gate import decide_pull, is_managed_label
+from launcher.jobs.launch import TASK, LaunchOptions, run_launch
 
 SWEEP_MARKER = "<!-- launcher:sweep:{kind} -->"
 
@@ -76,6 +86,7 @@ class SweepReport:
     budget: Budget
     upcoming: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
+    reconciled: list[str] = field(default_factory=list)  # why the full reconcile ran
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -101,18 +112,166 @@ class SweepReport:
         return "\n".join(lines) + "\n"
 
 
-def run_sweep(gh: GitHub, options: SweepOptions, out: TextIO) -> SweepReport:
+def run_sweep(
+    gh: GitHub, options: SweepOptions, out: TextIO, ec2: EC2 | None = None
+) -> SweepReport:
+    """One sweep. Without `ec2` only the pull request rules run (no AWS access needed)."""
     report = SweepReport(Budget(options.max_actions, options.dry_run))
     try:
-        branch = gh.default_branch()
-        policy_raw = gh.read_file(POLICY_PATH, branch)
-        policy, _ = load_policy(policy_raw) if policy_raw is not None else (None, [])
+        branch, head = gh.default_head()
+        files = gh.tree(head)
+        policy_blob = files.get(POLICY_PATH)
+        policy = load_policy(gh.blob(policy_blob))[0] if policy_blob else None
         pulls = gh.open_pulls(branch)
     except GitHubError as exc:
         report.errors.append(str(exc))
         return _finish(report, out)
     _sweep_pulls(gh, pulls, policy, options, report)
+    if ec2 is not None and policy is not None:
+        try:
+            _sweep_deployments(gh, ec2, files, policy, options, report)
+        except (GitHubError, EC2Error) as exc:
+            report.errors.append(str(exc))
+    elif ec2 is not None:
+        report.errors.append(f"{POLICY_PATH} on {branch} is missing or invalid: nothing launched")
     return _finish(report, out)
+
+
+def _sweep_deployments(
+    gh: GitHub,
+    ec2: EC2,
+    files: dict[str, str],
+    policy: Policy,
+    options: SweepOptions,
+    report: SweepReport,
+) -> None:
+    """Steps 3 to 5: launch what is due, end what expired (warning ahead), report orphans.
+
+    Cheap views first (the deployment list, one DescribeInstances per region); the full
+    reconcile, `launcher launch`, runs only when one of them shows something to do.
+    """
+    now = options.now
+    infos = gh.deployments(TASK)
+    recorded = _latest_records(infos)
+    known_blobs = {
+        (str((i.payload.get("request") or {}).get("key")), str(i.payload.get("blob")))
+        for i in infos
+        if isinstance(i.payload.get("request"), dict)
+    }
+    locations = {location_of(p) for pool in policy.pools.values() for p in pool.providers}
+    for info in infos:
+        placement = info.payload.get("placement")
+        if isinstance(placement, dict) and isinstance(placement.get("region"), str):
+            locations.add(Location(placement["region"], placement.get("role_arn") or None))
+    fleet = [i for i in ec2.fleet(locations) if i.key]
+    running = [Running(f.key, f.commit, f.expires_at, f.instance_ids) for f in fleets_of(fleet)]
+    reasons, maybe_due = reconcile_reasons(
+        files, list(recorded.values()), known_blobs, running, now
+    )
+    for record in maybe_due:
+        status = gh.deployment_status(record.deployment_id)
+        if status is None or status[0] in ("queued", "pending"):
+            reasons.append(f"{record.key}: scheduled launch due since {utc_text(record.launch_at)}")  # type: ignore[arg-type]
+    _warn_expiries(gh, running, recorded, options, report)
+    _orphans(ec2, fleet, orphans(files, set(recorded), running), options, report)
+    if reasons:
+        _reconcile(gh, ec2, reasons, options, report)
+    for record in recorded.values():
+        if record.kind == "schedule" and record.launch_at and record.launch_at > now:
+            report.upcoming.append(f"{record.key} launches at {utc_text(record.launch_at)}")
+    for f in sorted(running, key=lambda f: f.expires_at or now):
+        if f.expires_at and f.expires_at > now:
+            report.upcoming.append(f"{f.key} expires at {utc_text(f.expires_at)}")
+
+
+def _latest_records(infos: list[DeploymentInfo]) -> dict[str, Recorded]:
+    latest: dict[str, Recorded] = {}
+    for info in sorted(infos, key=lambda i: i.id):  # the newest deployment of a request wins
+        p = info.payload
+        request = p.get("request")
+        if p.get("launcher") != 1 or not isinstance(request, dict):
+            continue
+        latest[info.environment] = Recorded(
+            deployment_id=info.id,
+            key=info.environment,
+            blob=str(p.get("blob") or ""),
+            kind=str(p.get("kind") or ""),
+            launch_at=parse_time(p.get("launch_at")),
+            pr=p.get("pr") if isinstance(p.get("pr"), int) else None,
+            requested_by=str(p.get("requested_by") or ""),
+        )
+    return latest
+
+
+def _warn_expiries(
+    gh: GitHub,
+    running: list[Running],
+    recorded: dict[str, Recorded],
+    options: SweepOptions,
+    report: SweepReport,
+) -> None:
+    """A comment on the original pull request ahead of expiry, once per window."""
+    for f in running:
+        window = expiry_warning(f.expires_at, options.expiry_warnings, options.now)
+        record = recorded.get(f.key)
+        if window is None or record is None or record.pr is None or f.expires_at is None:
+            continue
+        marker = SWEEP_MARKER.format(kind=f"expiry {f.key} {f.commit} {format_duration(window)}")
+        if gh.find_comment(record.pr, marker) is not None:
+            continue
+        who = f"@{record.requested_by} " if record.requested_by else ""
+        body = (
+            f"{marker}\n{who}the instances of `{f.key}` reach their maximum runtime at "
+            f"{utc_text(f.expires_at)} and will be terminated then. To keep them longer, change "
+            "`max_runtime` (within the pool's cap) in a new pull request."
+        )
+        pr = record.pr
+        report.budget.spend(
+            f"warn #{pr}: {f.key} expires at {utc_text(f.expires_at)}",
+            lambda pr=pr, body=body: gh.comment(pr, body),
+        )
+
+
+def _orphans(
+    ec2: EC2,
+    fleet: list[FleetInstance],
+    found: list[Running],
+    options: SweepOptions,
+    report: SweepReport,
+) -> None:
+    for orphan in found:
+        ids = ", ".join(orphan.instance_ids)
+        report.orphans.append(f"{orphan.key} (commit {orphan.commit[:12]}): {ids}")
+        if not options.reap_orphans:
+            continue
+        mine = [i for i in fleet if i.instance_id in orphan.instance_ids]
+        for location in {Location(i.region, i.role_arn) for i in mine}:
+            ids_here = [i.instance_id for i in mine if (i.region, i.role_arn) == location]
+            report.budget.spend(
+                f"terminate orphans of {orphan.key} in {location.region}: {', '.join(ids_here)}",
+                lambda location=location, ids_here=ids_here: ec2.terminate(location, ids_here),
+            )
+
+
+def _reconcile(
+    gh: GitHub, ec2: EC2, reasons: list[str], options: SweepOptions, report: SweepReport
+) -> None:
+    """The launch job's reconcile, within what is left of this run's budget."""
+    budget = report.budget
+    left = max(0, budget.limit - len(budget.done))
+    launch = run_launch(
+        gh,
+        ec2,
+        LaunchOptions(now=options.now, dry_run=options.dry_run, max_actions=left),
+        io.StringIO(),
+    )
+    (budget.would if options.dry_run else budget.done).extend(
+        line.removeprefix("would ") for line in launch.done
+    )
+    budget.deferred.extend(f"{action.name} {action.key}" for action in launch.deferred)
+    report.errors.extend(f"{key}: {error.describe()}" for key, error in launch.failed)
+    report.errors.extend(launch.errors)
+    report.reconciled = reasons
 
 
 def _sweep_pulls(

@@ -149,3 +149,14 @@ def world(github_sandbox: GitHubSandbox, tmp_path: Path) -> World:  # noqa: F811
         collaborators={name: "write" for name in PEOPLE},
     )
     return World(sb, tokens, tmp_path)
+
+
+@pytest.fixture
+def launch_world(world: World, moto_server: Any) -> World:
+    """The seeded stand-in plus a moto EC2 server, with pools that launch into it."""
+    from tests.jobs.test_launch import POOLS as LAUNCH_POOLS
+
+    world.sb.push_files(
+        world.repo_name, "main", {"pools.yaml": LAUNCH_POOLS}, "launch pools", "pat"
+    )
+    return world

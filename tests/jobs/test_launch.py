@@ -63,12 +63,6 @@ def request(
     return text
 
 
-@pytest.fixture
-def launch_world(world: World, moto_server: Any) -> World:
-    world.sb.push_files(world.repo_name, "main", {"pools.yaml": POOLS}, "launch pools", "pat")
-    return world
-
-
 def merged(world: World, author: str, files: dict[str, str | None], approver: str = "") -> int:
     number = world.open_pr(author, files)
     if approver:
