@@ -20,7 +20,7 @@ from typing import TextIO
 
 from launcher.adapters.ec2 import EC2, EC2Error
 from launcher.adapters.github import DeploymentInfo, GitHub, GitHubError, PullInfo
-from launcher.core.documents import load_policy
+from launcher.core.documents import REQUEST_PATH, load_policy
 from launcher.core.durations import format_duration
 from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, State
 from launcher.core.lifecycle import FleetInstance, fleets_of, parse_time
@@ -45,6 +45,7 @@ from launcher.jobs.gate import decide_pull, is_managed_label
 from launcher.jobs.launch import TASK, LaunchOptions, run_launch
 
 SWEEP_MARKER = "<!-- launcher:sweep:{kind} -->"
+REQUEST_TASK = "launcher-request"  # records of pull requests the sweep closed before merge
 
 
 @dataclass
@@ -388,7 +389,46 @@ def _close(
         f"label #{n} {AUTO_REJECTED}",
         lambda: gh.sync_labels(n, info.labels, is_managed_label, {AUTO_REJECTED}),
     )
+    _record_closed(gh, info, decision, category, reason, report)
     spend(f"close #{n} ({category})", lambda: gh.close_pull(n))
+
+
+def _record_closed(
+    gh: GitHub,
+    info: PullInfo,
+    decision: Decision,
+    category: str,
+    reason: str,
+    report: SweepReport,
+) -> None:
+    """Record each waiting request as FAILED (`auto_rejected` or `stale`) with a deployment of
+    the pull request's head, under its own task so the launch reconcile never acts on it."""
+    keys = []
+    for item in decision.items:
+        match = REQUEST_PATH.fullmatch(item.path)
+        if item.kind == "request" and match and item.state in (State.PENDING, State.FAILURE):
+            keys.append((f"{match['pool']}/{match['name']}", item.path))
+    if not keys:
+        return
+    done = {(d.environment, d.sha) for d in gh.deployments(REQUEST_TASK)}
+    error = f"{category}: {reason}"
+    for key, path in keys:
+        if (key, info.head_sha) in done:
+            continue
+        payload = {
+            "launcher": 1,
+            "kind": "failure",
+            "request": {"key": key, "path": path},
+            "pr": info.number,
+            "requested_by": info.author,
+            "error": error,
+        }
+
+        def record(key: str = key, payload: dict[str, object] = payload) -> None:
+            deployment = gh.create_deployment(info.head_sha, key, payload, error, REQUEST_TASK)
+            gh.set_deployment_status(deployment, "failure", error, current=None)
+
+        report.budget.spend(f"record {key} as FAILED ({category})", record)
 
 
 def _finish(report: SweepReport, out: TextIO) -> SweepReport:

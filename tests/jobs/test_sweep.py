@@ -48,6 +48,14 @@ def test_not_approved_by_launch_time_is_auto_rejected(world: World) -> None:
     assert "Approvers: @dave, @erin, @acme/dev-leads." in notice[0]
     branch = world.repo("bob").get_branch(world.branches[number])  # the branch is kept
     assert branch.name == world.branches[number]
+    (record,) = world.repo("alice").get_deployments(environment="dev/web")
+    assert record.task == "launcher-request" and record.payload["pr"] == number
+    assert [(s.state, s.description) for s in record.get_statuses()] == [
+        (
+            "failure",
+            "auto_rejected: not approved before the scheduled launch time 2026-12-01 09:00 UTC",
+        )
+    ]
 
 
 def test_approved_before_launch_time_is_left_alone(world: World) -> None:
@@ -85,6 +93,7 @@ def test_dry_run_changes_nothing(world: World) -> None:
         f"comment on #{number}: not approved before the scheduled launch time 2026-12-01 09:00 UTC",
         f"status launcher/approval failure on #{number}",
         f"label #{number} launch:auto-rejected",
+        "record dev/web as FAILED (auto_rejected)",
         f"close #{number} (auto_rejected)",
     ]
     assert "**Would do (dry run)**" in out
@@ -93,11 +102,11 @@ def test_dry_run_changes_nothing(world: World) -> None:
 def test_max_actions_defers_the_rest_to_the_next_run(world: World) -> None:
     first = open_scheduled(world, "web")
     second = open_scheduled(world, "api")
-    report, out = world.sweep("2026-12-01T09:00:00Z", "--max-actions=4")
-    assert len(report.budget.done) == 4 and len(report.budget.deferred) == 4
-    assert "--max-actions 4 reached" in out
+    report, out = world.sweep("2026-12-01T09:00:00Z", "--max-actions=5")
+    assert len(report.budget.done) == 5 and len(report.budget.deferred) == 5
+    assert "--max-actions 5 reached" in out
     assert world.pull_state(first) == "closed" and world.pull_state(second) == "open"
-    world.sweep("2026-12-01T09:15:00Z", "--max-actions=4")
+    world.sweep("2026-12-01T09:15:00Z", "--max-actions=5")
     assert world.pull_state(second) == "closed"
 
 
