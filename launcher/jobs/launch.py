@@ -452,7 +452,7 @@ class _Run:
             log_url=self.options.log_url,
             current=None,
         )
-        running = f"running {count} instances on {where}" + (
+        running = f"running {_count(count, 'instance')} on {where}" + (
             f" until {utc_iso(until)}" if until else ""
         )
         self.gh.set_deployment_status(
@@ -718,7 +718,7 @@ class _Run:
                 self._inactive(record, f"launched as deployment {deployment}")
         else:
             deployment = record.deployment_id
-        running = f"running {len(fleet.instances)} instances in {first.region}" + (
+        running = f"running {_count(len(fleet.instances), 'instance')} in {first.region}" + (
             f" until {utc_iso(until)}" if until else ""
         )
         self.gh.set_deployment_status(
@@ -921,6 +921,10 @@ def _running_text(
     lines.append("")
     lines.append(f"It expires at {utc_iso(until)}." if until else "It has no expiry time.")
     return "\n".join(lines)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _console_url(region: str, key: str) -> str | None:

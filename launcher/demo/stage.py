@@ -1,0 +1,176 @@
+"""The demo's stage: servers, people, the repository, and an event pump that runs workflows."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from launcher.sandbox.actions import ActionsRunner, JobResult
+from launcher.sandbox.github import GitHubSandbox
+from launcher.sandbox.moto import MotoServer, start_server
+
+REPO = "acme/infra"
+BOT = "launcher-bot"
+PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "mallory", "pat")
+TEAMS = {
+    "platform": ["pat"],
+    "interns": [],
+    "engineering": ["alice", "bob", "carol"],
+    "ml-leads": ["frank"],
+}
+
+
+LAUNCHER_STEPS = ("Gate", "Launch", "Sweep")  # the workflows' steps that run launcher
+
+
+class DemoError(Exception):
+    """Something did not happen as it should: the demo fails (exit 1)."""
+
+
+def project_root() -> Path:
+    """This repository (the demo seeds from its own pools.yaml and workflows)."""
+    return Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Stage:
+    out: TextIO
+    verbose: bool = False
+    workflows: Path = field(default_factory=lambda: project_root() / ".github" / "workflows")
+    sb: GitHubSandbox | None = None
+    moto: MotoServer | None = None
+    runner: ActionsRunner | None = None
+    tokens: dict[str, str] = field(default_factory=dict)
+    branches: dict[int, str] = field(default_factory=dict)
+    seen_event: int = 0
+    saved_env: dict[str, str | None] = field(default_factory=dict)
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="launcher-demo-")
+        self.moto = start_server()
+        for key, value in self.moto.env().items():  # boto3 in this process: the final table
+            self.saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+        self.sb = GitHubSandbox(state_dir=Path(self.tmp.name) / "github").start()
+        self._seed()
+
+    def stop(self) -> None:
+        if self.sb is not None:
+            self.sb.stop()
+            self.sb = None
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+        for key, value in self.saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self.saved_env.clear()
+        if self.tmp is not None:
+            self.tmp.cleanup()
+            self.tmp = None
+
+    def _seed(self) -> None:
+        sb = self.sb
+        assert sb is not None and self.moto is not None and self.tmp is not None
+        root = project_root()
+        self.tokens = {login: sb.add_user(login) for login in PEOPLE}
+        self.tokens[BOT] = sb.add_user(BOT, bot=True)
+        sb.add_org("acme", members=list(PEOPLE))
+        for slug, members in TEAMS.items():
+            sb.add_team("acme", slug, members=members)
+        files: dict[str, bytes | str] = {"pools.yaml": (root / "pools.yaml").read_bytes()}
+        for path in sorted(self.workflows.glob("*.y*ml")):
+            files[f".github/workflows/{path.name}"] = path.read_bytes()
+        sb.create_repo("acme", "infra", files, collaborators={p: "write" for p in PEOPLE})
+        self.seen_event = sb.last_event_id()
+        workdir = Path(self.tmp.name) / "runner"
+        workdir.mkdir()
+        self.runner = ActionsRunner(
+            sb.git_dir(REPO),
+            self.workflows,
+            repository=REPO,
+            api_url=sb.url,
+            token=self.tokens[BOT],
+            vars={"LAUNCHER_BOT_LOGIN": BOT},
+            python_bin_dir=Path(sys.executable).parent,
+            extra_env={"LAUNCHER_GITHUB_THROTTLE": "0", "LAUNCHER_GITHUB_TIMEOUT": "10"},
+            aws_env=self.moto.env(),
+            workdir=workdir,
+        )
+
+    # --- people act -----------------------------------------------------------------------
+
+    def repo(self, login: str) -> Any:
+        assert self.sb is not None
+        return self.sb.client(self.tokens[login]).get_repo(REPO)
+
+    def open_pr(self, author: str, path: str, content: str, title: str, body: str) -> int:
+        assert self.sb is not None
+        branch = f"{author}/{Path(path).stem}"
+        self.sb.push_files(REPO, branch, {path: content}, title, author, base="main")
+        number = self.repo(author).create_pull(title=title, body=body, head=branch, base="main")
+        self.branches[number.number] = branch
+        return int(number.number)
+
+    def review(self, login: str, number: int, event: str, body: str = "") -> None:
+        self.repo(login).get_pull(number).create_review(body=body, event=event)
+
+    def merge(self, login: str, number: int) -> None:
+        self.repo(login).get_pull(number).merge(merge_method="merge")
+
+    # --- GitHub Actions ----------------------------------------------------------------------
+
+    def pump(self) -> list[JobResult]:
+        """Run the workflows every new event triggers, as GitHub Actions would."""
+        assert self.sb is not None and self.runner is not None
+        jobs: list[JobResult] = []
+        while True:
+            events = self.sb.events(since=self.seen_event)
+            if not events:
+                return jobs
+            for event in events:
+                self.seen_event = max(self.seen_event, event.id)
+                sender = (event.payload.get("sender") or {}).get("login")
+                if sender == BOT:
+                    continue  # like GITHUB_TOKEN: the bot's own writes trigger no workflow
+                jobs += self._ran(self.runner.run_event(event.event, event.payload))
+
+    def dispatch(self, workflow: str, **inputs: Any) -> list[JobResult]:
+        assert self.runner is not None
+        jobs = self._ran(self.runner.run_workflow(workflow, "workflow_dispatch", inputs=inputs))
+        self.pump()
+        return jobs
+
+    def _ran(self, jobs: list[JobResult]) -> list[JobResult]:
+        """A launcher step may say "no" (exit 1: a refused request fails the job); any other
+        failing step means a broken workflow, and the demo fails."""
+        for job in jobs:
+            if self.verbose:
+                self.out.write(job.log() + "\n")
+            broken = [
+                s for s in job.steps if s.outcome == "failure" and s.name not in LAUNCHER_STEPS
+            ]
+            if broken:
+                raise DemoError(f"{job.workflow} failed before launcher ran:\n{job.log()}")
+        return jobs
+
+    def status(self, number: int) -> tuple[str, str]:
+        pull = self.repo("alice").get_pull(number)
+        for s in self.repo("alice").get_commit(pull.head.sha).get_statuses():
+            if s.context == "launcher/approval":
+                return s.state, s.description
+        raise DemoError(f"PR #{number} has no launcher/approval status: did gate.yml run?")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(second=0, microsecond=0)
