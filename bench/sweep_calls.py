@@ -53,6 +53,7 @@ def request(name: str) -> str:
 
 def scenario(n_pulls: int, n_running: int) -> dict[str, float]:
     moto = start_server()
+    moto.reset()  # moto keeps its state per process: start each scenario empty
     saved = {k: os.environ.get(k) for k in moto.env()}
     os.environ.update(moto.env())
     try:
