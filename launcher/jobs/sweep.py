@@ -368,7 +368,8 @@ def _close(
     reason: str,
     report: SweepReport,
 ) -> None:
-    """Comment, fail the check, label, close: in that order, so a crash leaves it findable."""
+    """Comment, fail the check, label, record, close: in that order, so a crash before the
+    end leaves the pull request open and findable by the next run."""
     n = info.number
     spend = report.budget.spend
     marker = SWEEP_MARKER.format(kind=category)
