@@ -13,7 +13,19 @@ import sys
 from launcher import __version__
 
 # Subcommands, each a module with add_parser(subparsers) and run(args) -> int.
-COMMANDS = ("validate", "match", "gate", "launch", "sweep", "demo", "codeowners", "sandbox")
+COMMANDS = (
+    "validate",
+    "match",
+    "gate",
+    "launch",
+    "sweep",
+    "pending",
+    "status",
+    "report",
+    "demo",
+    "codeowners",
+    "sandbox",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -471,3 +471,93 @@ class DeploymentInfo:
     ref: str
     environment: str
     payload: dict[str, Any]
+
+
+# --- read-only views for `launcher status`, `pending` and `report` (list calls only) ---------
+# Functions over a GitHub rather than methods, so the class above stays as the jobs use it.
+
+
+@dataclass(frozen=True)
+class OpenPullDetail:
+    """An open pull request as the list call returns it: enough to decide it (PullInfo) and
+    to show it (OpenPull), with no per-pull-request read."""
+
+    info: PullInfo
+    listed: OpenPull
+
+
+@dataclass(frozen=True)
+class ListedDeployment:
+    """A deployment as the list call returns it (task and creation time included)."""
+
+    id: int
+    task: str
+    sha: str
+    environment: str
+    payload: dict[str, Any]
+    created_at: Any  # datetime
+
+
+def _open_pull_detail(gh: GitHub, p: Any) -> OpenPullDetail:
+    labels = tuple(label.name for label in p.labels)
+    info = PullInfo(
+        number=p.number,
+        author=p.user.login,
+        head_sha=p.head.sha,
+        base_sha=p.base.sha,
+        base_ref=p.base.ref,
+        state=p.state,
+        merged=False,
+        labels=labels,
+        requested_users=tuple(u.login for u in p.requested_reviewers or ()),
+        requested_teams=tuple(gh._team_slug(t) for t in p.requested_teams or ()),
+        html_url=p.html_url,
+    )
+    listed = OpenPull(p.number, p.user.login, p.created_at, labels, p.head.sha, p.html_url)
+    return OpenPullDetail(info, listed)
+
+
+@_wrap("listing open pull requests")
+def open_pull_details(gh: GitHub, base: str) -> list[OpenPullDetail]:
+    """Open pull requests into `base` with base commits and requested reviewers: one request
+    per 100, like `open_pulls`. The listed objects are complete, so they also fill the pull
+    request cache: deciding one afterwards does not fetch it again."""
+    found = []
+    for p in gh.repo.get_pulls(state="open", base=base):
+        gh._pulls.setdefault(p.number, p)
+        found.append(_open_pull_detail(gh, p))
+    return found
+
+
+@_wrap("listing deployments")
+def listed_deployments(gh: GitHub, task: str) -> list[ListedDeployment]:
+    """The bot's deployments for `task` with their creation time, newest first (100 per
+    page, no status reads); anyone else's are ignored, as in `deployments`."""
+    bot = gh.settings.bot_login.casefold()
+    found = []
+    for d in gh.repo.get_deployments(task=task):
+        if d.creator is None or d.creator.login.casefold() != bot:
+            continue
+        payload = d.payload
+        if isinstance(payload, str):
+            try:
+                payload = json.loads(payload) if payload else {}
+            except ValueError:
+                payload = {}
+        found.append(
+            ListedDeployment(
+                d.id,
+                task,
+                d.sha,
+                d.environment,
+                payload if isinstance(payload, dict) else {},
+                d.created_at,
+            )
+        )
+    return found
+
+
+@_wrap("reading the repository")
+def html_url(gh: GitHub) -> str:
+    """The repository's web address (free once `default_head` has read the repository)."""
+    return str(gh.repo.html_url)

@@ -1,0 +1,97 @@
+"""`launcher status`: every request's state and each pool's quota use (list calls only)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+
+def instant(text: str) -> datetime:
+    """An ISO 8601 time with a time zone, for --now."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone (add Z for UTC)")
+    return when
+
+
+def add_common(parser: argparse.ArgumentParser, formats: bool = True) -> None:
+    parser.add_argument(
+        "--now", type=instant, metavar="ISO", help="the time to report at (default: the clock)"
+    )
+    if formats:
+        parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="every request's state, placement and time left; each pool's quota use",
+        description=(
+            "List every launch request with its state (PENDING_APPROVAL, REJECTED, SCHEDULED, "
+            "LAUNCHING, RUNNING, FAILED, TERMINATED, EXPIRED), requester, approvers, placement, "
+            "instance count and time left, and each pool's quota use. Reads only lists (open "
+            "pull requests, deployments, main's tree, one DescribeInstances per region), so "
+            "waiting pull requests show without their pool: `launcher pending` reads those. "
+            "Needs GITHUB_REPOSITORY and GITHUB_TOKEN; EC2 is skipped with a note when AWS is "
+            "not configured. Exit 0, or 2 when it cannot run."
+        ),
+    )
+    parser.add_argument("--pool", metavar="P", help="only this pool's requests and quota")
+    add_common(parser)
+    parser.set_defaults(func=run)
+
+
+def connect(command: str) -> Any:
+    """The GitHub adapter from the environment, or None after saying why on stderr."""
+    from launcher.adapters.github import GitHub, GitHubError, Settings
+
+    try:
+        return GitHub(Settings.from_env())
+    except GitHubError as exc:
+        print(f"launcher {command}: {exc}", file=sys.stderr)
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from launcher.jobs.status import StatusError, connect_ec2, gather
+    from launcher.report.text import status_json, status_lines
+
+    gh = connect("status")
+    if gh is None:
+        return 2
+    ec2, why = connect_ec2()
+    try:
+        gathered = gather(gh, ec2, args.now or datetime.now(UTC), ec2_note=why)
+    except StatusError as exc:
+        print(f"launcher status: {exc}", file=sys.stderr)
+        return 2
+    overview = gathered.overview
+    if args.pool:
+        if args.pool not in gathered.policy.pools:
+            print(f"launcher status: no pool {args.pool!r} in pools.yaml", file=sys.stderr)
+            return 2
+        unknown = [r for r in overview.requests if r.pool is None]
+        overview = overview.only_pool(args.pool)
+        if unknown:
+            note = (
+                f"{len(unknown)} waiting pull request{'s' if len(unknown) != 1 else ''} not "
+                "attributed to a pool (their files are not read): see `launcher pending`"
+            )
+            overview = type(overview)(
+                overview.now,
+                overview.requests,
+                overview.pools,
+                (*overview.notes, note),
+                overview.ec2_read,
+            )
+    if args.format == "json":
+        print(json.dumps(status_json(overview), indent=2))
+    else:
+        print("\n".join(status_lines(overview)))
+    return 0

@@ -1,0 +1,607 @@
+"""Where every launch request stands: the view behind `launcher status`, `pending` and `report`.
+
+Pure. The job hands in what list calls return (open pull requests, launcher's deployments with
+their payloads, the EC2 fleet, main's tree and pools.yaml) and this infers each request's state
+from them, so the cost of a run grows with pages of lists, not with the number of requests:
+
+- an open pull request labelled `launch:pending-approval` is PENDING_APPROVAL, one labelled
+  `launch:rejected` is REJECTED (the gate keeps those labels current);
+- the newest deployment of a request decides the rest: a `launch` whose instances are on EC2 is
+  RUNNING; whose instances are gone is EXPIRED when its `expires_at` has passed, else
+  TERMINATED (removed from main, or replaced); a `failure` is FAILED with its payload's
+  `error`; a `schedule` whose `launch_at` is ahead is SCHEDULED;
+- only a `schedule` whose `launch_at` has passed needs its latest status (the launch may have
+  failed on that very deployment): `status_reads` names those, and the job reads them;
+- a request on main that no deployment records yet is LAUNCHING (the launch job has not
+  recorded it, or instances are up and the record is missing).
+
+The gate's decisions, when a command paid for them (one `decide_pull` per waiting pull request),
+add the pool, the request and the approvals counted to pending rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from launcher.core.documents import REQUEST_PATH
+from launcher.core.gate import LABELS, Decision, State
+from launcher.core.lifecycle import (
+    Category,
+    FleetInstance,
+    LastError,
+    RequestState,
+    parse_error,
+    parse_time,
+)
+from launcher.core.model import Policy, Quota
+from launcher.core.permissions import TeamResolver, approvers, display_principals
+from launcher.core.quota import TaggedInstance, Usage, count_usage
+from launcher.core.sweep import KEEP_OPEN, OpenPull
+
+LAUNCH_TASK = "launcher"  # the launch job's deployments
+REQUEST_TASK = "launcher-request"  # the sweep's records of pull requests closed unmerged
+
+# Display order: what needs someone first, what is over last.
+ORDER = (
+    RequestState.PENDING_APPROVAL,
+    RequestState.REJECTED,
+    RequestState.SCHEDULED,
+    RequestState.LAUNCHING,
+    RequestState.RUNNING,
+    RequestState.FAILED,
+    RequestState.EXPIRED,
+    RequestState.TERMINATED,
+)
+WAITING = frozenset({RequestState.PENDING_APPROVAL, RequestState.REJECTED})
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """One deployment launcher created, as the list call returns it (no status)."""
+
+    id: int
+    task: str
+    environment: str
+    sha: str
+    payload: Mapping[str, Any]
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Approvals:
+    """The gate's count for one waiting request."""
+
+    approved_by: tuple[str, ...]
+    missing: int
+    required: int
+    stale: tuple[str, ...] = ()
+    rejected_by: tuple[str, ...] = ()
+    reason: str = ""  # the rejecting review's text, or the gate's summary
+
+
+@dataclass(frozen=True)
+class RequestStatus:
+    """One row: a request (or an open pull request whose files were not read)."""
+
+    key: str  # <pool>/<name>; "#N" for a pull request listed only
+    state: RequestState
+    pool: str | None
+    requester: str = ""
+    approvers: tuple[str, ...] = ()  # @login and @org/team mentions
+    pr: int | None = None
+    pr_url: str = ""
+    deployment_id: int | None = None
+    environment: str = ""
+    placement: str = ""
+    instances: int = 0  # launcher's instances of this request on EC2 now
+    created_at: datetime | None = None  # pull request opened, or deployment recorded
+    launch_at: datetime | None = None
+    expires_at: datetime | None = None
+    rejects_at: datetime | None = None  # when the sweep auto-rejects or closes it
+    rejects_why: str = ""  # "launch_at" or "request_ttl"
+    last_error: LastError | None = None
+    approvals: Approvals | None = None
+    source: str = ""  # what the state was read from: labels, gate, ec2, payload, status, tree
+    note: str = ""
+
+    @property
+    def waiting(self) -> bool:
+        return self.state in WAITING
+
+    @property
+    def deadline(self) -> datetime | None:
+        """The next time this row changes by itself: auto-rejection, launch, or expiry."""
+        if self.waiting:
+            return self.rejects_at
+        if self.state is RequestState.SCHEDULED:
+            return self.launch_at
+        if self.state in (RequestState.RUNNING, RequestState.LAUNCHING):
+            return self.expires_at
+        return None
+
+    def time_left(self, now: datetime) -> timedelta | None:
+        deadline = self.deadline
+        return None if deadline is None else deadline - now
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    name: str
+    description: str
+    approvers: tuple[str, ...]
+    approvals_required: int
+    quota: Quota | None
+    used: Usage | None  # None: EC2 was not read
+    request_ttl: timedelta | None = None
+    max_runtime: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Overview:
+    now: datetime
+    requests: tuple[RequestStatus, ...]
+    pools: tuple[PoolStatus, ...]
+    notes: tuple[str, ...] = ()
+    ec2_read: bool = True
+
+    def only_pool(self, pool: str) -> Overview:
+        return replace(
+            self,
+            requests=tuple(r for r in self.requests if r.pool == pool),
+            pools=tuple(p for p in self.pools if p.name == pool),
+        )
+
+    def by_state(self, *states: RequestState) -> list[RequestStatus]:
+        return [r for r in self.requests if r.state in states]
+
+
+# --- deployments ---------------------------------------------------------------------------
+
+
+def _key_of(d: Deployed) -> str | None:
+    p = d.payload
+    request = p.get("request")
+    if p.get("launcher") != 1 or not isinstance(request, dict):
+        return None
+    return d.environment if request.get("key") == d.environment else None
+
+
+def newest(deployments: Iterable[Deployed]) -> dict[str, Deployed]:
+    """The newest launcher deployment per request key, over both tasks (ids only grow)."""
+    found: dict[str, Deployed] = {}
+    for d in sorted(deployments, key=lambda d: d.id):
+        key = _key_of(d)
+        if key is not None:
+            found[key] = d
+    return found
+
+
+def status_reads(deployments: Iterable[Deployed], now: datetime) -> list[int]:
+    """Deployments whose latest status must be read: the newest of a request is a `schedule`
+    whose launch time has passed (launched, failed or still waiting for the sweep: only its
+    status tells). Everything else is inferred from lists."""
+    due = []
+    for d in newest(deployments).values():
+        if d.task != LAUNCH_TASK or d.payload.get("kind") != "schedule":
+            continue
+        launch_at = parse_time(d.payload.get("launch_at"))
+        if launch_at is None or launch_at <= now:
+            due.append(d.id)
+    return sorted(due)
+
+
+# --- the overview --------------------------------------------------------------------------
+
+
+@dataclass
+class _Inputs:
+    policy: Policy
+    now: datetime
+    fleet: list[FleetInstance] | None
+    files: Mapping[str, str] | None
+    statuses: Mapping[int, tuple[str, str] | None]
+    open_numbers: set[int] = field(default_factory=set)
+
+
+def build(
+    policy: Policy,
+    now: datetime,
+    *,
+    pulls: Sequence[OpenPull] = (),
+    requested: Mapping[int, tuple[str, ...]] | None = None,
+    decisions: Mapping[int, Decision] | None = None,
+    deployments: Iterable[Deployed] = (),
+    statuses: Mapping[int, tuple[str, str] | None] | None = None,
+    fleet: Sequence[FleetInstance] | None = None,
+    files: Mapping[str, str] | None = None,
+    notes: Iterable[str] = (),
+) -> Overview:
+    """Every request's state, and each pool's quota use.
+
+    `fleet` None means EC2 was not read: RUNNING, TERMINATED and EXPIRED then come from the
+    records and main's tree alone (said in the notes). `statuses` holds the reads
+    `status_reads` asked for; `decisions` the gate's decisions per pull request number.
+    """
+    inputs = _Inputs(
+        policy,
+        now,
+        list(fleet) if fleet is not None else None,
+        files,
+        statuses or {},
+        {p.number for p in pulls},
+    )
+    rows: list[RequestStatus] = []
+    for pull in sorted(pulls, key=lambda p: p.number):
+        if not pull.waiting:
+            continue
+        decision = (decisions or {}).get(pull.number)
+        if decision is not None and decision.state is not State.ERROR:
+            rows.extend(_decided_rows(pull, decision, inputs))
+        else:
+            note = f"the gate could not decide: {decision.error}" if decision else ""
+            rows.append(_listed_row(pull, (requested or {}).get(pull.number, ()), inputs, note))
+    latest = newest(deployments)
+    for key, d in sorted(latest.items()):
+        row = _deployed_row(key, d, inputs)
+        if row is not None:
+            rows.append(row)
+    rows.extend(_unrecorded_rows(latest, inputs))
+    all_notes = list(notes)
+    if inputs.fleet is None:
+        all_notes.append(
+            "EC2 was not read: instance counts and quota use are unknown; RUNNING, TERMINATED "
+            "and EXPIRED are inferred from launcher's records and the default branch"
+        )
+    else:
+        all_notes.extend(_orphan_notes(latest, inputs))
+    rows.sort(key=lambda r: (ORDER.index(r.state), r.pool or "", r.key, r.pr or 0))
+    return Overview(now, tuple(rows), _pools(inputs), tuple(all_notes), inputs.fleet is not None)
+
+
+def _pool_approvers(policy: Policy, pool: str | None) -> tuple[str, ...]:
+    if pool is None or pool not in policy.pools:
+        return ()
+    return tuple(display_principals(policy.pools[pool].permissions.modify, policy))
+
+
+def _deadline(
+    pull: OpenPull, launch_at: datetime | None, pool: str | None, policy: Policy
+) -> tuple[datetime | None, str]:
+    """When the sweep auto-rejects (launch_at) or closes (request_ttl) this pull request."""
+    options: list[tuple[datetime, str]] = []
+    if launch_at is not None:
+        options.append((launch_at, "launch_at"))
+    ttl = policy.pools[pool].request_ttl if pool in policy.pools else None
+    if ttl is not None and KEEP_OPEN not in pull.labels:
+        options.append((pull.created_at + ttl, "request_ttl"))
+    return min(options) if options else (None, "")
+
+
+def _label_state(pull: OpenPull) -> RequestState:
+    if LABELS["rejected"] in pull.labels:
+        return RequestState.REJECTED
+    return RequestState.PENDING_APPROVAL
+
+
+def _listed_row(
+    pull: OpenPull, requested: tuple[str, ...], inputs: _Inputs, note: str
+) -> RequestStatus:
+    """A waiting pull request known only from the list: its files were not read, so its pool
+    is unknown; the reviewers the gate asked stand for its approvers."""
+    rejects_at, why = _deadline(pull, pull.launch_at, None, inputs.policy)
+    return RequestStatus(
+        key=f"#{pull.number}",
+        state=_label_state(pull),
+        pool=None,
+        requester=pull.author,
+        approvers=requested,
+        pr=pull.number,
+        pr_url=pull.html_url,
+        created_at=pull.created_at,
+        launch_at=pull.launch_at,
+        rejects_at=rejects_at,
+        rejects_why=why,
+        source="labels",
+        note=note or "files not read: `launcher pending` shows its pool and approvals",
+    )
+
+
+def _decided_rows(pull: OpenPull, decision: Decision, inputs: _Inputs) -> list[RequestStatus]:
+    rows = []
+    for item in decision.items:
+        match = REQUEST_PATH.fullmatch(item.path)
+        if item.kind != "request" or match is None:
+            continue
+        rejected = bool(item.tally and item.tally.rejected_by)
+        if item.state is State.PENDING:
+            state = RequestState.PENDING_APPROVAL
+        elif item.state is State.FAILURE and rejected:
+            state = RequestState.REJECTED
+        else:
+            continue  # approved, invalid or refused: not waiting for an approver
+        counted = None
+        if item.tally is not None:
+            t = item.tally
+            counted = Approvals(
+                t.approved_by,
+                t.missing,
+                t.required,
+                t.stale,
+                tuple(r.user for r in t.rejected_by),
+                t.rejected_by[0].body.strip() if t.rejected_by else "",
+            )
+        rejects_at, why = _deadline(pull, item.launch_at, item.pool, inputs.policy)
+        rows.append(
+            RequestStatus(
+                key=f"{match['pool']}/{match['name']}",
+                state=state,
+                pool=item.pool,
+                requester=pull.author,
+                approvers=item.approvers or _pool_approvers(inputs.policy, item.pool),
+                pr=pull.number,
+                pr_url=pull.html_url,
+                created_at=pull.created_at,
+                launch_at=item.launch_at,
+                rejects_at=rejects_at,
+                rejects_why=why,
+                approvals=counted,
+                source="gate",
+            )
+        )
+    return rows
+
+
+def _placement_text(placement: Any) -> str:
+    if not isinstance(placement, dict):
+        return ""
+    where = " ".join(
+        str(part) for part in (placement.get("provider"), placement.get("region")) if part
+    )
+    if placement.get("provider") and placement.get("region"):
+        where = f"{placement['provider']} ({placement['region']})"
+    sizes = []
+    for group in placement.get("groups") or ():
+        if not isinstance(group, dict):
+            continue
+        count = group.get("count") or len(group.get("instance_ids") or ())
+        sizes.append(f"{count} × {group.get('instance_type') or '?'}")
+    return f"{where}: {', '.join(sizes)}" if sizes and where else where
+
+
+def _on_main(key: str, files: Mapping[str, str] | None) -> bool | None:
+    if files is None:
+        return None
+    pool, _, name = key.partition("/")
+    return f"deployments/{pool}/{name}.yaml" in files
+
+
+def _live(inputs: _Inputs, key: str) -> list[FleetInstance]:
+    return [i for i in inputs.fleet or () if i.key == key]
+
+
+def _deployed_row(key: str, d: Deployed, inputs: _Inputs) -> RequestStatus | None:
+    p = d.payload
+    pr = p.get("pr") if isinstance(p.get("pr"), int) else None
+    if d.task == REQUEST_TASK and pr in inputs.open_numbers:
+        return None  # the closed pull request was reopened: its open row says where it is
+    kind = p.get("kind")
+    pool = key.partition("/")[0]
+    ids = {str(i) for i in p.get("instance_ids") or ()}
+    live_all = _live(inputs, key)
+    row = RequestStatus(
+        key=key,
+        state=RequestState.FAILED,
+        pool=pool,
+        requester=str(p.get("requested_by") or ""),
+        approvers=_pool_approvers(inputs.policy, pool),
+        pr=pr,
+        deployment_id=d.id,
+        environment=d.environment,
+        placement=_placement_text(p.get("placement")),
+        created_at=d.created_at,
+        launch_at=parse_time(p.get("launch_at")),
+        expires_at=parse_time(p.get("expires_at")),
+        source="payload",
+    )
+    on_main = _on_main(key, inputs.files)
+    if kind == "failure":
+        error = str(p.get("error") or "")
+        running = len(live_all)
+        note = f"the previous version keeps running ({running} instances)" if running else ""
+        return replace(
+            row,
+            last_error=parse_error(error) or LastError(Category.LAUNCH_ERROR, error),
+            instances=running,
+            note=note,
+        )
+    if kind == "schedule":
+        return _scheduled(row, d, on_main, inputs)
+    if kind != "launch":
+        return None
+    return _launched(row, ids, live_all, on_main, inputs)
+
+
+def _ended(row: RequestStatus, on_main: bool | None, now: datetime, source: str) -> RequestStatus:
+    if row.expires_at is not None and row.expires_at <= now:
+        return replace(row, state=RequestState.EXPIRED, source=source, note="max_runtime reached")
+    note = "removed from main" if on_main is False else "replaced or ended"
+    return replace(row, state=RequestState.TERMINATED, source=source, note=note)
+
+
+def _launched(
+    row: RequestStatus,
+    ids: set[str],
+    live_all: list[FleetInstance],
+    on_main: bool | None,
+    inputs: _Inputs,
+) -> RequestStatus:
+    now = inputs.now
+    if inputs.fleet is None:  # no EC2: the record and main's tree only
+        if on_main is False or (row.expires_at is not None and row.expires_at <= now):
+            return _ended(row, on_main, now, "payload")
+        return replace(row, state=RequestState.RUNNING, note="EC2 not read")
+    live = [i for i in live_all if i.instance_id in ids]
+    if not live:
+        return _ended(row, on_main, now, "ec2")
+    expires = min((i.expires_at for i in live if i.expires_at), default=row.expires_at)
+    note = ""
+    if expires is not None and expires <= now:
+        note = "past its max_runtime: the next sweep ends it"
+    elif on_main is False:
+        note = "removed from main: the next launch run ends it"
+    return replace(
+        row,
+        state=RequestState.RUNNING,
+        instances=len(live),
+        expires_at=expires,
+        source="ec2",
+        note=note,
+    )
+
+
+def _scheduled(
+    row: RequestStatus, d: Deployed, on_main: bool | None, inputs: _Inputs
+) -> RequestStatus:
+    if on_main is False:
+        return replace(row, state=RequestState.TERMINATED, source="tree", note="removed from main")
+    if row.launch_at is not None and row.launch_at > inputs.now:
+        return replace(row, state=RequestState.SCHEDULED)
+    status = inputs.statuses.get(d.id)
+    if status is None:
+        return replace(
+            row, state=RequestState.SCHEDULED, note="launch due: the next sweep launches it"
+        )
+    state, description = status
+    row = replace(row, source="status")
+    if state in ("queued", "pending"):
+        return replace(
+            row, state=RequestState.SCHEDULED, note="launch due: the next sweep launches it"
+        )
+    if state == "in_progress":
+        return replace(row, state=RequestState.LAUNCHING, instances=len(_live(inputs, row.key)))
+    if state in ("failure", "error"):
+        error = parse_error(description) or LastError(Category.LAUNCH_ERROR, description)
+        return replace(row, state=RequestState.FAILED, last_error=error)
+    if state == "success":
+        live = _live(inputs, row.key)
+        return replace(row, state=RequestState.RUNNING, instances=len(live))
+    if description.startswith("expired"):
+        return replace(row, state=RequestState.EXPIRED, note="max_runtime reached")
+    return replace(row, state=RequestState.TERMINATED, note=description)
+
+
+def _unrecorded_rows(latest: Mapping[str, Deployed], inputs: _Inputs) -> list[RequestStatus]:
+    """Requests on main that launcher has not recorded (any task) yet."""
+    rows = []
+    for path in sorted(inputs.files or {}):
+        match = REQUEST_PATH.fullmatch(path)
+        if not match:
+            continue
+        key = f"{match['pool']}/{match['name']}"
+        d = latest.get(key)
+        if d is not None and d.task == LAUNCH_TASK:
+            continue
+        live = _live(inputs, key)
+        note = (
+            "instances are up but not recorded: the next launch run records them"
+            if live
+            else "on main, not yet handled by the launch job"
+        )
+        rows.append(
+            RequestStatus(
+                key=key,
+                state=RequestState.LAUNCHING,
+                pool=match["pool"],
+                approvers=_pool_approvers(inputs.policy, match["pool"]),
+                instances=len(live),
+                expires_at=min((i.expires_at for i in live if i.expires_at), default=None),
+                source="ec2" if live else "tree",
+                note=note,
+            )
+        )
+    return rows
+
+
+def _orphan_notes(latest: Mapping[str, Deployed], inputs: _Inputs) -> list[str]:
+    known = set(latest)
+    for path in inputs.files or {}:
+        match = REQUEST_PATH.fullmatch(path)
+        if match:
+            known.add(f"{match['pool']}/{match['name']}")
+    orphans: dict[str, int] = {}
+    for i in inputs.fleet or ():
+        if i.key not in known:
+            orphans[i.key or "(untagged)"] = orphans.get(i.key or "(untagged)", 0) + 1
+    return [
+        f"orphaned instances of {key} ({n}): no request or record; see `launcher sweep`"
+        for key, n in sorted(orphans.items())
+    ]
+
+
+def _pools(inputs: _Inputs) -> tuple[PoolStatus, ...]:
+    usage = (
+        count_usage(TaggedInstance(i.instance_id, i.pool, i.state, i.vcpus) for i in inputs.fleet)
+        if inputs.fleet is not None
+        else None
+    )
+    return tuple(
+        PoolStatus(
+            name=name,
+            description=pool.description,
+            approvers=_pool_approvers(inputs.policy, name),
+            approvals_required=pool.approvals_required,
+            quota=pool.quota,
+            used=usage.get(name, Usage()) if usage is not None else None,
+            request_ttl=pool.request_ttl,
+            max_runtime=pool.max_runtime,
+        )
+        for name, pool in sorted(inputs.policy.pools.items())
+    )
+
+
+# --- filters for `launcher pending` ------------------------------------------------------
+
+
+def can_approve(row: RequestStatus, login: str, policy: Policy, teams: TeamResolver) -> bool:
+    """Whether `login` can still approve `row`: an approver of its pool (teams and groups
+    expanded), not its requester, and not already counted. Raises MembershipUnknown when a
+    team that could decide it cannot be read."""
+    if row.pool is None or row.pool not in policy.pools:
+        return False
+    who = login.casefold()
+    if who == row.requester.casefold():
+        return False
+    if row.approvals and who in {a.casefold() for a in row.approvals.approved_by}:
+        return False
+    return who in approvers(policy.pools[row.pool], policy, teams)
+
+
+# --- formatting helpers shared by the text, JSON and HTML views ----------------------------
+
+
+def short_duration(value: timedelta | None) -> str:
+    """`3d 4h`, `5h 10m`, `12m`: the two largest units, rounded down; negatives as `overdue`."""
+    if value is None:
+        return ""
+    seconds = int(value.total_seconds())
+    if seconds < 0:
+        return "overdue"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m"
+
+
+def state_label(row: RequestStatus) -> str:
+    """`RUNNING`, or `FAILED (quota)` with the failure's category."""
+    name = row.state.name
+    if row.state is RequestState.FAILED and row.last_error is not None:
+        return f"{name} ({row.last_error.category.value})"
+    return name

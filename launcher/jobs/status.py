@@ -1,0 +1,147 @@
+"""Gather the status overview through the adapters, with a bounded number of API calls.
+
+GitHub, always: the repository and default branch (2 calls), main's tree (1), pools.yaml (1),
+open pull requests (1 per 100), launcher's deployments under both tasks (1 per 100 each), and
+the latest status of any scheduled deployment whose launch time has passed (rare). EC2: one
+DescribeInstances per account and region the pools and records use. With `decide`, the gate's
+decision for each waiting pull request (about 4 calls each: files, reviews, pools.yaml at its
+base, each request file at its head), plus one call per team when approvers are teams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from launcher.adapters.github import (
+    GitHub,
+    GitHubError,
+    PullInfo,
+    html_url,
+    listed_deployments,
+    open_pull_details,
+)
+from launcher.core.documents import load_policy
+from launcher.core.gate import POLICY_PATH, Decision
+from launcher.core.lifecycle import FleetInstance
+from launcher.core.matching import Location, location_of
+from launcher.core.model import Policy
+from launcher.core.status import (
+    LAUNCH_TASK,
+    REQUEST_TASK,
+    Deployed,
+    Overview,
+    build,
+    status_reads,
+)
+
+if TYPE_CHECKING:
+    from launcher.adapters.ec2 import EC2
+
+
+class StatusError(Exception):
+    """The overview cannot be built (GitHub unreachable, pools.yaml unreadable)."""
+
+
+@dataclass
+class Gathered:
+    overview: Overview
+    policy: Policy
+    repo_url: str
+    repository: str
+    errors: list[str] = field(default_factory=list)
+
+
+def gather(
+    gh: GitHub,
+    ec2: EC2 | None,
+    now: datetime,
+    *,
+    decide: Callable[[PullInfo], bool] | bool = False,
+    ec2_note: str = "",
+    records: bool = True,
+) -> Gathered:
+    """Read every view and build the overview. `decide` (True, or a predicate on the pull
+    request) asks for the gate's decision on waiting pull requests; `ec2` None skips
+    EC2 (`ec2_note` says why); `records` False skips the deployment lists (for `pending`)."""
+    from launcher.jobs.gate import decide_pull
+
+    try:
+        branch, head = gh.default_head()
+        repo_url = html_url(gh)
+        files = gh.tree(head)
+        blob = files.get(POLICY_PATH)
+        policy = load_policy(gh.blob(blob))[0] if blob else None
+        if policy is None:
+            raise StatusError(f"{POLICY_PATH} on {branch} is missing or invalid")
+        pulls = open_pull_details(gh, branch)
+        deployments = [
+            Deployed(d.id, d.task, d.environment, d.sha, d.payload, d.created_at)
+            for task in ((LAUNCH_TASK, REQUEST_TASK) if records else ())
+            for d in listed_deployments(gh, task)
+        ]
+        statuses = {i: gh.deployment_status(i) for i in status_reads(deployments, now)}
+    except GitHubError as exc:
+        raise StatusError(str(exc)) from exc
+
+    notes = [ec2_note] if ec2_note else []
+    fleet = _fleet(ec2, policy, deployments, notes) if ec2 is not None else None
+
+    errors: list[str] = []
+    decisions: dict[int, Decision] = {}
+    wanted = decide if callable(decide) else (lambda _n: bool(decide))
+    for pull in pulls:
+        if not pull.listed.waiting or not wanted(pull.info):
+            continue
+        try:
+            decisions[pull.info.number] = decide_pull(gh, pull.info, gh.reviews(pull.info.number))
+        except GitHubError as exc:
+            errors.append(f"#{pull.info.number}: {exc}")
+    overview = build(
+        policy,
+        now,
+        pulls=[p.listed for p in pulls],
+        requested={
+            p.info.number: tuple(f"@{u}" for u in p.info.requested_users)
+            + tuple(f"@{t}" for t in p.info.requested_teams)
+            for p in pulls
+        },
+        decisions=decisions,
+        deployments=deployments,
+        statuses=statuses,
+        fleet=fleet,
+        files=files,
+        notes=notes + errors,
+    )
+    return Gathered(overview, policy, repo_url, gh.settings.repository, errors)
+
+
+def _fleet(
+    ec2: EC2, policy: Policy, deployments: list[Deployed], notes: list[str]
+) -> list[FleetInstance] | None:
+    """launcher's instances: one DescribeInstances per location of the pools and records."""
+    from launcher.adapters.ec2 import EC2Error
+
+    locations = {location_of(p) for pool in policy.pools.values() for p in pool.providers}
+    for d in deployments:
+        placement = d.payload.get("placement")
+        if isinstance(placement, dict) and isinstance(placement.get("region"), str):
+            locations.add(Location(placement["region"], placement.get("role_arn") or None))
+    try:
+        return [i for i in ec2.fleet(locations) if i.key]
+    except EC2Error as exc:
+        notes.append(f"EC2 could not be read: {exc}")
+        return None
+
+
+def connect_ec2() -> tuple[EC2 | None, str]:
+    """EC2 through the default credential chain, or None and why it is skipped."""
+    from launcher.jobs.match_preview import aws_configured
+
+    if not aws_configured():
+        return None, "EC2 is not configured (no AWS credentials or AWS_ENDPOINT_URL): skipped"
+    from launcher.adapters.ec2 import EC2
+
+    return EC2(max_attempts=2, connect_timeout=3, read_timeout=20), ""
