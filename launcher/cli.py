@@ -36,13 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"launcher {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"launcher.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"launcher.commands.{name}":
-                raise
-            continue
-        module.add_parser(subparsers)
+        importlib.import_module(f"launcher.commands.{name}").add_parser(subparsers)
     return parser
 
 
