@@ -21,6 +21,7 @@ from launcher.core.sweep import OpenPull
 from launcher.core.yamlsafe import MAX_BYTES
 
 DEFAULT_API = "https://api.github.com"
+MAX_LISTED_FILES = 3000  # GitHub lists at most this many files of a pull request
 
 
 class GitHubError(Exception):
@@ -198,10 +199,19 @@ class GitHub:
 
     @_wrap("listing the pull request's files")
     def changed_files(self, number: int) -> list[ChangedFile]:
-        return [
+        """Every file the pull request changes. GitHub lists at most 3000: a list that long
+        may be cut short, and a change past the cut (pools.yaml, say) would go unseen, so it
+        is an error."""
+        files = [
             ChangedFile(f.filename, f.status, f.previous_filename)
             for f in self._pull(number).get_files()
         ]
+        if len(files) >= MAX_LISTED_FILES:
+            raise GitHubError(
+                f"the pull request changes {MAX_LISTED_FILES} files or more, more than GitHub "
+                "lists: split it"
+            )
+        return files
 
     @_wrap("listing reviews")
     def reviews(self, number: int) -> list[Review]:

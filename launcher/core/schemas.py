@@ -74,7 +74,8 @@ def _message(error: ValidationError) -> tuple[str, bool]:
         return f"{prefix or 'top level: '}missing required key {missing[0]!r}", False
     if keyword == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
-        extra = sorted(k for k in value if k not in schema.get("properties", {}))
+        # keys may be of mixed types (1, true, name): sort them as text, never compare them
+        extra = sorted((k for k in value if k not in schema.get("properties", {})), key=str)
         hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
         return f"{prefix}unknown key {str(extra[0])!r}{hint}", True
     if keyword == "type":

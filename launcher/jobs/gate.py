@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sys
+import traceback
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -31,6 +32,7 @@ from launcher.core.gate import (
     launch_at_label,
 )
 from launcher.core.gate_report import MARKER, read_meta, render
+from launcher.core.permissions import MembershipUnknown
 
 MAX_REQUEST_FILES = 300  # per pull request; a larger one is refused rather than half-read
 MANAGED_LABELS = set(LABELS.values())
@@ -81,8 +83,12 @@ def run_gate(
     seen: dict[str, str] = {}
     try:
         return _run(gh, number, out, match, seen)
-    except GitHubError as exc:
+    except (GitHubError, MembershipUnknown) as exc:
         return _fail_closed(gh, str(exc), seen.get("head") or fallback_sha, out)
+    except Exception as exc:  # a bug must not leave an earlier success on the head commit
+        traceback.print_exc()
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        return _fail_closed(gh, reason, seen.get("head") or fallback_sha, out)
 
 
 def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]) -> Outcome:
@@ -91,6 +97,16 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
     if info.state != "open":
         out.write(f"pull request #{number} is {info.state}: nothing to gate\n")
         return Outcome(State.SUCCESS, "closed", skipped=True)
+    default = gh.default_branch()
+    if info.base_ref != default:
+        # Only the default branch launches, and the status belongs to the head commit, which
+        # a pull request into main may share: a decision made against another base (its
+        # pools.yaml, its diff) must never be written there.
+        out.write(
+            f"pull request #{number} is into {info.base_ref}: launcher gates pull requests "
+            f"into {default}; nothing to gate\n"
+        )
+        return Outcome(State.SUCCESS, "not into the default branch", skipped=True)
     reviews = gh.reviews(number)
     existing = gh.find_comment(number, MARKER)
     meta = read_meta(existing.body) if existing else None
@@ -103,6 +119,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
         if (
             meta.get("fingerprint") == fingerprint(info, reviews, gh.teams_read)
             and isinstance(status, list)
+            and status[:1] != [State.ERROR.value]  # an error is never reused: decide again
             and gh.status(info.head_sha, CONTEXT) == tuple(status)
             and _labels_ok(info, meta.get("labels"))
         ):

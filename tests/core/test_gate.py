@@ -257,3 +257,10 @@ def test_launch_at_label_round_trips() -> None:
     assert parse_launch_at_label(launch_at_label(when)) == when
     assert parse_launch_at_label("launch:at tomorrow") is None
     assert parse_launch_at_label("launch:approved") is None
+
+
+def test_unknown_keys_of_mixed_types_fail_rather_than_crash() -> None:
+    files = {"deployments/dev/web.yaml": request() + b"1: a\nzz: b\n"}
+    decision = gate("alice", files=files)
+    assert decision.state is State.FAILURE
+    assert "unknown key '1'" in decision.description

@@ -216,3 +216,69 @@ def test_scheduled_request_waiting_for_approval_carries_its_launch_time(world: W
     world.review("dave", number)
     world.gate(number)
     assert world.labels(number) == ["launch:approved"]  # approved: nothing left to auto-reject
+
+
+TEAM_MEMBERS = "/orgs/{org}/teams/{team_slug}/members"
+
+
+def test_team_lookup_failure_on_a_rerun_replaces_the_old_status_with_an_error(
+    world: World,
+) -> None:
+    # An approver rejects after an earlier success; if the team API then fails, the old
+    # success must not stay on the head commit (the re-run re-reads the team on its fast path).
+    number = world.open_pr("bob", {WEB: request()})
+    world.review("lea", number)  # lea approves through the team acme/dev-leads
+    world.gate(number)
+    assert world.status(number)[0] == "success"
+    world.review("erin", number, "REQUEST_CHANGES", "not this week")
+    world.sb.inject_fault("GET", TEAM_MEMBERS, times=50)
+    outcome, _ = world.gate(number)
+    assert outcome.exit_code == 1
+    state, description = world.status(number)
+    assert state == "error"
+    assert "acme/dev-leads" in description
+
+
+def test_an_error_is_not_reused_by_the_fast_path(world: World) -> None:
+    number = world.open_pr("bob", {WEB: request()})
+    world.review("lea", number)
+    world.sb.inject_fault("GET", TEAM_MEMBERS, times=50)
+    world.gate(number)
+    assert world.status(number)[0] == "error"
+    world.sb.clear_faults()
+    outcome, _ = world.gate(number)  # "Re-run the job", as the comment says
+    assert not outcome.skipped
+    assert world.status(number) == ("success", "1 request may launch")
+
+
+def test_a_pull_request_into_another_branch_cannot_pass_the_head_commit(world: World) -> None:
+    # The status is per commit: a pull request of the same head into a branch of the author's
+    # (here with an empty diff, so nothing to approve) must not turn the check green for the
+    # pull request into main.
+    world.sb.push_files(world.repo_name, "bob/base", {WEB: request()}, "base", "bob", base="main")
+    world.sb.push_files(world.repo_name, "bob/head", {}, "empty", "bob", base="bob/base")
+    repo = world.repo("bob")
+    into_main = repo.create_pull(title="launch", body="", head="bob/head", base="main").number
+    into_own = repo.create_pull(title="noop", body="", head="bob/head", base="bob/base").number
+    world.gate(into_main)
+    assert world.status(into_main) == ("pending", "waiting for 1 approval from dev approvers")
+    outcome, out = world.gate(into_own)
+    assert outcome.exit_code == 0 and not outcome.writes
+    assert "launcher gates pull requests into main" in out
+    assert world.status(into_main) == ("pending", "waiting for 1 approval from dev approvers")
+
+
+def test_a_file_list_cut_at_3000_files_is_an_error(world: World) -> None:
+    # GitHub lists at most 3000 files of a pull request: a pools.yaml change sorted after
+    # 3000 removals alice may make must not pass unseen.
+    many = {f"deployments/dev/r{i:04}.yaml": request(f"r{i:04}") for i in range(3000)}
+    world.sb.push_files(world.repo_name, "main", many, "many requests", "pat")
+    widened = POOLS.replace("create: [alice]", "create: [alice, bob]")
+    files: dict[str, str | None] = {path: None for path in many}
+    files["pools.yaml"] = widened
+    number = world.open_pr("alice", files)
+    outcome, _ = world.gate(number)
+    assert outcome.exit_code == 1
+    state, description = world.status(number)
+    assert state == "error"
+    assert "3000 files or more" in description
