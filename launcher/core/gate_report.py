@@ -68,10 +68,10 @@ def _approvals(item: Item) -> str:
 def _next_step(item: Item) -> str:
     t = item.tally
     if item.state is State.SUCCESS:
-        done = _ours(item.summary)
+        done = _ours(item)
         return f"{done}: merge to launch" if item.kind == "request" else done
     if item.state is State.PENDING:
-        step = _ours(item.summary)
+        step = _ours(item)
         if t and t.stale:
             step += "; approvals of an older commit do not count after a push"
         return step
@@ -83,12 +83,22 @@ def _next_step(item: Item) -> str:
         )
     if item.kind == "invalid":
         return "fix the errors below and push again"
-    return _ours(item.summary)
+    return _ours(item)
 
 
-def _ours(summary: str) -> str:
-    """A summary the core wrote (logins from pools.yaml may be mentioned), made table-safe."""
-    return untrusted(summary).replace("@\u200b", "@")
+_MENTION = re.compile("@\u200b([A-Za-z0-9](?:[A-Za-z0-9._/-]*[A-Za-z0-9])?)")
+
+
+def _ours(item: Item) -> str:
+    """A summary the core wrote, made table-safe. Only the mentions the core put there (the
+    item's approvers from pools.yaml, and who approved) stay live: a file path quoted in the
+    summary comes from the pull request and must not mention anyone."""
+    allowed = {m.lstrip("@").casefold() for m in item.approvers}
+    if item.tally:
+        allowed |= {login.casefold() for login in item.tally.approved_by}
+    return _MENTION.sub(
+        lambda m: "@" + m[1] if m[1].casefold() in allowed else m[0], untrusted(item.summary)
+    )
 
 
 def render(decision: Decision, meta: dict[str, Any]) -> str:

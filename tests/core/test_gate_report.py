@@ -66,3 +66,13 @@ def test_missing_or_forged_meta_is_none() -> None:
     assert read_meta("no marker here") is None
     assert read_meta("<!-- launcher:meta !!!notbase64 -->") is None
     assert read_meta("<!-- launcher:meta WzFd -->") is None  # a list, not an object
+
+
+def test_a_file_path_cannot_mention_anyone() -> None:
+    files = {"docs/@everyone.md": b"hi", "deployments/dev/web.yaml": request()}
+    body = render(decision_for("bob", [], files), {})
+    row = next(line for line in body.splitlines() if "| admins |" in line)
+    assert "@everyone" not in row and "@\u200beveryone" in row
+    assert "needs an approving review from an admin (@acme/platform)" in row  # ours stay live
+    web = next(line for line in body.splitlines() if "deployments/dev/web.yaml" in line)
+    assert "from @dave, @erin, @acme/dev-leads" in web
