@@ -69,12 +69,17 @@ def _duration(
         return None
 
 
+def _whole(value: Any) -> int | None:
+    """JSON Schema's "integer" accepts 2.0; the model (and EC2) take ints."""
+    return None if value is None else int(value)
+
+
 def _hardware(data: dict[str, Any]) -> Hardware:
     return Hardware(
-        vcpus=data["vcpus"],
+        vcpus=int(data["vcpus"]),
         memory_gib=float(data["memory_gib"]),
         architecture=data.get("architecture", "x86_64"),
-        storage_gib=data.get("storage_gib"),
+        storage_gib=_whole(data.get("storage_gib")),
     )
 
 
@@ -119,7 +124,7 @@ def _build_policy(doc: Document, path: str) -> tuple[Policy, list[Problem]]:
                 Provider(
                     name=p["name"],
                     region=p["region"],
-                    priority=p.get("priority", 100),
+                    priority=int(p.get("priority", 100)),
                     instance_types=tuple(p.get("instance_types", ["*"])),
                     role_arn=p.get("role_arn"),
                     subnet_ids=tuple(p.get("subnet_ids", [])),
@@ -135,8 +140,10 @@ def _build_policy(doc: Document, path: str) -> tuple[Policy, list[Problem]]:
                 create_with_approval=tuple(perms.get("create_with_approval", [])),
                 modify=tuple(perms.get("modify", [])),
             ),
-            approvals_required=spec.get("approvals_required", 1),
-            quota=Quota(quota.get("instances"), quota.get("vcpus")) if quota else None,
+            approvals_required=int(spec.get("approvals_required", 1)),
+            quota=Quota(_whole(quota.get("instances")), _whole(quota.get("vcpus")))
+            if quota
+            else None,
             max_runtime=_duration(
                 doc, path, [*here, "max_runtime"], spec.get("max_runtime"), problems
             ),
@@ -309,7 +316,7 @@ def _build_request(
                 InstanceGroup(
                     name=group["name"],
                     image=group["image"],
-                    count=group["count"],
+                    count=int(group["count"]),
                     hardware=hardware,
                     hardware_profile=group.get("hardware_profile"),
                     realm=group.get("realm"),

@@ -7,6 +7,7 @@ kept so that later checks (schema, semantics) can point at the exact line of a v
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,17 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         return super().construct_mapping(node, deep=deep)
 
 
+def _finite_float(loader: _Loader, node: Node) -> float:
+    """Floats, but never NaN or infinity: they slip through range checks (NaN compares false)."""
+    value = yaml.SafeLoader.construct_yaml_float(loader, node)
+    if not math.isfinite(value):
+        raise ConstructorError(
+            None, None, f"{node.value!r} is not a finite number", node.start_mark
+        )
+    return value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _finite_float)
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()

@@ -593,3 +593,24 @@ def test_large_trees_are_checked_in_parallel_with_the_same_result(tmp_path: Path
         in (runs[1].out)
     )
     assert run_cli(tmp_path, "validate", "--jobs", "0").code == 2
+
+
+def test_not_a_number_is_refused_where_range_checks_would_let_it_through(tmp_path: Path) -> None:
+    nan = GOOD.replace("hardware_profile: small", "hardware: {vcpus: 2, memory_gib: .nan}")
+    result = validate(tmp_path, {"deployments/dev/web.yaml": nan})
+    assert result.code == 1
+    assert result.out.splitlines()[0] == (
+        "deployments/dev/web.yaml:7:38: error: invalid YAML: '.nan' is not a finite number"
+    )
+
+
+def test_whole_numbers_written_as_floats_become_ints(tmp_path: Path) -> None:
+    from launcher.core.documents import load_policy, load_request
+
+    policy, problems = load_policy(POOLS.encode())
+    assert policy is not None, problems
+    request, problems = load_request(
+        GOOD.replace("count: 2", "count: 2.0").encode(), "deployments/dev/web.yaml", policy
+    )
+    assert request is not None, problems
+    assert request.instances[0].count == 2 and isinstance(request.instances[0].count, int)

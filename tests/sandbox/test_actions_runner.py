@@ -415,7 +415,7 @@ def test_gate_workflow_sets_the_approval_status(world: World) -> None:  # noqa: 
     event = world.sb.last_event("pull_request")
     (job,) = gate_runner(world, GATE.parent).run_event("pull_request", event.payload)
     assert job.ok, job.log()
-    assert job.name == "launcher/approval"
+    assert job.name == "launcher gate"
     assert [s.name for s in job.steps][-1] == "Gate"
     assert world.status(number) == ("success", "1 request may launch")
     assert world.labels(number) == ["launch:approved"]
