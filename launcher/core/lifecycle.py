@@ -330,6 +330,7 @@ class Replace(Launch):
 class Schedule(Action):
     desired: Desired
     supersedes: Record | None = None
+    attempt: int = 0  # carried to the launch when due (fresh tokens for a version back on main)
 
 
 @dataclass(frozen=True)
@@ -416,10 +417,31 @@ def _latest(records: Iterable[Record], **match: Any) -> Record | None:
     return found
 
 
+def _back_on_main(d: Desired, records: list[Record]) -> Record | None:
+    """The newest record of `d`'s version, unless main has left that version and come back to
+    it since: launcher acted on another version after it (a revert), or it was ended as
+    removed from main (re-added identically). Then it is a new change: None.
+
+    The anchor is the newest record that is not FAILED (a failed newer version leaves the old
+    one running and current). EXPIRED stays final: an expired request left on main is never
+    launched again."""
+    current = _latest(records, version=d.version)
+    anchor = next((r for r in reversed(records) if r.state is not RequestState.FAILED), None)
+    if current is None or anchor is None:
+        return current
+    if current.deployment_id < anchor.deployment_id:
+        return None
+    if current is anchor and current.state is RequestState.TERMINATED:
+        return None
+    return current
+
+
 def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Action]:
     fleets = {f.commit: f for f in seen.fleets}
     running = _latest(seen.records, state=RequestState.RUNNING)
-    current = _latest(seen.records, version=d.version)
+    current = _back_on_main(d, seen.records)
+    # A version back on main launches with new client tokens: its earlier ones are spent.
+    fresh = 1 + max((r.attempt for r in seen.records if r.version == d.version), default=-1)
     actions: list[Action] = []
 
     if running is not None and expired(running, now):
@@ -434,10 +456,12 @@ def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Act
 
     if current is None:
         here = fleets.get(d.commit)
-        if here is not None:
+        same_spec = running is not None and running.version.spec == d.version.spec
+        running_commit = (running.launch_commit or running.commit) if running else None
+        if here is not None and not (same_spec and here.commit == running_commit):
             return [*actions, Complete(d.key, d, here)]
-        if running is not None and running.version.spec == d.version.spec:
-            fleet = fleets.get(running.launch_commit or running.commit)
+        if running is not None and same_spec:
+            fleet = fleets.get(running_commit or "")
             when = (
                 expires_at(running.launched_at, d.max_runtime, None)
                 if running.launched_at
@@ -447,9 +471,9 @@ def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Act
         if d.launch_at is not None and d.launch_at > now:
             return [
                 *actions,
-                Schedule(d.key, d, _latest(seen.records, state=RequestState.SCHEDULED)),
+                Schedule(d.key, d, _latest(seen.records, state=RequestState.SCHEDULED), fresh),
             ]
-        return [*actions, _launch(d, seen, fleets, running, attempt=0, record=None)]
+        return [*actions, _launch(d, seen, fleets, running, attempt=fresh, record=None)]
 
     launch_commit = current.launch_commit or current.commit
     state = current.state

@@ -91,6 +91,7 @@ class Recorded:
     launch_at: datetime | None
     pr: int | None
     requested_by: str = ""
+    running_commit: str = ""  # launch_commit of the request's newest `launch` deployment
 
 
 @dataclass(frozen=True)
@@ -126,12 +127,17 @@ def reconcile_reasons(
         on_main.add(key)
         if (key, blob) not in known_blobs:
             reasons.append(f"{key}: a version on the default branch not yet handled")
-    recorded_keys = {r.key for r in recorded}
+    by_key = {r.key: r for r in recorded}
     for fleet in running:
-        if fleet.key not in on_main and fleet.key in recorded_keys:
+        record = by_key.get(fleet.key)
+        if fleet.key not in on_main and record is not None:
             reasons.append(f"{fleet.key}: removed from the default branch, still running")
         elif fleet.expires_at is not None and fleet.expires_at <= now:
             reasons.append(f"{fleet.key}: past its maximum runtime ({utc_text(fleet.expires_at)})")
+        elif record is not None and record.running_commit and fleet.commit != record.running_commit:
+            # not the instances launcher last recorded: an earlier version a replacement did
+            # not finish ending, or a launch that stopped before it was recorded
+            reasons.append(f"{fleet.key}: instances of commit {fleet.commit[:7]} not recorded")
     maybe_due = [
         r
         for r in recorded

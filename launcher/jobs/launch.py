@@ -61,7 +61,14 @@ from launcher.core.matching import (
     location_of,
 )
 from launcher.core.model import LaunchRequest, Policy
-from launcher.core.quota import DEPLOYMENT_TAG, POOL_TAG, TaggedInstance, Usage, count_usage
+from launcher.core.quota import (
+    COUNTED_STATES,
+    DEPLOYMENT_TAG,
+    POOL_TAG,
+    TaggedInstance,
+    Usage,
+    count_usage,
+)
 
 TASK = "launcher"  # the deployments' task: launcher lists only its own
 COMMENT_MARKER = "<!-- launcher:launch {key} {version} {outcome} -->"
@@ -187,6 +194,7 @@ class _Run:
         self._catalogues: Catalogues | None = None
         self._provenance: dict[str, tuple[str, PullInfo | None]] = {}
         self._decisions: dict[int, Decision] = {}
+        self._freed: set[str] = set()  # instance ids terminated (and uncounted) in this run
 
     # --- reading the three views ----------------------------------------------------------------
 
@@ -200,14 +208,15 @@ class _Run:
         self.policy = policy
         infos = self.gh.deployments(TASK)
         desired = self._desired(infos)
-        self.records = [r for r in (self._record(i) for i in infos) if r is not None]
-        self.report.records = list(self.records)
         locations = {location_of(p) for pool in policy.pools.values() for p in pool.providers}
-        for record in self.records:
-            if record.placement and isinstance(record.placement.get("region"), str):
-                role = record.placement.get("role_arn")
-                locations.add(Location(record.placement["region"], role or None))
+        for info in infos:
+            placement = info.payload.get("placement")
+            if isinstance(placement, dict) and isinstance(placement.get("region"), str):
+                role = placement.get("role_arn")
+                locations.add(Location(placement["region"], role or None))
         self.fleet = self.ec2.fleet(locations)
+        self.records = self._records(infos)
+        self.report.records = list(self.records)
         self.usage = count_usage(
             TaggedInstance(i.instance_id, i.pool, i.state, i.vcpus) for i in self.fleet
         )
@@ -285,26 +294,73 @@ class _Run:
             self._provenance[path] = (pr.merge_commit_sha if pr else commit) or commit, pr
         return self._provenance[path]
 
-    def _record(self, info: DeploymentInfo) -> Record | None:
-        """A deployment and its latest status, as a Record; None if it is not launcher's."""
-        p = info.payload
-        request = p.get("request")
-        version = Version.from_json(p.get("version"))
-        if p.get("launcher") != 1 or not isinstance(request, dict) or version is None:
-            return None
-        if request.get("key") != info.environment:
-            return None
-        kind = p.get("kind")
+    def _records(self, infos: list[DeploymentInfo]) -> list[Record]:
+        """launcher's deployments as Records, reading a deployment's latest status (one call
+        each) only where the plan needs it exactly. Per request, newest first:
+
+        - a `failure` deployment is FAILED with its payload's `error` (its only status);
+        - every other deployment is read down to the newest one that is not FAILED (the
+          request's anchor: what runs or waits now, or how it ended);
+        - an older `launch` whose instances (payload ids, or its launch commit's tag) are on
+          EC2 is read: it may still be running;
+        - the rest were superseded by a newer deployment of the request: an older `launch`
+          with no instance left is EXPIRED past its `expires_at`, else TERMINATED; an older
+          `schedule` is TERMINATED. (Only a crash between recording a newer deployment and
+          ending an older one could leave the older one's status active; nothing is launched
+          or kept running on the strength of it.)
+        """
+        live_ids = {i.instance_id for i in self.fleet}
+        live_commits = {(i.key, i.commit) for i in self.fleet}
+        per_key: dict[str, list[DeploymentInfo]] = {}
+        for info in sorted(infos, key=lambda i: i.id):
+            if _is_launchers(info):
+                per_key.setdefault(info.environment, []).append(info)
+        records: list[Record] = []
+        for key, items in per_key.items():
+            anchored = False
+            for info in reversed(items):
+                p = info.payload
+                kind = str(p.get("kind"))
+                ids = {str(i) for i in p.get("instance_ids") or ()}
+                launch_commit = str(p.get("launch_commit") or info.sha)
+                maybe_live = kind == "launch" and (
+                    bool(ids & live_ids) or (key, launch_commit) in live_commits
+                )
+                if kind == "failure":
+                    error = str(p.get("error") or "")
+                    known = (
+                        RequestState.FAILED,
+                        parse_error(error) or LastError(Category.LAUNCH_ERROR, error),
+                    )
+                elif not anchored or maybe_live:
+                    known = self._read_state(info)
+                elif kind == "launch":
+                    until = parse_time(p.get("expires_at"))
+                    ended = until is not None and until <= self.now
+                    known = (RequestState.EXPIRED if ended else RequestState.TERMINATED, None)
+                else:
+                    known = (RequestState.TERMINATED, None)
+                if known[0] is not RequestState.FAILED:
+                    anchored = True
+                records.append(self._record(info, *known))
+        return sorted(records, key=lambda r: r.deployment_id)
+
+    def _read_state(self, info: DeploymentInfo) -> tuple[RequestState, LastError | None]:
         status = self.gh.deployment_status(info.id)
-        error = None
-        if status is None:  # created, then the run stopped before its first status
-            state = {"schedule": RequestState.SCHEDULED, "failure": RequestState.FAILED}.get(
-                str(kind), RequestState.LAUNCHING
-            )
-            if state is RequestState.FAILED:
-                error = parse_error(str(p.get("error") or ""))
-        else:
-            state, error = _state_of(*status)
+        if status is not None:
+            return _state_of(*status)
+        # created, then the run stopped before its first status
+        kind = info.payload.get("kind")
+        if kind == "schedule":
+            return RequestState.SCHEDULED, None
+        return RequestState.LAUNCHING, None
+
+    def _record(self, info: DeploymentInfo, state: RequestState, error: LastError | None) -> Record:
+        """A launcher deployment (see `_is_launchers`) in a known state, as a Record."""
+        p = info.payload
+        request = p["request"]
+        version = Version.from_json(p.get("version"))
+        assert version is not None
         placement = p.get("placement") if isinstance(p.get("placement"), dict) else None
         return Record(
             deployment_id=info.id,
@@ -331,6 +387,9 @@ class _Run:
 
     def _execute(self, actions: list[Action]) -> None:
         budget = self.options.max_actions
+        # Ends first (a stable sort keeps each request's own order): instances a run terminates
+        # free their quota before anything is placed, so a swap within the quota launches.
+        actions = sorted(actions, key=lambda a: 0 if isinstance(a, Terminate) else 1)
         for action in actions:
             if isinstance(action, Orphan):
                 self.report.orphans.extend(action.fleets)
@@ -618,7 +677,7 @@ class _Run:
             self._fail(d, None, refused.error, None)
             return
         when = utc_iso(d.launch_at) if d.launch_at else "now"
-        payload = self._payload(d, "schedule", approval, None, None, 0)
+        payload = self._payload(d, "schedule", approval, None, None, action.attempt)
         deployment = self.gh.create_deployment(d.commit, d.key, payload, f"schedule {d.key}", TASK)
         self.gh.set_deployment_status(
             deployment, "queued", f"scheduled: launches at {when}", current=None
@@ -760,12 +819,22 @@ class _Run:
                 self._post_comment(record.pr, record, outcome, body)
 
     def _terminate_fleets(self, fleets: Iterable[Fleet]) -> None:
-        by_location: dict[Location, list[str]] = {}
+        by_location: dict[Location, list[FleetInstance]] = {}
         for fleet in fleets:
             for i in fleet.instances:
-                by_location.setdefault(Location(i.region, i.role_arn), []).append(i.instance_id)
-        for location, ids in sorted(by_location.items()):
-            self.ec2.terminate(location, ids)
+                by_location.setdefault(Location(i.region, i.role_arn), []).append(i)
+        for location, ended in sorted(by_location.items()):
+            self.ec2.terminate(location, [i.instance_id for i in ended])
+            self._free(ended)
+
+    def _free(self, ended: Iterable[FleetInstance]) -> None:
+        """Terminated instances no longer count against their pool's quota in this run (each
+        once: the run's usage was counted from the same fleet)."""
+        for i in ended:
+            if i.state in COUNTED_STATES and i.instance_id not in self._freed:
+                self._freed.add(i.instance_id)
+                used = self.usage.get(i.pool, Usage())
+                self.usage[i.pool] = Usage(max(0, used.instances - 1), max(0, used.vcpus - i.vcpus))
 
     # recording ------------------------------------------------------------------------------------
 
@@ -849,6 +918,18 @@ class _Run:
 
 
 # --- small helpers ----------------------------------------------------------------------
+
+
+def _is_launchers(info: DeploymentInfo) -> bool:
+    """A deployment the launch job recorded: marked, versioned, for its own environment."""
+    p = info.payload
+    request = p.get("request")
+    return (
+        p.get("launcher") == 1
+        and isinstance(request, dict)
+        and Version.from_json(p.get("version")) is not None
+        and request.get("key") == info.environment
+    )
 
 
 def _state_of(state: str, description: str) -> tuple[RequestState, LastError | None]:

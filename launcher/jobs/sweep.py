@@ -187,11 +187,14 @@ def _sweep_deployments(
 
 def _latest_records(infos: list[DeploymentInfo]) -> dict[str, Recorded]:
     latest: dict[str, Recorded] = {}
+    launched: dict[str, str] = {}
     for info in sorted(infos, key=lambda i: i.id):  # the newest deployment of a request wins
         p = info.payload
         request = p.get("request")
         if p.get("launcher") != 1 or not isinstance(request, dict):
             continue
+        if p.get("kind") == "launch":
+            launched[info.environment] = str(p.get("launch_commit") or info.sha)
         latest[info.environment] = Recorded(
             deployment_id=info.id,
             key=info.environment,
@@ -200,6 +203,7 @@ def _latest_records(infos: list[DeploymentInfo]) -> dict[str, Recorded]:
             launch_at=parse_time(p.get("launch_at")),
             pr=p.get("pr") if isinstance(p.get("pr"), int) else None,
             requested_by=str(p.get("requested_by") or ""),
+            running_commit=launched.get(info.environment, ""),
         )
     return latest
 

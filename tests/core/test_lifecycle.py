@@ -235,12 +235,60 @@ def test_failed_is_final_unless_retried() -> None:
     assert plan([d], [r], [], NOW, retry=[KEY]) == [Launch(KEY, d, 1, None)]
 
 
-def test_terminated_is_never_launched_again_but_leftovers_end() -> None:
+def test_ended_is_never_launched_again_but_leftovers_end() -> None:
     d = desired()
-    r = record(d, RequestState.TERMINATED, launch_commit="c1")
+    r = record(d, RequestState.EXPIRED, launch_commit="c1")
     assert plan([d], [r], [], NOW) == []
     f = fleet("c1")
-    assert plan([d], [r], [f], NOW) == [Terminate(KEY, Reason.REMOVED, (), (f,))]
+    assert plan([d], [r], [f], NOW) == [Terminate(KEY, Reason.EXPIRED, (), (f,))]
+    # a version ended by a newer record of itself (a scheduled launch) stays ended
+    ended = record(d, RequestState.TERMINATED, 1)
+    running = record(d, RequestState.RUNNING, 2, launch_commit="c1")
+    assert plan([d], [ended, running], [f], NOW) == []
+
+
+def test_removed_then_readded_identically_is_a_new_request() -> None:
+    """Only a removal ends the newest record of a request while main still holds it (one
+    writer at a time): the request was re-added. It launches with fresh client tokens."""
+    d = desired()
+    r = record(d, RequestState.TERMINATED, launch_commit="c1", attempt=0)
+    assert plan([d], [r], [], NOW) == [Launch(KEY, d, 1, None)]
+    later = desired(req(launch_at=NOW + timedelta(hours=1)))
+    r = record(later, RequestState.TERMINATED)
+    assert plan([later], [r], [], NOW) == [Schedule(KEY, later, None, 1)]
+
+
+def test_a_revert_to_an_earlier_version_is_a_new_change() -> None:
+    v1, v2 = desired(), desired(req(count=2), commit="c2")
+    r1 = record(v1, RequestState.TERMINATED, 1, launch_commit="c1")
+    r2 = record(v2, RequestState.RUNNING, 2, launch_commit="c2")
+    f2 = fleet("c2", 2)
+    assert plan([v1], [r1, r2], [f2], NOW) == [Replace(KEY, v1, 1, None, (f2,), (r2,))]
+
+
+def test_a_revert_of_a_max_runtime_change_retags_back() -> None:
+    v1 = desired(req(max_runtime=timedelta(hours=8)))
+    v2 = desired(req(max_runtime=timedelta(hours=24)), commit="c2")
+    r1 = record(v1, RequestState.TERMINATED, 1, launch_commit="c1", launched_at=NOW)
+    r2 = record(v2, RequestState.RUNNING, 2, launch_commit="c1", launched_at=NOW)
+    f = fleet("c1")
+    assert plan([v1], [r1, r2], [f], NOW) == [Retag(KEY, v1, r2, f, NOW + timedelta(hours=8))]
+
+
+def test_reverting_after_a_failed_version_keeps_the_old_one() -> None:
+    old, new = desired(), desired(req(count=2), commit="c2")
+    running = record(old, RequestState.RUNNING, 1, launch_commit="c1")
+    failed = record(new, RequestState.FAILED, 2)
+    assert plan([old], [running, failed], [fleet("c1")], NOW) == []
+
+
+def test_an_expired_version_left_on_main_stays_expired() -> None:
+    old, new = desired(), desired(req(count=2, launch_at=NOW + timedelta(days=1)), commit="c2")
+    # v2 was scheduled, v1 came back (the schedule is dropped), then v1 expired
+    r1 = record(old, RequestState.EXPIRED, 1, launch_commit="c1")
+    r2 = record(new, RequestState.TERMINATED, 2)
+    r3 = record(old, RequestState.EXPIRED, 3, launch_commit="c1")
+    assert plan([old], [r1, r2, r3], [], NOW) == []
 
 
 def test_expired_running_is_terminated() -> None:

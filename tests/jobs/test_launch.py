@@ -355,3 +355,91 @@ def test_dry_run_changes_nothing(launch_world: World) -> None:
     report = launch(launch_world, dry_run=True)
     assert report.done == ["would launch dev/web" + report.done[0][len("would launch dev/web") :]]
     assert instances() == [] and statuses(launch_world, "dev/web") == []
+
+
+def test_a_swap_within_quota_launches_in_the_same_run(launch_world: World) -> None:
+    """Removing one request and adding another in one merge: the ended instances free their
+    quota before the new request is placed (a false `quota` failure would be final)."""
+    merged(launch_world, "alice", {"deployments/dev/a.yaml": request("a", count=4)})
+    assert launch(launch_world).exit_code == 0
+    merged(
+        launch_world,
+        "alice",
+        {"deployments/dev/a.yaml": None, "deployments/dev/b.yaml": request("b", count=4)},
+    )
+    report = launch(launch_world)
+    assert report.exit_code == 0, (report.failed, report.errors)
+    assert instances(key="dev/a") == [] and len(instances(key="dev/b")) == 4
+
+
+def test_reverting_a_change_brings_the_old_version_back(launch_world: World) -> None:
+    merged(launch_world, "alice", {WEB: request(count=1)})
+    launch(launch_world)
+    merged(launch_world, "alice", {WEB: request(count=2)})
+    launch(launch_world)
+    assert len(instances(key="dev/web")) == 2
+    merged(launch_world, "alice", {WEB: request(count=1)})  # back to the first content
+    report = launch(launch_world)
+    assert report.exit_code == 0, (report.failed, report.errors)
+    assert len(instances(key="dev/web")) == 1
+    assert launch(launch_world).done == []
+
+
+def test_reverting_a_max_runtime_change_retags_back(launch_world: World) -> None:
+    merged(launch_world, "alice", {WEB: request(max_runtime="8h")})
+    launch(launch_world)
+    merged(launch_world, "alice", {WEB: request(max_runtime="24h")})
+    launch(launch_world)
+    merged(launch_world, "alice", {WEB: request(max_runtime="8h")})
+    report = launch(launch_world)
+    assert report.exit_code == 0, (report.failed, report.errors)
+    [instance] = instances(key="dev/web")
+    assert tags(instance)["launcher:expires-at"] == "2026-12-01T17:00:00Z"
+    assert launch(launch_world).done == []
+
+
+def test_removed_then_readded_identically_launches_again(launch_world: World) -> None:
+    merged(launch_world, "alice", {WEB: request()})
+    launch(launch_world)
+    [first] = instances(key="dev/web")
+    merged(launch_world, "alice", {WEB: None})
+    launch(launch_world)
+    assert instances(key="dev/web") == []
+    merged(launch_world, "alice", {WEB: request()})  # the same bytes, a new approved PR
+    report = launch(launch_world)
+    assert report.exit_code == 0, (report.failed, report.errors)
+    [again] = instances(key="dev/web")
+    assert again["InstanceId"] != first["InstanceId"]
+    assert launch(launch_world).done == []
+
+
+def test_expired_request_left_on_main_is_never_launched_again(launch_world: World) -> None:
+    merged(launch_world, "alice", {WEB: request(max_runtime="1h")})
+    launch(launch_world)
+    launch(launch_world, now=NOW + timedelta(hours=2))
+    assert instances(key="dev/web") == []
+    assert launch(launch_world, now=NOW + timedelta(hours=3)).done == []
+    assert instances(key="dev/web") == []
+
+
+def test_a_run_reads_statuses_only_where_the_plan_needs_them(launch_world: World) -> None:
+    """Superseded deployments whose instances are gone and `failure` deployments are known
+    from the list; the newest deployment of each request is read."""
+    world = launch_world
+    merged(world, "alice", {WEB: request(launch_at="2026-12-01T10:00:00Z")})
+    launch(world)  # schedule
+    later = NOW + timedelta(hours=2)
+    launch(world, now=later)  # launch (the schedule is now superseded)
+    merged(world, "alice", {WEB: request(count=2, launch_at="2026-12-01T10:00:00Z")})
+    launch(world, now=later)  # replace: the first launch is superseded, its instances gone
+    merged(world, "alice", {"deployments/dev/big.yaml": request("big", profile="huge")})
+    merged(world, "alice", {"deployments/dev/gone.yaml": request("gone")})
+    launch(world, now=later)  # big: a failure deployment; gone: launched
+    merged(world, "alice", {"deployments/dev/gone.yaml": None})
+    launch(world, now=later)  # gone: terminated
+    world.sb.reset_requests()
+    report = launch(world, now=later)
+    assert report.planned == [] and report.done == [], report.planned
+    assert len(report.records) == 5  # web: schedule, launch, replacement; big; gone
+    reads = {k: n for k, n in world.sb.request_counts().items() if k.endswith("/statuses")}
+    assert sum(reads.values()) == 2, reads  # dev/web's newest and dev/gone's

@@ -113,3 +113,27 @@ def test_dry_run_launches_nothing(launch_world: World) -> None:
     report, _ = sweep(world, NOW + timedelta(hours=3), dry_run=True)
     assert instances(key="dev/web") == []
     assert report.budget.would and report.budget.done == []
+
+
+def test_a_replaced_version_left_running_by_a_crash_is_ended(launch_world: World) -> None:
+    """The replacement ran and was recorded, but terminating the old instances failed: the
+    sweep sees instances of an earlier version still up and runs the reconcile, which ends
+    them (nothing else would until the next push)."""
+    from launcher.sandbox.moto import inject_ec2_error
+
+    world = launch_world
+    merged(world, "alice", {WEB: request(count=1)})
+    launch(world)
+    [old] = instances(key="dev/web")
+    merged(world, "alice", {WEB: request(count=2)})
+    ec2 = new_ec2()
+    with inject_ec2_error(ec2.client("us-east-1"), "TerminateInstances", "InternalError", "x"):
+        crashed = launch(world, ec2)
+    assert crashed.errors and len(instances(key="dev/web")) == 3
+    report, _ = sweep(world, NOW + timedelta(minutes=15))
+    assert report.exit_code == 0, report.errors
+    assert report.reconciled, "the sweep did not notice the old version still running"
+    found = {i["InstanceId"] for i in instances(key="dev/web")}
+    assert len(found) == 2 and old["InstanceId"] not in found
+    again, _ = sweep(world, NOW + timedelta(minutes=30))
+    assert again.reconciled == [] and again.budget.done == []
