@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -399,8 +399,14 @@ class GitHub:
     def deployments(self, task: str) -> list[DeploymentInfo]:
         """The bot's deployments for `task`, newest first (100 per page). Deployments made by
         anyone else are ignored, so nobody can fake launcher's record."""
+        return [
+            DeploymentInfo(d.id, d.sha, d.ref, d.environment, payload)
+            for d, payload in self._bot_deployments(task)
+        ]
+
+    def _bot_deployments(self, task: str) -> Iterator[tuple[Any, dict[str, Any]]]:
+        """(deployment, payload as a dict) for the bot's deployments of `task`, newest first."""
         bot = self.settings.bot_login.casefold()
-        found = []
         for d in self.repo.get_deployments(task=task):
             if d.creator is None or d.creator.login.casefold() != bot:
                 continue
@@ -410,12 +416,7 @@ class GitHub:
                     payload = json.loads(payload) if payload else {}
                 except ValueError:
                     payload = {}
-            found.append(
-                DeploymentInfo(
-                    d.id, d.sha, d.ref, d.environment, payload if isinstance(payload, dict) else {}
-                )
-            )
-        return found
+            yield d, payload if isinstance(payload, dict) else {}
 
     @_wrap("reading deployment statuses")
     def deployment_status(self, deployment_id: int) -> tuple[str, str] | None:
@@ -543,28 +544,10 @@ def open_pull_details(gh: GitHub, base: str) -> list[OpenPullDetail]:
 def listed_deployments(gh: GitHub, task: str) -> list[ListedDeployment]:
     """The bot's deployments for `task` with their creation time, newest first (100 per
     page, no status reads); anyone else's are ignored, as in `deployments`."""
-    bot = gh.settings.bot_login.casefold()
-    found = []
-    for d in gh.repo.get_deployments(task=task):
-        if d.creator is None or d.creator.login.casefold() != bot:
-            continue
-        payload = d.payload
-        if isinstance(payload, str):
-            try:
-                payload = json.loads(payload) if payload else {}
-            except ValueError:
-                payload = {}
-        found.append(
-            ListedDeployment(
-                d.id,
-                task,
-                d.sha,
-                d.environment,
-                payload if isinstance(payload, dict) else {},
-                d.created_at,
-            )
-        )
-    return found
+    return [
+        ListedDeployment(d.id, task, d.sha, d.environment, payload, d.created_at)
+        for d, payload in gh._bot_deployments(task)
+    ]
 
 
 @_wrap("reading the repository")
