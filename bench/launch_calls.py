@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,7 +26,7 @@ from launcher.core.quota import DEPLOYMENT_TAG, POOL_TAG
 from launcher.jobs import launch as launch_job
 from launcher.jobs.launch import TASK, LaunchOptions, git_blob_sha, run_launch
 from launcher.sandbox.github import GitHubSandbox
-from launcher.sandbox.moto import BUILTIN_AMIS, start_server
+from launcher.sandbox.moto import BUILTIN_AMIS, moto_server, patched_env
 
 AMI = BUILTIN_AMIS["x86_64"]
 POOLS = f"""\
@@ -60,20 +59,10 @@ def _read_every_status(self: Any, infos: list[Any]) -> list[Any]:
 
 
 def scenario(n_running: int, n_failed: int) -> dict[str, dict[str, float]]:
-    moto = start_server()
-    moto.reset()
-    saved = {k: os.environ.get(k) for k in moto.env()}
-    os.environ.update(moto.env())
-    try:
+    with moto_server() as moto, patched_env(moto.env()):
+        moto.reset()  # moto keeps its state per process: start each scenario empty
         with GitHubSandbox() as sb:
             return _measure(sb, n_running, n_failed)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        moto.stop()
 
 
 def _measure(sb: GitHubSandbox, n_running: int, n_failed: int) -> dict[str, dict[str, float]]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +25,7 @@ from launcher.core.quota import DEPLOYMENT_TAG, POOL_TAG
 from launcher.jobs.launch import TASK, git_blob_sha
 from launcher.jobs.sweep import SweepOptions, run_sweep
 from launcher.sandbox.github import GitHubSandbox
-from launcher.sandbox.moto import BUILTIN_AMIS, start_server
+from launcher.sandbox.moto import BUILTIN_AMIS, moto_server, patched_env
 
 REGIONS = ("us-east-1", "eu-west-1", "us-west-2")
 AMI = BUILTIN_AMIS["x86_64"]
@@ -52,20 +51,10 @@ def request(name: str) -> str:
 
 
 def scenario(n_pulls: int, n_running: int) -> dict[str, float]:
-    moto = start_server()
-    moto.reset()  # moto keeps its state per process: start each scenario empty
-    saved = {k: os.environ.get(k) for k in moto.env()}
-    os.environ.update(moto.env())
-    try:
+    with moto_server() as moto, patched_env(moto.env()):
+        moto.reset()  # moto keeps its state per process: start each scenario empty
         with GitHubSandbox() as sb:
             return _measure(sb, n_pulls, n_running)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        moto.stop()
 
 
 def _measure(sb: GitHubSandbox, n_pulls: int, n_running: int) -> dict[str, float]:

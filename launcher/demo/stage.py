@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from launcher.sandbox.actions import ActionsRunner, JobResult
 from launcher.sandbox.github import GitHubSandbox
-from launcher.sandbox.moto import MotoServer, start_server
+from launcher.sandbox.moto import MotoServer, moto_server, patched_env
 
 REPO = "acme/infra"
 BOT = "launcher-bot"
@@ -48,36 +48,23 @@ class Stage:
     tokens: dict[str, str] = field(default_factory=dict)
     branches: dict[int, str] = field(default_factory=dict)
     seen_event: int = 0
-    saved_env: dict[str, str | None] = field(default_factory=dict)
-    tmp: tempfile.TemporaryDirectory[str] | None = None
+    tmp: Path | None = None
+    _resources: ExitStack = field(default_factory=ExitStack)
 
     # --- life cycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        self.tmp = tempfile.TemporaryDirectory(prefix="launcher-demo-")
-        self.moto = start_server()
-        for key, value in self.moto.env().items():  # boto3 in this process: the final table
-            self.saved_env.setdefault(key, os.environ.get(key))
-            os.environ[key] = value
-        self.sb = GitHubSandbox(state_dir=Path(self.tmp.name) / "github").start()
+        """Servers and temp files, each undone by `stop()` even if a later one fails."""
+        enter = self._resources.enter_context
+        self.tmp = Path(enter(tempfile.TemporaryDirectory(prefix="launcher-demo-")))
+        self.moto = enter(moto_server())
+        enter(patched_env(self.moto.env()))  # boto3 in this process: the final table
+        self.sb = enter(GitHubSandbox(state_dir=self.tmp / "github"))
         self._seed()
 
     def stop(self) -> None:
-        if self.sb is not None:
-            self.sb.stop()
-            self.sb = None
-        if self.moto is not None:
-            self.moto.stop()
-            self.moto = None
-        for key, value in self.saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self.saved_env.clear()
-        if self.tmp is not None:
-            self.tmp.cleanup()
-            self.tmp = None
+        self.sb = self.moto = None
+        self._resources.close()
 
     def _seed(self) -> None:
         sb = self.sb
@@ -93,7 +80,7 @@ class Stage:
             files[f".github/workflows/{path.name}"] = path.read_bytes()
         sb.create_repo("acme", "infra", files, collaborators={p: "write" for p in PEOPLE})
         self.seen_event = sb.last_event_id()
-        workdir = Path(self.tmp.name) / "runner"
+        workdir = self.tmp / "runner"
         workdir.mkdir()
         self.runner = ActionsRunner(
             sb.git_dir(REPO),
