@@ -26,6 +26,7 @@ from launcher.core.permissions import (
     tier_of,
 )
 from launcher.core.problems import Problem
+from launcher.core.text import clip
 
 DEPLOYMENTS = "deployments/"
 POLICY_PATH = "pools.yaml"
@@ -143,7 +144,7 @@ def decide(data: GateInput, teams: TeamResolver) -> Decision:
 
 
 def _error(reason: str) -> Decision:
-    return Decision(State.ERROR, _clip(f"could not decide: {reason}"), (), None, error=reason)
+    return Decision(State.ERROR, clip(f"could not decide: {reason}"), (), None, error=reason)
 
 
 def _decide(data: GateInput, teams: TeamResolver) -> Decision:
@@ -330,7 +331,7 @@ def _summarise(items: list[Item], data: GateInput, policy: Policy) -> Decision:
         if len(worst) > 1:
             description = f"{len(worst)} problems; first: {description}"
     users, team_slugs = _to_ask(items, data, policy)
-    return Decision(state, _clip(description), tuple(items), label, users, team_slugs)
+    return Decision(state, clip(description), tuple(items), label, users, team_slugs)
 
 
 def _waiting(pending: list[Item], policy: Policy) -> str:
@@ -363,12 +364,6 @@ def _to_ask(
         elif mention[1:].casefold() != data.author.casefold() and mention[1:] not in users:
             users.append(mention[1:])
     return tuple(users), tuple(team_slugs)
-
-
-def _clip(text: str, limit: int = 139) -> str:
-    """Commit status descriptions are limited to 140 characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def launch_at_label(when: datetime) -> str:

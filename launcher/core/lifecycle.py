@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 from launcher.core.model import LaunchRequest
+from launcher.core.text import clip
 
 
 class RequestState(Enum):
@@ -58,12 +59,6 @@ class LastError:
 
     def describe(self) -> str:
         return clip(f"{self.category.value}: {self.message}")
-
-
-def clip(text: str, limit: int = 140) -> str:
-    """GitHub limits status descriptions to 140 characters; keep one line."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 _ERROR = re.compile(r"^(?P<category>[a-z_]+): (?P<message>.*)\Z", re.S)

@@ -1,13 +1,12 @@
 """Validate a set of repository files: pools.yaml plus launch requests, and optionally what a
 given author may do with each request.
 
-Pure over bytes: callers read the files (from disk for `launcher validate`, from a pull
-request's base and head commits for the gate) and pass them in.
+Pure over bytes: `launcher validate` reads the files and calls `check_policy` once and
+`check_request` per file (possibly in worker processes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from launcher.core.documents import load_policy, load_request
@@ -121,22 +120,3 @@ def check_request(
             memo[request.pool] = verdict_for(author, request, policy, teams or StaticTeams())
         report.verdict = memo[request.pool]
     return report
-
-
-def validate(
-    policy_raw: bytes | None,
-    requests: Iterable[tuple[str, bytes]],
-    *,
-    policy_path: str = "pools.yaml",
-    report_policy: bool = True,
-    author: str | None = None,
-    teams: TeamResolver | None = None,
-) -> Report:
-    """Check pools.yaml and each (path, content) request."""
-    policy, policy_report = check_policy(policy_raw, policy_path)
-    files = [policy_report] if report_policy or policy_report.problems else []
-    verdicts: dict[str, Verdict] = {}
-    files.extend(
-        check_request(path, raw, policy, author, teams, verdicts) for path, raw in requests
-    )
-    return Report(files, policy)

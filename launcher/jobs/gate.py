@@ -33,6 +33,7 @@ from launcher.core.gate import (
 )
 from launcher.core.gate_report import MARKER, read_meta, render
 from launcher.core.permissions import MembershipUnknown
+from launcher.core.text import clip
 
 MAX_REQUEST_FILES = 300  # per pull request; a larger one is refused rather than half-read
 MANAGED_LABELS = set(LABELS.values())
@@ -263,8 +264,7 @@ def _report(decision: Decision, out: TextIO) -> None:
 
 
 def _fail_closed(gh: GitHub, reason: str, sha: str | None, out: TextIO) -> Outcome:
-    description = f"could not decide: {reason}"
-    description = description if len(description) < 140 else description[:138] + "…"
+    description = clip(f"could not decide: {reason}")
     out.write(workflow_command("error", description) + "\n")
     if sha:
         try:

@@ -41,6 +41,7 @@ from launcher.core.sweep import (
     stale_stage,
     utc_text,
 )
+from launcher.core.text import clip
 from launcher.jobs.gate import decide_pull, is_managed_label
 from launcher.jobs.launch import TASK, LaunchOptions, run_launch
 
@@ -384,8 +385,7 @@ def _close(
             "later `launch_at`) and reopen the pull request, or open a new one."
         )
         spend(f"comment on #{n}: {reason}", lambda: gh.comment(n, body))
-    description = f"{category.replace('_', '-')}: {reason}"
-    description = description if len(description) < 140 else description[:138] + "…"
+    description = clip(f"{category.replace('_', '-')}: {reason}")
     spend(
         f"status {CONTEXT} failure on #{n}",
         lambda: gh.set_status(info.head_sha, CONTEXT, "failure", description, info.html_url),
