@@ -326,19 +326,17 @@ def _stale(
 ) -> None:
     info = gh.pull(pull.number)
     decision = decide_pull(gh, info, gh.reviews(pull.number))
-    waiting = [
-        item
-        for item in decision.items
-        if item.state in (State.PENDING, State.FAILURE)
-        and item.pool in policy.pools
-        and policy.pools[item.pool].request_ttl
-    ]
-    if not waiting:
+    ttls: dict[str, timedelta] = {}  # pool -> request_ttl, for the pools still waiting
+    for item in decision.items:
+        pool = policy.pools.get(item.pool or "")
+        if item.state in (State.PENDING, State.FAILURE) and pool and pool.request_ttl:
+            ttls[pool.name] = pool.request_ttl
+    if not ttls:
         return
-    ttl = min(policy.pools[item.pool].request_ttl for item in waiting)  # type: ignore[index, type-var]
-    pools = sorted({item.pool for item in waiting if policy.pools[item.pool].request_ttl == ttl})  # type: ignore[index]
+    ttl = min(ttls.values())
+    pools = sorted(name for name, pool_ttl in ttls.items() if pool_ttl == ttl)
     stage = stale_stage(pull.created_at, ttl, options.stale_warning, options.now)
-    reason = stale_reason(format_duration(ttl), pools)  # type: ignore[arg-type]
+    reason = stale_reason(format_duration(ttl), pools)
     closes_at = pull.created_at + ttl
     if stage == "close":
         _close(gh, info, decision, "stale", reason, report)
