@@ -15,7 +15,7 @@ to keep the files small.
 
 Re-run after updating the npm packages (outside the repo)::
 
-    npm install --prefix /tmp/oa @octokit/openapi @octokit/openapi-webhooks
+    npm install --prefix /tmp/oa @octokit/openapi@23.0.2 @octokit/openapi-webhooks@12.1.0
     python tests/openapi/extract.py /tmp/oa/node_modules/@octokit
 
 To add an operation or event: append its operationId to ``OPERATIONS`` (or its
@@ -104,6 +104,17 @@ OPERATIONS: list[str] = [
     "repos/create-deployment-status",
     "repos/get-deployment-status",
     "search/issues-and-pull-requests",
+    "repos/list-activities",
+    "issues/list-events",
+    "issues/list-events-for-repo",
+    "issues/get-event",
+    "issues/list-events-for-timeline",
+    "git/create-blob",
+    "git/create-tree",
+    "git/create-commit",
+    "pulls/update-review",
+    "pulls/submit-review",
+    "pulls/delete-pending-review",
 ]
 
 # Generic error bodies, used for statuses an operation does not document.
@@ -122,6 +133,7 @@ WEBHOOKS: list[str] = [
     "pull-request-review-request-removed",
     "pull-request-review-submitted",
     "pull-request-review-dismissed",
+    "pull-request-review-edited",
     "issue-comment-created",
     "issue-comment-edited",
     "issue-comment-deleted",

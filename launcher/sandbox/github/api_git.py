@@ -25,6 +25,8 @@ def commit_or_404(req: Request, repo: Repo, ref: str) -> str:
 
 
 def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
+    from launcher.sandbox.github.api_gitdata import special_content, special_dir_entry
+
     @router.add("GET", R, "repos/get")
     def get_repo(req: Request) -> Response:
         repo = repo_of(req)
@@ -294,6 +296,8 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         tree = repo.git.tree(sha)
         entry = tree.get(path)
         shapes = req.gh.shapes
+        if entry is not None and (special := special_content(req, repo, ref, sha, entry)):
+            return Response(200, special)
         if entry is not None and entry.type == "blob":
             return Response(
                 200,
@@ -317,7 +321,10 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         for full, (otype, osha, size) in sorted(children.items()):
             if otype == "tree":
                 osha = repo.git.git("rev-parse", f"{sha}:{full}").decode().strip()
-            listing.append(shapes.content_dir_entry(repo, full, otype, osha, size, ref))
+            item = shapes.content_dir_entry(repo, full, otype, osha, size, ref)
+            if full in tree:
+                item = special_dir_entry(req, repo, ref, sha, tree[full], item)
+            listing.append(item)
         return Response(200, listing)
 
     def author_of(req: Request, body: dict[str, Any], actor: str) -> str:

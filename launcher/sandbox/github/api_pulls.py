@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from launcher.sandbox.github import reviews
 from launcher.sandbox.github.api_git import R, repo_of
 from launcher.sandbox.github.http import ApiError, Request, Response, Router, not_found, validation
 from launcher.sandbox.github.state import Issue, Repo
@@ -155,7 +156,7 @@ def register(router: Router) -> None:
     def get_review(req: Request) -> Response:
         repo = repo_of(req)
         issue = pull_of(req, repo)
-        review = req.gh.get_review(repo, issue, req.int_param("review_id"))
+        review = reviews.find(req.gh, repo, issue, req.int_param("review_id"), req.user)
         return Response(200, req.gh.shapes.review(repo, review))
 
     @router.add("PUT", f"{P}/reviews/{{review_id}}/dismissals", "pulls/dismiss-review")

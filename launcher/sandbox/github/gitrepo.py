@@ -283,11 +283,14 @@ class GitRepo:
         author: Person,
         parent: str | None,
         committer: Person | None = None,
+        ref: str | None = None,
     ) -> str:
-        """Commit ``files`` (None deletes) on top of ``parent`` and move ``branch`` to it."""
+        """Commit ``files`` (None deletes) on top of ``parent`` and move ``branch`` to it
+        (or the full ``ref`` instead, e.g. a scratch ref when the caller moves the branch)."""
         committer = committer or author
+        target = ref or f"refs/heads/{branch}"
         stream = bytearray()
-        stream += f"commit refs/heads/{branch}\n".encode()
+        stream += f"commit {target}\n".encode()
         stream += f"author {author.name} <{author.email}> {author.timestamp} {author.tz}\n".encode()
         stream += (
             f"committer {committer.name} <{committer.email}> {committer.timestamp} {committer.tz}\n"
@@ -306,7 +309,7 @@ class GitRepo:
         stream += b"\n"
         with self._lock:
             self.git("fast-import", "--quiet", "--force", "--done", input=bytes(stream) + b"done\n")
-            sha = self.ref(f"refs/heads/{branch}")
+            sha = self.ref(target)
         assert sha
         return sha
 

@@ -10,7 +10,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from launcher.sandbox.github import api_accounts, api_checks, api_git, api_issues, api_pulls
+from launcher.sandbox.github import (
+    api_accounts,
+    api_activity,
+    api_checks,
+    api_git,
+    api_gitdata,
+    api_issues,
+    api_pulls,
+    api_reviews,
+)
 from launcher.sandbox.github.events import Event
 from launcher.sandbox.github.http import HttpServer
 from launcher.sandbox.github.observe import Fault, LoggedRequest
@@ -39,7 +48,16 @@ class GitHubSandbox:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.gh = GitHub(self.state_dir)
         self.gh.record_responses = record_responses
-        for module in (api_accounts, api_git, api_pulls, api_issues, api_checks):
+        for module in (
+            api_accounts,
+            api_git,
+            api_gitdata,
+            api_pulls,
+            api_reviews,
+            api_issues,
+            api_activity,
+            api_checks,
+        ):
             module.register(self.gh.router)
         api_accounts.register_sandbox(self.gh.router, self)
         self._host, self._port = host, port

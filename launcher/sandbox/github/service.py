@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from launcher.sandbox.github import reviews as pending
+from launcher.sandbox.github.activity import ActivityLog, PushCheck, RefUpdate
 from launcher.sandbox.github.events import EventLog
 from launcher.sandbox.github.gitrepo import ZERO_SHA, FileChange, GitRepo, Person
 from launcher.sandbox.github.http import ApiError, Router, not_found, validation
@@ -36,6 +38,7 @@ from launcher.sandbox.github.state import (
     User,
     now,
 )
+from launcher.sandbox.github.timeline import IssueRecord, Timeline
 
 NO_ACCESS = "Resource not accessible by personal access token"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -57,6 +60,11 @@ class GitHub:
         self.request_log = RequestLog()
         self.rate_limits = RateLimits()
         self.events = EventLog()
+        # GitHub's own records of who did what (activity log, issue events, timeline).
+        self.activity = ActivityLog()
+        self.timeline = Timeline()
+        # Called with every branch movement before it happens; raise ApiError to refuse.
+        self.push_checks: list[PushCheck] = []
         self.errors: list[BaseException] = []
         self.record_responses = False
         self.responses: list[tuple[str | None, int, Any, str | None]] = []
@@ -219,7 +227,7 @@ class GitHub:
         return user
 
     def _person(self, login: str | None, ts: int | None = None) -> Person:
-        ts = ts or int(time.time())
+        ts = ts or int(now())
         user = self.state.user(login) if login else None
         if user is None:
             return Person("GitHub", "noreply@github.com", ts)
@@ -255,27 +263,74 @@ class GitHub:
             if parent is None:
                 parent = self.resolve(repo, base or repo.default_branch)
             blobs = {p: (c.encode() if isinstance(c, str) else c) for p, c in files.items()}
-            before = repo.branches.get(branch)
-            sha = repo.git.commit_files(branch, blobs, message, self._person(author), parent)
-            self._moved(repo, branch, before, sha, author, forced=False)
+            scratch = "refs/sandbox/staging"
+            sha = repo.git.commit_files(
+                branch, blobs, message, self._person(author), parent, ref=scratch
+            )
+            repo.git.delete_ref(scratch)
+            self.update_branch(repo, branch, sha, author)
             return sha
 
     def set_branch(
         self, repo: Repo, branch: str, sha: str | None, actor: str, force: bool = False
     ) -> None:
         """Point ``branch`` at ``sha`` (None deletes it) like a ``git push``."""
+        self.update_branch(repo, branch, sha, actor, force)
+
+    def update_branch(
+        self,
+        repo: Repo,
+        branch: str,
+        after: str | None,
+        actor: str,
+        force: bool = False,
+        merge: str | None = None,
+    ) -> RefUpdate:
+        """Move ``branch`` to ``after`` (None deletes it): the one place branches move.
+
+        Pushes (``push_files``, the contents API), the refs API and merges all come here,
+        so every movement passes ``push_checks`` (which may refuse it) and is recorded in
+        the activity log with its actor before the webhooks go out.
+        """
         with self.state.lock:
             before = repo.branches.get(branch)
-            forced = False
-            if sha is None:
-                repo.git.delete_ref(f"refs/heads/{branch}")
+            forced = bool(before and after and not repo.git.is_ancestor(before, after))
+            if forced and not force:
+                raise validation("Update is not a fast forward")
+            update = RefUpdate(repo, branch, before, after, self._login(actor), forced, merge)
+            for check in self.push_checks:
+                check(update)
+            if after is None:
+                repo.git.delete_ref(update.ref)
             else:
-                if before and not repo.git.is_ancestor(before, sha):
-                    if not force:
-                        raise validation("Update is not a fast forward")
-                    forced = True
-                repo.git.update_ref(f"refs/heads/{branch}", sha)
-            self._moved(repo, branch, before, sha, actor, forced)
+                repo.git.update_ref(update.ref, after)
+            self.activity.record(update, self.state.new_id(), now())
+            self._moved(repo, branch, before, after, actor, forced)
+            return update
+
+    def record(
+        self,
+        repo: Repo,
+        issue: Issue,
+        event: str,
+        actor: str,
+        commit_id: str | None = None,
+        subject: str | int | None = None,
+        **fields: Any,
+    ) -> IssueRecord:
+        """Add an issue event / timeline entry (see ``timeline.py`` for which API shows it)."""
+        rec = IssueRecord(
+            self.state.new_id(),
+            repo.id,
+            issue.number,
+            event,
+            self._login(actor),
+            now(),
+            commit_id,
+            subject,
+            fields,
+        )
+        return self.timeline.add(rec)
 
     def _moved(
         self,
@@ -292,17 +347,48 @@ class GitHub:
             repo.branches[branch] = after
         repo.pushed_at = repo.updated_at = now()
         self._emit_push(repo, branch, before, after, actor, forced)
-        if after is None:
-            return
         for issue in repo.pulls():
             pr = issue.pull
             assert pr is not None
-            if issue.state == "open" and pr.head_ref == branch:
+            if pr.head_ref != branch:
+                continue
+            if after is None:
+                self._head_deleted(repo, issue, before, actor)
+            elif issue.state == "open":
                 repo.git.update_ref(f"refs/pull/{issue.number}/head", after)
                 issue.updated_at = now()
+                if forced:
+                    self.record(repo, issue, "head_ref_force_pushed", actor)
+                self._record_commits(repo, issue, actor)
                 self._emit_pr(
                     repo, issue, "synchronize", actor, before=before or ZERO_SHA, after=after
                 )
+            elif before is None and pr.head_sha_final == after:
+                last = self.timeline.last_event(
+                    repo, issue.number, {"head_ref_deleted", "head_ref_restored"}
+                )
+                if last is not None and last.event == "head_ref_deleted":
+                    self.record(repo, issue, "head_ref_restored", actor)
+
+    def _head_deleted(self, repo: Repo, issue: Issue, before: str | None, actor: str) -> None:
+        """GitHub records ``head_ref_deleted``; an open pull request is closed with it."""
+        pr = issue.pull
+        assert pr is not None
+        if issue.state == "open":
+            self.record(repo, issue, "head_ref_deleted", actor)
+            self._close(repo, issue, actor)
+            pr.head_sha_final = before
+            self.record(repo, issue, "closed", actor)
+            self._emit_pr(repo, issue, "closed", actor)
+        elif pr.head_sha_final == before:
+            self.record(repo, issue, "head_ref_deleted", actor)
+
+    def _record_commits(self, repo: Repo, issue: Issue, actor: str) -> None:
+        """``committed`` timeline entries for the pull request's commits not yet listed."""
+        seen = self.timeline.committed(repo, issue.number)
+        for sha in repo.git.rev_list(repo.base_sha(issue), repo.head_sha(issue), limit=250):
+            if sha not in seen:
+                self.record(repo, issue, "committed", actor, subject=sha)
 
     # -- pull requests ---------------------------------------------------------------
     def open_pull(
@@ -357,6 +443,7 @@ class GitHub:
             issue = Issue(number, self.state.new_id(), title, body, actor, pull=pull)
             repo.issues[number] = issue
             repo.git.update_ref(f"refs/pull/{number}/head", repo.branches[head])
+            self._record_commits(repo, issue, actor)
             self._emit_pr(repo, issue, "opened", actor)
             return issue
 
@@ -402,7 +489,9 @@ class GitHub:
             changes: dict[str, Any] = {}
             if "title" in fields and fields["title"] != issue.title:
                 changes["title"] = {"from": issue.title}
+                rename = {"from": issue.title, "to": fields["title"]}
                 issue.title = fields["title"]
+                self.record(repo, issue, "renamed", actor, rename=rename)
             if "body" in fields and fields["body"] != issue.body:
                 changes["body"] = {"from": issue.body or ""}
                 issue.body = fields["body"]
@@ -414,6 +503,7 @@ class GitHub:
                     "sha": {"from": repo.base_sha(issue)},
                 }
                 pr.base_ref = fields["base"]
+                self.record(repo, issue, "base_ref_changed", actor)
             if "maintainer_can_modify" in fields:
                 pr.maintainer_can_modify = bool(fields["maintainer_can_modify"])
             state = fields.get("state")
@@ -424,6 +514,7 @@ class GitHub:
                 self._emit_pr(repo, issue, "edited", actor, changes=changes)
             if state == "closed" and issue.state == "open":
                 self._close(repo, issue, actor)
+                self.record(repo, issue, "closed", actor)
                 self._emit_pr(repo, issue, "closed", actor)
             elif state == "open" and issue.state == "closed":
                 if pr.merged:
@@ -440,6 +531,7 @@ class GitHub:
                     )
                 issue.state, issue.closed_at, issue.closed_by = "open", None, None
                 pr.head_sha_final = pr.base_sha_final = None
+                self.record(repo, issue, "reopened", actor)
                 self._emit_pr(repo, issue, "reopened", actor)
 
     def _close(self, repo: Repo, issue: Issue, actor: str) -> None:
@@ -491,12 +583,13 @@ class GitHub:
                 text = f"{subject}\n\n{message}\n" if message else f"{subject}\n"
                 parents = [base]
             merge_sha = repo.git.commit_tree(tree, parents, text, author)
-            repo.git.update_ref(f"refs/heads/{pr.base_ref}", merge_sha, base)
+            self.update_branch(repo, pr.base_ref, merge_sha, actor, merge="pr")
             pr.merged, pr.merged_at, pr.merged_by = True, now(), actor
             pr.merge_commit_sha = merge_sha
             self._close(repo, issue, actor)
             pr.head_sha_final, pr.base_sha_final = head, base
-            self._moved(repo, pr.base_ref, base, merge_sha, actor, forced=False)
+            self.record(repo, issue, "merged", actor, commit_id=merge_sha)
+            self.record(repo, issue, "closed", actor, commit_id=merge_sha)
             self._emit_pr(repo, issue, "closed", actor)
             return merge_sha
 
@@ -540,6 +633,8 @@ class GitHub:
                 )
             if commit_id is not None and repo.git.commit(commit_id) is None:
                 raise ApiError(422, "Unprocessable Entity", ["Commit not found"])
+            if state == "PENDING":
+                pending.check_one_pending(repo, issue, actor)
             review = Review(
                 self.state.new_id(),
                 issue.number,
@@ -554,6 +649,7 @@ class GitHub:
             assert pr is not None
             if state != "PENDING":
                 pr.requested_users = [u for u in pr.requested_users if u.lower() != actor.lower()]
+                self.record(repo, issue, "reviewed", actor, subject=review.id)
                 self._emit_review(repo, issue, review, "submitted", actor)
             return review
 
@@ -580,7 +676,14 @@ class GitHub:
                 raise ApiError(
                     422, "Unprocessable Entity", ["Can not dismiss a commented pull request review"]
                 )
+            dismissed = {
+                "state": review.state.lower(),
+                "review_id": review.id,
+                "dismissal_message": message,
+                "dismissal_commit_id": repo.head_sha(issue),
+            }
             review.state = "DISMISSED"
+            self.record(repo, issue, "review_dismissed", actor, dismissed_review=dismissed)
             self._emit_review(repo, issue, review, "dismissed", actor)
             return review
 
@@ -629,6 +732,14 @@ class GitHub:
                     pr.requested_users = [
                         x for x in pr.requested_users if x.lower() != login.lower()
                     ]
+                    self.record(
+                        repo,
+                        issue,
+                        "review_request_removed",
+                        actor,
+                        review_requester=self._login(actor),
+                        requested_reviewer=login,
+                    )
                     self._emit_pr(
                         repo,
                         issue,
@@ -638,6 +749,14 @@ class GitHub:
                     )
                 elif not remove and not present:
                     pr.requested_users.append(login)
+                    self.record(
+                        repo,
+                        issue,
+                        "review_requested",
+                        actor,
+                        review_requester=self._login(actor),
+                        requested_reviewer=login,
+                    )
                     self._emit_pr(
                         repo,
                         issue,
@@ -648,13 +767,30 @@ class GitHub:
             for slug in slugs:
                 assert org is not None
                 team_json = self.shapes.team(org.teams[slug])
+                who = self._login(actor)
                 if remove and slug in pr.requested_teams:
                     pr.requested_teams.remove(slug)
+                    self.record(
+                        repo,
+                        issue,
+                        "review_request_removed",
+                        actor,
+                        review_requester=who,
+                        requested_team=slug,
+                    )
                     self._emit_pr(
                         repo, issue, "review_request_removed", actor, requested_team=team_json
                     )
                 elif not remove and slug not in pr.requested_teams:
                     pr.requested_teams.append(slug)
+                    self.record(
+                        repo,
+                        issue,
+                        "review_requested",
+                        actor,
+                        review_requester=who,
+                        requested_team=slug,
+                    )
                     self._emit_pr(repo, issue, "review_requested", actor, requested_team=team_json)
 
     # -- comments and labels ----------------------------------------------------------
@@ -671,6 +807,7 @@ class GitHub:
             ts = now()
             comment = Comment(self.state.new_id(), issue.number, self._login(actor), body, ts, ts)
             repo.comments[comment.id] = comment
+            self.record(repo, issue, "commented", actor, subject=comment.id)
             issue.comments += 1
             issue.updated_at = ts
             self._emit_comment(repo, comment, "created", actor)
@@ -685,7 +822,8 @@ class GitHub:
     def edit_comment(self, repo: Repo, comment: Comment, actor: str, body: str) -> None:
         with self.state.lock:
             if actor.lower() != comment.user.lower():
-                self.require(repo, actor, "triage")
+                # GitHub's role table: editing/deleting anyone's comments needs Write.
+                self.require(repo, actor, "write")
             if not body:
                 raise validation(resource="IssueComment", field="body", code="missing_field")
             old = comment.body
@@ -695,8 +833,10 @@ class GitHub:
     def delete_comment(self, repo: Repo, comment: Comment, actor: str) -> None:
         with self.state.lock:
             if actor.lower() != comment.user.lower():
-                self.require(repo, actor, "triage")
+                # GitHub's role table: editing/deleting anyone's comments needs Write.
+                self.require(repo, actor, "write")
             self._emit_comment(repo, comment, "deleted", actor)
+            self.timeline.drop(repo, "commented", comment.id)
             del repo.comments[comment.id]
             repo.issues[comment.issue_number].comments -= 1
 
@@ -728,6 +868,13 @@ class GitHub:
                     del current[name.lower()]
                     label = repo.labels[name.lower()]
                     issue.labels = [n for n in issue.labels if n.lower() != name.lower()]
+                    self.record(
+                        repo,
+                        issue,
+                        "unlabeled",
+                        actor,
+                        label={"name": label.name, "color": label.color},
+                    )
                     if issue.pull is not None:
                         self._emit_pr(
                             repo, issue, "unlabeled", actor, label=self._label_payload(repo, label)
@@ -740,6 +887,9 @@ class GitHub:
                 label = self.ensure_label(repo, name, description="")
                 current[name.lower()] = label.name
                 issue.labels.append(label.name)
+                self.record(
+                    repo, issue, "labeled", actor, label={"name": label.name, "color": label.color}
+                )
                 if issue.pull is not None:
                     self._emit_pr(
                         repo, issue, "labeled", actor, label=self._label_payload(repo, label)
@@ -1049,13 +1199,15 @@ class GitHub:
         )
 
     def _emit_review(
-        self, repo: Repo, issue: Issue, review: Review, action: str, actor: str
+        self, repo: Repo, issue: Issue, review: Review, action: str, actor: str, **extra: Any
     ) -> None:
         pr = self.shapes.pull(repo, issue)
         rv = self.shapes.review(repo, review)
         rv["submitted_at"] = rv.get("submitted_at")
         rv["state"] = rv["state"].lower()
-        self._emit("pull_request_review", repo, actor, action=action, review=rv, pull_request=pr)
+        self._emit(
+            "pull_request_review", repo, actor, action=action, review=rv, pull_request=pr, **extra
+        )
 
     def _emit_comment(
         self, repo: Repo, comment: Comment, action: str, actor: str, **extra: Any
