@@ -6,6 +6,7 @@ import base64
 import binascii
 from typing import Any
 
+from launcher.sandbox.github.contents import special_content, special_dir_entry
 from launcher.sandbox.github.http import ApiError, Request, Response, Router, not_found, validation
 from launcher.sandbox.github.service import EMPTY_TREE
 from launcher.sandbox.github.state import PERMISSIONS, Repo
@@ -25,8 +26,6 @@ def commit_or_404(req: Request, repo: Repo, ref: str) -> str:
 
 
 def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
-    from launcher.sandbox.github.api_gitdata import special_content, special_dir_entry
-
     @router.add("GET", R, "repos/get")
     def get_repo(req: Request) -> Response:
         repo = repo_of(req)

@@ -152,6 +152,12 @@ class GitHub:
             o.teams[slug.lower()] = team
             return team
 
+    def _who(self, login: str) -> str:
+        """The account's login as spelled at creation; an unknown name is kept as given
+        (records then render it as GitHub's ``ghost``, a deleted account)."""
+        user = self.state.user(login)
+        return user.login if user else login
+
     def _login(self, login: str) -> str:
         user = self.state.user(login)
         if user is None:
@@ -297,7 +303,7 @@ class GitHub:
             forced = bool(before and after and not repo.git.is_ancestor(before, after))
             if forced and not force:
                 raise validation("Update is not a fast forward")
-            update = RefUpdate(repo, branch, before, after, self._login(actor), forced, merge)
+            update = RefUpdate(repo, branch, before, after, self._who(actor), forced, merge)
             for check in self.push_checks:
                 check(update)
             if after is None:
@@ -324,7 +330,7 @@ class GitHub:
             repo.id,
             issue.number,
             event,
-            self._login(actor),
+            self._who(actor),
             now(),
             commit_id,
             subject,
@@ -737,7 +743,7 @@ class GitHub:
                         issue,
                         "review_request_removed",
                         actor,
-                        review_requester=self._login(actor),
+                        review_requester=self._who(actor),
                         requested_reviewer=login,
                     )
                     self._emit_pr(
@@ -754,7 +760,7 @@ class GitHub:
                         issue,
                         "review_requested",
                         actor,
-                        review_requester=self._login(actor),
+                        review_requester=self._who(actor),
                         requested_reviewer=login,
                     )
                     self._emit_pr(
@@ -767,7 +773,7 @@ class GitHub:
             for slug in slugs:
                 assert org is not None
                 team_json = self.shapes.team(org.teams[slug])
-                who = self._login(actor)
+                who = self._who(actor)
                 if remove and slug in pr.requested_teams:
                     pr.requested_teams.remove(slug)
                     self.record(
