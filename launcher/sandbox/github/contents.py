@@ -90,8 +90,11 @@ def special_content(
     if entry.type == "commit":
         url = _submodule_url(repo, commit, path) or ""
         sub = _hosted(req, url) if url else None
-        git_url = f"{req.base_url}/repos/{sub.full_name}/git/trees/{entry.sha}" if sub else None
-        html = f"{req.base_url}/{sub.full_name}/tree/{entry.sha}" if sub else None
+        sub_git: str | None = None
+        sub_html: str | None = None
+        if sub is not None:
+            sub_git = f"{req.base_url}/repos/{sub.full_name}/git/trees/{entry.sha}"
+            sub_html = f"{req.base_url}/{sub.full_name}/tree/{entry.sha}"
         return {
             "type": "submodule",
             "submodule_git_url": url,
@@ -100,10 +103,10 @@ def special_content(
             "path": path,
             "sha": entry.sha,
             "url": self_url,
-            "git_url": git_url,
-            "html_url": html,
+            "git_url": sub_git,
+            "html_url": sub_html,
             "download_url": None,
-            "_links": _links(self_url, git_url, html),
+            "_links": _links(self_url, sub_git, sub_html),
         }
     return None
 
