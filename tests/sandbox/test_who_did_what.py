@@ -290,3 +290,23 @@ def test_merge_and_close_events(world: World) -> None:
         ("merged", "carol", result.sha),
         ("closed", "carol", result.sha),
     ]
+
+
+def test_label_and_review_request_removals(world: World) -> None:
+    pr = open_pr(world)
+    pr.add_to_labels("gpu")
+    world.repo("bob").get_issue(pr.number).remove_from_labels("gpu")
+    pr.create_review_request(team_reviewers=["approvers"])
+    world.repo("carol").get_pull(pr.number).delete_review_request(team_reviewers=["approvers"])
+    raw = call(
+        world.sb, "GET", f"/repos/acme/infra/issues/{pr.number}/events", world.tokens["alice"]
+    )[2]
+    assert [(e["event"], e["actor"]["login"]) for e in raw] == [
+        ("labeled", "alice"),
+        ("unlabeled", "bob"),
+        ("review_requested", "alice"),
+        ("review_request_removed", "carol"),
+    ]
+    assert raw[1]["label"] == {"name": "gpu", "color": "ededed"}
+    assert raw[2]["requested_team"]["slug"] == "approvers"
+    assert raw[3]["review_requester"]["login"] == "carol"
