@@ -64,6 +64,9 @@ def test_symlink_submodule_and_executable_round_trip(world: World) -> None:
     assert f"160000 commit {lib_sha}\tvendor/lib" in listed
 
     token = world.tokens["alice"]
+    raw = call(sb, "GET", f"/repos/acme/infra/git/trees/{commit.sha}?recursive=1", token)[2]
+    submodule = next(e for e in raw["tree"] if e["path"] == "vendor/lib")
+    assert submodule == {"path": "vendor/lib", "mode": "160000", "type": "commit", "sha": lib_sha}
 
     def contents(path: str) -> object:
         status, _, body = call(sb, "GET", f"/repos/acme/infra/contents/{path}?ref=tooling", token)

@@ -229,15 +229,10 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
             for d in listing:
                 d["sha"] = repo.git.git("rev-parse", f"{tree_sha}:{d['path']}").decode().strip()
                 d["url"] = f"{api}/trees/{d['sha']}"
+            # Submodule entries (type "commit") carry neither size nor url on GitHub.
             listing += [
-                {
-                    "path": e.path,
-                    "mode": e.mode,
-                    "type": e.type,
-                    "sha": e.sha,
-                    "size": e.size,
-                    "url": f"{api}/blobs/{e.sha}",
-                }
+                {"path": e.path, "mode": e.mode, "type": e.type, "sha": e.sha}
+                | ({"size": e.size, "url": f"{api}/blobs/{e.sha}"} if e.type == "blob" else {})
                 for e in entries
             ]
             listing.sort(key=lambda d: d["path"])
@@ -249,8 +244,9 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
                     "mode": e.mode,
                     "type": e.type,
                     "sha": e.sha,
-                    "url": f"{api}/{'trees' if e.type == 'tree' else 'blobs'}/{e.sha}",
                 }
+                if e.type != "commit":
+                    item["url"] = f"{api}/{'trees' if e.type == 'tree' else 'blobs'}/{e.sha}"
                 if e.type == "blob":
                     item["size"] = e.size
                 listing.append(item)
