@@ -497,6 +497,11 @@ class GitHub:
             assert pr is not None
             if actor.lower() != issue.user.lower():
                 self.require(repo, actor, "triage")
+            # Refuse before changing anything, so a refused edit leaves no record behind.
+            if "base" in fields and fields["base"] not in repo.branches:
+                raise validation(resource="PullRequest", field="base", code="invalid")
+            if fields.get("state") not in (None, "open", "closed"):
+                raise validation(resource="PullRequest", field="state", code="invalid")
             changes: dict[str, Any] = {}
             if "title" in fields and fields["title"] != issue.title:
                 changes["title"] = {"from": issue.title}
@@ -507,8 +512,6 @@ class GitHub:
                 changes["body"] = {"from": issue.body or ""}
                 issue.body = fields["body"]
             if "base" in fields and fields["base"] != pr.base_ref:
-                if fields["base"] not in repo.branches:
-                    raise validation(resource="PullRequest", field="base", code="invalid")
                 changes["base"] = {
                     "ref": {"from": pr.base_ref},
                     "sha": {"from": repo.base_sha(issue)},
@@ -518,8 +521,6 @@ class GitHub:
             if "maintainer_can_modify" in fields:
                 pr.maintainer_can_modify = bool(fields["maintainer_can_modify"])
             state = fields.get("state")
-            if state not in (None, "open", "closed"):
-                raise validation(resource="PullRequest", field="state", code="invalid")
             issue.updated_at = now()
             if changes:
                 self._emit_pr(repo, issue, "edited", actor, changes=changes)
