@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from launcher.sandbox.github import limits
+from launcher.sandbox.github.apps import Apps
 from launcher.sandbox.github.events import EventLog
 from launcher.sandbox.github.gitrepo import ZERO_SHA, FileChange, GitRepo, Person
 from launcher.sandbox.github.http import ApiError, Router, not_found, validation
@@ -51,6 +53,8 @@ class GitHub:
     def __init__(self, root: Path, base_url: str = "http://127.0.0.1") -> None:
         self.root = root
         self.state = State()
+        self.apps = Apps(self.state)
+        self.state.apps = self.apps
         self.shapes = Shapes(self.state, base_url)
         self.router = Router()
         self.faults = Faults()
@@ -103,6 +107,8 @@ class GitHub:
             )
             self.state.users[login.lower()] = user
             self.state.tokens[token] = login.lower()
+            if bot:
+                self.apps.legacy_bot(login, token)
             return token
 
     def add_org(self, login: str, members: Iterable[str] = (), admins: Iterable[str] = ()) -> Org:
@@ -323,6 +329,7 @@ class GitHub:
                     raise validation(resource="PullRequest", field="head", code="invalid")
             if not title:
                 raise validation(resource="PullRequest", field="title", code="missing_field")
+            limits.check_body(body, "PullRequest")
             if head not in repo.branches:
                 raise validation(resource="PullRequest", field="head", code="invalid")
             if base not in repo.branches:
@@ -538,6 +545,7 @@ class GitHub:
                 raise ApiError(
                     422, "Unprocessable Entity", [f"Body is required for {event} reviews"]
                 )
+            limits.check_body(body, "PullRequestReview")
             if commit_id is not None and repo.git.commit(commit_id) is None:
                 raise ApiError(422, "Unprocessable Entity", ["Commit not found"])
             review = Review(
@@ -658,6 +666,29 @@ class GitHub:
                     self._emit_pr(repo, issue, "review_requested", actor, requested_team=team_json)
 
     # -- comments and labels ----------------------------------------------------------
+    def create_issue(
+        self,
+        repo: Repo,
+        actor: str,
+        title: str,
+        body: str | None,
+        labels: Iterable[str] = (),
+    ) -> Issue:
+        """Open an issue; anyone who can read the repository may (labels need triage)."""
+        with self.state.lock:
+            if not self.state.can_read(repo, actor):
+                raise not_found()
+            if not isinstance(title, str) or not title.strip():
+                raise validation(resource="Issue", field="title", code="missing_field")
+            limits.check_body(body, "Issue")
+            issue = Issue(repo.next_number(), self.state.new_id(), title, body, self._login(actor))
+            repo.issues[issue.number] = issue
+            if self.state.can(repo, actor, "triage"):
+                for name in labels:
+                    issue.labels.append(self.ensure_label(repo, name).name)
+            self._emit("issues", repo, actor, action="opened", issue=self.shapes.issue(repo, issue))
+            return issue
+
     def get_issue(self, repo: Repo, number: int) -> Issue:
         issue = repo.issues.get(number)
         if issue is None:
@@ -668,6 +699,7 @@ class GitHub:
         with self.state.lock:
             if not body:
                 raise validation(resource="IssueComment", field="body", code="missing_field")
+            limits.check_body(body, "IssueComment")
             ts = now()
             comment = Comment(self.state.new_id(), issue.number, self._login(actor), body, ts, ts)
             repo.comments[comment.id] = comment
@@ -688,6 +720,7 @@ class GitHub:
                 self.require(repo, actor, "triage")
             if not body:
                 raise validation(resource="IssueComment", field="body", code="missing_field")
+            limits.check_body(body, "IssueComment")
             old = comment.body
             comment.body, comment.updated_at = body, now()
             self._emit_comment(repo, comment, "edited", actor, changes={"body": {"from": old}})
@@ -768,6 +801,12 @@ class GitHub:
                     code="custom",
                     message="state is not included in the list",
                 )
+            limits.check_description(description, "Status")
+            limits.check_statuses_count(
+                sum(
+                    1 for s in repo.statuses if s.sha == sha and s.context == (context or "default")
+                )
+            )
             ts = now()
             status = Status(
                 self.state.new_id(),
@@ -812,6 +851,7 @@ class GitHub:
                 raise validation(resource="CheckRun", field="name", code="missing_field")
             if not head_sha or repo.git.commit(head_sha) is None:
                 raise validation(resource="CheckRun", field="head_sha", code="invalid")
+            limits.check_run_output(body)
             run = CheckRun(
                 self.state.new_id(),
                 head_sha,
@@ -841,6 +881,13 @@ class GitHub:
     ) -> None:
         with self.state.lock:
             self._require_app(repo, actor)
+            app = self.apps.of_login(actor)
+            if app is not self.apps.of_login(run.creator):
+                raise forbidden(
+                    f"Invalid app_id `{app.id if app else 0}` - check run can only be "
+                    "modified by the GitHub App that created it."
+                )
+            limits.check_run_output(body)
             was = run.status
             self._apply_check(run, body)
             if run.status == "completed" and was != "completed":
@@ -973,6 +1020,7 @@ class GitHub:
             valid = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
             if state not in valid:
                 raise validation(resource="DeploymentStatus", field="state", code="invalid")
+            limits.check_description(body.get("description"), "DeploymentStatus")
             status = DeploymentStatus(
                 self.state.new_id(),
                 dep.id,
