@@ -22,6 +22,9 @@ def _labels_arg(body: Any) -> list[str]:
     return [x["name"] if isinstance(x, dict) else x for x in labels]
 
 
+SEARCH_QUALIFIERS = {"is", "type", "state", "label", "-label", "author", "head", "base", "repo"}
+
+
 def valid_color(color: Any) -> str:
     """A label color: six hex digits, with or without ``#`` (GitHub's 422 otherwise)."""
     value = color.lstrip("#") if isinstance(color, str) else ""
@@ -292,6 +295,18 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         for tok in tokens:
             key, sep, value = tok.partition(":")
             if sep and key and value:
+                if key.lower() not in SEARCH_QUALIFIERS:
+                    # Refused rather than ignored: a query the stand-in cannot answer
+                    # faithfully must not look like one that matched everything.
+                    raise validation(
+                        resource="Search",
+                        field="q",
+                        code="invalid",
+                        message=f"The search qualifier {key}: is not implemented by the "
+                        "GitHub stand-in (supported: "
+                        + ", ".join(sorted(SEARCH_QUALIFIERS))
+                        + ").",
+                    )
                 quals.setdefault(key.lower(), []).append(value.strip('"'))
             else:
                 words.append(tok)

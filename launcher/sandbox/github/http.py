@@ -335,7 +335,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith("/_sandbox"):
             # Logged before answering, so a client that got its answer sees it counted.
             gh.request_log.add(entry)
-            gh.record_response(operation, response.status, response.body, fault_kind)
+            if not isinstance(response.body, bytes):  # raw media types are not JSON
+                gh.record_response(operation, response.status, response.body, fault_kind)
         self._send(response, user, resource, method, fault_kind)
 
     def _authenticate(self) -> Credential | None:
@@ -359,7 +360,9 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         gh = self.server.gh
         payload = b""
-        if response.body is not None:
+        if isinstance(response.body, bytes):
+            payload = response.body
+        elif response.body is not None:
             payload = json.dumps(response.body, separators=(",", ":")).encode()
         self.send_response(response.status)
         headers = {

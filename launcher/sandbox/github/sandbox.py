@@ -17,6 +17,7 @@ from launcher.sandbox.github import (
     api_git,
     api_issues,
     api_pulls,
+    api_rules,
 )
 from launcher.sandbox.github.apps import App, Installation
 from launcher.sandbox.github.events import Event
@@ -47,7 +48,15 @@ class GitHubSandbox:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.gh = GitHub(self.state_dir)
         self.gh.record_responses = record_responses
-        for module in (api_accounts, api_git, api_pulls, api_issues, api_checks, api_apps):
+        for module in (
+            api_accounts,
+            api_git,
+            api_pulls,
+            api_issues,
+            api_checks,
+            api_apps,
+            api_rules,
+        ):
             module.register(self.gh.router)
         api_accounts.register_sandbox(self.gh.router, self)
         self._host, self._port = host, port
@@ -205,6 +214,22 @@ class GitHubSandbox:
                 ttl,
             )
             return token.value
+
+    # -- rulesets and branch protection ------------------------------------------------
+    def protect_branch(self, repo: str, branch: str, body: Mapping[str, Any]) -> None:
+        """Classic branch protection, ``body`` as ``PUT .../branches/{b}/protection`` takes."""
+        with self.gh.state.lock:
+            self.gh.rules.set_protection(self.repo(repo), branch, dict(body))
+
+    def create_ruleset(self, repo: str, body: Mapping[str, Any]) -> int:
+        """A repository ruleset, ``body`` as ``POST .../rulesets`` takes; returns its id."""
+        with self.gh.state.lock:
+            return self.gh.rules.save_ruleset(self.repo(repo), dict(body)).id
+
+    def required_checks(self, repo: str, branch: str) -> list[tuple[str, int | None]]:
+        """(context, app id or None) of every check an active rule requires on ``branch``."""
+        with self.gh.state.lock:
+            return self.gh.rules.required_checks(self.repo(repo), branch)
 
     def repo(self, full_name: str) -> Repo:
         owner, _, name = full_name.partition("/")

@@ -19,6 +19,7 @@ from launcher.sandbox.github.events import EventLog
 from launcher.sandbox.github.gitrepo import ZERO_SHA, FileChange, GitRepo, Person
 from launcher.sandbox.github.http import ApiError, Router, not_found, validation
 from launcher.sandbox.github.observe import Faults, RateLimits, RequestLog
+from launcher.sandbox.github.rules import Rules
 from launcher.sandbox.github.shapes import Shapes
 from launcher.sandbox.github.state import (
     PERMISSION_ALIASES,
@@ -55,6 +56,7 @@ class GitHub:
         self.state = State()
         self.apps = Apps(self.state)
         self.state.apps = self.apps
+        self.rules = Rules(self)
         self.shapes = Shapes(self.state, base_url)
         self.router = Router()
         self.faults = Faults()
@@ -262,6 +264,7 @@ class GitHub:
                 parent = self.resolve(repo, base or repo.default_branch)
             blobs = {p: (c.encode() if isinstance(c, str) else c) for p, c in files.items()}
             before = repo.branches.get(branch)
+            self.rules.check_push(repo, f"refs/heads/{branch}", author, before, "?")
             sha = repo.git.commit_files(branch, blobs, message, self._person(author), parent)
             self._moved(repo, branch, before, sha, author, forced=False)
             return sha
@@ -274,12 +277,14 @@ class GitHub:
             before = repo.branches.get(branch)
             forced = False
             if sha is None:
+                self.rules.check_push(repo, f"refs/heads/{branch}", actor, before, None)
                 repo.git.delete_ref(f"refs/heads/{branch}")
             else:
                 if before and not repo.git.is_ancestor(before, sha):
                     if not force:
                         raise validation("Update is not a fast forward")
                     forced = True
+                self.rules.check_push(repo, f"refs/heads/{branch}", actor, before, sha)
                 repo.git.update_ref(f"refs/heads/{branch}", sha)
             self._moved(repo, branch, before, sha, actor, forced)
 
@@ -299,6 +304,18 @@ class GitHub:
         repo.pushed_at = repo.updated_at = now()
         self._emit_push(repo, branch, before, after, actor, forced)
         if after is None:
+            # GitHub closes pull requests whose head or base branch is deleted; they stay
+            # readable at the commits they had.
+            for issue in repo.pulls():
+                pr = issue.pull
+                assert pr is not None
+                if issue.state == "open" and branch in (pr.head_ref, pr.base_ref):
+                    if pr.head_ref == branch:
+                        pr.head_sha_final = before
+                    else:
+                        pr.base_sha_final = before
+                    self._close(repo, issue, actor)
+                    self._emit_pr(repo, issue, "closed", actor)
             return
         for issue in repo.pulls():
             pr = issue.pull
@@ -309,6 +326,7 @@ class GitHub:
                 self._emit_pr(
                     repo, issue, "synchronize", actor, before=before or ZERO_SHA, after=after
                 )
+        self.rules.on_moved(repo, branch, actor, after)
 
     # -- pull requests ---------------------------------------------------------------
     def open_pull(
@@ -365,6 +383,7 @@ class GitHub:
             repo.issues[number] = issue
             repo.git.update_ref(f"refs/pull/{number}/head", repo.branches[head])
             self._emit_pr(repo, issue, "opened", actor)
+            self.rules.request_code_owners(repo, issue, actor)
             return issue
 
     def get_pull(self, repo: Repo, number: int) -> Issue:
@@ -398,6 +417,7 @@ class GitHub:
         out.update(
             self.shapes.pull_full_extra(repo, issue, self.mergeable(repo, issue), commits, files)
         )
+        out["mergeable_state"] = self.rules.mergeable_state(repo, issue, out["mergeable_state"])
         return out
 
     def update_pull(self, repo: Repo, issue: Issue, actor: str, fields: Mapping[str, Any]) -> None:
@@ -429,6 +449,8 @@ class GitHub:
             issue.updated_at = now()
             if changes:
                 self._emit_pr(repo, issue, "edited", actor, changes=changes)
+            if "base" in changes:
+                self.rules.dismiss_stale(repo, issue, actor)
             if state == "closed" and issue.state == "open":
                 self._close(repo, issue, actor)
                 self._emit_pr(repo, issue, "closed", actor)
@@ -486,6 +508,7 @@ class GitHub:
             tree = repo.git.merge_tree(base, head)
             if tree is None:
                 raise ApiError(405, "Pull Request is not mergeable")
+            self.rules.check_merge(repo, issue, actor)
             author = self._person(actor)
             if method == "merge":
                 subject = (
@@ -518,7 +541,10 @@ class GitHub:
         commit_id: str | None = None,
     ) -> Review:
         with self.state.lock:
-            self.require(repo, actor, "read")
+            # Anyone who can read the repository may review (on a public one, anyone);
+            # only reviews from people with write access count towards rules.
+            if not self.state.can_read(repo, actor):
+                raise not_found()
             state = {
                 "APPROVE": "APPROVED",
                 "REQUEST_CHANGES": "CHANGES_REQUESTED",
@@ -558,6 +584,7 @@ class GitHub:
                 now(),
             )
             repo.reviews.setdefault(issue.number, []).append(review)
+            self.rules.on_review(repo, issue, review)
             pr = issue.pull
             assert pr is not None
             if state != "PENDING":
@@ -622,7 +649,11 @@ class GitHub:
                     logins.append(user.login)
             slugs = []
             for t in teams:
-                if org is None or t.lower() not in org.teams:
+                if (
+                    org is None
+                    or t.lower() not in org.teams
+                    or repo.full_name.lower() not in org.teams[t.lower()].repos
+                ):
                     if remove:
                         continue
                     raise validation(
