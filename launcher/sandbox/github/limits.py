@@ -23,6 +23,11 @@ STATUSES_PER_CONTEXT = 1000
 
 def check_body(body: Any, resource: str) -> None:
     """Issue, comment and review bodies: at most 65,536 characters."""
+    if isinstance(body, str) and len(body) > BODY_MAX and resource == "PullRequestReview":
+        # The review endpoints answer the "simple" validation shape (errors are strings).
+        raise ApiError(
+            422, "Unprocessable Entity", [f"Body is too long (maximum is {BODY_MAX} characters)"]
+        )
     if isinstance(body, str) and len(body) > BODY_MAX:
         raise validation(
             resource=resource,
