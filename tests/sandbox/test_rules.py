@@ -292,6 +292,14 @@ def test_pushes_to_a_protected_branch(prod: Prod) -> None:
     assert (status, body["message"]) == (422, "Cannot force-push to this branch")
     status, _, body = call(sb, "DELETE", f"/repos/{REPO}/git/refs/heads/main", prod.tokens["bob"])
     assert (status, body["message"]) == (422, "Cannot delete this protected branch")
+    sb.protect_branch(
+        REPO, "main", {**base, "required_pull_request_reviews": None, "allow_deletions": True}
+    )
+    sb.push_files(REPO, "doomed", {"d.txt": "d\n"}, "d", "bob")
+    sb.protect_branch(
+        REPO, "doomed", {**base, "required_pull_request_reviews": None, "allow_deletions": True}
+    )
+    assert call(sb, "DELETE", f"/repos/{REPO}/git/refs/heads/doomed", prod.tokens["bob"])[0] == 204
     # enforce_admins off: an admin is not bound.
     assert (
         call(
@@ -390,3 +398,40 @@ def test_branch_protection_endpoints(prod: Prod) -> None:
     assert call(sb, "DELETE", path, prod.tokens["root"])[0] == 204
     assert call(sb, "GET", path, prod.tokens["root"])[0] == 404
     assert not prod.repo("bob").get_branch("main").protected
+
+
+def test_ruleset_pushes_need_checks_and_creations_are_restricted(prod: Prod) -> None:
+    sb = prod.sb
+    ci = sb.gh.apps.of_login("launcher-ci[bot]")
+    assert ci is not None
+    checks = {
+        "type": "required_status_checks",
+        "parameters": {
+            "strict_required_status_checks_policy": False,
+            "required_status_checks": [{"context": "ci", "integration_id": ci.id}],
+        },
+    }
+    ruleset(sb, checks)
+    sb.create_ruleset(
+        REPO,
+        {
+            "name": "releases",
+            "enforcement": "active",
+            "conditions": {"ref_name": {"include": ["refs/heads/release/*"], "exclude": []}},
+            "rules": [{"type": "creation"}],
+        },
+    )
+    ahead = sb.push_files(REPO, "ahead", {"n.txt": "n\n"}, "next", "bob")
+    patch = f"/repos/{REPO}/git/refs/heads/main"
+    status, _, body = call(sb, "PATCH", patch, prod.tokens["bob"], {"sha": ahead})
+    assert (status, body["message"]) == (422, violation('Required status check "ci" is expected.'))
+    prod.repo("ci").create_check_run(name="ci", head_sha=ahead, conclusion="success")
+    assert call(sb, "PATCH", patch, prod.tokens["bob"], {"sha": ahead})[0] == 200
+    create = {"ref": "refs/heads/release/1", "sha": ahead}
+    status, _, body = call(sb, "POST", f"/repos/{REPO}/git/refs", prod.tokens["bob"], create)
+    assert (status, body["message"]) == (
+        422,
+        violation("Cannot create ref due to creations being restricted."),
+    )
+    create["ref"] = "refs/heads/feature/1"
+    assert call(sb, "POST", f"/repos/{REPO}/git/refs", prod.tokens["bob"], create)[0] == 201

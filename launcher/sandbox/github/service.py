@@ -1173,7 +1173,7 @@ class GitHub:
                         "sha": s,
                         "url": f"{self.base_url}/repos/{repo.full_name}/commits/{s}",
                     },
-                    "protected": False,
+                    "protected": bool(self.rules.sources(repo, b)),
                 }
                 for b, s in sorted(repo.branches.items())
                 if s == status.sha
