@@ -255,7 +255,7 @@ def test_bypass_actors(prod: Prod) -> None:
     with pytest.raises(GithubException) as push:
         prod.repo("ci").create_file("c.txt", "direct", "x", branch="main")
     assert (push.value.status, push.value.data["message"]) == (
-        422,
+        409,
         violation("Changes must be made through a pull request."),
     )
     prod.repo("root").create_file("c.txt", "direct", "x", branch="main")
@@ -272,6 +272,12 @@ def test_pushes_to_a_protected_branch(prod: Prod) -> None:
         sb, "PATCH", f"/repos/{REPO}/git/refs/heads/main", prod.tokens["bob"], {"sha": ahead}
     )
     assert (status, body["message"]) == (422, "Changes must be made through a pull request.")
+    with pytest.raises(GithubException) as contents:
+        prod.repo("bob").create_file("c.txt", "direct", "x", branch="main")
+    assert (contents.value.status, contents.value.data["message"]) == (
+        409,
+        "Could not update file: Changes must be made through a pull request.",
+    )
     assert sb.branch_sha(REPO, "main") == main
     # Only force pushes and deletions guarded: a fast-forward passes, the rest does not.
     sb.protect_branch(REPO, "main", {**base, "required_pull_request_reviews": None})

@@ -62,6 +62,27 @@ RULE_TYPES = {
 }
 PASSING = {"success", "neutral", "skipped"}
 RULESET_VIOLATION = "Repository rule violations found"
+PROTECTED_DOCS = "https://docs.github.com/articles/about-protected-branches"
+RULESET_DOCS = (
+    "https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository"
+    "/managing-rulesets/about-rulesets"
+)
+
+
+class RuleViolation(ApiError):
+    """A merge or push refused by a ruleset or branch protection."""
+
+    def __init__(self, status: int, source: Source, problems: list[str]) -> None:
+        docs = RULESET_DOCS if source.kind == "ruleset" else PROTECTED_DOCS
+        super().__init__(status, source.wrap(problems), docs=docs)
+        self.source = source
+        self.problems = problems
+
+    def for_contents_api(self) -> ApiError:
+        """The contents API words the same refusal as a 409 "Could not update file"."""
+        if self.source.kind == "ruleset":
+            return ApiError(409, self.message, docs=self.docs)
+        return ApiError(409, f"Could not update file: {self.message}", docs=self.docs)
 
 
 @dataclass
@@ -482,7 +503,7 @@ class Rules:
         violations = self.merge_violations(repo, issue, actor)
         if violations:
             src, problems = violations[0]
-            raise ApiError(405, src.wrap(problems))
+            raise RuleViolation(405, src, problems)
 
     def mergeable_state(self, repo: Repo, issue: Issue, computed: str) -> str:
         """GitHub's ``mergeable_state``: ``blocked`` by unmet rules, ``behind`` when strict
@@ -547,7 +568,7 @@ class Rules:
                 if msg:
                     problems.append(msg)
             if problems:
-                raise ApiError(422, src.wrap(problems))
+                raise RuleViolation(422, src, problems)
 
     # -- hooks -------------------------------------------------------------------------
     def on_review(self, repo: Repo, issue: Issue, review: Review) -> None:
