@@ -441,3 +441,49 @@ def test_ruleset_pushes_need_checks_and_creations_are_restricted(prod: Prod) -> 
     )
     create["ref"] = "refs/heads/feature/1"
     assert call(sb, "POST", f"/repos/{REPO}/git/refs", prod.tokens["bob"], create)[0] == 201
+
+
+def test_classic_push_restrictions_and_pull_request_allowances(prod: Prod) -> None:
+    sb = prod.sb
+    sb.protect_branch(
+        REPO,
+        "main",
+        {
+            "required_status_checks": None,
+            "enforce_admins": True,
+            "required_pull_request_reviews": {
+                "required_approving_review_count": 1,
+                "bypass_pull_request_allowances": {"users": ["carol"]},
+            },
+            "restrictions": {"users": ["carol", "bob"], "teams": []},
+        },
+    )
+    first = prod.open()
+    assert prod.merge_error("alice", first.number) == (
+        405,
+        "You're not authorized to push to this branch. Visit "
+        "https://docs.github.com/articles/about-protected-branches/ for more information.",
+    )
+    assert prod.merge_error("bob", first.number) == (405, REVIEWS_1)  # may push, needs reviews
+    assert prod.repo("carol").get_pull(first.number).merge().merged  # allowed to skip them
+    with pytest.raises(GithubException) as bob_push:
+        prod.repo("bob").create_file("c.txt", "direct", "x", branch="main")
+    assert bob_push.value.data["message"] == (
+        "Could not update file: Changes must be made through a pull request."
+    )
+    prod.repo("carol").create_file("c.txt", "direct", "x", branch="main")
+
+
+def test_linear_history_and_allowed_merge_methods(prod: Prod) -> None:
+    sb = prod.sb
+    ruleset(
+        sb,
+        {"type": "required_linear_history"},
+        pr_rule(required_approving_review_count=0, allowed_merge_methods=["squash", "rebase"]),
+    )
+    pr = prod.open()
+    assert prod.merge_error("bob", pr.number) == (
+        405,
+        violation("This branch must not contain merge commits."),
+    )
+    assert prod.repo("bob").get_pull(pr.number).merge(merge_method="squash").merged

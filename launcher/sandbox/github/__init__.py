@@ -47,8 +47,9 @@ Rules (``rules.py``): classic branch protection and repository rulesets (``ref_n
 conditions, ``active``/``evaluate``/``disabled``) refuse ``PUT pulls/N/merge`` (405)
 and pushes (422) with GitHub's messages: N approvals from writers, code owners,
 stale approvals dismissed when the head or merge base changes, approval of the last
-push by someone else, required checks pinned to an app, strict checks, force pushes,
-deletions, creations, updates; bypass actors and non-enforced admins.
+push by someone else, required checks pinned to an app, strict checks, linear
+history, allowed merge methods, force pushes, deletions, creations, updates, classic
+push restrictions; bypass actors, pull-request allowances and non-enforced admins.
 ``mergeable_state`` is ``clean``/``unstable``/``blocked``/``behind``/``dirty``.
 ``merge_queue`` and other rule types are stored and returned, not enforced.
 ``gh.rules.check_push(repo, ref, actor, old, new)`` is the one push check and
@@ -63,9 +64,8 @@ Sandbox-only HTTP endpoints (not GitHub's): ``GET /_sandbox/events?since=&event=
 ``GET /_sandbox/repos/{owner}/{repo}``, ``POST /_sandbox/repos/{owner}/{repo}/push``.
 
 Not modelled: forks, organization rulesets, rule types beyond those above (stored
-only: merge queues, deployments, signatures, linear history, file/commit patterns),
-review threads (conversation resolution), classic protection's push restrictions and
-bypass allowances, fine-grained and OAuth token scopes, webhook delivery over HTTP
+only: merge queues, deployments, signatures, file/commit patterns), review threads
+(conversation resolution), fine-grained and OAuth token scopes, webhook delivery over HTTP
 (payloads are recorded instead), GraphQL, pushes made with ``git push`` straight
 into the bare repository (no events and no rules; use ``push_files`` or the REST
 API), rebase merges.

@@ -508,7 +508,7 @@ class GitHub:
             tree = repo.git.merge_tree(base, head)
             if tree is None:
                 raise ApiError(405, "Pull Request is not mergeable")
-            self.rules.check_merge(repo, issue, actor)
+            self.rules.check_merge(repo, issue, actor, method)
             author = self._person(actor)
             if method == "merge":
                 subject = (
