@@ -133,3 +133,8 @@ def test_app_identity_on_comments_deployments_and_statuses(world: World) -> None
     )
     run = actions.get_repo("acme/infra").create_check_run(name="ci", head_sha=sha)
     assert (run.app.slug, run.app.id) == ("github-actions", 15368)
+    repo.create_check_run(name="ci", head_sha=sha)  # the same name from another app
+    status, _, listed = call(
+        sb, "GET", f"/repos/acme/infra/commits/{sha}/check-runs?app_id=15368", world.tokens["alice"]
+    )
+    assert status == 200 and [r["id"] for r in listed["check_runs"]] == [run.id]

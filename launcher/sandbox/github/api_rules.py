@@ -139,7 +139,10 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         reviews = p.get("required_pull_request_reviews")
         checks = p.get("required_status_checks")
         enforce = "everyone" if _flag(p.get("enforce_admins")) else "non_admins"
-        level = lambda on: enforce if on else "off"  # noqa: E731
+
+        def level(on: bool) -> str:
+            return enforce if on else "off"
+
         ts = iso(repo.updated_at)
         rule = {
             "id": abs(hash((repo.full_name, branch))) % 10**8,

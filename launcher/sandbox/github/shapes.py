@@ -536,7 +536,7 @@ class Shapes:
             "body": i.body,
             "reactions": self._reactions(url),
             "timeline_url": f"{url}/timeline",
-            "performed_via_github_app": None,
+            "performed_via_github_app": self.via_app(i.user),
             "state_reason": None,
         }
         if i.pull is not None:
