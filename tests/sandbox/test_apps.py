@@ -138,3 +138,10 @@ def test_app_identity_on_comments_deployments_and_statuses(world: World) -> None
         sb, "GET", f"/repos/acme/infra/commits/{sha}/check-runs?app_id=15368", world.tokens["alice"]
     )
     assert status == 200 and [r["id"] for r in listed["check_runs"]] == [run.id]
+    # A workflow's `permissions:` spelling ("pull-requests") is accepted.
+    pr_token = sb.installation_token("github-actions", "acme/infra", {"pull-requests": "write"})
+    note = sb.client(pr_token).get_repo("acme/infra").get_issue(issue_number).create_comment("hi")
+    assert note.performed_via_github_app.slug == "github-actions"
+    with pytest.raises(GithubException) as no_checks:
+        sb.client(pr_token).get_repo("acme/infra").create_check_run(name="x", head_sha=sha)
+    assert no_checks.value.status == 403

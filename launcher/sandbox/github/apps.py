@@ -324,6 +324,8 @@ class Apps:
         app = self.apps[inst.app_id]
         perms = dict(inst.permissions)
         if permissions is not None:
+            # Workflows spell them "pull-requests", "id-token"; apps "pull_requests".
+            permissions = {k.replace("-", "_"): v for k, v in permissions.items()}
             for name, level in permissions.items():
                 have = inst.permissions.get(name)
                 if level not in LEVELS or have is None or LEVELS[level] > LEVELS[have]:
