@@ -27,6 +27,9 @@ def test_app_authenticates_with_a_jwt_and_mints_an_hour_long_token(world: World,
     integration = GithubIntegration(base_url=sb.url, auth=auth)
     installation = integration.get_repo_installation("acme", "infra")
     assert installation.app_id == gate_app.id
+    assert [i.id for i in integration.get_installations()] == [installation.id]
+    minted = integration.get_access_token(installation.id, permissions={"statuses": "write"})
+    assert minted.permissions == {"statuses": "write", "metadata": "read"}
     status, _, app_json = call(sb, "GET", "/app", sb.app_jwt(gate_app))
     assert status == 200 and app_json["slug"] == "gate" and app_json["owner"]["login"] == "acme"
     status, _, token = call(

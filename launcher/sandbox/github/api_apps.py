@@ -48,9 +48,24 @@ def register(router: Router) -> None:
         app = _app(req)
         insts = [i for i in req.gh.apps.installations.values() if i.app_id == app.id]
         shapes, apps = req.gh.shapes, req.gh.apps
-        return req.paginate(
-            insts, lambda chunk: [apps.installation_json(i, req.base_url, shapes) for i in chunk]
-        )
+
+        def listed(inst: Installation) -> dict[str, Any]:
+            # The description types this listing's account as user *and* enterprise
+            # (allOf), so it carries the enterprise fields too.
+            out = apps.installation_json(inst, req.base_url, shapes)
+            acc = req.gh.state.user(inst.account)
+            assert acc is not None
+            out["account"].update(
+                name=acc.name or acc.login,
+                slug=acc.login.lower(),
+                description=None,
+                website_url=None,
+                created_at=iso(acc.created_at),
+                updated_at=iso(acc.created_at),
+            )
+            return out
+
+        return req.paginate(insts, lambda chunk: [listed(i) for i in chunk])
 
     @router.add("GET", "/app/installations/{installation_id}", "apps/get-installation")
     def get_installation(req: Request) -> Response:
