@@ -148,3 +148,29 @@ def test_app_identity_on_comments_deployments_and_statuses(world: World) -> None
     with pytest.raises(GithubException) as no_checks:
         sb.client(pr_token).get_repo("acme/infra").create_check_run(name="x", head_sha=sha)
     assert no_checks.value.status == 403
+
+
+def test_installation_lookups(world: World, gate_app) -> None:  # type: ignore[no-untyped-def]
+    sb = world.sb
+    jwt = sb.app_jwt(gate_app)
+    status, _, by_org = call(sb, "GET", "/orgs/acme/installation", jwt)
+    assert status == 200 and by_org["app_slug"] == "gate"
+    assert by_org["repository_selection"] == "all"
+    status, _, by_id = call(sb, "GET", f"/app/installations/{by_org['id']}", jwt)
+    assert status == 200 and by_id["account"]["login"] == "acme"
+    assert call(sb, "GET", "/app/installations/999999", jwt)[0] == 404
+    assert call(sb, "GET", "/orgs/nobody/installation", jwt)[0] == 404
+    status, _, public = call(sb, "GET", "/apps/gate", world.tokens["mallory"])
+    assert status == 200 and public["id"] == gate_app.id
+    assert call(sb, "GET", "/apps/nope", world.tokens["mallory"])[0] == 404
+    # An installation on selected repositories mints tokens for those only.
+    other = sb.create_app("narrow", "acme")
+    sb.install_app(other, "acme", ["infra"], {"contents": "read"})
+    token = sb.installation_token("narrow", "acme/infra")
+    assert call(sb, "GET", "/repos/acme/infra/contents/README.md", token)[0] == 200
+    narrow = sb.client(token).get_repo("acme/infra")  # metadata: read, always granted
+    with pytest.raises(GithubException) as refused:
+        narrow.create_file("x", "m", "x")
+    assert refused.value.status == 403
+    writer = sb.installation_token("gate", "acme/infra", {"contents": "write"})
+    sb.client(writer).get_repo("acme/infra").create_file("x", "m", "x")

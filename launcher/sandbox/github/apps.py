@@ -295,6 +295,7 @@ class Apps:
             if repositories is not None:
                 repos = {(r if "/" in r else f"{acc.login}/{r}").lower() for r in repositories}
             perms = dict(permissions if permissions is not None else app.permissions)
+            perms.setdefault("metadata", "read")  # every installation can read metadata
             inst = Installation(self.state.new_id(), app.id, acc.login, repos, perms, app.events)
             self.installations[inst.id] = inst
             return inst
@@ -467,7 +468,9 @@ class Apps:
         )
 
     # -- authorization ------------------------------------------------------------------
-    def authorize(self, cred: Credential | None, operation: str, repo: Repo | None) -> None:
+    def authorize(
+        self, cred: Credential | None, operation: str, repo: Repo | None, method: str = "GET"
+    ) -> None:
         """Refuse what the credential may not do on this operation (GitHub's 401/403/404)."""
         if cred is None:
             return
@@ -500,7 +503,9 @@ class Apps:
             if not names:
                 if repo is None:
                     return
-                names, level = (("metadata",), "read")
+                # Unlisted reads need metadata; unlisted writes (refs, contents) contents.
+                read = method in ("GET", "HEAD")
+                names, level = (("metadata",), "read") if read else (("contents",), "write")
             if not any(LEVELS.get(token.permissions.get(n, ""), 0) >= LEVELS[level] for n in names):
                 raise ApiError(403, NOT_ACCESSIBLE)
 

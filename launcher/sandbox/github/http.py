@@ -312,7 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
                     else None
                 )
                 if not route.operation.startswith("_sandbox"):
-                    gh.apps.authorize(credential, route.operation, scope)
+                    gh.apps.authorize(credential, route.operation, scope, method)
                 response = route.handler(request)
         except ApiError as err:
             response = Response(err.status, err.body(), dict(err.headers))
