@@ -487,3 +487,40 @@ def test_linear_history_and_allowed_merge_methods(prod: Prod) -> None:
         violation("This branch must not contain merge commits."),
     )
     assert prod.repo("bob").get_pull(pr.number).merge(merge_method="squash").merged
+
+
+def test_strict_checks_need_an_up_to_date_head(prod: Prod) -> None:
+    sb = prod.sb
+    ci = sb.gh.apps.of_login("launcher-ci[bot]")
+    assert ci is not None
+    checks = {
+        "type": "required_status_checks",
+        "parameters": {
+            "strict_required_status_checks_policy": True,
+            "required_status_checks": [{"context": "ci", "integration_id": ci.id}],
+        },
+    }
+    ruleset(sb, checks, bypass=[{"actor_id": 5, "actor_type": "RepositoryRole"}])
+    # An "evaluate" ruleset is reported, not enforced.
+    sb.create_ruleset(
+        REPO,
+        {
+            "name": "trial",
+            "enforcement": "evaluate",
+            "conditions": {"ref_name": {"include": ["~ALL"]}},
+            "rules": [pr_rule(required_approving_review_count=2)],
+        },
+    )
+    pr = prod.open()
+    prod.repo("ci").create_check_run(name="ci", head_sha=pr.head.sha, conclusion="success")
+    assert prod.state(pr.number) == "clean"
+    sb.push_files(REPO, "main", {"m.txt": "m\n"}, "main moves", "root")
+    assert prod.state(pr.number) == "behind"
+    assert prod.merge_error("bob", pr.number) == (
+        405,
+        violation("Head branch is not up to date with the base branch."),
+    )
+    rebased = sb.push_files(REPO, "rebased", {"a.txt": "req\n"}, "rebased", "alice", base="main")
+    sb.gh.set_branch(sb.repo(REPO), "req", rebased, "alice", force=True)
+    prod.repo("ci").create_check_run(name="ci", head_sha=rebased, conclusion="success")
+    assert prod.repo("bob").get_pull(pr.number).merge().merged
