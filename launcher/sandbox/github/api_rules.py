@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from launcher.sandbox.github.api_git import R, repo_of
@@ -145,7 +146,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
 
         ts = iso(repo.updated_at)
         rule = {
-            "id": abs(hash((repo.full_name, branch))) % 10**8,
+            "id": zlib.crc32(f"{repo.full_name}:{branch}".encode()),  # stable per branch
             "repository_id": repo.id,
             "name": branch,
             "created_at": ts,
