@@ -7,10 +7,16 @@ Seed file (JSON or YAML), all keys optional::
       acme: {members: [alice, bob], teams: {approvers: [bob]}}
     repos:
       - {owner: acme, name: infra, files: {README.md: "hi"},
-         collaborators: {alice: write}, teams: {approvers: push}}
+         collaborators: {alice: write}, teams: {approvers: push},
+         protection: {main: {required_status_checks: null, enforce_admins: true,
+                             required_pull_request_reviews: {}, restrictions: null}},
+         rulesets: [{name: gate, enforcement: active, rules: [...], conditions: {...}}]}
+    apps:
+      - {slug: gate, owner: acme, install: [acme], permissions: {checks: write}}
 
-Prints the URL, one ``TOKEN login token`` line per user and each repository's clone
-path, then serves until interrupted.
+Prints the URL, one ``TOKEN login token`` line per user, one ``APP slug id key.pem``
+line per app (its private key, written under the state directory) and each
+repository's clone path, then serves until interrupted.
 """
 
 from __future__ import annotations
@@ -59,6 +65,17 @@ def seed(sandbox: GitHubSandbox, spec: dict[str, Any]) -> dict[str, str]:
             private=bool(repo.get("private", False)),
             default_branch=repo.get("default_branch", "main"),
         )
+        full_name = f"{repo['owner']}/{repo['name']}"
+        for branch, body in (repo.get("protection") or {}).items():
+            sandbox.protect_branch(full_name, branch, body)
+        for body in repo.get("rulesets") or []:
+            sandbox.create_ruleset(full_name, body)
+    for app in spec.get("apps") or []:
+        created = sandbox.create_app(
+            app["slug"], app["owner"], app.get("permissions"), app.get("events") or []
+        )
+        for account in app.get("install") or []:
+            sandbox.install_app(created, account)
     return tokens
 
 
@@ -92,6 +109,14 @@ def main(argv: list[str]) -> int:
         print(f"URL {sandbox.url}", flush=True)
         for login, token in tokens.items():
             print(f"TOKEN {login} {token}", flush=True)
+        for app in sandbox.gh.apps.apps.values():
+            if app.bot_login.lower() in sandbox.gh.apps.legacy:
+                continue  # a bot=True user: its token is printed above
+            key = sandbox.state_dir / "apps" / f"{app.slug}.pem"
+            key.parent.mkdir(parents=True, exist_ok=True)
+            key.write_bytes(app.private_key_pem())
+            key.chmod(0o600)
+            print(f"APP {app.slug} {app.id} {key}", flush=True)
         for repo in sandbox.gh.state.repos.values():
             print(f"REPO {repo.full_name} {repo.git.path}", flush=True)
         print("READY", flush=True)

@@ -18,7 +18,11 @@ orgs:
   acme: {members: [alice, bob], teams: {approvers: [bob]}}
 repos:
   - {owner: acme, name: infra, files: {README.md: "hi"}, collaborators: {alice: write},
-     teams: {approvers: push}}
+     teams: {approvers: push},
+     protection: {main: {required_status_checks: null, enforce_admins: true,
+                         required_pull_request_reviews: {}, restrictions: null}}}
+apps:
+  - {slug: gate, owner: acme, install: [acme], permissions: {checks: write}}
 """
 
 
@@ -62,6 +66,14 @@ def test_cli_serves_a_seeded_sandbox(tmp_path: Path) -> None:
         )
         with urllib.request.urlopen(req, timeout=5) as resp:
             assert json.loads(resp.read())["permissions"]["push"] is True
+        branch = urllib.request.Request(
+            f"{url}/repos/acme/infra/branches/main",
+            headers={"Authorization": f"token {tokens['alice']}"},
+        )
+        with urllib.request.urlopen(branch, timeout=5) as resp:
+            assert json.loads(resp.read())["protected"] is True
+        (app_line,) = [parts for parts in lines if parts[0] == "APP"]
+        assert app_line[1] == "gate" and Path(app_line[3]).read_bytes().startswith(b"-----BEGIN")
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

@@ -99,6 +99,14 @@ def register(router: Router) -> None:
             runs = [r for r in runs if r.name == req.query["check_name"]]
         if req.query.get("status"):
             runs = [r for r in runs if r.status == req.query["status"]]
+        if req.query.get("app_id"):  # only the runs of one app (whose identity is trusted)
+            apps = req.gh.apps
+            runs = [
+                r
+                for r in runs
+                if (app := apps.of_login(r.creator)) is not None
+                and str(app.id) == req.query["app_id"]
+            ]
         if req.query.get("filter", "latest") == "latest":
             seen: dict[str, object] = {}
             runs = [seen.setdefault(r.name, r) for r in runs if r.name not in seen]  # type: ignore[misc]

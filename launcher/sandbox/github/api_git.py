@@ -8,6 +8,7 @@ from typing import Any
 
 from launcher.sandbox.github.contents import special_content, special_dir_entry
 from launcher.sandbox.github.http import ApiError, Request, Response, Router, not_found, validation
+from launcher.sandbox.github.rules import RuleViolation
 from launcher.sandbox.github.service import EMPTY_TREE
 from launcher.sandbox.github.state import PERMISSIONS, Repo
 
@@ -23,6 +24,23 @@ def commit_or_404(req: Request, repo: Repo, ref: str) -> str:
     if sha is None:
         raise ApiError(422 if "/commits/" in req.path else 404, f"No commit found for SHA: {ref}")
     return sha
+
+
+def branch_protection_summary(req: Request, repo: Repo, name: str) -> dict[str, Any]:
+    """``protected`` and ``protection`` of a branch as ``GET branches/{b}`` shows them."""
+    sources = req.gh.rules.sources(repo, name)
+    checks = req.gh.rules.required_checks(repo, name)
+    return {
+        "protected": bool(sources),
+        "protection": {
+            "enabled": bool(sources),
+            "required_status_checks": {
+                "enforcement_level": "non_admins" if checks else "off",
+                "contexts": [c for c, _ in checks],
+                "checks": [{"context": c, "app_id": a} for c, a in checks],
+            },
+        },
+    }
 
 
 def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
@@ -110,15 +128,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
                     "self": f"{api}/branches/{name}",
                     "html": f"{req.base_url}/{repo.full_name}/tree/{name}",
                 },
-                "protected": False,
-                "protection": {
-                    "enabled": False,
-                    "required_status_checks": {
-                        "enforcement_level": "off",
-                        "contexts": [],
-                        "checks": [],
-                    },
-                },
+                **branch_protection_summary(req, repo, name),
                 "protection_url": f"{api}/branches/{name}/protection",
             },
         )
@@ -293,6 +303,11 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         shapes = req.gh.shapes
         if entry is not None and (special := special_content(req, repo, ref, sha, entry)):
             return Response(200, special)
+        accept = (req.headers.get("Accept") if req.headers else None) or ""
+        if entry is not None and entry.type == "blob" and ".raw" in accept:
+            # application/vnd.github.raw(+json): the file's bytes, not the JSON wrapper.
+            data = repo.git.blob(entry.sha) or b""
+            return Response(200, data, {"Content-Type": "application/vnd.github.raw+json"})
         if entry is not None and entry.type == "blob":
             return Response(
                 200,
@@ -356,7 +371,10 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
                 content = base64.b64decode(body.get("content") or "", validate=False)
             except (binascii.Error, ValueError):
                 raise validation("content is not valid Base64") from None
-        sha = req.gh.push_files(repo, branch, {path: content}, message, actor)
+        try:
+            sha = req.gh.push_files(repo, branch, {path: content}, message, actor)
+        except RuleViolation as refused:
+            raise refused.for_contents_api() from None
         c = repo.git.commit(sha)
         assert c is not None
         commit = req.gh.shapes.git_commit(repo, c)

@@ -13,12 +13,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from launcher.sandbox.github import limits
 from launcher.sandbox.github import reviews as pending
 from launcher.sandbox.github.activity import ActivityLog, PushCheck, RefUpdate
+from launcher.sandbox.github.apps import Apps
 from launcher.sandbox.github.events import EventLog
 from launcher.sandbox.github.gitrepo import ZERO_SHA, FileChange, GitRepo, Person
 from launcher.sandbox.github.http import ApiError, Router, not_found, validation
 from launcher.sandbox.github.observe import Faults, RateLimits, RequestLog
+from launcher.sandbox.github.rules import Rules
 from launcher.sandbox.github.shapes import Shapes
 from launcher.sandbox.github.state import (
     PERMISSION_ALIASES,
@@ -54,6 +57,9 @@ class GitHub:
     def __init__(self, root: Path, base_url: str = "http://127.0.0.1") -> None:
         self.root = root
         self.state = State()
+        self.apps = Apps(self.state)
+        self.state.apps = self.apps
+        self.rules = Rules(self)
         self.shapes = Shapes(self.state, base_url)
         self.router = Router()
         self.faults = Faults()
@@ -64,7 +70,7 @@ class GitHub:
         self.activity = ActivityLog()
         self.timeline = Timeline()
         # Called with every branch movement before it happens; raise ApiError to refuse.
-        self.push_checks: list[PushCheck] = []
+        self.push_checks: list[PushCheck] = [self._protected_push]
         self.errors: list[BaseException] = []
         self.record_responses = False
         self.responses: list[tuple[str | None, int, Any, str | None]] = []
@@ -111,6 +117,8 @@ class GitHub:
             )
             self.state.users[login.lower()] = user
             self.state.tokens[token] = login.lower()
+            if bot:
+                self.apps.legacy_bot(login, token)
             return token
 
     def add_org(self, login: str, members: Iterable[str] = (), admins: Iterable[str] = ()) -> Org:
@@ -319,6 +327,13 @@ class GitHub:
             self._moved(repo, branch, before, after, actor, forced)
             return update
 
+    def _protected_push(self, update: RefUpdate) -> None:
+        """Branch protection and rulesets judge pushes; merges are judged by check_merge."""
+        if update.merge is None:
+            self.rules.check_push(
+                update.repo, update.ref, update.actor, update.before, update.after
+            )
+
     def record(
         self,
         repo: Repo,
@@ -358,6 +373,17 @@ class GitHub:
             repo.branches[branch] = after
         repo.pushed_at = repo.updated_at = now()
         self._emit_push(repo, branch, before, after, actor, forced)
+        if after is None:
+            # GitHub closes pull requests whose base branch is deleted; they stay readable
+            # at the commits they had (head deletion is handled below, with its records).
+            for issue in repo.pulls():
+                pr = issue.pull
+                assert pr is not None
+                if issue.state == "open" and pr.base_ref == branch and pr.head_ref != branch:
+                    pr.base_sha_final = before
+                    self._close(repo, issue, actor)
+                    self.record(repo, issue, "closed", actor)
+                    self._emit_pr(repo, issue, "closed", actor)
         for issue in repo.pulls():
             pr = issue.pull
             assert pr is not None
@@ -380,6 +406,7 @@ class GitHub:
                 )
                 if last is not None and last.event == "head_ref_deleted":
                     self.record(repo, issue, "head_ref_restored", actor)
+        self.rules.on_moved(repo, branch, actor, after)
 
     def _head_deleted(self, repo: Repo, issue: Issue, before: str | None, actor: str) -> None:
         """GitHub records ``head_ref_deleted``; an open pull request is closed with it."""
@@ -420,6 +447,7 @@ class GitHub:
                     raise validation(resource="PullRequest", field="head", code="invalid")
             if not title:
                 raise validation(resource="PullRequest", field="title", code="missing_field")
+            limits.check_body(body, "PullRequest")
             if head not in repo.branches:
                 raise validation(resource="PullRequest", field="head", code="invalid")
             if base not in repo.branches:
@@ -456,6 +484,7 @@ class GitHub:
             repo.git.update_ref(f"refs/pull/{number}/head", repo.branches[head])
             self._record_commits(repo, issue, actor)
             self._emit_pr(repo, issue, "opened", actor)
+            self.rules.request_code_owners(repo, issue, actor)
             return issue
 
     def get_pull(self, repo: Repo, number: int) -> Issue:
@@ -489,6 +518,7 @@ class GitHub:
         out.update(
             self.shapes.pull_full_extra(repo, issue, self.mergeable(repo, issue), commits, files)
         )
+        out["mergeable_state"] = self.rules.mergeable_state(repo, issue, out["mergeable_state"])
         return out
 
     def update_pull(self, repo: Repo, issue: Issue, actor: str, fields: Mapping[str, Any]) -> None:
@@ -524,6 +554,8 @@ class GitHub:
             issue.updated_at = now()
             if changes:
                 self._emit_pr(repo, issue, "edited", actor, changes=changes)
+            if "base" in changes:
+                self.rules.dismiss_stale(repo, issue, actor)
             if state == "closed" and issue.state == "open":
                 self._close(repo, issue, actor)
                 self.record(repo, issue, "closed", actor)
@@ -583,6 +615,7 @@ class GitHub:
             tree = repo.git.merge_tree(base, head)
             if tree is None:
                 raise ApiError(405, "Pull Request is not mergeable")
+            self.rules.check_merge(repo, issue, actor, method)
             author = self._person(actor)
             if method == "merge":
                 subject = (
@@ -616,7 +649,10 @@ class GitHub:
         commit_id: str | None = None,
     ) -> Review:
         with self.state.lock:
-            self.require(repo, actor, "read")
+            # Anyone who can read the repository may review (on a public one, anyone);
+            # only reviews from people with write access count towards rules.
+            if not self.state.can_read(repo, actor):
+                raise not_found()
             state = {
                 "APPROVE": "APPROVED",
                 "REQUEST_CHANGES": "CHANGES_REQUESTED",
@@ -643,6 +679,7 @@ class GitHub:
                 raise ApiError(
                     422, "Unprocessable Entity", [f"Body is required for {event} reviews"]
                 )
+            limits.check_body(body, "PullRequestReview")
             if commit_id is not None and repo.git.commit(commit_id) is None:
                 raise ApiError(422, "Unprocessable Entity", ["Commit not found"])
             if state == "PENDING":
@@ -657,6 +694,7 @@ class GitHub:
                 now(),
             )
             repo.reviews.setdefault(issue.number, []).append(review)
+            self.rules.on_review(repo, issue, review)
             pr = issue.pull
             assert pr is not None
             if state != "PENDING":
@@ -729,7 +767,11 @@ class GitHub:
                     logins.append(user.login)
             slugs = []
             for t in teams:
-                if org is None or t.lower() not in org.teams:
+                if (
+                    org is None
+                    or t.lower() not in org.teams
+                    or repo.full_name.lower() not in org.teams[t.lower()].repos
+                ):
                     if remove:
                         continue
                     raise validation(
@@ -806,6 +848,29 @@ class GitHub:
                     self._emit_pr(repo, issue, "review_requested", actor, requested_team=team_json)
 
     # -- comments and labels ----------------------------------------------------------
+    def create_issue(
+        self,
+        repo: Repo,
+        actor: str,
+        title: str,
+        body: str | None,
+        labels: Iterable[str] = (),
+    ) -> Issue:
+        """Open an issue; anyone who can read the repository may (labels need triage)."""
+        with self.state.lock:
+            if not self.state.can_read(repo, actor):
+                raise not_found()
+            if not isinstance(title, str) or not title.strip():
+                raise validation(resource="Issue", field="title", code="missing_field")
+            limits.check_body(body, "Issue")
+            issue = Issue(repo.next_number(), self.state.new_id(), title, body, self._login(actor))
+            repo.issues[issue.number] = issue
+            if self.state.can(repo, actor, "triage"):
+                for name in labels:
+                    issue.labels.append(self.ensure_label(repo, name).name)
+            self._emit("issues", repo, actor, action="opened", issue=self.shapes.issue(repo, issue))
+            return issue
+
     def get_issue(self, repo: Repo, number: int) -> Issue:
         issue = repo.issues.get(number)
         if issue is None:
@@ -816,6 +881,7 @@ class GitHub:
         with self.state.lock:
             if not body:
                 raise validation(resource="IssueComment", field="body", code="missing_field")
+            limits.check_body(body, "IssueComment")
             ts = now()
             comment = Comment(self.state.new_id(), issue.number, self._login(actor), body, ts, ts)
             repo.comments[comment.id] = comment
@@ -838,6 +904,7 @@ class GitHub:
                 self.require(repo, actor, "write")
             if not body:
                 raise validation(resource="IssueComment", field="body", code="missing_field")
+            limits.check_body(body, "IssueComment")
             old = comment.body
             comment.body, comment.updated_at = body, now()
             self._emit_comment(repo, comment, "edited", actor, changes={"body": {"from": old}})
@@ -930,6 +997,12 @@ class GitHub:
                     code="custom",
                     message="state is not included in the list",
                 )
+            limits.check_description(description, "Status")
+            limits.check_statuses_count(
+                sum(
+                    1 for s in repo.statuses if s.sha == sha and s.context == (context or "default")
+                )
+            )
             ts = now()
             status = Status(
                 self.state.new_id(),
@@ -974,6 +1047,7 @@ class GitHub:
                 raise validation(resource="CheckRun", field="name", code="missing_field")
             if not head_sha or repo.git.commit(head_sha) is None:
                 raise validation(resource="CheckRun", field="head_sha", code="invalid")
+            limits.check_run_output(body)
             run = CheckRun(
                 self.state.new_id(),
                 head_sha,
@@ -1003,6 +1077,13 @@ class GitHub:
     ) -> None:
         with self.state.lock:
             self._require_app(repo, actor)
+            app = self.apps.of_login(actor)
+            if app is not self.apps.of_login(run.creator):
+                raise forbidden(
+                    f"Invalid app_id `{app.id if app else 0}` - check run can only be "
+                    "modified by the GitHub App that created it."
+                )
+            limits.check_run_output(body)
             was = run.status
             self._apply_check(run, body)
             if run.status == "completed" and was != "completed":
@@ -1135,6 +1216,7 @@ class GitHub:
             valid = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
             if state not in valid:
                 raise validation(resource="DeploymentStatus", field="state", code="invalid")
+            limits.check_description(body.get("description"), "DeploymentStatus")
             status = DeploymentStatus(
                 self.state.new_id(),
                 dep.id,
@@ -1258,7 +1340,7 @@ class GitHub:
                         "sha": s,
                         "url": f"{self.base_url}/repos/{repo.full_name}/commits/{s}",
                     },
-                    "protected": False,
+                    "protected": bool(self.rules.sources(repo, b)),
                 }
                 for b, s in sorted(repo.branches.items())
                 if s == status.sha
