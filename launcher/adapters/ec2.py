@@ -15,9 +15,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from launcher.core.lifecycle import FleetInstance, parse_time
+from launcher.core.lifecycle import FleetInstance
 from launcher.core.matching import (
     ImageInfo,
     InstanceTypeInfo,
@@ -35,6 +35,7 @@ from launcher.core.quota import (
     Usage,
     count_usage,
 )
+from launcher.core.times import instant_or_none
 
 if TYPE_CHECKING:
     import boto3
@@ -107,12 +108,8 @@ class EC2:
         role_session_name: str = "launcher",
     ) -> None:
         self._base = session
-        self._config_args = {
-            "retries": {"mode": "standard", "total_max_attempts": max_attempts},
-            "connect_timeout": connect_timeout,
-            "read_timeout": read_timeout,
-            "user_agent_extra": "launcher",
-        }
+        self._max_attempts = max_attempts
+        self._timeouts = (connect_timeout, read_timeout)
         self._role_session_name = role_session_name
         self._sessions: dict[str | None, boto3.Session] = {}
         self._clients: dict[tuple[str, str, str | None], Any] = {}
@@ -150,14 +147,18 @@ class EC2:
     def _region_for_sts(self) -> str:
         return self.session(None).region_name or "us-east-1"
 
-    def _client(self, service: str, region: str, role_arn: str | None) -> Any:
+    def _client(self, service: Literal["ec2", "sts"], region: str, role_arn: str | None) -> Any:
         key = (service, region, role_arn)
         if key not in self._clients:
             from botocore.config import Config
 
-            client = self.session(role_arn).client(
-                service, region_name=region, config=Config(**self._config_args)
+            config = Config(
+                retries={"mode": "standard", "total_max_attempts": self._max_attempts},
+                connect_timeout=self._timeouts[0],
+                read_timeout=self._timeouts[1],
+                user_agent_extra="launcher",
             )
+            client = self.session(role_arn).client(service, region_name=region, config=config)
             client.meta.events.register("before-call", self._count)
             self._clients[key] = client
         return self._clients[key]
@@ -290,10 +291,11 @@ class EC2:
     def catalogues(self, pools: Iterable[Pool]) -> dict[Location, RegionCatalogue]:
         """Catalogues for every location the pools use; failures become reasons, not crashes."""
         result = {}
+        failures: tuple[type[BaseException], ...] = (EC2Error, *_aws_errors())
         for location, needs in locations_of(pools).items():
             try:
                 result[location] = self.catalogue(location, needs.image_ids, needs.patterns)
-            except (EC2Error, *_aws_errors()) as exc:
+            except failures as exc:
                 result[location] = RegionCatalogue.unavailable(location.region, _message(exc))
         return result
 
@@ -396,7 +398,7 @@ class EC2:
             instance_type=instance.get("InstanceType", ""),
             zone=(instance.get("Placement") or {}).get("AvailabilityZone", ""),
             group=tags.get(GROUP_TAG, ""),
-            expires_at=parse_time(tags.get(EXPIRES_TAG)),
+            expires_at=instant_or_none(tags.get(EXPIRES_TAG)),
             volume_ids=tuple(
                 m["Ebs"]["VolumeId"]
                 for m in instance.get("BlockDeviceMappings", [])

@@ -8,11 +8,12 @@ jobs turn that into "could not decide", never into a pass.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from launcher.core.approvals import Review
 from launcher.core.gate import ChangedFile
@@ -22,6 +23,8 @@ from launcher.core.yamlsafe import MAX_BYTES
 
 DEFAULT_API = "https://api.github.com"
 MAX_LISTED_FILES = 3000  # GitHub lists at most this many files of a pull request
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class GitHubError(Exception):
@@ -105,25 +108,24 @@ def _client(settings: Settings) -> Any:
     )
 
 
-def _wrap(action: str):  # type: ignore[no-untyped-def]
+def _wrap(action: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Turn PyGithub and transport exceptions into GitHubError with what was being done."""
 
-    def decorate(method):  # type: ignore[no-untyped-def]
-        def call(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def decorate(method: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(method)
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             from github import GithubException
             from requests import RequestException
             from urllib3.exceptions import HTTPError
 
             try:
-                return method(self, *args, **kwargs)
+                return method(*args, **kwargs)
             except GithubException as exc:
                 message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
                 raise GitHubError(f"{action}: GitHub answered {exc.status}: {message}") from exc
             except (RequestException, HTTPError, OSError) as exc:
                 raise GitHubError(f"{action}: {type(exc).__name__}: {exc}") from exc
 
-        call.__name__ = method.__name__
-        call.__doc__ = method.__doc__
         return call
 
     return decorate

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 
 from launcher.core.approvals import Review, Tally, tally
@@ -27,6 +27,7 @@ from launcher.core.permissions import (
 )
 from launcher.core.problems import Problem
 from launcher.core.text import clip
+from launcher.core.times import parse_utc_text, utc_text
 
 DEPLOYMENTS = "deployments/"
 POLICY_PATH = "pools.yaml"
@@ -293,9 +294,15 @@ class _Judge:
             summary = f"changes {shown}: approved by " + ", ".join(
                 f"@{a}" for a in counted.approved_by
             )
-        admins = tuple(display_principals(self.policy.admins, self.policy))
+        mentions = tuple(display_principals(self.policy.admins, self.policy))
         return Item(
-            "control", ", ".join(paths), "modified", state, summary, tally=counted, approvers=admins
+            "control",
+            ", ".join(paths),
+            "modified",
+            state,
+            summary,
+            tally=counted,
+            approvers=mentions,
         )
 
 
@@ -368,15 +375,10 @@ def _to_ask(
 
 def launch_at_label(when: datetime) -> str:
     """`launch:at 2026-12-01 09:00 UTC`: the label the sweep reads to find due pull requests."""
-    return LAUNCH_AT_PREFIX + when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return LAUNCH_AT_PREFIX + utc_text(when)
 
 
 def parse_launch_at_label(label: str) -> datetime | None:
     if not label.startswith(LAUNCH_AT_PREFIX):
         return None
-    try:
-        return datetime.strptime(label[len(LAUNCH_AT_PREFIX) :], "%Y-%m-%d %H:%M UTC").replace(
-            tzinfo=UTC
-        )
-    except ValueError:
-        return None
+    return parse_utc_text(label.removeprefix(LAUNCH_AT_PREFIX))

@@ -15,12 +15,13 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
 from launcher.core.model import LaunchRequest
 from launcher.core.text import clip
+from launcher.core.times import utc_iso
 
 
 class RequestState(Enum):
@@ -139,24 +140,6 @@ def version_of(request: LaunchRequest) -> Version:
 def invalid_version(blob: str) -> Version:
     """A version for a file that does not load: its content identifies it."""
     return Version(_digest({"invalid": blob}), _digest({"max_runtime": None}))
-
-
-# --- time ---------------------------------------------------------------------------------------
-
-
-def utc_iso(when: datetime) -> str:
-    """UTC ISO 8601 with a Z, to the second: the form of tags and payloads."""
-    return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def parse_time(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else None
 
 
 def expires_at(

@@ -34,12 +34,12 @@ from launcher.core.lifecycle import (
     LastError,
     RequestState,
     parse_error,
-    parse_time,
 )
 from launcher.core.model import Policy, Quota
 from launcher.core.permissions import TeamResolver, approvers, display_principals
 from launcher.core.quota import TaggedInstance, Usage, count_usage
 from launcher.core.sweep import KEEP_OPEN, OpenPull
+from launcher.core.times import instant_or_none
 
 LAUNCH_TASK = "launcher"  # the launch job's deployments
 REQUEST_TASK = "launcher-request"  # the sweep's records of pull requests closed unmerged
@@ -187,7 +187,7 @@ def status_reads(deployments: Iterable[Deployed], now: datetime) -> list[int]:
     for d in newest(deployments).values():
         if d.task != LAUNCH_TASK or d.payload.get("kind") != "schedule":
             continue
-        launch_at = parse_time(d.payload.get("launch_at"))
+        launch_at = instant_or_none(d.payload.get("launch_at"))
         if launch_at is None or launch_at <= now:
             due.append(d.id)
     return sorted(due)
@@ -274,7 +274,7 @@ def _deadline(
     options: list[tuple[datetime, str]] = []
     if launch_at is not None:
         options.append((launch_at, "launch_at"))
-    ttl = policy.pools[pool].request_ttl if pool in policy.pools else None
+    ttl = policy.pools[pool].request_ttl if pool is not None and pool in policy.pools else None
     if ttl is not None and KEEP_OPEN not in pull.labels:
         options.append((pull.created_at + ttl, "request_ttl"))
     return min(options) if options else (None, "")
@@ -402,8 +402,8 @@ def _deployed_row(key: str, d: Deployed, inputs: _Inputs) -> RequestStatus | Non
         environment=d.environment,
         placement=_placement_text(p.get("placement")),
         created_at=d.created_at,
-        launch_at=parse_time(p.get("launch_at")),
-        expires_at=parse_time(p.get("expires_at")),
+        launch_at=instant_or_none(p.get("launch_at")),
+        expires_at=instant_or_none(p.get("expires_at")),
         source="payload",
     )
     on_main = _on_main(key, inputs.files)

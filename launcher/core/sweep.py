@@ -10,10 +10,11 @@ is verified against the pull request itself before anything is done.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from launcher.core.documents import REQUEST_PATH
 from launcher.core.gate import LABELS, parse_launch_at_label
+from launcher.core.times import utc_text
 
 KEEP_OPEN = "launch:keep-open"
 AUTO_REJECTED = LABELS["auto_rejected"]
@@ -62,10 +63,6 @@ def stale_stage(created_at: datetime, ttl: timedelta, warn: timedelta, now: date
     if age >= ttl - warn:
         return "warn"
     return None
-
-
-def utc_text(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def late_reason(launch_at: datetime) -> str:

@@ -16,7 +16,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from launcher.adapters.github import GitHub, GitHubError, PullInfo
+from launcher.adapters.github import Comment, GitHub, GitHubError, PullInfo
 from launcher.commands.output import workflow_command
 from launcher.core.approvals import Review
 from launcher.core.documents import REQUEST_PATH, load_policy, load_request
@@ -217,14 +217,14 @@ def _apply(
     reviews: list[Review],
     decision: Decision,
     body: str,
-    existing: object,
+    existing: Comment | None,
 ) -> list[str]:
     writes: list[str] = []
     if gh.set_status(
         info.head_sha, CONTEXT, decision.state.value, decision.description, info.html_url
     ):
         writes.append(f"status {decision.state.value}")
-    if gh.upsert_comment(info.number, MARKER, body, existing):  # type: ignore[arg-type]
+    if gh.upsert_comment(info.number, MARKER, body, existing):
         writes.append("comment")
     if decision.label is not None:  # None: undecided, leave the labels as they are
         wanted = wanted_labels(decision)

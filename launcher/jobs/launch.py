@@ -42,14 +42,11 @@ from launcher.core.lifecycle import (
     Schedule,
     Terminate,
     Version,
-    clip,
     expires_at,
     fleets_of,
     invalid_version,
     parse_error,
-    parse_time,
     plan,
-    utc_iso,
     version_of,
 )
 from launcher.core.matching import (
@@ -69,6 +66,8 @@ from launcher.core.quota import (
     Usage,
     count_usage,
 )
+from launcher.core.text import clip
+from launcher.core.times import instant_or_none, utc_iso
 
 TASK = "launcher"  # the deployments' task: launcher lists only its own
 COMMENT_MARKER = "<!-- launcher:launch {key} {version} {outcome} -->"
@@ -123,8 +122,8 @@ class LaunchReport:
         lines += [f"- {line}" for line in self.done] or ["- nothing to do"]
         for key, error in self.failed:
             lines.append(f"- **{key}** failed: {error.describe()}")
-        for error in self.errors:
-            lines.append(f"- error (retried next run): {error}")
+        for problem in self.errors:
+            lines.append(f"- error (retried next run): {problem}")
         for action in self.deferred:
             lines.append(f"- deferred to the next run: {action.name} {action.key}")
         for fleet in self.orphans:
@@ -154,8 +153,8 @@ def run_launch(
         out.write(f"{line}\n")
     for key, error in report.failed:
         out.write(f"::error::{key}: {error.describe()}\n")
-    for error in report.errors:
-        out.write(f"::error::{clip(error, 1000)}\n")
+    for problem in report.errors:
+        out.write(f"::error::{clip(problem, 1000)}\n")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary and not options.dry_run:
         with open(summary, "a", encoding="utf-8") as handle:
@@ -249,7 +248,7 @@ class _Run:
                         version,
                         known.sha,
                         blob,
-                        parse_time(known.payload.get("launch_at")),
+                        instant_or_none(known.payload.get("launch_at")),
                         _seconds(known.payload.get("max_runtime")),
                     )
                 )
@@ -323,6 +322,7 @@ class _Run:
                 kind = str(p.get("kind"))
                 ids = {str(i) for i in p.get("instance_ids") or ()}
                 launch_commit = str(p.get("launch_commit") or info.sha)
+                known: tuple[RequestState, LastError | None]
                 maybe_live = kind == "launch" and (
                     bool(ids & live_ids) or (key, launch_commit) in live_commits
                 )
@@ -335,7 +335,7 @@ class _Run:
                 elif not anchored or maybe_live:
                     known = self._read_state(info)
                 elif kind == "launch":
-                    until = parse_time(p.get("expires_at"))
+                    until = instant_or_none(p.get("expires_at"))
                     ended = until is not None and until <= self.now
                     known = (RequestState.EXPIRED if ended else RequestState.TERMINATED, None)
                 else:
@@ -373,14 +373,14 @@ class _Run:
             launch_commit=p.get("launch_commit") or None,
             instance_ids=tuple(str(i) for i in p.get("instance_ids") or ()),
             placement=placement,
-            expires_at=parse_time(p.get("expires_at")),
-            launch_at=parse_time(p.get("launch_at")),
-            launched_at=parse_time(p.get("launched_at")),
+            expires_at=instant_or_none(p.get("expires_at")),
+            launch_at=instant_or_none(p.get("launch_at")),
+            launched_at=instant_or_none(p.get("launched_at")),
             last_error=error,
             pr=p.get("pr") if isinstance(p.get("pr"), int) else None,
             requested_by=str(p.get("requested_by") or ""),
             approved_by=tuple(str(a) for a in p.get("approved_by") or ()),
-            attempt=p.get("attempt") if isinstance(p.get("attempt"), int) else 0,
+            attempt=attempt if isinstance(attempt := p.get("attempt"), int) else 0,
         )
 
     # --- acting ----------------------------------------------------------------

@@ -11,6 +11,7 @@ time does nothing.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from launcher.adapters.github import DeploymentInfo, GitHub, GitHubError, PullIn
 from launcher.core.documents import REQUEST_PATH, load_policy
 from launcher.core.durations import format_duration
 from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, State
-from launcher.core.lifecycle import FleetInstance, fleets_of, parse_time
+from launcher.core.lifecycle import FleetInstance, fleets_of
 from launcher.core.matching import Location, location_of
 from launcher.core.model import Policy
 from launcher.core.sweep import (
@@ -39,9 +40,9 @@ from launcher.core.sweep import (
     stale_candidate,
     stale_reason,
     stale_stage,
-    utc_text,
 )
 from launcher.core.text import clip
+from launcher.core.times import instant_or_none, utc_text
 from launcher.jobs.gate import decide_pull, is_managed_label
 from launcher.jobs.launch import TASK, LaunchOptions, run_launch
 
@@ -173,7 +174,8 @@ def _sweep_deployments(
     for record in maybe_due:
         status = gh.deployment_status(record.deployment_id)
         if status is None or status[0] in ("queued", "pending"):
-            reasons.append(f"{record.key}: scheduled launch due since {utc_text(record.launch_at)}")  # type: ignore[arg-type]
+            due = utc_text(record.launch_at) if record.launch_at else "now"
+            reasons.append(f"{record.key}: scheduled launch due since {due}")
     _warn_expiries(gh, running, recorded, options, report)
     _orphans(ec2, fleet, orphans(files, set(recorded), running), options, report)
     if reasons:
@@ -201,7 +203,7 @@ def _latest_records(infos: list[DeploymentInfo]) -> dict[str, Recorded]:
             key=info.environment,
             blob=str(p.get("blob") or ""),
             kind=str(p.get("kind") or ""),
-            launch_at=parse_time(p.get("launch_at")),
+            launch_at=instant_or_none(p.get("launch_at")),
             pr=p.get("pr") if isinstance(p.get("pr"), int) else None,
             requested_by=str(p.get("requested_by") or ""),
             running_commit=launched.get(info.environment, ""),
@@ -234,7 +236,7 @@ def _warn_expiries(
         pr = record.pr
         report.budget.spend(
             f"warn #{pr}: {f.key} expires at {utc_text(f.expires_at)}",
-            lambda pr=pr, body=body: gh.comment(pr, body),
+            functools.partial(gh.comment, pr, body),
         )
 
 
@@ -255,7 +257,7 @@ def _orphans(
             ids_here = [i.instance_id for i in mine if (i.region, i.role_arn) == location]
             report.budget.spend(
                 f"terminate orphans of {orphan.key} in {location.region}: {', '.join(ids_here)}",
-                lambda location=location, ids_here=ids_here: ec2.terminate(location, ids_here),
+                functools.partial(ec2.terminate, location, ids_here),
             )
 
 

@@ -16,9 +16,9 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
-from launcher.core.lifecycle import RequestState, utc_iso
+from launcher.core.lifecycle import RequestState
 from launcher.core.status import Overview, PoolStatus, RequestStatus, short_duration
-from launcher.core.sweep import utc_text
+from launcher.core.times import utc_iso, utc_text
 from launcher.report.text import approvals_text, detail_text, next_text
 
 INDEX = "index.html"

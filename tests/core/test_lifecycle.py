@@ -29,9 +29,7 @@ from launcher.core.lifecycle import (
     fleets_of,
     launch_due,
     parse_error,
-    parse_time,
     plan,
-    utc_iso,
     version_of,
 )
 from launcher.core.matching import ImageInfo, InstanceTypeInfo, Location, RegionCatalogue
@@ -105,13 +103,6 @@ def test_expires_at_uses_the_request_then_the_pool_cap() -> None:
     assert expires_at(NOW, timedelta(hours=8), timedelta(days=7)) == NOW + timedelta(hours=8)
     assert expires_at(NOW, None, timedelta(days=7)) == NOW + timedelta(days=7)
     assert expires_at(NOW, None, None) is None
-
-
-def test_times_round_trip_in_utc() -> None:
-    assert utc_iso(NOW) == "2026-12-01T09:00:00Z"
-    assert parse_time("2026-12-01T09:00:00Z") == NOW
-    assert parse_time("2026-12-01T09:00:00") is None  # no zone: not trusted
-    assert parse_time("soon") is None and parse_time(None) is None
 
 
 def test_failure_descriptions_carry_the_category() -> None:
