@@ -12,7 +12,7 @@ import functools
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from launcher.core.approvals import Review
@@ -66,7 +66,6 @@ class Settings:
     throttle: bool = True
     retries: int = 3
     backoff: float = 0.5
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:

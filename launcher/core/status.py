@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from launcher.core.documents import REQUEST_PATH
-from launcher.core.gate import LABELS, Decision, State
+from launcher.core.gate import LABELS, Decision, ItemKind, State
 from launcher.core.lifecycle import (
     Category,
     FleetInstance,
@@ -56,6 +56,12 @@ ORDER = (
     RequestState.TERMINATED,
 )
 WAITING = frozenset({RequestState.PENDING_APPROVAL, RequestState.REJECTED})
+
+# What a row's state was read from: the gate's labels, the gate's decision, EC2, launcher's
+# deployment payload, a deployment status, or main's tree.
+Source = Literal["labels", "gate", "ec2", "payload", "status", "tree", ""]
+# Which deadline closes a waiting request: its launch time, or its pool's request_ttl.
+Deadline = Literal["launch_at", "request_ttl", ""]
 
 
 @dataclass(frozen=True)
@@ -101,10 +107,10 @@ class RequestStatus:
     launch_at: datetime | None = None
     expires_at: datetime | None = None
     rejects_at: datetime | None = None  # when the sweep auto-rejects or closes it
-    rejects_why: str = ""  # "launch_at" or "request_ttl"
+    rejects_why: Deadline = ""
     last_error: LastError | None = None
     approvals: Approvals | None = None
-    source: str = ""  # what the state was read from: labels, gate, ec2, payload, status, tree
+    source: Source = ""
     note: str = ""
 
     @property
@@ -269,9 +275,9 @@ def _pool_approvers(policy: Policy, pool: str | None) -> tuple[str, ...]:
 
 def _deadline(
     pull: OpenPull, launch_at: datetime | None, pool: str | None, policy: Policy
-) -> tuple[datetime | None, str]:
+) -> tuple[datetime | None, Deadline]:
     """When the sweep auto-rejects (launch_at) or closes (request_ttl) this pull request."""
-    options: list[tuple[datetime, str]] = []
+    options: list[tuple[datetime, Deadline]] = []
     if launch_at is not None:
         options.append((launch_at, "launch_at"))
     ttl = policy.pools[pool].request_ttl if pool is not None and pool in policy.pools else None
@@ -313,7 +319,7 @@ def _decided_rows(pull: OpenPull, decision: Decision, inputs: _Inputs) -> list[R
     rows = []
     for item in decision.items:
         match = REQUEST_PATH.fullmatch(item.path)
-        if item.kind != "request" or match is None:
+        if item.kind is not ItemKind.REQUEST or match is None:
             continue
         rejected = bool(item.tally and item.tally.rejected_by)
         if item.state is State.PENDING:
@@ -424,7 +430,9 @@ def _deployed_row(key: str, d: Deployed, inputs: _Inputs) -> RequestStatus | Non
     return _launched(row, ids, live_all, on_main, inputs)
 
 
-def _ended(row: RequestStatus, on_main: bool | None, now: datetime, source: str) -> RequestStatus:
+def _ended(
+    row: RequestStatus, on_main: bool | None, now: datetime, source: Source
+) -> RequestStatus:
     if row.expires_at is not None and row.expires_at <= now:
         return replace(row, state=RequestState.EXPIRED, source=source, note="max_runtime reached")
     note = "removed from main" if on_main is False else "replaced or ended"

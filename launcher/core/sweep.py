@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 
 from launcher.core.documents import REQUEST_PATH
 from launcher.core.gate import LABELS, parse_launch_at_label
@@ -55,13 +56,22 @@ def stale_candidate(
     return now - pull.created_at >= shortest_ttl - warn
 
 
-def stale_stage(created_at: datetime, ttl: timedelta, warn: timedelta, now: datetime) -> str | None:
-    """ "close" past the ttl, "warn" within `warn` of it, else None."""
+class StaleStage(Enum):
+    """Where a pending pull request stands against its pool's request_ttl."""
+
+    WARN = "warn"  # within the warning lead of the ttl: say it will be closed
+    CLOSE = "close"  # past the ttl: close it
+
+
+def stale_stage(
+    created_at: datetime, ttl: timedelta, warn: timedelta, now: datetime
+) -> StaleStage | None:
+    """CLOSE past the ttl, WARN within `warn` of it, else None."""
     age = now - created_at
     if age >= ttl:
-        return "close"
+        return StaleStage.CLOSE
     if age >= ttl - warn:
-        return "warn"
+        return StaleStage.WARN
     return None
 
 

@@ -22,7 +22,7 @@ from launcher.adapters.ec2 import EC2, EC2Error, LaunchError, RunSpec
 from launcher.adapters.github import DeploymentInfo, GitHub, GitHubError, PullInfo
 from launcher.core.documents import REQUEST_PATH, load_policy, load_request
 from launcher.core.fallback import MAX_ATTEMPTS, Exhausted, next_placement
-from launcher.core.gate import POLICY_PATH, Decision, State
+from launcher.core.gate import POLICY_PATH, Decision, ItemKind, State
 from launcher.core.gate_report import untrusted
 from launcher.core.lifecycle import (
     Action,
@@ -71,14 +71,6 @@ from launcher.core.times import instant_or_none, utc_iso
 
 TASK = "launcher"  # the deployments' task: launcher lists only its own
 COMMENT_MARKER = "<!-- launcher:launch {key} {version} {outcome} -->"
-STATUS = {  # RequestState -> GitHub deployment status state
-    RequestState.SCHEDULED: "queued",
-    RequestState.LAUNCHING: "in_progress",
-    RequestState.RUNNING: "success",
-    RequestState.FAILED: "failure",
-    RequestState.TERMINATED: "inactive",
-    RequestState.EXPIRED: "inactive",
-}
 
 
 class Refused(Exception):
@@ -443,7 +435,7 @@ class _Run:
             (
                 i
                 for i in decision.items
-                if i.path == d.path and i.kind == "request" and i.change not in ("removed",)
+                if i.path == d.path and i.kind is ItemKind.REQUEST and i.change not in ("removed",)
             ),
             None,
         )

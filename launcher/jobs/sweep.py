@@ -23,7 +23,7 @@ from launcher.adapters.ec2 import EC2, EC2Error
 from launcher.adapters.github import DeploymentInfo, GitHub, GitHubError, PullInfo
 from launcher.core.documents import REQUEST_PATH, load_policy
 from launcher.core.durations import format_duration
-from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, State
+from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, ItemKind, State
 from launcher.core.lifecycle import FleetInstance, fleets_of
 from launcher.core.matching import Location, location_of
 from launcher.core.model import Policy
@@ -32,6 +32,7 @@ from launcher.core.sweep import (
     OpenPull,
     Recorded,
     Running,
+    StaleStage,
     expiry_warning,
     is_late,
     late_reason,
@@ -340,9 +341,9 @@ def _stale(
     stage = stale_stage(pull.created_at, ttl, options.stale_warning, options.now)
     reason = stale_reason(format_duration(ttl), pools)
     closes_at = pull.created_at + ttl
-    if stage == "close":
+    if stage is StaleStage.CLOSE:
         _close(gh, info, decision, "stale", reason, report)
-    elif stage == "warn":
+    elif stage is StaleStage.WARN:
         marker = SWEEP_MARKER.format(kind="stale-warning")
         if gh.find_comment(pull.number, marker) is None:
             body = (
@@ -411,7 +412,7 @@ def _record_closed(
     keys = []
     for item in decision.items:
         match = REQUEST_PATH.fullmatch(item.path)
-        if item.kind == "request" and match and item.state in (State.PENDING, State.FAILURE):
+        if item.kind is ItemKind.REQUEST and match and item.state in (State.PENDING, State.FAILURE):
             keys.append((f"{match['pool']}/{match['name']}", item.path))
     if not keys:
         return
