@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Literal
 
-from launcher.core.lifecycle import FleetInstance
+from launcher.core.fleet import FleetInstance
 from launcher.core.matching import (
     ImageInfo,
     InstanceTypeInfo,
@@ -27,14 +27,7 @@ from launcher.core.matching import (
     locations_of,
 )
 from launcher.core.model import Pool
-from launcher.core.quota import (
-    COUNTED_STATES,
-    DEPLOYMENT_TAG,
-    POOL_TAG,
-    TaggedInstance,
-    Usage,
-    count_usage,
-)
+from launcher.core.quota import COUNTED_STATES, DEPLOYMENT_TAG, POOL_TAG, Usage, count_usage
 from launcher.core.times import instant_or_none
 
 if TYPE_CHECKING:
@@ -301,36 +294,6 @@ class EC2:
 
     # --- usage ----------------------------------------------------------------------------
 
-    def tagged_instances(self, location: Location) -> list[TaggedInstance]:
-        """launcher's pending and running instances at a location: one paginated call."""
-        filters = [
-            {"Name": "tag-key", "Values": [POOL_TAG]},
-            {"Name": "instance-state-name", "Values": list(COUNTED_STATES)},
-        ]
-        found = []
-        try:
-            client = self.client(*location)
-            for page in client.get_paginator("describe_instances").paginate(Filters=filters):
-                for reservation in page["Reservations"]:
-                    for instance in reservation["Instances"]:
-                        found.append(instance)
-            result = []
-            for instance in found:
-                tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
-                result.append(
-                    TaggedInstance(
-                        instance_id=instance["InstanceId"],
-                        pool=tags.get(POOL_TAG, ""),
-                        state=instance["State"]["Name"],
-                        vcpus=self._vcpus(location, instance),
-                    )
-                )
-        except _aws_errors() as exc:
-            raise EC2Error(
-                f"counting launcher instances in {location.region} failed: {describe_error(exc)}"
-            ) from exc
-        return result
-
     def _vcpus(self, location: Location, instance: dict[str, Any]) -> int:
         cpu = instance.get("CpuOptions") or {}
         if cpu.get("CoreCount") and cpu.get("ThreadsPerCore"):
@@ -350,14 +313,8 @@ class EC2:
 
         Raises EC2Error: without usage no quota can be proven, so callers must not launch.
         """
-        locations = sorted(
-            {location_of(p) for pool in pools if pool.quota for p in pool.providers},
-            key=lambda loc: (loc.region, loc.role_arn or ""),
-        )
-        instances: list[TaggedInstance] = []
-        for location in locations:
-            instances.extend(self.tagged_instances(location))
-        return count_usage(instances)
+        locations = {location_of(p) for pool in pools if pool.quota for p in pool.providers}
+        return count_usage(self._tagged(locations, COUNTED_STATES, "counting"))
 
     # --- launching (launch job) -----------------------------------------------------------
 
@@ -365,9 +322,15 @@ class EC2:
         """Every launcher-tagged instance not yet terminated, one paginated DescribeInstances
         per location, for all requests of a run. Raises EC2Error: without this view a run
         could launch twice, so it must not launch at all."""
+        return self._tagged(locations, FLEET_STATES, "listing")
+
+    def _tagged(
+        self, locations: Iterable[Location], states: Iterable[str], doing: str
+    ) -> list[FleetInstance]:
+        """launcher-tagged instances in `states`, one paginated DescribeInstances per location."""
         filters = [
             {"Name": "tag-key", "Values": [POOL_TAG]},
-            {"Name": "instance-state-name", "Values": list(FLEET_STATES)},
+            {"Name": "instance-state-name", "Values": list(states)},
         ]
         found: list[FleetInstance] = []
         for location in sorted(set(locations), key=lambda loc: (loc.region, loc.role_arn or "")):
@@ -380,7 +343,7 @@ class EC2:
                             found.append(self._fleet_instance(location, instance))
             except _aws_errors() as exc:
                 raise EC2Error(
-                    f"listing launcher instances in {location.region} failed: {describe_error(exc)}"
+                    f"{doing} launcher instances in {location.region} failed: {describe_error(exc)}"
                 ) from exc
         return found
 

@@ -33,13 +33,14 @@ def run(args: argparse.Namespace) -> int:
 
     fallback = None
     try:
+        settings = Settings.from_env()
         if args.pr:
             number = args.pr
         else:
-            _, payload = load_event()
+            payload = load_event(settings.event_path)
             number = pull_number(payload)
             fallback = head_sha(payload)
-        gh = GitHub(Settings.from_env())
+        gh = GitHub(settings)
     except (EventError, GitHubError) as exc:
         print(f"launcher gate: {exc}", file=sys.stderr)
         return 2

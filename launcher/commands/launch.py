@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -54,13 +53,6 @@ def run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         retry=retry,
         max_actions=args.max_actions,
-        log_url=_run_url(),
+        log_url=gh.settings.run_url,
     )
     return run_launch(gh, EC2(), options).exit_code
-
-
-def _run_url() -> str | None:
-    server, repo, run_id = (
-        os.environ.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
-    return f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None

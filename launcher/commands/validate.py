@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from launcher.commands.files import read_limited, repo_path
-from launcher.commands.output import plural, workflow_command
 from launcher.core.model import Policy
 from launcher.core.permissions import StaticTeams, TeamResolver
 from launcher.core.problems import Problem
+from launcher.core.text import plural
 from launcher.core.validation import FileReport, Report, Verdict, check_policy, check_request
+from launcher.core.workflow_commands import workflow_command
 from launcher.core.yamlsafe import YamlError, load
 
 
@@ -237,6 +238,6 @@ def _print_github(report: Report) -> None:
         lines.append(workflow_command("notice", report.match_note))
     lines.append(_counts(report))
     sys.stdout.write("\n".join(lines) + "\n")
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-            summary.write(f"launcher validate: {_counts(report)}\n")
+    from launcher.adapters.github import Settings
+
+    Settings.from_env(access=False).append_summary(f"launcher validate: {_counts(report)}\n")

@@ -36,6 +36,18 @@ REQUEST_PATH = re.compile(
 PATH_HINT = "launch requests live at deployments/<pool>/<name>.yaml"
 
 
+def request_key(path: str) -> str | None:
+    """`<pool>/<name>`, a request's identity across its life, for a request path; else None."""
+    match = REQUEST_PATH.fullmatch(path)
+    return f"{match['pool']}/{match['name']}" if match else None
+
+
+def request_path(key: str) -> str:
+    """The file of the request `<pool>/<name>`."""
+    pool, _, name = key.partition("/")
+    return f"deployments/{pool}/{name}.yaml"
+
+
 def parse_yaml(raw: bytes, path: str) -> tuple[Document | None, list[Problem]]:
     try:
         return load(raw), []

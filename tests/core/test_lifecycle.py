@@ -8,12 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from launcher.core.fallback import Exhausted, next_placement
+from launcher.core.fleet import Fleet, FleetInstance, fleets_of
 from launcher.core.lifecycle import (
     Category,
     Complete,
     Desired,
-    Fleet,
-    FleetInstance,
     LastError,
     Launch,
     Orphan,
@@ -26,7 +25,6 @@ from launcher.core.lifecycle import (
     Terminate,
     expired,
     expires_at,
-    fleets_of,
     launch_due,
     parse_error,
     plan,

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from launcher.core.fleet import FleetInstance
 from launcher.core.matching import (
     ImageInfo,
     InstanceTypeInfo,
@@ -26,7 +27,7 @@ from launcher.core.model import (
     Provider,
     Quota,
 )
-from launcher.core.quota import TaggedInstance, Usage, count_usage
+from launcher.core.quota import Usage, count_usage
 
 TYPES = [
     InstanceTypeInfo("t3.small", 2, 2.0, ("x86_64",)),
@@ -417,9 +418,10 @@ def test_locations_gather_amis_and_globs_per_account_and_region():
 )
 def test_usage_counts_pending_and_running_once(state, counted):
     seen = [
-        TaggedInstance("i-1", "dev", state, 2),
-        TaggedInstance("i-1", "dev", state, 2),  # same account seen through two providers
-        TaggedInstance("i-2", "gpu", "running", 8),
+        FleetInstance("i-1", "dev/a", "dev", "c1", state, "us-east-1", vcpus=2),
+        # the same instance, seen through two providers of one account
+        FleetInstance("i-1", "dev/a", "dev", "c1", state, "us-east-1", vcpus=2),
+        FleetInstance("i-2", "gpu/b", "gpu", "c2", "running", "us-east-1", vcpus=8),
     ]
     usage = count_usage(seen)
     assert usage.get("dev") == (Usage(1, 2) if counted else None)
