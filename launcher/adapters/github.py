@@ -62,13 +62,10 @@ class Settings:
         """The settings of this run. With `access` False (a command that only reports to the
         runner), GITHUB_REPOSITORY and GITHUB_TOKEN may be missing."""
         env = os.environ if env is None else env
-        missing = [name for name in ("GITHUB_REPOSITORY", "GITHUB_TOKEN") if not env.get(name)]
-        if missing and access:
-            raise GitHubError(f"{' and '.join(missing)} must be set (GitHub Actions sets them)")
         server, repo, run_id = (
             env.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
         )
-        return cls(
+        settings = cls(
             repository=env.get("GITHUB_REPOSITORY", ""),
             token=env.get("GITHUB_TOKEN", ""),
             api_url=env.get("GITHUB_API_URL") or DEFAULT_API,
@@ -82,6 +79,22 @@ class Settings:
             else None,
             event_path=env.get("GITHUB_EVENT_PATH") or None,
         )
+        if access:
+            settings.check_access()
+        return settings
+
+    def check_access(self) -> None:
+        """Raise GitHubError unless the repository and a token are known."""
+        missing = [
+            name
+            for name, value in (
+                ("GITHUB_REPOSITORY", self.repository),
+                ("GITHUB_TOKEN", self.token),
+            )
+            if not value
+        ]
+        if missing:
+            raise GitHubError(f"{' and '.join(missing)} must be set (GitHub Actions sets them)")
 
     def append_summary(self, markdown: str) -> None:
         """Add to the job's summary page, when running in GitHub Actions (else nothing)."""
