@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from launcher.core.model import Policy
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FleetInstance:
     """One EC2 instance launcher tagged (pending, running, stopping or stopped)."""
 

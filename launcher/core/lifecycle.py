@@ -175,7 +175,7 @@ def expires_at(
 # --- the three views --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Desired:
     """A request on the default branch, as the reconcile wants it."""
 
@@ -189,7 +189,7 @@ class Desired:
     problem: str | None = None  # the file does not load against pools.yaml
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Record:
     """What one GitHub deployment (and its latest status) says about a request version."""
 

@@ -216,13 +216,13 @@ class _Run:
             if known is not None and version is not None:
                 desired.append(
                     Desired(
-                        key,
-                        path,
-                        version,
-                        known.sha,
-                        blob,
-                        known.launch_at,
-                        known.max_runtime,
+                        key=key,
+                        path=path,
+                        version=version,
+                        commit=known.sha,
+                        blob=blob,
+                        launch_at=known.launch_at,
+                        max_runtime=known.max_runtime,
                     )
                 )
                 continue
@@ -234,14 +234,29 @@ class _Run:
         if request is None:
             problem = problems[0].message if problems else "invalid"
             commit = self._provenance_of(path)[0]
-            return Desired(key, path, invalid_version(blob), commit, blob, problem=problem)
+            return Desired(
+                key=key,
+                path=path,
+                version=invalid_version(blob),
+                commit=commit,
+                blob=blob,
+                problem=problem,
+            )
         self.requests[key] = request
         version = version_of(request)
         same = next((i for i in listed if i.environment == key and i.version == version), None)
         commit = same.sha if same is not None else self._provenance_of(path)[0]
         pool = self.policy.pools[request.pool]
         runtime = request.max_runtime or pool.max_runtime
-        return Desired(key, path, version, commit, blob, request.launch_at, runtime)
+        return Desired(
+            key=key,
+            path=path,
+            version=version,
+            commit=commit,
+            blob=blob,
+            launch_at=request.launch_at,
+            max_runtime=runtime,
+        )
 
     def _provenance_of(self, path: str) -> tuple[str, Pull | None]:
         """(commit, pull request) through which the file's current content reached the default

@@ -47,10 +47,10 @@ def req(count: int = 1, **changes: object) -> LaunchRequest:
 def desired(request: LaunchRequest | None = None, commit: str = "c1", **kw: object) -> Desired:
     request = request or req()
     return Desired(
-        KEY,
-        request.path,
-        version_of(request),
-        commit,
+        key=KEY,
+        path=request.path,
+        version=version_of(request),
+        commit=commit,
         launch_at=request.launch_at,
         max_runtime=request.max_runtime,
         **kw,  # type: ignore[arg-type]
@@ -58,7 +58,14 @@ def desired(request: LaunchRequest | None = None, commit: str = "c1", **kw: obje
 
 
 def record(d: Desired, state: RequestState, deployment_id: int = 1, **kw: object) -> Record:
-    return Record(deployment_id, d.key, d.version, d.commit, state, **kw)  # type: ignore[arg-type]
+    return Record(
+        deployment_id=deployment_id,
+        key=d.key,
+        version=d.version,
+        commit=d.commit,
+        state=state,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def fleet(commit: str = "c1", n: int = 1, key: str = KEY) -> Fleet:
@@ -66,7 +73,15 @@ def fleet(commit: str = "c1", n: int = 1, key: str = KEY) -> Fleet:
         key,
         commit,
         tuple(
-            FleetInstance(f"i-{commit}{i}", key, "dev", commit, "running", "us-east-1", group="a")
+            FleetInstance(
+                instance_id=f"i-{commit}{i}",
+                key=key,
+                pool="dev",
+                commit=commit,
+                state="running",
+                region="us-east-1",
+                group="a",
+            )
             for i in range(n)
         ),
     )
