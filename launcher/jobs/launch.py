@@ -454,15 +454,12 @@ class _Run:
             log_url=self.options.log_url,
             current=None,
         )
-        running = f"running {plural(count, 'instance')} on {where}" + (
-            f" until {utc_iso(until)}" if until else ""
-        )
-        self.gh.set_deployment_status(
+        running = self._running(
             deployment,
-            "success",
-            clip(running),
-            log_url=self.options.log_url,
-            environment_url=_console_url(placement.region, d.key),
+            d.key,
+            f"{plural(count, 'instance')} on {where}",
+            placement.region,
+            until,
             current=("in_progress", f"launching {count} instances on {where}"),
         )
         self.report.done.append(f"launched {d.key}: {running}")
@@ -716,15 +713,12 @@ class _Run:
                 self._inactive(record, f"launched as deployment {deployment}")
         else:
             deployment = record.deployment_id
-        running = f"running {plural(len(fleet.instances), 'instance')} in {first.region}" + (
-            f" until {utc_iso(until)}" if until else ""
-        )
-        self.gh.set_deployment_status(
+        running = self._running(
             deployment,
-            "success",
-            clip(running),
-            log_url=self.options.log_url,
-            environment_url=_console_url(first.region, d.key),
+            d.key,
+            f"{plural(len(fleet.instances), 'instance')} in {first.region}",
+            first.region,
+            until,
         )
         self.report.done.append(f"recorded {d.key} (launched by an earlier run): {running}")
         ids = ", ".join(fleet.instance_ids)
@@ -822,6 +816,28 @@ class _Run:
             self._comment(
                 Approval(pr, pr.author, approval.approved_by if approval else ()), d, "failed", body
             )
+
+    def _running(
+        self,
+        deployment: int,
+        key: str,
+        what: str,
+        region: str,
+        until: datetime | None,
+        current: tuple[str, str] | None | bool = False,
+    ) -> str:
+        """Mark the deployment `success` (RUNNING), linking the instances in the console; the
+        status text (`running 2 instances on … until …`) is returned for the run's report."""
+        running = f"running {what}" + (f" until {utc_iso(until)}" if until else "")
+        self.gh.set_deployment_status(
+            deployment,
+            "success",
+            clip(running),
+            log_url=self.options.log_url,
+            environment_url=_console_url(region, key),
+            current=current,
+        )
+        return running
 
     def _inactive(self, record: Record, description: str) -> None:
         self.gh.set_deployment_status(record.deployment_id, "inactive", description)
