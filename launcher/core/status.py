@@ -30,7 +30,7 @@ from launcher.core.deployments import LAUNCH_TASK, REQUEST_TASK, Deployment, new
 from launcher.core.documents import request_key, request_path
 from launcher.core.fleet import FleetInstance
 from launcher.core.gate import LABELS, Decision, ItemKind, State
-from launcher.core.lifecycle import LastError, RequestState, error_of
+from launcher.core.lifecycle import LastError, RequestState, error_of, state_of
 from launcher.core.model import Policy, Quota
 from launcher.core.permissions import TeamResolver, approvers, display_principals
 from launcher.core.pulls import Pull
@@ -428,22 +428,17 @@ def _scheduled(
         return replace(
             row, state=RequestState.SCHEDULED, note="launch due: the next sweep launches it"
         )
-    state, description = status
-    row = replace(row, source="status")
-    if state in ("queued", "pending"):
-        return replace(
-            row, state=RequestState.SCHEDULED, note="launch due: the next sweep launches it"
-        )
-    if state == "in_progress":
-        return replace(row, state=RequestState.LAUNCHING, instances=len(_live(inputs, row.key)))
-    if state in ("failure", "error"):
-        return replace(row, state=RequestState.FAILED, last_error=error_of(description))
-    if state == "success":
-        live = _live(inputs, row.key)
-        return replace(row, state=RequestState.RUNNING, instances=len(live))
-    if description.startswith("expired"):
-        return replace(row, state=RequestState.EXPIRED, note="max_runtime reached")
-    return replace(row, state=RequestState.TERMINATED, note=description)
+    state, error = state_of(*status)
+    row = replace(row, state=state, last_error=error, source="status")
+    if state is RequestState.SCHEDULED:
+        return replace(row, note="launch due: the next sweep launches it")
+    if state in (RequestState.LAUNCHING, RequestState.RUNNING):
+        return replace(row, instances=len(_live(inputs, row.key)))
+    if state is RequestState.EXPIRED:
+        return replace(row, note="max_runtime reached")
+    if state is RequestState.TERMINATED:
+        return replace(row, note=status[1])
+    return row
 
 
 def _unrecorded_rows(latest: Mapping[str, Deployment], inputs: _Inputs) -> list[RequestStatus]:
