@@ -6,15 +6,18 @@ so matching any number of requests costs a fixed number of calls. boto3 is impor
 `launcher validate` must start fast and never needs it unless it previews matches.
 
 Endpoints come from boto3 itself (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_EC2`), credentials
-from the default chain, and a provider's `role_arn` is assumed with STS once per role.
+from the default chain, and a provider's `role_arn` is assumed with STS once per role;
+`aws_configured` is the cheap look at that configuration made before boto3 is imported.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from launcher.core.fleet import FleetInstance
@@ -65,6 +68,32 @@ def describe_error(exc: BaseException) -> str:
         error = exc.response.get("Error", {})
         return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
     return str(exc) or type(exc).__name__
+
+
+_AWS_HINTS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+
+
+def aws_configured(env: Mapping[str, str] | None = None) -> bool:
+    """A cheap look for any sign of AWS configuration, before paying for importing boto3.
+
+    False means matching is skipped at once (offline validation stays fast); True means the
+    real credential chain is asked.
+    """
+    env = os.environ if env is None else env
+    if any(env.get(name) for name in _AWS_HINTS):
+        return True
+    files = (
+        env.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+        env.get("AWS_CONFIG_FILE", "~/.aws/config"),
+    )
+    return any(Path(name).expanduser().is_file() for name in files)
 
 
 def _aws_errors() -> tuple[type[BaseException], ...]:

@@ -151,7 +151,8 @@ def _match(report: Report) -> str | None:
     No match is only a warning here: the request may still be submitted, and fails only at
     launch time if there is still no match then.
     """
-    from launcher.jobs.match_preview import NOT_CONFIGURED, SKIPPED, aws_configured
+    from launcher.adapters.ec2 import aws_configured  # boto3 itself is imported lazily
+    from launcher.jobs.match_preview import NOT_CONFIGURED, SKIPPED
 
     requests = [f.request for f in report.files if f.request is not None]
     if not requests or report.policy is None:

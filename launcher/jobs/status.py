@@ -115,10 +115,8 @@ def _fleet(
 
 def connect_ec2() -> tuple[EC2 | None, str]:
     """EC2 through the default credential chain, or None and why it is skipped."""
-    from launcher.jobs.match_preview import aws_configured
+    from launcher.adapters.ec2 import EC2, aws_configured  # boto3 itself is imported lazily
 
     if not aws_configured():
         return None, "EC2 is not configured (no AWS credentials or AWS_ENDPOINT_URL): skipped"
-    from launcher.adapters.ec2 import EC2
-
     return EC2(max_attempts=2, connect_timeout=3, read_timeout=20), ""
