@@ -21,8 +21,9 @@ from typing import Any
 from launcher.adapters.ec2 import EC2
 from launcher.adapters.github import GitHub, Settings
 from launcher.core.documents import load_policy, load_request
-from launcher.core.lifecycle import utc_iso, version_of
+from launcher.core.lifecycle import version_of
 from launcher.core.quota import DEPLOYMENT_TAG, POOL_TAG
+from launcher.core.times import utc_iso
 from launcher.jobs import launch as launch_job
 from launcher.jobs.launch import TASK, LaunchOptions, git_blob_sha, run_launch
 from launcher.sandbox.github import GitHubSandbox

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 
 from launcher.adapters.ec2 import EC2
 from launcher.adapters.github import GitHub, Settings
-from launcher.core.lifecycle import utc_iso
 from launcher.core.quota import DEPLOYMENT_TAG, POOL_TAG
+from launcher.core.times import utc_iso
 from launcher.jobs.launch import TASK, git_blob_sha
 from launcher.jobs.sweep import SweepOptions, run_sweep
 from launcher.sandbox.github import GitHubSandbox

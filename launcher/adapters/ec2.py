@@ -6,18 +6,21 @@ so matching any number of requests costs a fixed number of calls. boto3 is impor
 `launcher validate` must start fast and never needs it unless it previews matches.
 
 Endpoints come from boto3 itself (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_EC2`), credentials
-from the default chain, and a provider's `role_arn` is assumed with STS once per role.
+from the default chain, and a provider's `role_arn` is assumed with STS once per role;
+`aws_configured` is the cheap look at that configuration made before boto3 is imported.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-from launcher.core.lifecycle import FleetInstance, parse_time
+from launcher.core.fleet import FleetInstance
 from launcher.core.matching import (
     ImageInfo,
     InstanceTypeInfo,
@@ -27,14 +30,8 @@ from launcher.core.matching import (
     locations_of,
 )
 from launcher.core.model import Pool
-from launcher.core.quota import (
-    COUNTED_STATES,
-    DEPLOYMENT_TAG,
-    POOL_TAG,
-    TaggedInstance,
-    Usage,
-    count_usage,
-)
+from launcher.core.quota import COUNTED_STATES, DEPLOYMENT_TAG, POOL_TAG, Usage, count_usage
+from launcher.core.times import instant_or_none
 
 if TYPE_CHECKING:
     import boto3
@@ -73,6 +70,32 @@ def describe_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+_AWS_HINTS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+
+
+def aws_configured(env: Mapping[str, str] | None = None) -> bool:
+    """A cheap look for any sign of AWS configuration, before paying for importing boto3.
+
+    False means matching is skipped at once (offline validation stays fast); True means the
+    real credential chain is asked.
+    """
+    env = os.environ if env is None else env
+    if any(env.get(name) for name in _AWS_HINTS):
+        return True
+    files = (
+        env.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+        env.get("AWS_CONFIG_FILE", "~/.aws/config"),
+    )
+    return any(Path(name).expanduser().is_file() for name in files)
+
+
 def _aws_errors() -> tuple[type[BaseException], ...]:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -107,12 +130,8 @@ class EC2:
         role_session_name: str = "launcher",
     ) -> None:
         self._base = session
-        self._config_args = {
-            "retries": {"mode": "standard", "total_max_attempts": max_attempts},
-            "connect_timeout": connect_timeout,
-            "read_timeout": read_timeout,
-            "user_agent_extra": "launcher",
-        }
+        self._max_attempts = max_attempts
+        self._timeouts = (connect_timeout, read_timeout)
         self._role_session_name = role_session_name
         self._sessions: dict[str | None, boto3.Session] = {}
         self._clients: dict[tuple[str, str, str | None], Any] = {}
@@ -150,14 +169,18 @@ class EC2:
     def _region_for_sts(self) -> str:
         return self.session(None).region_name or "us-east-1"
 
-    def _client(self, service: str, region: str, role_arn: str | None) -> Any:
+    def _client(self, service: Literal["ec2", "sts"], region: str, role_arn: str | None) -> Any:
         key = (service, region, role_arn)
         if key not in self._clients:
             from botocore.config import Config
 
-            client = self.session(role_arn).client(
-                service, region_name=region, config=Config(**self._config_args)
+            config = Config(
+                retries={"mode": "standard", "total_max_attempts": self._max_attempts},
+                connect_timeout=self._timeouts[0],
+                read_timeout=self._timeouts[1],
+                user_agent_extra="launcher",
             )
+            client = self.session(role_arn).client(service, region_name=region, config=config)
             client.meta.events.register("before-call", self._count)
             self._clients[key] = client
         return self._clients[key]
@@ -290,44 +313,15 @@ class EC2:
     def catalogues(self, pools: Iterable[Pool]) -> dict[Location, RegionCatalogue]:
         """Catalogues for every location the pools use; failures become reasons, not crashes."""
         result = {}
+        failures: tuple[type[BaseException], ...] = (EC2Error, *_aws_errors())
         for location, needs in locations_of(pools).items():
             try:
                 result[location] = self.catalogue(location, needs.image_ids, needs.patterns)
-            except (EC2Error, *_aws_errors()) as exc:
+            except failures as exc:
                 result[location] = RegionCatalogue.unavailable(location.region, _message(exc))
         return result
 
     # --- usage ----------------------------------------------------------------------------
-
-    def tagged_instances(self, location: Location) -> list[TaggedInstance]:
-        """launcher's pending and running instances at a location: one paginated call."""
-        filters = [
-            {"Name": "tag-key", "Values": [POOL_TAG]},
-            {"Name": "instance-state-name", "Values": list(COUNTED_STATES)},
-        ]
-        found = []
-        try:
-            client = self.client(*location)
-            for page in client.get_paginator("describe_instances").paginate(Filters=filters):
-                for reservation in page["Reservations"]:
-                    for instance in reservation["Instances"]:
-                        found.append(instance)
-            result = []
-            for instance in found:
-                tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
-                result.append(
-                    TaggedInstance(
-                        instance_id=instance["InstanceId"],
-                        pool=tags.get(POOL_TAG, ""),
-                        state=instance["State"]["Name"],
-                        vcpus=self._vcpus(location, instance),
-                    )
-                )
-        except _aws_errors() as exc:
-            raise EC2Error(
-                f"counting launcher instances in {location.region} failed: {describe_error(exc)}"
-            ) from exc
-        return result
 
     def _vcpus(self, location: Location, instance: dict[str, Any]) -> int:
         cpu = instance.get("CpuOptions") or {}
@@ -348,14 +342,8 @@ class EC2:
 
         Raises EC2Error: without usage no quota can be proven, so callers must not launch.
         """
-        locations = sorted(
-            {location_of(p) for pool in pools if pool.quota for p in pool.providers},
-            key=lambda loc: (loc.region, loc.role_arn or ""),
-        )
-        instances: list[TaggedInstance] = []
-        for location in locations:
-            instances.extend(self.tagged_instances(location))
-        return count_usage(instances)
+        locations = {location_of(p) for pool in pools if pool.quota for p in pool.providers}
+        return count_usage(self._tagged(locations, COUNTED_STATES, "counting"))
 
     # --- launching (launch job) -----------------------------------------------------------
 
@@ -363,9 +351,15 @@ class EC2:
         """Every launcher-tagged instance not yet terminated, one paginated DescribeInstances
         per location, for all requests of a run. Raises EC2Error: without this view a run
         could launch twice, so it must not launch at all."""
+        return self._tagged(locations, FLEET_STATES, "listing")
+
+    def _tagged(
+        self, locations: Iterable[Location], states: Iterable[str], doing: str
+    ) -> list[FleetInstance]:
+        """launcher-tagged instances in `states`, one paginated DescribeInstances per location."""
         filters = [
             {"Name": "tag-key", "Values": [POOL_TAG]},
-            {"Name": "instance-state-name", "Values": list(FLEET_STATES)},
+            {"Name": "instance-state-name", "Values": list(states)},
         ]
         found: list[FleetInstance] = []
         for location in sorted(set(locations), key=lambda loc: (loc.region, loc.role_arn or "")):
@@ -378,7 +372,7 @@ class EC2:
                             found.append(self._fleet_instance(location, instance))
             except _aws_errors() as exc:
                 raise EC2Error(
-                    f"listing launcher instances in {location.region} failed: {describe_error(exc)}"
+                    f"{doing} launcher instances in {location.region} failed: {describe_error(exc)}"
                 ) from exc
         return found
 
@@ -396,7 +390,7 @@ class EC2:
             instance_type=instance.get("InstanceType", ""),
             zone=(instance.get("Placement") or {}).get("AvailabilityZone", ""),
             group=tags.get(GROUP_TAG, ""),
-            expires_at=parse_time(tags.get(EXPIRES_TAG)),
+            expires_at=instant_or_none(tags.get(EXPIRES_TAG)),
             volume_ids=tuple(
                 m["Ebs"]["VolumeId"]
                 for m in instance.get("BlockDeviceMappings", [])

@@ -8,40 +8,28 @@ jobs turn that into "could not decide", never into a pass.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
 from launcher.core.approvals import Review
+from launcher.core.deployments import Deployment
 from launcher.core.gate import ChangedFile
 from launcher.core.permissions import MembershipUnknown
-from launcher.core.sweep import OpenPull
+from launcher.core.pulls import Pull
 from launcher.core.yamlsafe import MAX_BYTES
 
 DEFAULT_API = "https://api.github.com"
 MAX_LISTED_FILES = 3000  # GitHub lists at most this many files of a pull request
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class GitHubError(Exception):
     """A GitHub call failed (after retries): the job cannot rely on what it read."""
-
-
-@dataclass(frozen=True)
-class PullInfo:
-    number: int
-    author: str
-    head_sha: str
-    base_sha: str
-    base_ref: str
-    state: str
-    merged: bool
-    labels: tuple[str, ...]
-    requested_users: tuple[str, ...]
-    requested_teams: tuple[str, ...]  # "org/slug"
-    html_url: str
-    merge_commit_sha: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,7 +41,8 @@ class Comment:
 
 @dataclass
 class Settings:
-    """How to reach GitHub, from the environment Actions provides."""
+    """How to reach GitHub and where the Actions run reports, from the environment Actions
+    provides: the one place launcher reads GITHUB_* and LAUNCHER_GITHUB_* variables."""
 
     repository: str
     token: str
@@ -63,22 +52,55 @@ class Settings:
     throttle: bool = True
     retries: int = 3
     backoff: float = 0.5
-    extra: dict[str, Any] = field(default_factory=dict)
+    max_rate_limit_wait: float = 60  # seconds PyGithub may wait out a rate limit
+    step_summary: str | None = None  # the job summary file (GITHUB_STEP_SUMMARY)
+    run_url: str | None = None  # the workflow run, linked from deployment statuses
+    event_path: str | None = None  # the event that started the job (GITHUB_EVENT_PATH)
 
     @classmethod
-    def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, access: bool = True) -> Settings:
+        """The settings of this run. With `access` False (a command that only reports to the
+        runner), GITHUB_REPOSITORY and GITHUB_TOKEN may be missing."""
         env = os.environ if env is None else env
-        missing = [name for name in ("GITHUB_REPOSITORY", "GITHUB_TOKEN") if not env.get(name)]
-        if missing:
-            raise GitHubError(f"{' and '.join(missing)} must be set (GitHub Actions sets them)")
-        return cls(
-            repository=env["GITHUB_REPOSITORY"],
-            token=env["GITHUB_TOKEN"],
+        server, repo, run_id = (
+            env.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+        )
+        settings = cls(
+            repository=env.get("GITHUB_REPOSITORY", ""),
+            token=env.get("GITHUB_TOKEN", ""),
             api_url=env.get("GITHUB_API_URL") or DEFAULT_API,
             bot_login=env.get("LAUNCHER_BOT_LOGIN") or "github-actions[bot]",
             timeout=int(env.get("LAUNCHER_GITHUB_TIMEOUT") or 30),
             throttle=env.get("LAUNCHER_GITHUB_THROTTLE", "1") != "0",
+            max_rate_limit_wait=float(env.get("LAUNCHER_GITHUB_MAX_WAIT") or 60),
+            step_summary=env.get("GITHUB_STEP_SUMMARY") or None,
+            run_url=f"{server}/{repo}/actions/runs/{run_id}"
+            if server and repo and run_id
+            else None,
+            event_path=env.get("GITHUB_EVENT_PATH") or None,
         )
+        if access:
+            settings.check_access()
+        return settings
+
+    def check_access(self) -> None:
+        """Raise GitHubError unless the repository and a token are known."""
+        missing = [
+            name
+            for name, value in (
+                ("GITHUB_REPOSITORY", self.repository),
+                ("GITHUB_TOKEN", self.token),
+            )
+            if not value
+        ]
+        if missing:
+            raise GitHubError(f"{' and '.join(missing)} must be set (GitHub Actions sets them)")
+
+    def append_summary(self, markdown: str) -> None:
+        """Add to the job's summary page, when running in GitHub Actions (else nothing)."""
+        if self.step_summary:
+            with open(self.step_summary, "a", encoding="utf-8") as handle:
+                handle.write(markdown)
 
 
 def _client(settings: Settings) -> Any:
@@ -89,7 +111,7 @@ def _client(settings: Settings) -> Any:
         total=settings.retries,
         backoff_factor=settings.backoff,
         allowed_methods=frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"}),
-        max_rate_limit_wait=float(os.environ.get("LAUNCHER_GITHUB_MAX_WAIT") or 60),
+        max_rate_limit_wait=settings.max_rate_limit_wait,
     )
     kwargs: dict[str, Any] = {}
     if not settings.throttle:
@@ -105,25 +127,24 @@ def _client(settings: Settings) -> Any:
     )
 
 
-def _wrap(action: str):  # type: ignore[no-untyped-def]
+def _wrap(action: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Turn PyGithub and transport exceptions into GitHubError with what was being done."""
 
-    def decorate(method):  # type: ignore[no-untyped-def]
-        def call(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def decorate(method: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(method)
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             from github import GithubException
             from requests import RequestException
             from urllib3.exceptions import HTTPError
 
             try:
-                return method(self, *args, **kwargs)
+                return method(*args, **kwargs)
             except GithubException as exc:
                 message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
                 raise GitHubError(f"{action}: GitHub answered {exc.status}: {message}") from exc
             except (RequestException, HTTPError, OSError) as exc:
                 raise GitHubError(f"{action}: {type(exc).__name__}: {exc}") from exc
 
-        call.__name__ = method.__name__
-        call.__doc__ = method.__doc__
         return call
 
     return decorate
@@ -149,41 +170,49 @@ class GitHub:
         return self._pulls[number]
 
     @_wrap("reading the pull request")
-    def pull(self, number: int) -> PullInfo:
+    def pull(self, number: int) -> Pull:
         p = self._pull(number)
-        return PullInfo(
+        return self._pull_of(p, merged=bool(p.merged))
+
+    def _pull_of(self, p: Any, *, merged: bool, reviewers: bool = True) -> Pull:
+        """The core's Pull from a PyGithub pull request, read or listed. `reviewers` False
+        leaves out requested reviewers, which a commit's pull request list does not carry."""
+        org = self.settings.repository.split("/")[0]
+        return Pull(
             number=p.number,
             author=p.user.login,
             head_sha=p.head.sha,
             base_sha=p.base.sha,
             base_ref=p.base.ref,
             state=p.state,
-            merged=bool(p.merged),
-            labels=tuple(label.name for label in p.labels),
-            requested_users=tuple(u.login for u in p.requested_reviewers),
-            requested_teams=tuple(self._team_slug(t) for t in p.requested_teams),
+            merged=merged,
+            created_at=p.created_at,
             html_url=p.html_url,
+            labels=tuple(label.name for label in p.labels),
+            requested_users=tuple(u.login for u in p.requested_reviewers or ())
+            if reviewers
+            else (),
+            requested_teams=tuple(f"{org}/{t.slug}" for t in p.requested_teams or ())
+            if reviewers
+            else (),
             merge_commit_sha=p.merge_commit_sha,
         )
 
-    def _team_slug(self, team: Any) -> str:
-        org = self.settings.repository.split("/")[0]
-        return f"{org}/{team.slug}"
-
     @_wrap("listing open pull requests")
-    def open_pulls(self, base: str) -> list[OpenPull]:
-        """Open pull requests into `base`: one request per 100, labels and dates included."""
-        return [
-            OpenPull(
-                number=p.number,
-                author=p.user.login,
-                created_at=p.created_at,
-                labels=tuple(label.name for label in p.labels),
-                head_sha=p.head.sha,
-                html_url=p.html_url,
-            )
-            for p in self.repo.get_pulls(state="open", base=base)
-        ]
+    def open_pulls(self, base: str) -> list[Pull]:
+        """Open pull requests into `base`, labels, dates and requested reviewers included: one
+        request per 100. The listed objects are complete, so they also fill the pull request
+        cache: deciding one afterwards does not fetch it again."""
+        found = []
+        for p in self.repo.get_pulls(state="open", base=base):
+            self._pulls.setdefault(p.number, p)
+            found.append(self._pull_of(p, merged=False))
+        return found
+
+    @_wrap("reading the repository")
+    def html_url(self) -> str:
+        """The repository's web address (free once `default_head` has read the repository)."""
+        return str(self.repo.html_url)
 
     @_wrap("reading the repository")
     def default_branch(self) -> str:
@@ -372,41 +401,21 @@ class GitHub:
         return None
 
     @_wrap("finding the pull requests of a commit")
-    def commit_pulls(self, sha: str) -> list[PullInfo]:
+    def commit_pulls(self, sha: str) -> list[Pull]:
         """Pull requests containing commit `sha` (merged ones included), as listed: `merged`
         comes from merged_at, so no pull request is fetched again."""
-        found = []
-        for p in self.repo.get_commit(sha).get_pulls():
-            found.append(
-                PullInfo(
-                    number=p.number,
-                    author=p.user.login,
-                    head_sha=p.head.sha,
-                    base_sha=p.base.sha,
-                    base_ref=p.base.ref,
-                    state=p.state,
-                    merged=p.merged_at is not None,
-                    labels=tuple(label.name for label in p.labels),
-                    requested_users=(),
-                    requested_teams=(),
-                    html_url=p.html_url,
-                    merge_commit_sha=p.merge_commit_sha,
-                )
-            )
-        return found
-
-    @_wrap("listing deployments")
-    def deployments(self, task: str) -> list[DeploymentInfo]:
-        """The bot's deployments for `task`, newest first (100 per page). Deployments made by
-        anyone else are ignored, so nobody can fake launcher's record."""
         return [
-            DeploymentInfo(d.id, d.sha, d.ref, d.environment, payload)
-            for d, payload in self._bot_deployments(task)
+            self._pull_of(p, merged=p.merged_at is not None, reviewers=False)
+            for p in self.repo.get_commit(sha).get_pulls()
         ]
 
-    def _bot_deployments(self, task: str) -> Iterator[tuple[Any, dict[str, Any]]]:
-        """(deployment, payload as a dict) for the bot's deployments of `task`, newest first."""
+    @_wrap("listing deployments")
+    def deployments(self, task: str) -> list[Deployment]:
+        """The bot's deployments for `task` with their creation time, newest first (100 per
+        page, no status reads). Deployments made by anyone else are ignored, so nobody can
+        fake launcher's record."""
         bot = self.settings.bot_login.casefold()
+        found = []
         for d in self.repo.get_deployments(task=task):
             if d.creator is None or d.creator.login.casefold() != bot:
                 continue
@@ -416,7 +425,9 @@ class GitHub:
                     payload = json.loads(payload) if payload else {}
                 except ValueError:
                     payload = {}
-            yield d, payload if isinstance(payload, dict) else {}
+            payload = payload if isinstance(payload, dict) else {}
+            found.append(Deployment(d.id, task, d.environment, d.sha, payload, d.created_at))
+        return found
 
     @_wrap("reading deployment statuses")
     def deployment_status(self, deployment_id: int) -> tuple[str, str] | None:
@@ -473,84 +484,3 @@ class GitHub:
             kwargs["environment_url"] = environment_url
         self.repo.get_deployment(deployment_id).create_status(state, **kwargs)
         return True
-
-
-@dataclass(frozen=True)
-class DeploymentInfo:
-    id: int
-    sha: str
-    ref: str
-    environment: str
-    payload: dict[str, Any]
-
-
-# --- read-only views for `launcher status`, `pending` and `report` (list calls only) ---------
-# Functions over a GitHub rather than methods, so the class above stays as the jobs use it.
-
-
-@dataclass(frozen=True)
-class OpenPullDetail:
-    """An open pull request as the list call returns it: enough to decide it (PullInfo) and
-    to show it (OpenPull), with no per-pull-request read."""
-
-    info: PullInfo
-    listed: OpenPull
-
-
-@dataclass(frozen=True)
-class ListedDeployment:
-    """A deployment as the list call returns it (task and creation time included)."""
-
-    id: int
-    task: str
-    sha: str
-    environment: str
-    payload: dict[str, Any]
-    created_at: Any  # datetime
-
-
-def _open_pull_detail(gh: GitHub, p: Any) -> OpenPullDetail:
-    labels = tuple(label.name for label in p.labels)
-    info = PullInfo(
-        number=p.number,
-        author=p.user.login,
-        head_sha=p.head.sha,
-        base_sha=p.base.sha,
-        base_ref=p.base.ref,
-        state=p.state,
-        merged=False,
-        labels=labels,
-        requested_users=tuple(u.login for u in p.requested_reviewers or ()),
-        requested_teams=tuple(gh._team_slug(t) for t in p.requested_teams or ()),
-        html_url=p.html_url,
-    )
-    listed = OpenPull(p.number, p.user.login, p.created_at, labels, p.head.sha, p.html_url)
-    return OpenPullDetail(info, listed)
-
-
-@_wrap("listing open pull requests")
-def open_pull_details(gh: GitHub, base: str) -> list[OpenPullDetail]:
-    """Open pull requests into `base` with base commits and requested reviewers: one request
-    per 100, like `open_pulls`. The listed objects are complete, so they also fill the pull
-    request cache: deciding one afterwards does not fetch it again."""
-    found = []
-    for p in gh.repo.get_pulls(state="open", base=base):
-        gh._pulls.setdefault(p.number, p)
-        found.append(_open_pull_detail(gh, p))
-    return found
-
-
-@_wrap("listing deployments")
-def listed_deployments(gh: GitHub, task: str) -> list[ListedDeployment]:
-    """The bot's deployments for `task` with their creation time, newest first (100 per
-    page, no status reads); anyone else's are ignored, as in `deployments`."""
-    return [
-        ListedDeployment(d.id, task, d.sha, d.environment, payload, d.created_at)
-        for d, payload in gh._bot_deployments(task)
-    ]
-
-
-@_wrap("reading the repository")
-def html_url(gh: GitHub) -> str:
-    """The repository's web address (free once `default_head` has read the repository)."""
-    return str(gh.repo.html_url)

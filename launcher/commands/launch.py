@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from launcher.commands.arguments import add_now
 
 
 def add_parser(subparsers: Any) -> None:
@@ -22,11 +23,7 @@ def add_parser(subparsers: Any) -> None:
             "(and GITHUB_API_URL outside github.com) and AWS credentials."
         ),
     )
-    parser.add_argument(
-        "--now",
-        metavar="ISO",
-        help="the time to act at (default: the clock), e.g. 2026-12-01T09:00:00Z",
-    )
+    add_now(parser, "act at")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument(
         "--retry",
@@ -39,24 +36,15 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def parse_now(text: str | None) -> datetime:
-    if not text:
-        return datetime.now(UTC)
-    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if when.tzinfo is None:
-        raise ValueError(f"--now {text} has no time zone: add Z for UTC")
-    return when
-
-
 def run(args: argparse.Namespace) -> int:
     from launcher.adapters.ec2 import EC2
     from launcher.adapters.github import GitHub, GitHubError, Settings
     from launcher.jobs.launch import LaunchOptions, run_launch
 
+    now = args.now or datetime.now(UTC)
     try:
-        now = parse_now(args.now)
         gh = GitHub(Settings.from_env())
-    except (ValueError, GitHubError) as exc:
+    except GitHubError as exc:
         print(f"launcher launch: {exc}", file=sys.stderr)
         return 2
     retry = tuple(key for value in args.retry for key in value.replace(",", " ").split())
@@ -65,13 +53,6 @@ def run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         retry=retry,
         max_actions=args.max_actions,
-        log_url=_run_url(),
+        log_url=gh.settings.run_url,
     )
     return run_launch(gh, EC2(), options).exit_code
-
-
-def _run_url() -> str | None:
-    server, repo, run_id = (
-        os.environ.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
-    return f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None

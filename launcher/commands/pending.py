@@ -33,11 +33,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from launcher.core.lifecycle import utc_iso
     from launcher.core.permissions import MembershipUnknown
-    from launcher.core.status import can_approve
+    from launcher.core.status import can_approve, soonest
+    from launcher.core.times import utc_iso
     from launcher.jobs.status import StatusError, gather
-    from launcher.report.html import soonest
     from launcher.report.text import pending_lines, row_json
 
     gh = connect("pending")

@@ -8,22 +8,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-
-def instant(text: str) -> datetime:
-    """An ISO 8601 time with a time zone, for --now."""
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
-    if when.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone (add Z for UTC)")
-    return when
+from launcher.commands.arguments import add_now
 
 
 def add_common(parser: argparse.ArgumentParser, formats: bool = True) -> None:
-    parser.add_argument(
-        "--now", type=instant, metavar="ISO", help="the time to report at (default: the clock)"
-    )
+    add_now(parser, "report at")
     if formats:
         parser.add_argument("--format", choices=("text", "json"), default="text")
 

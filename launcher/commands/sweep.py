@@ -7,28 +7,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from launcher.core.durations import DurationError, parse_duration
-
-
-def _instant(text: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
-    if when.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone (add Z for UTC)")
-    return when
-
-
-def _duration(text: str) -> timedelta:
-    try:
-        return parse_duration(text)
-    except DurationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _durations(text: str) -> tuple[timedelta, ...]:
-    return tuple(_duration(part) for part in text.split(",") if part.strip())
+from launcher.commands.arguments import add_now, duration, durations
 
 
 def add_parser(subparsers: Any) -> None:
@@ -42,21 +21,21 @@ def add_parser(subparsers: Any) -> None:
             "when every action succeeded, 1 when any failed, 2 on usage errors."
         ),
     )
-    parser.add_argument("--now", type=_instant, help="the time to act as (ISO 8601, default: now)")
+    add_now(parser, "act at")
     parser.add_argument("--dry-run", action="store_true", help="print what would be done only")
     parser.add_argument(
         "--max-actions", type=int, default=50, metavar="N", help="writes per run (default 50)"
     )
     parser.add_argument(
         "--stale-warning",
-        type=_duration,
+        type=duration,
         default=timedelta(hours=24),
         metavar="DURATION",
         help="warn this long before closing a stale request (default 24h)",
     )
     parser.add_argument(
         "--expiry-warnings",
-        type=_durations,
+        type=durations,
         default=(timedelta(hours=24), timedelta(hours=1)),
         metavar="LIST",
         help="comment this long before a deployment expires (default 24h,1h)",

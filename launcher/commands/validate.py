@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from launcher.commands.files import read_limited, repo_path
-from launcher.commands.output import plural, workflow_command
 from launcher.core.model import Policy
 from launcher.core.permissions import StaticTeams, TeamResolver
 from launcher.core.problems import Problem
+from launcher.core.text import plural
 from launcher.core.validation import FileReport, Report, Verdict, check_policy, check_request
+from launcher.core.workflow_commands import workflow_command
 from launcher.core.yamlsafe import YamlError, load
 
 
@@ -150,7 +151,8 @@ def _match(report: Report) -> str | None:
     No match is only a warning here: the request may still be submitted, and fails only at
     launch time if there is still no match then.
     """
-    from launcher.jobs.match_preview import NOT_CONFIGURED, SKIPPED, aws_configured
+    from launcher.adapters.ec2 import aws_configured  # boto3 itself is imported lazily
+    from launcher.jobs.match_preview import NOT_CONFIGURED, SKIPPED
 
     requests = [f.request for f in report.files if f.request is not None]
     if not requests or report.policy is None:
@@ -237,6 +239,6 @@ def _print_github(report: Report) -> None:
         lines.append(workflow_command("notice", report.match_note))
     lines.append(_counts(report))
     sys.stdout.write("\n".join(lines) + "\n")
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-            summary.write(f"launcher validate: {_counts(report)}\n")
+    from launcher.adapters.github import Settings
+
+    Settings.from_env(access=False).append_summary(f"launcher validate: {_counts(report)}\n")

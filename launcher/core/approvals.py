@@ -41,10 +41,6 @@ class Tally:
     def missing(self) -> int:
         return max(0, self.required - len(self.approved_by))
 
-    @property
-    def satisfied(self) -> bool:
-        return not self.rejected_by and self.missing == 0
-
 
 def latest_deciding(reviews: Iterable[Review]) -> dict[str, Review]:
     """Each reviewer's latest APPROVED / CHANGES_REQUESTED / DISMISSED review (by login)."""

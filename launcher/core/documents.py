@@ -26,6 +26,7 @@ from launcher.core.model import (
 )
 from launcher.core.permissions import is_group, is_team
 from launcher.core.problems import Problem
+from launcher.core.times import InstantError, parse_instant
 from launcher.core.yamlsafe import Document, YamlError, load
 
 # Path parts are plain names: no whitespace or control characters can reach a message or a tag.
@@ -33,6 +34,18 @@ REQUEST_PATH = re.compile(
     r"deployments/(?P<pool>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+)\.yaml\Z"
 )
 PATH_HINT = "launch requests live at deployments/<pool>/<name>.yaml"
+
+
+def request_key(path: str) -> str | None:
+    """`<pool>/<name>`, a request's identity across its life, for a request path; else None."""
+    match = REQUEST_PATH.fullmatch(path)
+    return f"{match['pool']}/{match['name']}" if match else None
+
+
+def request_path(key: str) -> str:
+    """The file of the request `<pool>/<name>`."""
+    pool, _, name = key.partition("/")
+    return f"deployments/{pool}/{name}.yaml"
 
 
 def parse_yaml(raw: bytes, path: str) -> tuple[Document | None, list[Problem]]:
@@ -178,7 +191,7 @@ def _approver_problems(
                 has_team = True
             else:
                 logins.add(member.casefold())
-    where = ["pools", pool.name, "permissions"]
+    where: list[str | int] = ["pools", pool.name, "permissions"]
     if pool.permissions.create_with_approval and not modify:
         return [
             Problem(
@@ -340,18 +353,7 @@ def _launch_at(value: Any, add: Any) -> datetime | None:
     if value is None:
         return None
     try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        add(
-            ["launch_at"],
-            f"launch_at {value!r} is not an ISO 8601 date and time "
-            "(write it like 2026-12-01T09:00:00Z)",
-        )
+        return parse_instant(value)
+    except InstantError as exc:
+        add(["launch_at"], f"launch_at {exc}")
         return None
-    if when.tzinfo is None or "T" not in value.upper():
-        add(
-            ["launch_at"],
-            f"launch_at {value} has no time zone: add Z for UTC or an offset like +01:00",
-        )
-        return None
-    return when

@@ -151,8 +151,8 @@ class _Compiler:
             needed = self.const(tuple(value))
             return [f"if isinstance(v, dict) and not all(k in v for k in {needed}): return False"]
         if keyword == "propertyNames":
-            names = self.function_for(value)
-            return [f"if isinstance(v, dict) and not all({names}(k) for k in v): return False"]
+            check = self.function_for(value)
+            return [f"if isinstance(v, dict) and not all({check}(k) for k in v): return False"]
         if keyword == "minProperties":
             return [f"if isinstance(v, dict) and len(v) < {int(value)}: return False"]
         if keyword == "items":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 
 from launcher.core.approvals import Review, Tally, tally
@@ -27,6 +27,7 @@ from launcher.core.permissions import (
 )
 from launcher.core.problems import Problem
 from launcher.core.text import clip
+from launcher.core.times import parse_utc_text, utc_text
 
 DEPLOYMENTS = "deployments/"
 POLICY_PATH = "pools.yaml"
@@ -54,6 +55,14 @@ class State(Enum):
         return list(State).index(self)
 
 
+class ItemKind(Enum):
+    """What an item of the gate's decision is about."""
+
+    REQUEST = "request"  # a launch request added, changed, renamed or removed
+    CONTROL = "control"  # files outside deployments/ (pools.yaml, workflows): admins decide
+    INVALID = "invalid"  # a file under deployments/ that is not a loadable request
+
+
 @dataclass(frozen=True)
 class ChangedFile:
     path: str
@@ -61,11 +70,11 @@ class ChangedFile:
     previous_path: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Item:
     """One thing the pull request asks for: a request change, or the control change."""
 
-    kind: str  # "request", "control" or "invalid"
+    kind: ItemKind
     path: str
     change: str  # added, modified, removed, renamed to, renamed from
     state: State
@@ -171,7 +180,7 @@ def _decide(data: GateInput, teams: TeamResolver) -> Decision:
                 "launch requests live at deployments/<pool>/<name>.yaml"
             )
             problem = Problem(path, 1, 1, message)
-            items.append(Item("invalid", path, change, State.FAILURE, message, problems=(problem,)))
+            items.append(_invalid(path, change, State.FAILURE, message, (problem,)))
         elif removing:
             items.append(judge.removal(path, change, match["pool"]))
         else:
@@ -207,21 +216,17 @@ class _Judge:
         if pool_name not in self.policy.pools:
             summary = f"pool {pool_name!r} is not defined in {POLICY_PATH}: an admin must remove it"
             problem = Problem(path, 1, 1, summary)
-            return Item(
-                "invalid", path, change, State.FAILURE, summary, pool_name, problems=(problem,)
-            )
+            return _invalid(path, change, State.FAILURE, summary, (problem,), pool=pool_name)
         return self.tiered(path, change, pool_name)
 
     def addition(self, path: str, change: str) -> Item:
         raw = self.data.head_contents.get(path)
         if raw is None:
-            return Item(
-                "invalid", path, change, State.ERROR, f"{path} could not be read at the head"
-            )
+            return _invalid(path, change, State.ERROR, f"{path} could not be read at the head")
         request, problems = load_request(raw, path, self.policy)
         if request is None:
             first = problems[0].message if problems else "invalid"
-            return Item("invalid", path, change, State.FAILURE, first, problems=tuple(problems))
+            return _invalid(path, change, State.FAILURE, first, tuple(problems))
         warnings = tuple(self.data.match_warnings.get(path, ()))
         return self.tiered(path, change, request.pool, warnings, request.launch_at)
 
@@ -240,18 +245,17 @@ class _Judge:
 
         def item(state: State, summary: str, counted: Tally | None = None) -> Item:
             return Item(
-                "request",
-                path,
-                change,
-                state,
-                summary,
-                pool_name,
-                tier,
-                counted,
-                (),
-                warnings,
-                launch_at,
-                approvers,
+                kind=ItemKind.REQUEST,
+                path=path,
+                change=change,
+                state=state,
+                summary=summary,
+                pool=pool_name,
+                tier=tier,
+                tally=counted,
+                warnings=warnings,
+                launch_at=launch_at,
+                approvers=approvers,
             )
 
         if tier is not Tier.CREATE_WITH_APPROVAL:
@@ -293,10 +297,35 @@ class _Judge:
             summary = f"changes {shown}: approved by " + ", ".join(
                 f"@{a}" for a in counted.approved_by
             )
-        admins = tuple(display_principals(self.policy.admins, self.policy))
         return Item(
-            "control", ", ".join(paths), "modified", state, summary, tally=counted, approvers=admins
+            kind=ItemKind.CONTROL,
+            path=", ".join(paths),
+            change="modified",
+            state=state,
+            summary=summary,
+            tally=counted,
+            approvers=tuple(display_principals(self.policy.admins, self.policy)),
         )
+
+
+def _invalid(
+    path: str,
+    change: str,
+    state: State,
+    summary: str,
+    problems: tuple[Problem, ...] = (),
+    *,
+    pool: str | None = None,
+) -> Item:
+    return Item(
+        kind=ItemKind.INVALID,
+        path=path,
+        change=change,
+        state=state,
+        summary=summary,
+        pool=pool,
+        problems=problems,
+    )
 
 
 def _rejection(review: Review) -> str:
@@ -318,7 +347,7 @@ def _summarise(items: list[Item], data: GateInput, policy: Policy) -> Decision:
         return _error(reason)
     worst = [item for item in items if item.state is state]
     if state is State.SUCCESS:
-        n = sum(1 for i in items if i.kind == "request")
+        n = sum(1 for i in items if i.kind is ItemKind.REQUEST)
         description = f"{n} request{'s' if n != 1 else ''} may launch" if n else "approved"
         label = LABELS["success"]
     elif state is State.PENDING:
@@ -337,7 +366,7 @@ def _summarise(items: list[Item], data: GateInput, policy: Policy) -> Decision:
 def _waiting(pending: list[Item], policy: Policy) -> str:
     needs: dict[str, int] = {}
     for item in pending:
-        name = "admins" if item.kind == "control" else f"{item.pool} approvers"
+        name = "admins" if item.kind is ItemKind.CONTROL else f"{item.pool} approvers"
         needs[name] = item.tally.missing if item.tally else 1
     parts = [f"{n} approval{'s' if n != 1 else ''} from {who}" for who, n in needs.items()]
     return "waiting for " + ", ".join(parts)
@@ -351,7 +380,7 @@ def _to_ask(
     for item in items:
         if item.state is not State.PENDING:
             continue
-        if item.kind == "control":
+        if item.kind is ItemKind.CONTROL:
             principals.extend(policy.admins)
         elif item.pool:
             principals.extend(policy.pools[item.pool].permissions.modify)
@@ -368,15 +397,10 @@ def _to_ask(
 
 def launch_at_label(when: datetime) -> str:
     """`launch:at 2026-12-01 09:00 UTC`: the label the sweep reads to find due pull requests."""
-    return LAUNCH_AT_PREFIX + when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return LAUNCH_AT_PREFIX + utc_text(when)
 
 
 def parse_launch_at_label(label: str) -> datetime | None:
     if not label.startswith(LAUNCH_AT_PREFIX):
         return None
-    try:
-        return datetime.strptime(label[len(LAUNCH_AT_PREFIX) :], "%Y-%m-%d %H:%M UTC").replace(
-            tzinfo=UTC
-        )
-    except ValueError:
-        return None
+    return parse_utc_text(label.removeprefix(LAUNCH_AT_PREFIX))

@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from launcher.core.gate import Decision, Item, State
+from launcher.core.gate import Decision, Item, ItemKind, State
 
 MARKER = "<!-- launcher:gate -->"
 _META = re.compile(r"<!-- launcher:meta ([A-Za-z0-9+/=]{1,8000}) -->")
@@ -56,7 +56,9 @@ def _tier(item: Item) -> str:
 def _approvals(item: Item) -> str:
     t = item.tally
     if t is None:
-        return "not needed" if item.state is State.SUCCESS and item.kind == "request" else "—"
+        return (
+            "not needed" if item.state is State.SUCCESS and item.kind is ItemKind.REQUEST else "—"
+        )
     text = f"{len(t.approved_by)} of {t.required}"
     if t.approved_by:
         text += " (" + ", ".join(f"@{u}" for u in t.approved_by) + ")"
@@ -69,7 +71,7 @@ def _next_step(item: Item) -> str:
     t = item.tally
     if item.state is State.SUCCESS:
         done = _ours(item)
-        return f"{done}: merge to launch" if item.kind == "request" else done
+        return f"{done}: merge to launch" if item.kind is ItemKind.REQUEST else done
     if item.state is State.PENDING:
         step = _ours(item)
         if t and t.stale:
@@ -81,7 +83,7 @@ def _next_step(item: Item) -> str:
             f"rejected by @{who}: address the review and push, then ask @{who} to approve "
             "(or have the review dismissed)"
         )
-    if item.kind == "invalid":
+    if item.kind is ItemKind.INVALID:
         return "fix the errors below and push again"
     return _ours(item)
 
@@ -112,7 +114,7 @@ def render(decision: Decision, meta: dict[str, Any]) -> str:
         lines.append("| file | change | pool | author's tier | approvals | next step |")
         lines.append("| --- | --- | --- | --- | --- | --- |")
         for item in decision.items:
-            pool = item.pool or ("admins" if item.kind == "control" else "—")
+            pool = item.pool or ("admins" if item.kind is ItemKind.CONTROL else "—")
             lines.append(
                 f"| {_ICONS[item.state]} `{untrusted(item.path, 200)}` | {item.change} | {pool} "
                 f"| {_tier(item)} | {_approvals(item)} | {_next_step(item)} |"

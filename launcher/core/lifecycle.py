@@ -15,12 +15,14 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from launcher.core.fleet import Fleet
 from launcher.core.model import LaunchRequest
 from launcher.core.text import clip
+from launcher.core.times import utc_iso
 
 
 class RequestState(Enum):
@@ -62,6 +64,27 @@ class LastError:
 
 
 _ERROR = re.compile(r"^(?P<category>[a-z_]+): (?P<message>.*)\Z", re.S)
+
+
+def error_of(description: str) -> LastError:
+    """The LastError a failure description says; one without a known category is a
+    launch_error with the description as its message."""
+    return parse_error(description) or LastError(Category.LAUNCH_ERROR, description)
+
+
+def state_of(status: str, description: str) -> tuple[RequestState, LastError | None]:
+    """What a deployment status (state, description) launcher posted says of the request."""
+    if status in ("queued", "pending"):
+        return RequestState.SCHEDULED, None
+    if status == "in_progress":
+        return RequestState.LAUNCHING, None
+    if status == "success":
+        return RequestState.RUNNING, None
+    if status in ("failure", "error"):
+        return RequestState.FAILED, error_of(description)
+    if description.startswith("expired"):
+        return RequestState.EXPIRED, None
+    return RequestState.TERMINATED, None
 
 
 def parse_error(description: str) -> LastError | None:
@@ -141,24 +164,6 @@ def invalid_version(blob: str) -> Version:
     return Version(_digest({"invalid": blob}), _digest({"max_runtime": None}))
 
 
-# --- time ---------------------------------------------------------------------------------------
-
-
-def utc_iso(when: datetime) -> str:
-    """UTC ISO 8601 with a Z, to the second: the form of tags and payloads."""
-    return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def parse_time(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else None
-
-
 def expires_at(
     launched_at: datetime, max_runtime: timedelta | None, pool_cap: timedelta | None
 ) -> datetime | None:
@@ -170,7 +175,7 @@ def expires_at(
 # --- the three views --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Desired:
     """A request on the default branch, as the reconcile wants it."""
 
@@ -184,7 +189,7 @@ class Desired:
     problem: str | None = None  # the file does not load against pools.yaml
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Record:
     """What one GitHub deployment (and its latest status) says about a request version."""
 
@@ -206,60 +211,6 @@ class Record:
     requested_by: str = ""
     approved_by: tuple[str, ...] = ()
     attempt: int = 0
-
-
-@dataclass(frozen=True)
-class FleetInstance:
-    """One EC2 instance launcher tagged (pending, running, stopping or stopped)."""
-
-    instance_id: str
-    key: str
-    pool: str
-    commit: str
-    state: str
-    region: str
-    role_arn: str | None = None
-    instance_type: str = ""
-    zone: str = ""
-    group: str = ""
-    expires_at: datetime | None = None
-    volume_ids: tuple[str, ...] = ()
-    vcpus: int = 0
-
-
-@dataclass(frozen=True)
-class Fleet:
-    """The instances of one request launched from one commit."""
-
-    key: str
-    commit: str
-    instances: tuple[FleetInstance, ...]
-
-    @property
-    def instance_ids(self) -> tuple[str, ...]:
-        return tuple(i.instance_id for i in self.instances)
-
-    @property
-    def expires_at(self) -> datetime | None:
-        times = [i.expires_at for i in self.instances if i.expires_at]
-        return min(times) if times else None
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for i in self.instances:
-            out[i.group] = out.get(i.group, 0) + 1
-        return out
-
-
-def fleets_of(instances: Iterable[FleetInstance]) -> list[Fleet]:
-    """Group instances by (request, commit); an instance seen twice counts once."""
-    groups: dict[tuple[str, str], dict[str, FleetInstance]] = {}
-    for i in instances:
-        groups.setdefault((i.key, i.commit), {}).setdefault(i.instance_id, i)
-    return [
-        Fleet(key, commit, tuple(sorted(found.values(), key=lambda i: i.instance_id)))
-        for (key, commit), found in sorted(groups.items())
-    ]
 
 
 # --- predicates the sweep reuses -------------------------------------------------------------

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from launcher.core.model import Quota
+
+if TYPE_CHECKING:
+    from launcher.core.fleet import FleetInstance
 
 POOL_TAG = "launcher:pool"
 DEPLOYMENT_TAG = "launcher:deployment"
@@ -27,17 +31,7 @@ class Usage:
         return Usage(self.instances + instances, self.vcpus + vcpus)
 
 
-@dataclass(frozen=True)
-class TaggedInstance:
-    """The facts about one EC2 instance that quota counting needs."""
-
-    instance_id: str
-    pool: str
-    state: str
-    vcpus: int
-
-
-def count_usage(instances: Iterable[TaggedInstance]) -> dict[str, Usage]:
+def count_usage(instances: Iterable[FleetInstance]) -> dict[str, Usage]:
     """Usage per pool; an instance seen twice (two providers, one account) counts once."""
     seen: set[str] = set()
     usage: dict[str, Usage] = {}

@@ -66,11 +66,13 @@ def _message(error: ValidationError) -> tuple[str, bool]:
     """The message for one schema error, and whether it points at a key rather than a value."""
     where = dotted(error.absolute_path)
     prefix = f"{where}: " if where else ""
-    keyword = error.validator
-    value = error.instance
+    # jsonschema types these as possibly unset; an error from iter_errors always has them
+    keyword: Any = error.validator
+    value: Any = error.instance
+    wanted_value: Any = error.validator_value
     schema = error.schema if isinstance(error.schema, dict) else {}
     if keyword == "required":
-        missing = [k for k in error.validator_value if k not in value]
+        missing = [k for k in wanted_value if k not in value]
         return f"{prefix or 'top level: '}missing required key {missing[0]!r}", False
     if keyword == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
@@ -79,18 +81,18 @@ def _message(error: ValidationError) -> tuple[str, bool]:
         hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
         return f"{prefix}unknown key {str(extra[0])!r}{hint}", True
     if keyword == "type":
-        expected = error.validator_value
+        expected = wanted_value
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         return f"{prefix}must be {wanted}, not {_kind(value)}", False
     if keyword == "pattern":
-        hint = schema.get("x-hint", f"must match {error.validator_value}")
+        hint = schema.get("x-hint", f"must match {wanted_value}")
         return f"{prefix}{value!r} is not valid: {hint}", False
     if keyword == "enum":
-        options = ", ".join(str(o) for o in error.validator_value)
+        options = ", ".join(str(o) for o in wanted_value)
         return f"{prefix}must be one of {options}, not {value!r}", False
     if keyword == "const":
-        return f"{prefix}must be {error.validator_value!r}, not {value!r}", False
+        return f"{prefix}must be {wanted_value!r}, not {value!r}", False
     if keyword in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         words = {
             "minimum": "at least",
@@ -98,15 +100,15 @@ def _message(error: ValidationError) -> tuple[str, bool]:
             "maximum": "at most",
             "exclusiveMaximum": "less than",
         }[keyword]
-        return f"{prefix}must be {words} {error.validator_value}, not {value!r}", False
+        return f"{prefix}must be {words} {wanted_value}, not {value!r}", False
     if keyword == "minItems":
-        return f"{prefix}needs at least {error.validator_value} item(s)", False
+        return f"{prefix}needs at least {wanted_value} item(s)", False
     if keyword == "maxItems":
-        return f"{prefix}has more than {error.validator_value} items", False
+        return f"{prefix}has more than {wanted_value} items", False
     if keyword == "maxLength":
-        return f"{prefix}is longer than {error.validator_value} characters", False
+        return f"{prefix}is longer than {wanted_value} characters", False
     if keyword == "minProperties":
-        return f"{prefix}needs at least {error.validator_value} entry", False
+        return f"{prefix}needs at least {wanted_value} entry", False
     if keyword == "oneOf" and "x-oneOf-hint" in schema:
         return f"{prefix}{schema['x-oneOf-hint']}", False
     if keyword == "propertyNames":
@@ -129,19 +131,19 @@ def check(name: str, doc: Document, path: str) -> list[Problem]:
     for top in validator(name).iter_errors(doc.data):
         for error in _leaves(top):
             message, at_key = _message(error)
+            instance: Any = error.instance
+            error_schema: Any = error.schema
             if top.validator == "propertyNames":
                 where = dotted(top.absolute_path)
-                hint = error.schema.get("x-hint", "") if isinstance(error.schema, dict) else ""
-                message = f"{where + ': ' if where else ''}{error.instance!r} is not a valid name"
+                hint = error_schema.get("x-hint", "") if isinstance(error_schema, dict) else ""
+                message = f"{where + ': ' if where else ''}{instance!r} is not a valid name"
                 message += f": {hint}" if hint else ""
-                line, column = doc.locate([*top.absolute_path, error.instance], key=True)
+                line, column = doc.locate([*top.absolute_path, instance], key=True)
             else:
                 line, column = doc.locate(list(error.absolute_path), key=at_key)
                 if at_key and error.validator == "additionalProperties":
                     extra = sorted(
-                        str(k)
-                        for k in error.instance
-                        if k not in error.schema.get("properties", {})
+                        str(k) for k in instance if k not in error_schema.get("properties", {})
                     )
                     line, column = doc.locate([*error.absolute_path, extra[0]], key=True)
             problems.append(Problem(path, line, column, message))

@@ -24,25 +24,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from launcher.core.documents import REQUEST_PATH
-from launcher.core.gate import LABELS, Decision, State
-from launcher.core.lifecycle import (
-    Category,
-    FleetInstance,
-    LastError,
-    RequestState,
-    parse_error,
-    parse_time,
-)
+from launcher.core.deployments import LAUNCH_TASK, REQUEST_TASK, Deployment, newest
+from launcher.core.documents import request_key, request_path
+from launcher.core.fleet import FleetInstance
+from launcher.core.gate import LABELS, Decision, ItemKind, State
+from launcher.core.lifecycle import LastError, RequestState, error_of, state_of
 from launcher.core.model import Policy, Quota
 from launcher.core.permissions import TeamResolver, approvers, display_principals
-from launcher.core.quota import TaggedInstance, Usage, count_usage
-from launcher.core.sweep import KEEP_OPEN, OpenPull
-
-LAUNCH_TASK = "launcher"  # the launch job's deployments
-REQUEST_TASK = "launcher-request"  # the sweep's records of pull requests closed unmerged
+from launcher.core.pulls import Pull
+from launcher.core.quota import Usage, count_usage
+from launcher.core.sweep import KEEP_OPEN
 
 # Display order: what needs someone first, what is over last.
 ORDER = (
@@ -57,17 +50,11 @@ ORDER = (
 )
 WAITING = frozenset({RequestState.PENDING_APPROVAL, RequestState.REJECTED})
 
-
-@dataclass(frozen=True)
-class Deployed:
-    """One deployment launcher created, as the list call returns it (no status)."""
-
-    id: int
-    task: str
-    environment: str
-    sha: str
-    payload: Mapping[str, Any]
-    created_at: datetime | None = None
+# What a row's state was read from: the gate's labels, the gate's decision, EC2, launcher's
+# deployment payload, a deployment status, or main's tree.
+Source = Literal["labels", "gate", "ec2", "payload", "status", "tree", ""]
+# Which deadline closes a waiting request: its launch time, or its pool's request_ttl.
+Deadline = Literal["launch_at", "request_ttl", ""]
 
 
 @dataclass(frozen=True)
@@ -101,10 +88,10 @@ class RequestStatus:
     launch_at: datetime | None = None
     expires_at: datetime | None = None
     rejects_at: datetime | None = None  # when the sweep auto-rejects or closes it
-    rejects_why: str = ""  # "launch_at" or "request_ttl"
+    rejects_why: Deadline = ""
     last_error: LastError | None = None
     approvals: Approvals | None = None
-    source: str = ""  # what the state was read from: labels, gate, ec2, payload, status, tree
+    source: Source = ""
     note: str = ""
 
     @property
@@ -161,34 +148,15 @@ class Overview:
 # --- deployments ---------------------------------------------------------------------------
 
 
-def _key_of(d: Deployed) -> str | None:
-    p = d.payload
-    request = p.get("request")
-    if p.get("launcher") != 1 or not isinstance(request, dict):
-        return None
-    return d.environment if request.get("key") == d.environment else None
-
-
-def newest(deployments: Iterable[Deployed]) -> dict[str, Deployed]:
-    """The newest launcher deployment per request key, over both tasks (ids only grow)."""
-    found: dict[str, Deployed] = {}
-    for d in sorted(deployments, key=lambda d: d.id):
-        key = _key_of(d)
-        if key is not None:
-            found[key] = d
-    return found
-
-
-def status_reads(deployments: Iterable[Deployed], now: datetime) -> list[int]:
+def status_reads(deployments: Iterable[Deployment], now: datetime) -> list[int]:
     """Deployments whose latest status must be read: the newest of a request is a `schedule`
     whose launch time has passed (launched, failed or still waiting for the sweep: only its
     status tells). Everything else is inferred from lists."""
     due = []
     for d in newest(deployments).values():
-        if d.task != LAUNCH_TASK or d.payload.get("kind") != "schedule":
+        if d.task != LAUNCH_TASK or d.kind != "schedule":
             continue
-        launch_at = parse_time(d.payload.get("launch_at"))
-        if launch_at is None or launch_at <= now:
+        if d.launch_at is None or d.launch_at <= now:
             due.append(d.id)
     return sorted(due)
 
@@ -210,10 +178,9 @@ def build(
     policy: Policy,
     now: datetime,
     *,
-    pulls: Sequence[OpenPull] = (),
-    requested: Mapping[int, tuple[str, ...]] | None = None,
+    pulls: Sequence[Pull] = (),
     decisions: Mapping[int, Decision] | None = None,
-    deployments: Iterable[Deployed] = (),
+    deployments: Iterable[Deployment] = (),
     statuses: Mapping[int, tuple[str, str] | None] | None = None,
     fleet: Sequence[FleetInstance] | None = None,
     files: Mapping[str, str] | None = None,
@@ -242,7 +209,7 @@ def build(
             rows.extend(_decided_rows(pull, decision, inputs))
         else:
             note = f"the gate could not decide: {decision.error}" if decision else ""
-            rows.append(_listed_row(pull, (requested or {}).get(pull.number, ()), inputs, note))
+            rows.append(_listed_row(pull, inputs, note))
     latest = newest(deployments)
     for key, d in sorted(latest.items()):
         row = _deployed_row(key, d, inputs)
@@ -268,27 +235,25 @@ def _pool_approvers(policy: Policy, pool: str | None) -> tuple[str, ...]:
 
 
 def _deadline(
-    pull: OpenPull, launch_at: datetime | None, pool: str | None, policy: Policy
-) -> tuple[datetime | None, str]:
+    pull: Pull, launch_at: datetime | None, pool: str | None, policy: Policy
+) -> tuple[datetime | None, Deadline]:
     """When the sweep auto-rejects (launch_at) or closes (request_ttl) this pull request."""
-    options: list[tuple[datetime, str]] = []
+    options: list[tuple[datetime, Deadline]] = []
     if launch_at is not None:
         options.append((launch_at, "launch_at"))
-    ttl = policy.pools[pool].request_ttl if pool in policy.pools else None
+    ttl = policy.pools[pool].request_ttl if pool is not None and pool in policy.pools else None
     if ttl is not None and KEEP_OPEN not in pull.labels:
         options.append((pull.created_at + ttl, "request_ttl"))
     return min(options) if options else (None, "")
 
 
-def _label_state(pull: OpenPull) -> RequestState:
+def _label_state(pull: Pull) -> RequestState:
     if LABELS["rejected"] in pull.labels:
         return RequestState.REJECTED
     return RequestState.PENDING_APPROVAL
 
 
-def _listed_row(
-    pull: OpenPull, requested: tuple[str, ...], inputs: _Inputs, note: str
-) -> RequestStatus:
+def _listed_row(pull: Pull, inputs: _Inputs, note: str) -> RequestStatus:
     """A waiting pull request known only from the list: its files were not read, so its pool
     is unknown; the reviewers the gate asked stand for its approvers."""
     rejects_at, why = _deadline(pull, pull.launch_at, None, inputs.policy)
@@ -297,7 +262,7 @@ def _listed_row(
         state=_label_state(pull),
         pool=None,
         requester=pull.author,
-        approvers=requested,
+        approvers=pull.requested,
         pr=pull.number,
         pr_url=pull.html_url,
         created_at=pull.created_at,
@@ -309,11 +274,11 @@ def _listed_row(
     )
 
 
-def _decided_rows(pull: OpenPull, decision: Decision, inputs: _Inputs) -> list[RequestStatus]:
+def _decided_rows(pull: Pull, decision: Decision, inputs: _Inputs) -> list[RequestStatus]:
     rows = []
     for item in decision.items:
-        match = REQUEST_PATH.fullmatch(item.path)
-        if item.kind != "request" or match is None:
+        key = request_key(item.path)
+        if item.kind is not ItemKind.REQUEST or key is None:
             continue
         rejected = bool(item.tally and item.tally.rejected_by)
         if item.state is State.PENDING:
@@ -336,7 +301,7 @@ def _decided_rows(pull: OpenPull, decision: Decision, inputs: _Inputs) -> list[R
         rejects_at, why = _deadline(pull, item.launch_at, item.pool, inputs.policy)
         rows.append(
             RequestStatus(
-                key=f"{match['pool']}/{match['name']}",
+                key=key,
                 state=state,
                 pool=item.pool,
                 requester=pull.author,
@@ -372,59 +337,48 @@ def _placement_text(placement: Any) -> str:
 
 
 def _on_main(key: str, files: Mapping[str, str] | None) -> bool | None:
-    if files is None:
-        return None
-    pool, _, name = key.partition("/")
-    return f"deployments/{pool}/{name}.yaml" in files
+    return None if files is None else request_path(key) in files
 
 
 def _live(inputs: _Inputs, key: str) -> list[FleetInstance]:
     return [i for i in inputs.fleet or () if i.key == key]
 
 
-def _deployed_row(key: str, d: Deployed, inputs: _Inputs) -> RequestStatus | None:
-    p = d.payload
-    pr = p.get("pr") if isinstance(p.get("pr"), int) else None
-    if d.task == REQUEST_TASK and pr in inputs.open_numbers:
+def _deployed_row(key: str, d: Deployment, inputs: _Inputs) -> RequestStatus | None:
+    if d.task == REQUEST_TASK and d.pr in inputs.open_numbers:
         return None  # the closed pull request was reopened: its open row says where it is
-    kind = p.get("kind")
     pool = key.partition("/")[0]
-    ids = {str(i) for i in p.get("instance_ids") or ()}
     live_all = _live(inputs, key)
     row = RequestStatus(
         key=key,
         state=RequestState.FAILED,
         pool=pool,
-        requester=str(p.get("requested_by") or ""),
+        requester=d.requested_by,
         approvers=_pool_approvers(inputs.policy, pool),
-        pr=pr,
+        pr=d.pr,
         deployment_id=d.id,
         environment=d.environment,
-        placement=_placement_text(p.get("placement")),
+        placement=_placement_text(d.placement),
         created_at=d.created_at,
-        launch_at=parse_time(p.get("launch_at")),
-        expires_at=parse_time(p.get("expires_at")),
+        launch_at=d.launch_at,
+        expires_at=d.expires_at,
         source="payload",
     )
     on_main = _on_main(key, inputs.files)
-    if kind == "failure":
-        error = str(p.get("error") or "")
+    if d.kind == "failure":
         running = len(live_all)
         note = f"the previous version keeps running ({running} instances)" if running else ""
-        return replace(
-            row,
-            last_error=parse_error(error) or LastError(Category.LAUNCH_ERROR, error),
-            instances=running,
-            note=note,
-        )
-    if kind == "schedule":
+        return replace(row, last_error=error_of(d.error), instances=running, note=note)
+    if d.kind == "schedule":
         return _scheduled(row, d, on_main, inputs)
-    if kind != "launch":
+    if d.kind != "launch":
         return None
-    return _launched(row, ids, live_all, on_main, inputs)
+    return _launched(row, set(d.instance_ids), live_all, on_main, inputs)
 
 
-def _ended(row: RequestStatus, on_main: bool | None, now: datetime, source: str) -> RequestStatus:
+def _ended(
+    row: RequestStatus, on_main: bool | None, now: datetime, source: Source
+) -> RequestStatus:
     if row.expires_at is not None and row.expires_at <= now:
         return replace(row, state=RequestState.EXPIRED, source=source, note="max_runtime reached")
     note = "removed from main" if on_main is False else "replaced or ended"
@@ -463,7 +417,7 @@ def _launched(
 
 
 def _scheduled(
-    row: RequestStatus, d: Deployed, on_main: bool | None, inputs: _Inputs
+    row: RequestStatus, d: Deployment, on_main: bool | None, inputs: _Inputs
 ) -> RequestStatus:
     if on_main is False:
         return replace(row, state=RequestState.TERMINATED, source="tree", note="removed from main")
@@ -474,33 +428,27 @@ def _scheduled(
         return replace(
             row, state=RequestState.SCHEDULED, note="launch due: the next sweep launches it"
         )
-    state, description = status
-    row = replace(row, source="status")
-    if state in ("queued", "pending"):
-        return replace(
-            row, state=RequestState.SCHEDULED, note="launch due: the next sweep launches it"
-        )
-    if state == "in_progress":
-        return replace(row, state=RequestState.LAUNCHING, instances=len(_live(inputs, row.key)))
-    if state in ("failure", "error"):
-        error = parse_error(description) or LastError(Category.LAUNCH_ERROR, description)
-        return replace(row, state=RequestState.FAILED, last_error=error)
-    if state == "success":
-        live = _live(inputs, row.key)
-        return replace(row, state=RequestState.RUNNING, instances=len(live))
-    if description.startswith("expired"):
-        return replace(row, state=RequestState.EXPIRED, note="max_runtime reached")
-    return replace(row, state=RequestState.TERMINATED, note=description)
+    state, error = state_of(*status)
+    row = replace(row, state=state, last_error=error, source="status")
+    if state is RequestState.SCHEDULED:
+        return replace(row, note="launch due: the next sweep launches it")
+    if state in (RequestState.LAUNCHING, RequestState.RUNNING):
+        return replace(row, instances=len(_live(inputs, row.key)))
+    if state is RequestState.EXPIRED:
+        return replace(row, note="max_runtime reached")
+    if state is RequestState.TERMINATED:
+        return replace(row, note=status[1])
+    return row
 
 
-def _unrecorded_rows(latest: Mapping[str, Deployed], inputs: _Inputs) -> list[RequestStatus]:
+def _unrecorded_rows(latest: Mapping[str, Deployment], inputs: _Inputs) -> list[RequestStatus]:
     """Requests on main that launcher has not recorded (any task) yet."""
     rows = []
     for path in sorted(inputs.files or {}):
-        match = REQUEST_PATH.fullmatch(path)
-        if not match:
+        key = request_key(path)
+        if key is None:
             continue
-        key = f"{match['pool']}/{match['name']}"
+        pool = key.partition("/")[0]
         d = latest.get(key)
         if d is not None and d.task == LAUNCH_TASK:
             continue
@@ -514,8 +462,8 @@ def _unrecorded_rows(latest: Mapping[str, Deployed], inputs: _Inputs) -> list[Re
             RequestStatus(
                 key=key,
                 state=RequestState.LAUNCHING,
-                pool=match["pool"],
-                approvers=_pool_approvers(inputs.policy, match["pool"]),
+                pool=pool,
+                approvers=_pool_approvers(inputs.policy, pool),
                 instances=len(live),
                 expires_at=min((i.expires_at for i in live if i.expires_at), default=None),
                 source="ec2" if live else "tree",
@@ -525,12 +473,9 @@ def _unrecorded_rows(latest: Mapping[str, Deployed], inputs: _Inputs) -> list[Re
     return rows
 
 
-def _orphan_notes(latest: Mapping[str, Deployed], inputs: _Inputs) -> list[str]:
+def _orphan_notes(latest: Mapping[str, Deployment], inputs: _Inputs) -> list[str]:
     known = set(latest)
-    for path in inputs.files or {}:
-        match = REQUEST_PATH.fullmatch(path)
-        if match:
-            known.add(f"{match['pool']}/{match['name']}")
+    known.update(key for key in map(request_key, inputs.files or {}) if key is not None)
     orphans: dict[str, int] = {}
     for i in inputs.fleet or ():
         if i.key not in known:
@@ -542,11 +487,7 @@ def _orphan_notes(latest: Mapping[str, Deployed], inputs: _Inputs) -> list[str]:
 
 
 def _pools(inputs: _Inputs) -> tuple[PoolStatus, ...]:
-    usage = (
-        count_usage(TaggedInstance(i.instance_id, i.pool, i.state, i.vcpus) for i in inputs.fleet)
-        if inputs.fleet is not None
-        else None
-    )
+    usage = count_usage(inputs.fleet) if inputs.fleet is not None else None
     return tuple(
         PoolStatus(
             name=name,
@@ -577,6 +518,11 @@ def can_approve(row: RequestStatus, login: str, policy: Policy, teams: TeamResol
     if row.approvals and who in {a.casefold() for a in row.approvals.approved_by}:
         return False
     return who in approvers(policy.pools[row.pool], policy, teams)
+
+
+def soonest(rows: Iterable[RequestStatus]) -> list[RequestStatus]:
+    """Waiting requests by their auto-rejection time (none last), then by request."""
+    return sorted(rows, key=lambda r: (r.rejects_at is None, r.rejects_at or datetime.min, r.key))
 
 
 # --- formatting helpers shared by the text, JSON and HTML views ----------------------------

@@ -9,44 +9,28 @@ is verified against the pull request itself before anything is done.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from enum import Enum
 
-from launcher.core.documents import REQUEST_PATH
-from launcher.core.gate import LABELS, parse_launch_at_label
+from launcher.core.deployments import Deployment, newest
+from launcher.core.documents import request_key
+from launcher.core.fleet import Fleet
+from launcher.core.gate import LABELS
+from launcher.core.pulls import Pull
+from launcher.core.times import utc_text
 
 KEEP_OPEN = "launch:keep-open"
 AUTO_REJECTED = LABELS["auto_rejected"]
-WAITING = {LABELS["pending"], LABELS["rejected"]}
 
 
-@dataclass(frozen=True)
-class OpenPull:
-    number: int
-    author: str
-    created_at: datetime
-    labels: tuple[str, ...]
-    head_sha: str
-    html_url: str = ""
-
-    @property
-    def waiting(self) -> bool:
-        """Still pending approval, or rejected and not amended (the gate's labels say so)."""
-        return any(label in WAITING for label in self.labels)
-
-    @property
-    def launch_at(self) -> datetime | None:
-        times = [t for t in map(parse_launch_at_label, self.labels) if t is not None]
-        return min(times) if times else None
-
-
-def is_late(pull: OpenPull, now: datetime) -> bool:
+def is_late(pull: Pull, now: datetime) -> bool:
     """A candidate for auto-rejection: waiting and its labelled launch time has passed."""
     return pull.waiting and pull.launch_at is not None and pull.launch_at <= now
 
 
 def stale_candidate(
-    pull: OpenPull, shortest_ttl: timedelta | None, warn: timedelta, now: datetime
+    pull: Pull, shortest_ttl: timedelta | None, warn: timedelta, now: datetime
 ) -> bool:
     """Old enough that some pool's request_ttl (minus the warning lead) may have passed."""
     if shortest_ttl is None or not pull.waiting or KEEP_OPEN in pull.labels:
@@ -54,18 +38,23 @@ def stale_candidate(
     return now - pull.created_at >= shortest_ttl - warn
 
 
-def stale_stage(created_at: datetime, ttl: timedelta, warn: timedelta, now: datetime) -> str | None:
-    """ "close" past the ttl, "warn" within `warn` of it, else None."""
+class StaleStage(Enum):
+    """Where a pending pull request stands against its pool's request_ttl."""
+
+    WARN = "warn"  # within the warning lead of the ttl: say it will be closed
+    CLOSE = "close"  # past the ttl: close it
+
+
+def stale_stage(
+    created_at: datetime, ttl: timedelta, warn: timedelta, now: datetime
+) -> StaleStage | None:
+    """CLOSE past the ttl, WARN within `warn` of it, else None."""
     age = now - created_at
     if age >= ttl:
-        return "close"
+        return StaleStage.CLOSE
     if age >= ttl - warn:
-        return "warn"
+        return StaleStage.WARN
     return None
-
-
-def utc_text(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def late_reason(launch_at: datetime) -> str:
@@ -80,82 +69,61 @@ def stale_reason(ttl_text: str, pools: list[str]) -> str:
 # --- deployments: when the reconcile must run, what to warn about ----------------------------
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """The newest deployment launcher recorded for a request (from the list, no status read)."""
-
-    deployment_id: int
-    key: str
-    blob: str
-    kind: str  # "schedule", "launch" or "failure"
-    launch_at: datetime | None
-    pr: int | None
-    requested_by: str = ""
-    running_commit: str = ""  # launch_commit of the request's newest `launch` deployment
-
-
-@dataclass(frozen=True)
-class Running:
-    """One request's instances on EC2 (by launcher's tags)."""
-
-    key: str
-    commit: str
-    expires_at: datetime | None
-    instance_ids: tuple[str, ...]
-
-
 def reconcile_reasons(
-    files: dict[str, str],
-    recorded: list[Recorded],
-    known_blobs: set[tuple[str, str]],
-    running: list[Running],
+    files: Mapping[str, str],
+    deployments: Iterable[Deployment],
+    fleets: Iterable[Fleet],
     now: datetime,
-) -> tuple[list[str], list[Recorded]]:
-    """Why the full reconcile (`launcher launch`) must run now, from cheap views only; and the
-    scheduled records that may be due (their status decides: it costs one read each).
+) -> tuple[list[str], list[Deployment]]:
+    """Why the full reconcile (`launcher launch`) must run now, from cheap views only (main's
+    tree, the deployment list, the fleet); and the `schedule` deployments that may be due
+    (their status decides: it costs one read each).
 
     Nothing due means no per-deployment reads at all: the sweep's cost then grows with pages of
     pull requests and deployments and one DescribeInstances per region, not with requests.
     """
+    listed = list(deployments)
+    latest = newest(listed)
+    known_blobs = {(d.request_key, d.blob) for d in listed if d.request_key}
+    launched: dict[str, str] = {}  # the launch commit of each request's newest `launch`
+    for d in sorted(listed, key=lambda d: d.id):
+        if d.key is not None and d.kind == "launch":
+            launched[d.key] = d.launch_commit
     reasons: list[str] = []
     on_main: set[str] = set()
     for path, blob in files.items():
-        match = REQUEST_PATH.fullmatch(path)
-        if not match:
+        key = request_key(path)
+        if key is None:
             continue
-        key = f"{match['pool']}/{match['name']}"
         on_main.add(key)
         if (key, blob) not in known_blobs:
             reasons.append(f"{key}: a version on the default branch not yet handled")
-    by_key = {r.key: r for r in recorded}
-    for fleet in running:
-        record = by_key.get(fleet.key)
-        if fleet.key not in on_main and record is not None:
+    for fleet in fleets:
+        recorded = fleet.key in latest
+        running_commit = launched.get(fleet.key, "")
+        if fleet.key not in on_main and recorded:
             reasons.append(f"{fleet.key}: removed from the default branch, still running")
         elif fleet.expires_at is not None and fleet.expires_at <= now:
             reasons.append(f"{fleet.key}: past its maximum runtime ({utc_text(fleet.expires_at)})")
-        elif record is not None and record.running_commit and fleet.commit != record.running_commit:
+        elif recorded and running_commit and fleet.commit != running_commit:
             # not the instances launcher last recorded: an earlier version a replacement did
             # not finish ending, or a launch that stopped before it was recorded
             reasons.append(f"{fleet.key}: instances of commit {fleet.commit[:7]} not recorded")
     maybe_due = [
-        r
-        for r in recorded
-        if r.kind == "schedule" and r.launch_at is not None and r.launch_at <= now
+        d
+        for d in latest.values()
+        if d.kind == "schedule" and d.launch_at is not None and d.launch_at <= now
     ]
     return reasons, maybe_due
 
 
 def orphans(
-    files: dict[str, str], recorded_keys: set[str], running: list[Running]
-) -> list[Running]:
+    files: Mapping[str, str], deployments: Iterable[Deployment], fleets: Iterable[Fleet]
+) -> list[Fleet]:
     """Instances tagged by launcher for a request that is neither on main nor recorded."""
-    on_main = set()
-    for path in files:
-        match = REQUEST_PATH.fullmatch(path)
-        if match:
-            on_main.add(f"{match['pool']}/{match['name']}")
-    return [f for f in running if f.key not in on_main and f.key not in recorded_keys]
+    known = set(newest(deployments))
+    known.update(key for key in map(request_key, files) if key is not None)
+    return [f for f in fleets if f.key not in known]
 
 
 def expiry_warning(

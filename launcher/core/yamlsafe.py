@@ -31,7 +31,7 @@ class YamlError(Exception):
         self.column = column
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):
     """Safe loader that refuses duplicate keys and keeps timestamps as strings.
 
     Timestamps stay strings so that `launch_at` is checked (timezone required) by our own code
@@ -61,6 +61,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
 
 def _finite_float(loader: _Loader, node: Node) -> float:
     """Floats, but never NaN or infinity: they slip through range checks (NaN compares false)."""
+    assert isinstance(node, ScalarNode)  # the resolver sends only scalars here
     value = yaml.SafeLoader.construct_yaml_float(loader, node)
     if not math.isfinite(value):
         raise ConstructorError(
@@ -100,8 +101,8 @@ class Document:
             if child is None:
                 break
             key_node, node = child
-            at_key = key and index == last and key_node is not None
-            mark = key_node.start_mark if at_key else node.start_mark
+            at_key = key and index == last
+            mark = key_node.start_mark if at_key and key_node is not None else node.start_mark
         return mark.line + 1, mark.column + 1
 
 

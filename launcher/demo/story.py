@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
+from launcher.core.times import utc_iso
 from launcher.demo.stage import DemoError, Stage, now_utc, project_root
 
 DEV = "deployments/dev/{}.yaml"
@@ -22,10 +23,6 @@ def _request(name: str, count: int, profile: str = "small", extra: str = "") -> 
         f"  - name: {name}\n    image: rhel9\n    hardware_profile: {profile}\n"
         f"    count: {count}\n{extra}"
     )
-
-
-def _iso(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -115,20 +112,20 @@ class Story:
 
         launch_at = self.t0 + timedelta(hours=2)
         self.say(f"4. bob schedules a nightly run for {launch_at:%H:%M} UTC; nobody approves it")
-        extra = f"launch_at: {_iso(launch_at)}\n"
+        extra = f"launch_at: {utc_iso(launch_at)}\n"
         n4 = s.open_pr(
             "bob", DEV.format("nightly"), _request("nightly", 1, extra=extra), "Nightly", ""
         )
         s.pump()
         self.say(f"   PR #{n4} opened → {self.gate_says(n4, 'pending')}")
-        s.dispatch("sweep.yml", now=_iso(launch_at))
+        s.dispatch("sweep.yml", now=utc_iso(launch_at))
         state = s.repo("bob").get_pull(n4).state
         self.expect(f"PR #{n4} closed by the sweep", state, lambda st: st == "closed")
         self.say(f"   sweep at {launch_at:%H:%M} → {self.gate_says(n4, 'failure')}; PR closed")
 
         start = self.t0 + timedelta(hours=3)
         self.say(f"5. alice schedules a batch job for {start:%H:%M} UTC, to run for one hour")
-        extra = f"launch_at: {_iso(start)}\nmax_runtime: 1h\n"
+        extra = f"launch_at: {utc_iso(start)}\nmax_runtime: 1h\n"
         n5 = s.open_pr("alice", DEV.format("batch"), _request("batch", 2, extra=extra), "Batch", "")
         s.pump()
         self.say(f"   PR #{n5} opened → {self.gate_says(n5, 'success')}")
@@ -140,11 +137,11 @@ class Story:
             lambda n: n == 0,
         )
         self.say("   merged → recorded as SCHEDULED, nothing runs yet")
-        s.dispatch("sweep.yml", now=_iso(start))
+        s.dispatch("sweep.yml", now=utc_iso(start))
         self.say(f"   sweep at {start:%H:%M} → launched")
         self.show_instances("dev/batch", 2)
         end = start + timedelta(hours=1)
-        s.dispatch("sweep.yml", now=_iso(end))
+        s.dispatch("sweep.yml", now=utc_iso(end))
         self.expect(
             "batch terminated at expiry", len(self.instances("dev/batch")), lambda n: n == 0
         )

@@ -4,7 +4,6 @@ than the pull request number (everything else is read again from the API)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,8 @@ class EventError(ValueError):
     """The event file is missing, unreadable or not the shape a pull request event has."""
 
 
-def load_event(path: str | None = None) -> tuple[str, dict[str, Any]]:
-    """(event name, payload) from GITHUB_EVENT_NAME and GITHUB_EVENT_PATH."""
-    name = os.environ.get("GITHUB_EVENT_NAME", "")
-    path = path or os.environ.get("GITHUB_EVENT_PATH")
+def load_event(path: str | None) -> dict[str, Any]:
+    """The event payload at `path` (GITHUB_EVENT_PATH: `Settings.event_path`)."""
     if not path:
         raise EventError("GITHUB_EVENT_PATH is not set: pass --pr NUMBER instead")
     file = Path(path)
@@ -30,7 +27,7 @@ def load_event(path: str | None = None) -> tuple[str, dict[str, Any]]:
         raise EventError(f"cannot read event file {path}: {exc}") from exc
     if not isinstance(payload, dict):
         raise EventError(f"event file {path} does not hold a JSON object")
-    return name, payload
+    return payload
 
 
 def pull_number(payload: dict[str, Any]) -> int:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import traceback
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from launcher.adapters.github import GitHub, GitHubError, PullInfo
-from launcher.commands.output import workflow_command
+from launcher.adapters.github import Comment, GitHub, GitHubError
 from launcher.core.approvals import Review
 from launcher.core.documents import REQUEST_PATH, load_policy, load_request
 from launcher.core.gate import (
@@ -33,7 +31,9 @@ from launcher.core.gate import (
 )
 from launcher.core.gate_report import MARKER, read_meta, render
 from launcher.core.permissions import MembershipUnknown
+from launcher.core.pulls import Pull
 from launcher.core.text import clip
+from launcher.core.workflow_commands import workflow_command
 
 MAX_REQUEST_FILES = 300  # per pull request; a larger one is refused rather than half-read
 MANAGED_LABELS = set(LABELS.values())
@@ -51,7 +51,7 @@ class Outcome:
         return 0 if self.state in (State.SUCCESS, State.PENDING) else 1
 
 
-def fingerprint(info: PullInfo, reviews: list[Review], teams: dict[str, frozenset[str]]) -> str:
+def fingerprint(info: Pull, reviews: list[Review], teams: dict[str, frozenset[str]]) -> str:
     """Everything a decision depends on, as one hash."""
     data = {
         "v": 1,
@@ -136,7 +136,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
         "labels": sorted(wanted_labels(decision)) if decision.label else None,
     }
     writes = _apply(gh, info, reviews, decision, render(decision, meta), existing)
-    _report(decision, out)
+    _report(gh, decision, out)
     return Outcome(decision.state, decision.description, writes)
 
 
@@ -152,15 +152,13 @@ def wanted_labels(decision: Decision) -> set[str]:
     return wanted
 
 
-def _labels_ok(info: PullInfo, wanted: object) -> bool:
+def _labels_ok(info: Pull, wanted: object) -> bool:
     if not isinstance(wanted, list):
         return wanted is None
     return sorted(label for label in info.labels if is_managed_label(label)) == sorted(wanted)
 
 
-def decide_pull(
-    gh: GitHub, info: PullInfo, reviews: list[Review], *, match: bool = False
-) -> Decision:
+def decide_pull(gh: GitHub, info: Pull, reviews: list[Review], *, match: bool = False) -> Decision:
     """The gate's decision for a pull request as GitHub shows it now, without writing anything.
 
     The launch job calls this for a merged pull request to re-check, at launch time, that its
@@ -213,18 +211,18 @@ def _match_warnings(policy_raw: bytes, contents: dict[str, bytes]) -> dict[str, 
 
 def _apply(
     gh: GitHub,
-    info: PullInfo,
+    info: Pull,
     reviews: list[Review],
     decision: Decision,
     body: str,
-    existing: object,
+    existing: Comment | None,
 ) -> list[str]:
     writes: list[str] = []
     if gh.set_status(
         info.head_sha, CONTEXT, decision.state.value, decision.description, info.html_url
     ):
         writes.append(f"status {decision.state.value}")
-    if gh.upsert_comment(info.number, MARKER, body, existing):  # type: ignore[arg-type]
+    if gh.upsert_comment(info.number, MARKER, body, existing):
         writes.append("comment")
     if decision.label is not None:  # None: undecided, leave the labels as they are
         wanted = wanted_labels(decision)
@@ -244,7 +242,7 @@ def _apply(
     return writes
 
 
-def _report(decision: Decision, out: TextIO) -> None:
+def _report(gh: GitHub, decision: Decision, out: TextIO) -> None:
     """Annotations on the changed files' lines, and the job summary."""
     for problem in decision.annotations:
         out.write(
@@ -257,10 +255,7 @@ def _report(decision: Decision, out: TextIO) -> None:
         for warning in item.warnings:
             out.write(workflow_command("warning", warning, file=item.path) + "\n")
     out.write(f"{CONTEXT}: {decision.state.value}: {decision.description}\n")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(f"**{CONTEXT}**: {decision.state.value}: {decision.description}\n")
+    gh.settings.append_summary(f"**{CONTEXT}**: {decision.state.value}: {decision.description}\n")
 
 
 def _fail_closed(gh: GitHub, reason: str, sha: str | None, out: TextIO) -> Outcome:

@@ -11,7 +11,6 @@ stops the others; the run exits 1 when any request failed or could not be handle
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,18 +18,18 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from launcher.adapters.ec2 import EC2, EC2Error, LaunchError, RunSpec
-from launcher.adapters.github import DeploymentInfo, GitHub, GitHubError, PullInfo
-from launcher.core.documents import REQUEST_PATH, load_policy, load_request
+from launcher.adapters.github import GitHub, GitHubError
+from launcher.core.deployments import LAUNCH_TASK, Deployment
+from launcher.core.documents import load_policy, load_request, request_key
 from launcher.core.fallback import MAX_ATTEMPTS, Exhausted, next_placement
-from launcher.core.gate import POLICY_PATH, Decision, State
+from launcher.core.fleet import Fleet, FleetInstance, by_location, fleet_locations, fleets_of
+from launcher.core.gate import POLICY_PATH, Decision, ItemKind, State
 from launcher.core.gate_report import untrusted
 from launcher.core.lifecycle import (
     Action,
     Category,
     Complete,
     Desired,
-    Fleet,
-    FleetInstance,
     LastError,
     Launch,
     Orphan,
@@ -41,15 +40,11 @@ from launcher.core.lifecycle import (
     Retag,
     Schedule,
     Terminate,
-    Version,
-    clip,
+    error_of,
     expires_at,
-    fleets_of,
     invalid_version,
-    parse_error,
-    parse_time,
     plan,
-    utc_iso,
+    state_of,
     version_of,
 )
 from launcher.core.matching import (
@@ -61,25 +56,14 @@ from launcher.core.matching import (
     location_of,
 )
 from launcher.core.model import LaunchRequest, Policy
-from launcher.core.quota import (
-    COUNTED_STATES,
-    DEPLOYMENT_TAG,
-    POOL_TAG,
-    TaggedInstance,
-    Usage,
-    count_usage,
-)
+from launcher.core.pulls import Pull
+from launcher.core.quota import COUNTED_STATES, DEPLOYMENT_TAG, POOL_TAG, Usage, count_usage
+from launcher.core.text import clip, plural
+from launcher.core.times import utc_iso
+from launcher.jobs.comments import comment_once
 
-TASK = "launcher"  # the deployments' task: launcher lists only its own
+TASK = LAUNCH_TASK  # the deployments' task: launcher lists only its own
 COMMENT_MARKER = "<!-- launcher:launch {key} {version} {outcome} -->"
-STATUS = {  # RequestState -> GitHub deployment status state
-    RequestState.SCHEDULED: "queued",
-    RequestState.LAUNCHING: "in_progress",
-    RequestState.RUNNING: "success",
-    RequestState.FAILED: "failure",
-    RequestState.TERMINATED: "inactive",
-    RequestState.EXPIRED: "inactive",
-}
 
 
 class Refused(Exception):
@@ -123,8 +107,8 @@ class LaunchReport:
         lines += [f"- {line}" for line in self.done] or ["- nothing to do"]
         for key, error in self.failed:
             lines.append(f"- **{key}** failed: {error.describe()}")
-        for error in self.errors:
-            lines.append(f"- error (retried next run): {error}")
+        for problem in self.errors:
+            lines.append(f"- error (retried next run): {problem}")
         for action in self.deferred:
             lines.append(f"- deferred to the next run: {action.name} {action.key}")
         for fleet in self.orphans:
@@ -135,7 +119,7 @@ class LaunchReport:
 
 @dataclass(frozen=True)
 class Approval:
-    pr: PullInfo
+    pr: Pull
     requested_by: str
     approved_by: tuple[str, ...]
 
@@ -154,12 +138,10 @@ def run_launch(
         out.write(f"{line}\n")
     for key, error in report.failed:
         out.write(f"::error::{key}: {error.describe()}\n")
-    for error in report.errors:
-        out.write(f"::error::{clip(error, 1000)}\n")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary and not options.dry_run:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(report.summary())
+    for problem in report.errors:
+        out.write(f"::error::{clip(problem, 1000)}\n")
+    if not options.dry_run:
+        gh.settings.append_summary(report.summary())
     return report
 
 
@@ -192,7 +174,7 @@ class _Run:
         self.fleet: list[FleetInstance] = []
         self.usage: dict[str, Usage] = {}
         self._catalogues: Catalogues | None = None
-        self._provenance: dict[str, tuple[str, PullInfo | None]] = {}
+        self._provenance: dict[str, tuple[str, Pull | None]] = {}
         self._decisions: dict[int, Decision] = {}
         self._freed: set[str] = set()  # instance ids terminated (and uncounted) in this run
 
@@ -206,79 +188,77 @@ class _Run:
         if policy is None:
             raise Transient(f"{POLICY_PATH} on {self.branch} is missing or invalid: no action")
         self.policy = policy
-        infos = self.gh.deployments(TASK)
-        desired = self._desired(infos)
-        locations = {location_of(p) for pool in policy.pools.values() for p in pool.providers}
-        for info in infos:
-            placement = info.payload.get("placement")
-            if isinstance(placement, dict) and isinstance(placement.get("region"), str):
-                role = placement.get("role_arn")
-                locations.add(Location(placement["region"], role or None))
-        self.fleet = self.ec2.fleet(locations)
-        self.records = self._records(infos)
+        listed = self.gh.deployments(TASK)
+        desired = self._desired(listed)
+        self.fleet = self.ec2.fleet(fleet_locations(policy, listed))
+        self.records = self._records(listed)
         self.report.records = list(self.records)
-        self.usage = count_usage(
-            TaggedInstance(i.instance_id, i.pool, i.state, i.vcpus) for i in self.fleet
-        )
+        self.usage = count_usage(self.fleet)
         fleets = fleets_of(i for i in self.fleet if i.key)
         actions = plan(desired, self.records, fleets, self.now, retry=self.options.retry)
         self.report.planned = actions
         self._execute(actions)
 
-    def _desired(self, infos: list[DeploymentInfo]) -> list[Desired]:
+    def _desired(self, listed: list[Deployment]) -> list[Desired]:
         """The requests on the default branch. A file whose blob a deployment recorded costs
         no read; a new or changed one is read and its provenance looked up."""
-        by_blob: dict[tuple[str, str], DeploymentInfo] = {}
-        for info in reversed(infos):  # oldest first: the newest wins
-            request = info.payload.get("request") or {}
-            if isinstance(request, dict) and isinstance(info.payload.get("blob"), str):
-                by_blob[(str(request.get("key")), info.payload["blob"])] = info
+        by_blob: dict[tuple[str, str], Deployment] = {}
+        for d in reversed(listed):  # oldest first: the newest wins
+            if d.request_key and d.blob:
+                by_blob[(d.request_key, d.blob)] = d
         desired = []
         for path, blob in sorted(self.files.items()):
-            match = REQUEST_PATH.fullmatch(path)
-            if not match:
+            key = request_key(path)
+            if key is None:
                 continue
-            key = f"{match['pool']}/{match['name']}"
             known = by_blob.get((key, blob))
-            version = Version.from_json(known.payload.get("version")) if known else None
+            version = known.version if known else None
             if known is not None and version is not None:
                 desired.append(
                     Desired(
-                        key,
-                        path,
-                        version,
-                        known.sha,
-                        blob,
-                        parse_time(known.payload.get("launch_at")),
-                        _seconds(known.payload.get("max_runtime")),
+                        key=key,
+                        path=path,
+                        version=version,
+                        commit=known.sha,
+                        blob=blob,
+                        launch_at=known.launch_at,
+                        max_runtime=known.max_runtime,
                     )
                 )
                 continue
-            desired.append(self._read_desired(key, path, blob, infos))
+            desired.append(self._read_desired(key, path, blob, listed))
         return desired
 
-    def _read_desired(self, key: str, path: str, blob: str, infos: list[DeploymentInfo]) -> Desired:
+    def _read_desired(self, key: str, path: str, blob: str, listed: list[Deployment]) -> Desired:
         request, problems = load_request(self.gh.blob(blob), path, self.policy)
         if request is None:
             problem = problems[0].message if problems else "invalid"
             commit = self._provenance_of(path)[0]
-            return Desired(key, path, invalid_version(blob), commit, blob, problem=problem)
+            return Desired(
+                key=key,
+                path=path,
+                version=invalid_version(blob),
+                commit=commit,
+                blob=blob,
+                problem=problem,
+            )
         self.requests[key] = request
         version = version_of(request)
-        same = next(
-            (
-                i
-                for i in infos
-                if i.environment == key and Version.from_json(i.payload.get("version")) == version
-            ),
-            None,
-        )
+        same = next((i for i in listed if i.environment == key and i.version == version), None)
         commit = same.sha if same is not None else self._provenance_of(path)[0]
         pool = self.policy.pools[request.pool]
         runtime = request.max_runtime or pool.max_runtime
-        return Desired(key, path, version, commit, blob, request.launch_at, runtime)
+        return Desired(
+            key=key,
+            path=path,
+            version=version,
+            commit=commit,
+            blob=blob,
+            launch_at=request.launch_at,
+            max_runtime=runtime,
+        )
 
-    def _provenance_of(self, path: str) -> tuple[str, PullInfo | None]:
+    def _provenance_of(self, path: str) -> tuple[str, Pull | None]:
         """(commit, pull request) through which the file's current content reached the default
         branch: the pull request's merge commit, or the pushed commit when there is none."""
         if path not in self._provenance:
@@ -294,7 +274,7 @@ class _Run:
             self._provenance[path] = (pr.merge_commit_sha if pr else commit) or commit, pr
         return self._provenance[path]
 
-    def _records(self, infos: list[DeploymentInfo]) -> list[Record]:
+    def _records(self, listed: list[Deployment]) -> list[Record]:
         """launcher's deployments as Records, reading a deployment's latest status (one call
         each) only where the plan needs it exactly. Per request, newest first:
 
@@ -311,77 +291,40 @@ class _Run:
         """
         live_ids = {i.instance_id for i in self.fleet}
         live_commits = {(i.key, i.commit) for i in self.fleet}
-        per_key: dict[str, list[DeploymentInfo]] = {}
-        for info in sorted(infos, key=lambda i: i.id):
-            if _is_launchers(info):
-                per_key.setdefault(info.environment, []).append(info)
+        per_key: dict[str, list[Deployment]] = {}
+        for d in sorted(listed, key=lambda d: d.id):
+            if d.key is not None and d.version is not None:  # recorded by the launch job
+                per_key.setdefault(d.key, []).append(d)
         records: list[Record] = []
         for key, items in per_key.items():
             anchored = False
-            for info in reversed(items):
-                p = info.payload
-                kind = str(p.get("kind"))
-                ids = {str(i) for i in p.get("instance_ids") or ()}
-                launch_commit = str(p.get("launch_commit") or info.sha)
-                maybe_live = kind == "launch" and (
-                    bool(ids & live_ids) or (key, launch_commit) in live_commits
+            for d in reversed(items):
+                known: tuple[RequestState, LastError | None]
+                maybe_live = d.kind == "launch" and (
+                    bool(set(d.instance_ids) & live_ids) or (key, d.launch_commit) in live_commits
                 )
-                if kind == "failure":
-                    error = str(p.get("error") or "")
-                    known = (
-                        RequestState.FAILED,
-                        parse_error(error) or LastError(Category.LAUNCH_ERROR, error),
-                    )
+                if d.kind == "failure":
+                    known = (RequestState.FAILED, error_of(d.error))
                 elif not anchored or maybe_live:
-                    known = self._read_state(info)
-                elif kind == "launch":
-                    until = parse_time(p.get("expires_at"))
-                    ended = until is not None and until <= self.now
+                    known = self._read_state(d)
+                elif d.kind == "launch":
+                    ended = d.expires_at is not None and d.expires_at <= self.now
                     known = (RequestState.EXPIRED if ended else RequestState.TERMINATED, None)
                 else:
                     known = (RequestState.TERMINATED, None)
                 if known[0] is not RequestState.FAILED:
                     anchored = True
-                records.append(self._record(info, *known))
+                records.append(_record(d, *known))
         return sorted(records, key=lambda r: r.deployment_id)
 
-    def _read_state(self, info: DeploymentInfo) -> tuple[RequestState, LastError | None]:
-        status = self.gh.deployment_status(info.id)
+    def _read_state(self, d: Deployment) -> tuple[RequestState, LastError | None]:
+        status = self.gh.deployment_status(d.id)
         if status is not None:
-            return _state_of(*status)
+            return state_of(*status)
         # created, then the run stopped before its first status
-        kind = info.payload.get("kind")
-        if kind == "schedule":
+        if d.kind == "schedule":
             return RequestState.SCHEDULED, None
         return RequestState.LAUNCHING, None
-
-    def _record(self, info: DeploymentInfo, state: RequestState, error: LastError | None) -> Record:
-        """A launcher deployment (see `_is_launchers`) in a known state, as a Record."""
-        p = info.payload
-        request = p["request"]
-        version = Version.from_json(p.get("version"))
-        assert version is not None
-        placement = p.get("placement") if isinstance(p.get("placement"), dict) else None
-        return Record(
-            deployment_id=info.id,
-            key=info.environment,
-            version=version,
-            commit=info.sha,
-            state=state,
-            path=str(request.get("path") or ""),
-            blob=str(p.get("blob") or ""),
-            launch_commit=p.get("launch_commit") or None,
-            instance_ids=tuple(str(i) for i in p.get("instance_ids") or ()),
-            placement=placement,
-            expires_at=parse_time(p.get("expires_at")),
-            launch_at=parse_time(p.get("launch_at")),
-            launched_at=parse_time(p.get("launched_at")),
-            last_error=error,
-            pr=p.get("pr") if isinstance(p.get("pr"), int) else None,
-            requested_by=str(p.get("requested_by") or ""),
-            approved_by=tuple(str(a) for a in p.get("approved_by") or ()),
-            attempt=p.get("attempt") if isinstance(p.get("attempt"), int) else 0,
-        )
 
     # --- acting ----------------------------------------------------------------
 
@@ -443,7 +386,7 @@ class _Run:
             (
                 i
                 for i in decision.items
-                if i.path == d.path and i.kind == "request" and i.change not in ("removed",)
+                if i.path == d.path and i.kind is ItemKind.REQUEST and i.change not in ("removed",)
             ),
             None,
         )
@@ -511,15 +454,12 @@ class _Run:
             log_url=self.options.log_url,
             current=None,
         )
-        running = f"running {_count(count, 'instance')} on {where}" + (
-            f" until {utc_iso(until)}" if until else ""
-        )
-        self.gh.set_deployment_status(
+        running = self._running(
             deployment,
-            "success",
-            clip(running),
-            log_url=self.options.log_url,
-            environment_url=_console_url(placement.region, d.key),
+            d.key,
+            f"{plural(count, 'instance')} on {where}",
+            placement.region,
+            until,
             current=("in_progress", f"launching {count} instances on {where}"),
         )
         self.report.done.append(f"launched {d.key}: {running}")
@@ -696,12 +636,8 @@ class _Run:
             return
         value = utc_iso(action.expires_at) if action.expires_at else ""
         if action.fleet is not None:
-            by_location: dict[Location, list[str]] = {}
-            for i in action.fleet.instances:
-                by_location.setdefault(Location(i.region, i.role_arn), []).extend(
-                    [i.instance_id, *i.volume_ids]
-                )
-            for location, ids in by_location.items():
+            for location, here in by_location(action.fleet.instances).items():
+                ids = [r for i in here for r in (i.instance_id, *i.volume_ids)]
                 self.ec2.retag(location, ids, {"launcher:expires-at": value})
         payload = self._payload(d, "launch", approval, running.launched_at, action.expires_at, 0)
         payload.update(
@@ -777,15 +713,12 @@ class _Run:
                 self._inactive(record, f"launched as deployment {deployment}")
         else:
             deployment = record.deployment_id
-        running = f"running {_count(len(fleet.instances), 'instance')} in {first.region}" + (
-            f" until {utc_iso(until)}" if until else ""
-        )
-        self.gh.set_deployment_status(
+        running = self._running(
             deployment,
-            "success",
-            clip(running),
-            log_url=self.options.log_url,
-            environment_url=_console_url(first.region, d.key),
+            d.key,
+            f"{plural(len(fleet.instances), 'instance')} in {first.region}",
+            first.region,
+            until,
         )
         self.report.done.append(f"recorded {d.key} (launched by an earlier run): {running}")
         ids = ", ".join(fleet.instance_ids)
@@ -819,11 +752,7 @@ class _Run:
                 self._post_comment(record.pr, record, outcome, body)
 
     def _terminate_fleets(self, fleets: Iterable[Fleet]) -> None:
-        by_location: dict[Location, list[FleetInstance]] = {}
-        for fleet in fleets:
-            for i in fleet.instances:
-                by_location.setdefault(Location(i.region, i.role_arn), []).append(i)
-        for location, ended in sorted(by_location.items()):
+        for location, ended in by_location(i for f in fleets for i in f.instances).items():
             self.ec2.terminate(location, [i.instance_id for i in ended])
             self._free(ended)
 
@@ -888,6 +817,28 @@ class _Run:
                 Approval(pr, pr.author, approval.approved_by if approval else ()), d, "failed", body
             )
 
+    def _running(
+        self,
+        deployment: int,
+        key: str,
+        what: str,
+        region: str,
+        until: datetime | None,
+        current: tuple[str, str] | None | bool = False,
+    ) -> str:
+        """Mark the deployment `success` (RUNNING), linking the instances in the console; the
+        status text (`running 2 instances on … until …`) is returned for the run's report."""
+        running = f"running {what}" + (f" until {utc_iso(until)}" if until else "")
+        self.gh.set_deployment_status(
+            deployment,
+            "success",
+            clip(running),
+            log_url=self.options.log_url,
+            environment_url=_console_url(region, key),
+            current=current,
+        )
+        return running
+
     def _inactive(self, record: Record, description: str) -> None:
         self.gh.set_deployment_status(record.deployment_id, "inactive", description)
 
@@ -901,56 +852,46 @@ class _Run:
             if a.casefold() != approval.requested_by.casefold()
         ]
         body = (
-            f"{marker}\n@{approval.requested_by} your launch request `{d.key}` {text}"
+            f"@{approval.requested_by} your launch request `{d.key}` {text}"
             + (f"\n\ncc {' '.join(cc)} (approved)" if cc else "")
             + (f"\n\n[workflow run]({self.options.log_url})" if self.options.log_url else "")
         )
-        existing = self.gh.find_comment(approval.pr.number, marker)
-        if existing is None:
-            self.gh.upsert_comment(approval.pr.number, marker, body, None)
+        comment_once(self.gh, approval.pr.number, marker, body)
 
     def _post_comment(self, pr: int, record: Record, outcome: str, text: str) -> None:
         marker = COMMENT_MARKER.format(key=record.key, version=record.version.id, outcome=outcome)
         who = f"@{record.requested_by} " if record.requested_by else ""
-        body = f"{marker}\n{who}your launch request `{record.key}` {text}"
-        if self.gh.find_comment(pr, marker) is None:
-            self.gh.upsert_comment(pr, marker, body, None)
+        comment_once(self.gh, pr, marker, f"{who}your launch request `{record.key}` {text}")
 
 
 # --- small helpers ----------------------------------------------------------------------
 
 
-def _is_launchers(info: DeploymentInfo) -> bool:
-    """A deployment the launch job recorded: marked, versioned, for its own environment."""
-    p = info.payload
-    request = p.get("request")
-    return (
-        p.get("launcher") == 1
-        and isinstance(request, dict)
-        and Version.from_json(p.get("version")) is not None
-        and request.get("key") == info.environment
+def _record(d: Deployment, state: RequestState, error: LastError | None) -> Record:
+    """A deployment the launch job recorded, in a known state, as the plan's Record."""
+    version = d.version
+    key = d.key
+    assert version is not None and key is not None  # only such deployments are kept
+    return Record(
+        deployment_id=d.id,
+        key=key,
+        version=version,
+        commit=d.sha,
+        state=state,
+        path=d.path,
+        blob=d.blob,
+        launch_commit=d.launch_commit,
+        instance_ids=d.instance_ids,
+        placement=d.placement,
+        expires_at=d.expires_at,
+        launch_at=d.launch_at,
+        launched_at=d.launched_at,
+        last_error=error,
+        pr=d.pr,
+        requested_by=d.requested_by,
+        approved_by=d.approved_by,
+        attempt=d.attempt,
     )
-
-
-def _state_of(state: str, description: str) -> tuple[RequestState, LastError | None]:
-    if state in ("queued", "pending"):
-        return RequestState.SCHEDULED, None
-    if state == "in_progress":
-        return RequestState.LAUNCHING, None
-    if state == "success":
-        return RequestState.RUNNING, None
-    if state in ("failure", "error"):
-        error = parse_error(description) or LastError(Category.LAUNCH_ERROR, description)
-        return RequestState.FAILED, error
-    if description.startswith("expired"):
-        return RequestState.EXPIRED, None
-    return RequestState.TERMINATED, None
-
-
-def _seconds(value: object) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=value) if isinstance(value, int | float) and value > 0 else None
 
 
 def _no_placement(result: MatchResult, exhausted: list[Exhausted]) -> tuple[Category, str]:
@@ -1002,10 +943,6 @@ def _running_text(
     lines.append("")
     lines.append(f"It expires at {utc_iso(until)}." if until else "It has no expiry time.")
     return "\n".join(lines)
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _console_url(region: str, key: str) -> str | None:

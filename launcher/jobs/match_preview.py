@@ -7,10 +7,7 @@ credentials, an AWS error) is returned as one reason instead of a half answer.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from launcher.adapters.ec2 import NO_CREDENTIALS  # a constant: boto3 is not imported here
@@ -22,30 +19,6 @@ if TYPE_CHECKING:
 
 SKIPPED = "instance match skipped"
 NOT_CONFIGURED = NO_CREDENTIALS
-_AWS_HINTS = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_PROFILE",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-)
-
-
-def aws_configured(env: Mapping[str, str] | None = None) -> bool:
-    """A cheap look for any sign of AWS configuration, before paying for importing boto3.
-
-    False means matching is skipped at once (offline validation stays fast); True means the
-    real credential chain is asked.
-    """
-    env = os.environ if env is None else env
-    if any(env.get(name) for name in _AWS_HINTS):
-        return True
-    files = (
-        env.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
-        env.get("AWS_CONFIG_FILE", "~/.aws/config"),
-    )
-    return any(Path(name).expanduser().is_file() for name in files)
 
 
 @dataclass(frozen=True)

@@ -15,27 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from launcher.adapters.github import (
-    GitHub,
-    GitHubError,
-    PullInfo,
-    html_url,
-    listed_deployments,
-    open_pull_details,
-)
+from launcher.adapters.github import GitHub, GitHubError
+from launcher.core.deployments import LAUNCH_TASK, REQUEST_TASK, Deployment
 from launcher.core.documents import load_policy
+from launcher.core.fleet import FleetInstance, fleet_locations
 from launcher.core.gate import POLICY_PATH, Decision
-from launcher.core.lifecycle import FleetInstance
-from launcher.core.matching import Location, location_of
 from launcher.core.model import Policy
-from launcher.core.status import (
-    LAUNCH_TASK,
-    REQUEST_TASK,
-    Deployed,
-    Overview,
-    build,
-    status_reads,
-)
+from launcher.core.pulls import Pull
+from launcher.core.status import Overview, build, status_reads
 
 if TYPE_CHECKING:
     from launcher.adapters.ec2 import EC2
@@ -59,7 +46,7 @@ def gather(
     ec2: EC2 | None,
     now: datetime,
     *,
-    decide: Callable[[PullInfo], bool] | bool = False,
+    decide: Callable[[Pull], bool] | bool = False,
     ec2_note: str = "",
     records: bool = True,
 ) -> Gathered:
@@ -70,17 +57,17 @@ def gather(
 
     try:
         branch, head = gh.default_head()
-        repo_url = html_url(gh)
+        repo_url = gh.html_url()
         files = gh.tree(head)
         blob = files.get(POLICY_PATH)
         policy = load_policy(gh.blob(blob))[0] if blob else None
         if policy is None:
             raise StatusError(f"{POLICY_PATH} on {branch} is missing or invalid")
-        pulls = open_pull_details(gh, branch)
+        pulls = gh.open_pulls(branch)
         deployments = [
-            Deployed(d.id, d.task, d.environment, d.sha, d.payload, d.created_at)
+            d
             for task in ((LAUNCH_TASK, REQUEST_TASK) if records else ())
-            for d in listed_deployments(gh, task)
+            for d in gh.deployments(task)
         ]
         statuses = {i: gh.deployment_status(i) for i in status_reads(deployments, now)}
     except GitHubError as exc:
@@ -93,21 +80,16 @@ def gather(
     decisions: dict[int, Decision] = {}
     wanted = decide if callable(decide) else (lambda _n: bool(decide))
     for pull in pulls:
-        if not pull.listed.waiting or not wanted(pull.info):
+        if not pull.waiting or not wanted(pull):
             continue
         try:
-            decisions[pull.info.number] = decide_pull(gh, pull.info, gh.reviews(pull.info.number))
+            decisions[pull.number] = decide_pull(gh, pull, gh.reviews(pull.number))
         except GitHubError as exc:
-            errors.append(f"#{pull.info.number}: {exc}")
+            errors.append(f"#{pull.number}: {exc}")
     overview = build(
         policy,
         now,
-        pulls=[p.listed for p in pulls],
-        requested={
-            p.info.number: tuple(f"@{u}" for u in p.info.requested_users)
-            + tuple(f"@{t}" for t in p.info.requested_teams)
-            for p in pulls
-        },
+        pulls=pulls,
         decisions=decisions,
         deployments=deployments,
         statuses=statuses,
@@ -119,18 +101,13 @@ def gather(
 
 
 def _fleet(
-    ec2: EC2, policy: Policy, deployments: list[Deployed], notes: list[str]
+    ec2: EC2, policy: Policy, deployments: list[Deployment], notes: list[str]
 ) -> list[FleetInstance] | None:
     """launcher's instances: one DescribeInstances per location of the pools and records."""
     from launcher.adapters.ec2 import EC2Error
 
-    locations = {location_of(p) for pool in policy.pools.values() for p in pool.providers}
-    for d in deployments:
-        placement = d.payload.get("placement")
-        if isinstance(placement, dict) and isinstance(placement.get("region"), str):
-            locations.add(Location(placement["region"], placement.get("role_arn") or None))
     try:
-        return [i for i in ec2.fleet(locations) if i.key]
+        return [i for i in ec2.fleet(fleet_locations(policy, deployments)) if i.key]
     except EC2Error as exc:
         notes.append(f"EC2 could not be read: {exc}")
         return None
@@ -138,10 +115,8 @@ def _fleet(
 
 def connect_ec2() -> tuple[EC2 | None, str]:
     """EC2 through the default credential chain, or None and why it is skipped."""
-    from launcher.jobs.match_preview import aws_configured
+    from launcher.adapters.ec2 import EC2, aws_configured  # boto3 itself is imported lazily
 
     if not aws_configured():
         return None, "EC2 is not configured (no AWS credentials or AWS_ENDPOINT_URL): skipped"
-    from launcher.adapters.ec2 import EC2
-
     return EC2(max_attempts=2, connect_timeout=3, read_timeout=20), ""

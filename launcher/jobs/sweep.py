@@ -11,26 +11,25 @@ time does nothing.
 
 from __future__ import annotations
 
+import functools
 import io
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TextIO
 
 from launcher.adapters.ec2 import EC2, EC2Error
-from launcher.adapters.github import DeploymentInfo, GitHub, GitHubError, PullInfo
-from launcher.core.documents import REQUEST_PATH, load_policy
+from launcher.adapters.github import GitHub, GitHubError
+from launcher.core.deployments import REQUEST_TASK, Deployment, newest
+from launcher.core.documents import load_policy, request_key
 from launcher.core.durations import format_duration
-from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, State
-from launcher.core.lifecycle import FleetInstance, fleets_of, parse_time
-from launcher.core.matching import Location, location_of
+from launcher.core.fleet import Fleet, by_location, fleet_locations, fleets_of
+from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, ItemKind, State
 from launcher.core.model import Policy
+from launcher.core.pulls import Pull
 from launcher.core.sweep import (
     AUTO_REJECTED,
-    OpenPull,
-    Recorded,
-    Running,
+    StaleStage,
     expiry_warning,
     is_late,
     late_reason,
@@ -39,14 +38,14 @@ from launcher.core.sweep import (
     stale_candidate,
     stale_reason,
     stale_stage,
-    utc_text,
 )
 from launcher.core.text import clip
+from launcher.core.times import utc_text
+from launcher.jobs.comments import comment_once
 from launcher.jobs.gate import decide_pull, is_managed_label
 from launcher.jobs.launch import TASK, LaunchOptions, run_launch
 
 SWEEP_MARKER = "<!-- launcher:sweep:{kind} -->"
-REQUEST_TASK = "launcher-request"  # records of pull requests the sweep closed before merge
 
 
 @dataclass
@@ -81,6 +80,10 @@ class Budget:
         if result is not False:  # adapters answer False when nothing needed changing
             self.done.append(what)
         return True
+
+    def spender(self, what: str) -> Callable[[Callable[[], object]], bool]:
+        """`spend` with `what` filled in, for helpers that decide whether to write at all."""
+        return functools.partial(self.spend, what)
 
 
 @dataclass
@@ -127,7 +130,7 @@ def run_sweep(
         pulls = gh.open_pulls(branch)
     except GitHubError as exc:
         report.errors.append(str(exc))
-        return _finish(report, out)
+        return _finish(gh, report, out)
     _sweep_pulls(gh, pulls, policy, options, report)
     if ec2 is not None and policy is not None:
         try:
@@ -136,7 +139,7 @@ def run_sweep(
             report.errors.append(str(exc))
     elif ec2 is not None:
         report.errors.append(f"{POLICY_PATH} on {branch} is missing or invalid: nothing launched")
-    return _finish(report, out)
+    return _finish(gh, report, out)
 
 
 def _sweep_deployments(
@@ -153,109 +156,62 @@ def _sweep_deployments(
     reconcile, `launcher launch`, runs only when one of them shows something to do.
     """
     now = options.now
-    infos = gh.deployments(TASK)
-    recorded = _latest_records(infos)
-    known_blobs = {
-        (str((i.payload.get("request") or {}).get("key")), str(i.payload.get("blob")))
-        for i in infos
-        if isinstance(i.payload.get("request"), dict)
-    }
-    locations = {location_of(p) for pool in policy.pools.values() for p in pool.providers}
-    for info in infos:
-        placement = info.payload.get("placement")
-        if isinstance(placement, dict) and isinstance(placement.get("region"), str):
-            locations.add(Location(placement["region"], placement.get("role_arn") or None))
-    fleet = [i for i in ec2.fleet(locations) if i.key]
-    running = [Running(f.key, f.commit, f.expires_at, f.instance_ids) for f in fleets_of(fleet)]
-    reasons, maybe_due = reconcile_reasons(
-        files, list(recorded.values()), known_blobs, running, now
-    )
-    for record in maybe_due:
-        status = gh.deployment_status(record.deployment_id)
+    listed = gh.deployments(TASK)
+    latest = newest(listed)
+    fleets = fleets_of(i for i in ec2.fleet(fleet_locations(policy, listed)) if i.key)
+    reasons, maybe_due = reconcile_reasons(files, listed, fleets, now)
+    for d in maybe_due:
+        status = gh.deployment_status(d.id)
         if status is None or status[0] in ("queued", "pending"):
-            reasons.append(f"{record.key}: scheduled launch due since {utc_text(record.launch_at)}")  # type: ignore[arg-type]
-    _warn_expiries(gh, running, recorded, options, report)
-    _orphans(ec2, fleet, orphans(files, set(recorded), running), options, report)
+            due = utc_text(d.launch_at) if d.launch_at else "now"
+            reasons.append(f"{d.key}: scheduled launch due since {due}")
+    _warn_expiries(gh, fleets, latest, options, report)
+    _orphans(ec2, orphans(files, listed, fleets), options, report)
     if reasons:
         _reconcile(gh, ec2, reasons, options, report)
-    for record in recorded.values():
-        if record.kind == "schedule" and record.launch_at and record.launch_at > now:
-            report.upcoming.append(f"{record.key} launches at {utc_text(record.launch_at)}")
-    for f in sorted(running, key=lambda f: f.expires_at or now):
+    for key, d in latest.items():
+        if d.kind == "schedule" and d.launch_at and d.launch_at > now:
+            report.upcoming.append(f"{key} launches at {utc_text(d.launch_at)}")
+    for f in sorted(fleets, key=lambda f: f.expires_at or now):
         if f.expires_at and f.expires_at > now:
             report.upcoming.append(f"{f.key} expires at {utc_text(f.expires_at)}")
 
 
-def _latest_records(infos: list[DeploymentInfo]) -> dict[str, Recorded]:
-    latest: dict[str, Recorded] = {}
-    launched: dict[str, str] = {}
-    for info in sorted(infos, key=lambda i: i.id):  # the newest deployment of a request wins
-        p = info.payload
-        request = p.get("request")
-        if p.get("launcher") != 1 or not isinstance(request, dict):
-            continue
-        if p.get("kind") == "launch":
-            launched[info.environment] = str(p.get("launch_commit") or info.sha)
-        latest[info.environment] = Recorded(
-            deployment_id=info.id,
-            key=info.environment,
-            blob=str(p.get("blob") or ""),
-            kind=str(p.get("kind") or ""),
-            launch_at=parse_time(p.get("launch_at")),
-            pr=p.get("pr") if isinstance(p.get("pr"), int) else None,
-            requested_by=str(p.get("requested_by") or ""),
-            running_commit=launched.get(info.environment, ""),
-        )
-    return latest
-
-
 def _warn_expiries(
     gh: GitHub,
-    running: list[Running],
-    recorded: dict[str, Recorded],
+    fleets: list[Fleet],
+    latest: dict[str, Deployment],
     options: SweepOptions,
     report: SweepReport,
 ) -> None:
     """A comment on the original pull request ahead of expiry, once per window."""
-    for f in running:
+    for f in fleets:
         window = expiry_warning(f.expires_at, options.expiry_warnings, options.now)
-        record = recorded.get(f.key)
+        record = latest.get(f.key)
         if window is None or record is None or record.pr is None or f.expires_at is None:
             continue
         marker = SWEEP_MARKER.format(kind=f"expiry {f.key} {f.commit} {format_duration(window)}")
-        if gh.find_comment(record.pr, marker) is not None:
-            continue
         who = f"@{record.requested_by} " if record.requested_by else ""
-        body = (
-            f"{marker}\n{who}the instances of `{f.key}` reach their maximum runtime at "
+        text = (
+            f"{who}the instances of `{f.key}` reach their maximum runtime at "
             f"{utc_text(f.expires_at)} and will be terminated then. To keep them longer, change "
             "`max_runtime` (within the pool's cap) in a new pull request."
         )
-        pr = record.pr
-        report.budget.spend(
-            f"warn #{pr}: {f.key} expires at {utc_text(f.expires_at)}",
-            lambda pr=pr, body=body: gh.comment(pr, body),
-        )
+        what = f"warn #{record.pr}: {f.key} expires at {utc_text(f.expires_at)}"
+        comment_once(gh, record.pr, marker, text, write=report.budget.spender(what))
 
 
-def _orphans(
-    ec2: EC2,
-    fleet: list[FleetInstance],
-    found: list[Running],
-    options: SweepOptions,
-    report: SweepReport,
-) -> None:
+def _orphans(ec2: EC2, found: list[Fleet], options: SweepOptions, report: SweepReport) -> None:
     for orphan in found:
         ids = ", ".join(orphan.instance_ids)
         report.orphans.append(f"{orphan.key} (commit {orphan.commit[:12]}): {ids}")
         if not options.reap_orphans:
             continue
-        mine = [i for i in fleet if i.instance_id in orphan.instance_ids]
-        for location in {Location(i.region, i.role_arn) for i in mine}:
-            ids_here = [i.instance_id for i in mine if (i.region, i.role_arn) == location]
+        for location, here in by_location(orphan.instances).items():
+            ids_here = [i.instance_id for i in here]
             report.budget.spend(
                 f"terminate orphans of {orphan.key} in {location.region}: {', '.join(ids_here)}",
-                lambda location=location, ids_here=ids_here: ec2.terminate(location, ids_here),
+                functools.partial(ec2.terminate, location, ids_here),
             )
 
 
@@ -282,7 +238,7 @@ def _reconcile(
 
 def _sweep_pulls(
     gh: GitHub,
-    pulls: list[OpenPull],
+    pulls: list[Pull],
     policy: Policy | None,
     options: SweepOptions,
     report: SweepReport,
@@ -304,7 +260,7 @@ def _sweep_pulls(
             report.errors.append(f"#{pull.number}: {exc}")
 
 
-def _auto_reject(gh: GitHub, pull: OpenPull, options: SweepOptions, report: SweepReport) -> None:
+def _auto_reject(gh: GitHub, pull: Pull, options: SweepOptions, report: SweepReport) -> None:
     """Verify against the pull request itself (labels are only a hint), then close it."""
     info = gh.pull(pull.number)
     decision = decide_pull(gh, info, gh.reviews(pull.number))
@@ -322,7 +278,7 @@ def _auto_reject(gh: GitHub, pull: OpenPull, options: SweepOptions, report: Swee
 
 
 def _stale(
-    gh: GitHub, pull: OpenPull, policy: Policy, options: SweepOptions, report: SweepReport
+    gh: GitHub, pull: Pull, policy: Policy, options: SweepOptions, report: SweepReport
 ) -> None:
     info = gh.pull(pull.number)
     decision = decide_pull(gh, info, gh.reviews(pull.number))
@@ -338,21 +294,18 @@ def _stale(
     stage = stale_stage(pull.created_at, ttl, options.stale_warning, options.now)
     reason = stale_reason(format_duration(ttl), pools)
     closes_at = pull.created_at + ttl
-    if stage == "close":
+    if stage is StaleStage.CLOSE:
         _close(gh, info, decision, "stale", reason, report)
-    elif stage == "warn":
+    elif stage is StaleStage.WARN:
+        text = (
+            f"@{info.author} this request has been waiting since "
+            f"{utc_text(pull.created_at)}. It will be closed at {utc_text(closes_at)} "
+            f"({reason}) unless it is approved. {_mentions(decision)}\n"
+            "Add the label `launch:keep-open` to keep it open."
+        )
+        what = f"warn #{pull.number}: closes at {utc_text(closes_at)}"
         marker = SWEEP_MARKER.format(kind="stale-warning")
-        if gh.find_comment(pull.number, marker) is None:
-            body = (
-                f"{marker}\n@{info.author} this request has been waiting since "
-                f"{utc_text(pull.created_at)}. It will be closed at {utc_text(closes_at)} "
-                f"({reason}) unless it is approved. {_mentions(decision)}\n"
-                "Add the label `launch:keep-open` to keep it open."
-            )
-            report.budget.spend(
-                f"warn #{pull.number}: closes at {utc_text(closes_at)}",
-                lambda: gh.comment(pull.number, body),
-            )
+        comment_once(gh, pull.number, marker, text, write=report.budget.spender(what))
         report.upcoming.append(f"#{pull.number} is closed as stale at {utc_text(closes_at)}")
 
 
@@ -365,7 +318,7 @@ def _mentions(decision: Decision) -> str:
 
 def _close(
     gh: GitHub,
-    info: PullInfo,
+    info: Pull,
     decision: Decision,
     category: str,
     reason: str,
@@ -375,14 +328,13 @@ def _close(
     end leaves the pull request open and findable by the next run."""
     n = info.number
     spend = report.budget.spend
+    text = (
+        f"@{info.author} this launch request was closed automatically: "
+        f"{reason}. {_mentions(decision)}\n\nThe branch is kept: push a fix (for example a "
+        "later `launch_at`) and reopen the pull request, or open a new one."
+    )
     marker = SWEEP_MARKER.format(kind=category)
-    if gh.find_comment(n, marker) is None:
-        body = (
-            f"{marker}\n@{info.author} this launch request was closed automatically: "
-            f"{reason}. {_mentions(decision)}\n\nThe branch is kept: push a fix (for example a "
-            "later `launch_at`) and reopen the pull request, or open a new one."
-        )
-        spend(f"comment on #{n}: {reason}", lambda: gh.comment(n, body))
+    comment_once(gh, n, marker, text, write=report.budget.spender(f"comment on #{n}: {reason}"))
     description = clip(f"{category.replace('_', '-')}: {reason}")
     spend(
         f"status {CONTEXT} failure on #{n}",
@@ -398,7 +350,7 @@ def _close(
 
 def _record_closed(
     gh: GitHub,
-    info: PullInfo,
+    info: Pull,
     decision: Decision,
     category: str,
     reason: str,
@@ -408,9 +360,9 @@ def _record_closed(
     the pull request's head, under its own task so the launch reconcile never acts on it."""
     keys = []
     for item in decision.items:
-        match = REQUEST_PATH.fullmatch(item.path)
-        if item.kind == "request" and match and item.state in (State.PENDING, State.FAILURE):
-            keys.append((f"{match['pool']}/{match['name']}", item.path))
+        key = request_key(item.path)
+        if item.kind is ItemKind.REQUEST and key and item.state in (State.PENDING, State.FAILURE):
+            keys.append((key, item.path))
     if not keys:
         return
     done = {(d.environment, d.sha) for d in gh.deployments(REQUEST_TASK)}
@@ -434,11 +386,8 @@ def _record_closed(
         report.budget.spend(f"record {key} as FAILED ({category})", record)
 
 
-def _finish(report: SweepReport, out: TextIO) -> SweepReport:
+def _finish(gh: GitHub, report: SweepReport, out: TextIO) -> SweepReport:
     text = report.summary()
     out.write(text)
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if path:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(text)
+    gh.settings.append_summary(text)
     return report

@@ -16,9 +16,9 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
-from launcher.core.lifecycle import RequestState, utc_iso
-from launcher.core.status import Overview, PoolStatus, RequestStatus, short_duration
-from launcher.core.sweep import utc_text
+from launcher.core.lifecycle import RequestState
+from launcher.core.status import Overview, PoolStatus, RequestStatus, short_duration, soonest
+from launcher.core.times import utc_iso, utc_text
 from launcher.report.text import approvals_text, detail_text, next_text
 
 INDEX = "index.html"
@@ -92,11 +92,6 @@ def pool_files(names: Iterable[str]) -> dict[str, str]:
             candidate, n = f"pool-{slug}-{n}.html", n + 1
         files[name] = candidate
     return files
-
-
-def soonest(rows: Iterable[RequestStatus]) -> list[RequestStatus]:
-    """Waiting requests by their auto-rejection time (none last), then by request."""
-    return sorted(rows, key=lambda r: (r.rejects_at is None, r.rejects_at or datetime.min, r.key))
 
 
 def _e(value: object) -> str:

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from launcher.core.lifecycle import RequestState, utc_iso
+from launcher.core.lifecycle import RequestState
 from launcher.core.status import Overview, PoolStatus, RequestStatus, short_duration, state_label
-from launcher.core.sweep import utc_text
+from launcher.core.times import utc_iso, utc_text
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

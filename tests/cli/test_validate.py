@@ -614,3 +614,19 @@ def test_whole_numbers_written_as_floats_become_ints(tmp_path: Path) -> None:
     )
     assert request is not None, problems
     assert request.instances[0].count == 2 and isinstance(request.instances[0].count, int)
+
+
+def test_github_format_adds_the_counts_to_the_job_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)  # validate needs no GitHub access
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    result = validate(repo, {"deployments/dev/web.yaml": GOOD}, "--format", "github", "--no-match")
+    assert result.code == 0
+    assert summary.read_text() == (
+        "earlier step\nlauncher validate: 2 files checked: 0 errors, 0 warnings\n"
+    )

@@ -8,12 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from launcher.core.fallback import Exhausted, next_placement
+from launcher.core.fleet import Fleet, FleetInstance, fleets_of
 from launcher.core.lifecycle import (
     Category,
     Complete,
     Desired,
-    Fleet,
-    FleetInstance,
     LastError,
     Launch,
     Orphan,
@@ -26,12 +25,9 @@ from launcher.core.lifecycle import (
     Terminate,
     expired,
     expires_at,
-    fleets_of,
     launch_due,
     parse_error,
-    parse_time,
     plan,
-    utc_iso,
     version_of,
 )
 from launcher.core.matching import ImageInfo, InstanceTypeInfo, Location, RegionCatalogue
@@ -51,10 +47,10 @@ def req(count: int = 1, **changes: object) -> LaunchRequest:
 def desired(request: LaunchRequest | None = None, commit: str = "c1", **kw: object) -> Desired:
     request = request or req()
     return Desired(
-        KEY,
-        request.path,
-        version_of(request),
-        commit,
+        key=KEY,
+        path=request.path,
+        version=version_of(request),
+        commit=commit,
         launch_at=request.launch_at,
         max_runtime=request.max_runtime,
         **kw,  # type: ignore[arg-type]
@@ -62,7 +58,14 @@ def desired(request: LaunchRequest | None = None, commit: str = "c1", **kw: obje
 
 
 def record(d: Desired, state: RequestState, deployment_id: int = 1, **kw: object) -> Record:
-    return Record(deployment_id, d.key, d.version, d.commit, state, **kw)  # type: ignore[arg-type]
+    return Record(
+        deployment_id=deployment_id,
+        key=d.key,
+        version=d.version,
+        commit=d.commit,
+        state=state,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def fleet(commit: str = "c1", n: int = 1, key: str = KEY) -> Fleet:
@@ -70,7 +73,15 @@ def fleet(commit: str = "c1", n: int = 1, key: str = KEY) -> Fleet:
         key,
         commit,
         tuple(
-            FleetInstance(f"i-{commit}{i}", key, "dev", commit, "running", "us-east-1", group="a")
+            FleetInstance(
+                instance_id=f"i-{commit}{i}",
+                key=key,
+                pool="dev",
+                commit=commit,
+                state="running",
+                region="us-east-1",
+                group="a",
+            )
             for i in range(n)
         ),
     )
@@ -105,13 +116,6 @@ def test_expires_at_uses_the_request_then_the_pool_cap() -> None:
     assert expires_at(NOW, timedelta(hours=8), timedelta(days=7)) == NOW + timedelta(hours=8)
     assert expires_at(NOW, None, timedelta(days=7)) == NOW + timedelta(days=7)
     assert expires_at(NOW, None, None) is None
-
-
-def test_times_round_trip_in_utc() -> None:
-    assert utc_iso(NOW) == "2026-12-01T09:00:00Z"
-    assert parse_time("2026-12-01T09:00:00Z") == NOW
-    assert parse_time("2026-12-01T09:00:00") is None  # no zone: not trusted
-    assert parse_time("soon") is None and parse_time(None) is None
 
 
 def test_failure_descriptions_carry_the_category() -> None:

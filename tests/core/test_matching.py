@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from launcher.core.fleet import FleetInstance
 from launcher.core.matching import (
     ImageInfo,
     InstanceTypeInfo,
@@ -26,7 +27,7 @@ from launcher.core.model import (
     Provider,
     Quota,
 )
-from launcher.core.quota import TaggedInstance, Usage, count_usage
+from launcher.core.quota import Usage, count_usage
 
 TYPES = [
     InstanceTypeInfo("t3.small", 2, 2.0, ("x86_64",)),
@@ -412,14 +413,26 @@ def test_locations_gather_amis_and_globs_per_account_and_region():
     assert wanted[Location("us-east-1", "arn:aws:iam::1:role/x")].patterns == {"c6i.*"}
 
 
+def instance(instance_id: str, pool: str, state: str, vcpus: int) -> FleetInstance:
+    return FleetInstance(
+        instance_id=instance_id,
+        key=f"{pool}/x",
+        pool=pool,
+        commit="c1",
+        state=state,
+        region="us-east-1",
+        vcpus=vcpus,
+    )
+
+
 @pytest.mark.parametrize(
     ("state", "counted"), [("pending", True), ("running", True), ("stopped", False)]
 )
 def test_usage_counts_pending_and_running_once(state, counted):
     seen = [
-        TaggedInstance("i-1", "dev", state, 2),
-        TaggedInstance("i-1", "dev", state, 2),  # same account seen through two providers
-        TaggedInstance("i-2", "gpu", "running", 8),
+        instance("i-1", "dev", state, 2),
+        instance("i-1", "dev", state, 2),  # the same, seen through two providers of one account
+        instance("i-2", "gpu", "running", 8),
     ]
     usage = count_usage(seen)
     assert usage.get("dev") == (Usage(1, 2) if counted else None)

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from launcher.core.deployments import Deployment
 from launcher.core.lifecycle import Category, RequestState
 from launcher.core.model import Policy, Pool
-from launcher.core.status import Deployed, build, short_duration, status_reads
+from launcher.core.status import build, short_duration, status_reads
 from tests.jobs.conftest import World
 from tests.jobs.status_scenario import LATER, Scenario, build_scenario
 
@@ -228,9 +229,9 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 POLICY = Policy(pools={"dev": Pool("dev")})
 
 
-def _deployed(id: int, kind: str, **payload: object) -> Deployed:
+def _deployed(id: int, kind: str, **payload: object) -> Deployment:
     body = {"launcher": 1, "kind": kind, "request": {"key": "dev/a", "path": "x"}, **payload}
-    return Deployed(id, "launcher", "dev/a", "sha", body)
+    return Deployment(id, "launcher", "dev/a", "sha", body)
 
 
 def test_only_a_due_schedule_needs_a_status_read() -> None:

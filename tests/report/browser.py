@@ -1,7 +1,7 @@
 """A real headless browser for the dashboard tests: Debian's chromium driven by Playwright.
 
 Playwright's own browser download is never used (`playwright install` is not run): the
-driver ships in the wheel and drives the system chromium, which `./dev browsers` installs.
+driver ships in the wheel and drives the system chromium, which `./dev test` installs when missing.
 Tests skip, saying why, only when chromium (or Java, for the HTML validator) is missing.
 """
 
@@ -32,12 +32,12 @@ ARGS = [
 
 def require_chromium() -> None:
     if not CHROMIUM.is_file():
-        pytest.skip(f"chromium is not installed at {CHROMIUM}: run ./dev browsers")
+        pytest.skip(f"chromium is not installed at {CHROMIUM}: ./dev test installs it")
 
 
 def require_java() -> None:
     if shutil.which("java") is None:
-        pytest.skip("java is not installed (the vnu HTML validator needs it): run ./dev browsers")
+        pytest.skip("java is not installed (the vnu HTML validator needs it): ./dev test does")
 
 
 @contextmanager
@@ -69,7 +69,7 @@ def browser() -> Iterator[Any]:
 
 def axe_violations(page: Any) -> list[dict[str, Any]]:
     """axe-core's WCAG 2 A/AA violations on the page (axe-core from package-lock.json)."""
-    assert AXE.is_file(), f"{AXE} is missing: run `npm ci` (./dev browsers does)"
+    assert AXE.is_file(), f"{AXE} is missing: run `npm ci` (./dev test does)"
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(
         "() => axe.run(document, {runOnly: {type: 'tag', values: "

@@ -51,10 +51,10 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
                         if str(team.id) == req.params["team_id"]:
                             return team
             raise not_found()
-        team = org_of(req).teams.get(req.params["team_slug"].lower())
-        if team is None:
+        found = org_of(req).teams.get(req.params["team_slug"].lower())
+        if found is None:
             raise not_found()
-        return team
+        return found
 
     @router.add("GET", "/orgs/{org}", "orgs/get")
     def get_org(req: Request) -> Response:

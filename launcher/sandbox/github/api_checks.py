@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from launcher.sandbox.github.api_git import R, repo_of
 from launcher.sandbox.github.http import ApiError, Request, Response, Router, not_found
-from launcher.sandbox.github.state import Deployment, Repo
+from launcher.sandbox.github.state import CheckRun, Deployment, Repo, Status
 
 
 def register(router: Router) -> None:
@@ -48,13 +48,13 @@ def register(router: Router) -> None:
         shapes = req.gh.shapes
         api = f"{req.base_url}/repos/{repo.full_name}"
 
-        def wrap(chunk: list[object]) -> dict[str, object]:
+        def wrap(chunk: list[Status]) -> dict[str, object]:
             return {
                 "state": req.gh.combined_state(latest),
                 "statuses": [
                     {k: v for k, v in shapes.status(repo, s).items() if k != "creator"}
                     | {"required": False}
-                    for s in chunk  # type: ignore[misc]
+                    for s in chunk
                 ],
                 "sha": sha,
                 "total_count": len(latest),
@@ -72,7 +72,7 @@ def register(router: Router) -> None:
         run = req.gh.create_check_run(repo, req.require_user(), req.json())
         return Response(201, req.gh.shapes.check_run(repo, run))
 
-    def run_of(req: Request, repo: Repo):  # type: ignore[no-untyped-def]
+    def run_of(req: Request, repo: Repo) -> CheckRun:
         run = repo.check_runs.get(req.int_param("check_run_id"))
         if run is None:
             raise not_found()

@@ -233,7 +233,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
                     for i in range(1, e.path.count("/") + 1)
                 }
             )
-            listing = [
+            listing: list[dict[str, object]] = [
                 {"path": d, "mode": "040000", "type": "tree", "sha": "", "url": ""} for d in dirs
             ]
             for d in listing:
@@ -245,7 +245,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
                 | ({"size": e.size, "url": f"{api}/blobs/{e.sha}"} if e.type == "blob" else {})
                 for e in entries
             ]
-            listing.sort(key=lambda d: d["path"])
+            listing.sort(key=lambda d: str(d["path"]))
         else:
             listing = []
             for e in repo.git.tree_level(tree_sha):

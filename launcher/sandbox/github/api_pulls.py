@@ -121,8 +121,9 @@ def register(router: Router) -> None:
         shas = repo.git.rev_list(repo.base_sha(issue), repo.head_sha(issue))
         shapes = req.gh.shapes
         return req.paginate(
-            shas[:250], lambda chunk: [shapes.commit(repo, repo.git.commit(s)) for s in chunk]
-        )  # type: ignore[arg-type]
+            shas[:250],
+            lambda chunk: [shapes.commit(repo, repo.git.commit(s)) for s in chunk],  # type: ignore[arg-type]
+        )
 
     # -- reviews -------------------------------------------------------------------------
     @router.add("GET", f"{P}/reviews", "pulls/list-reviews")

@@ -409,15 +409,15 @@ def _parse_raw_numstat(raw: bytes) -> list[FileChange]:
         "T": "changed",
     }
     result = []
-    for (st, sha, path, old), (adds, dels) in zip(raws, stats, strict=True):
+    for (st, blob, name, previous), (added, deleted) in zip(raws, stats, strict=True):
         result.append(
             FileChange(
-                path,
+                name,
                 status_map.get(st, "modified"),
-                None if st == "D" else sha,
-                adds,
-                dels,
-                old,
+                None if st == "D" else blob,
+                added,
+                deleted,
+                previous,
             )
         )
     return result

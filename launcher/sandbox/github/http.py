@@ -263,8 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
                     limit = gh.rate_limits.limit_for(user, resource)
                     raise ApiError(
                         403,
-                        f"API rate limit exceeded for user ID {gh.state.user(user).id}."
-                        if user and gh.state.user(user)
+                        f"API rate limit exceeded for user ID {account.id}."
+                        if user and (account := gh.state.user(user))
                         else "API rate limit exceeded for 127.0.0.1. (But here's the good news: "
                         "Authenticated requests get a higher rate limit. Check out the "
                         "documentation for more details.)",

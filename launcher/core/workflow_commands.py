@@ -1,4 +1,5 @@
-"""Rendering problems for people (text), programs (json) and GitHub Actions (workflow commands)."""
+"""GitHub Actions workflow commands (`::error file=…::…`): annotations on files and lines,
+escaped so that untrusted text (a file name, a review) can never start a command of its own."""
 
 from __future__ import annotations
 
@@ -30,7 +31,3 @@ def workflow_command(
         props.append(f"col={col}")
     head = f"::{kind}" + (" " + ",".join(props) if props else "")
     return f"{head}::{escape_data(message)}"
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
