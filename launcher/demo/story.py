@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from launcher.demo.stage import DemoError, Stage, now_utc, project_root
+from launcher.demo.stage import DemoError, Stage, now_utc, project_root, set_clock
 
 DEV = "deployments/dev/{}.yaml"
 
@@ -121,7 +121,8 @@ class Story:
         )
         s.pump()
         self.say(f"   PR #{n4} opened → {self.gate_says(n4, 'pending')}")
-        s.dispatch("sweep.yml", now=_iso(launch_at))
+        set_clock(launch_at)
+        s.dispatch("sweep.yml")
         state = s.repo("bob").get_pull(n4).state
         self.expect(f"PR #{n4} closed by the sweep", state, lambda st: st == "closed")
         self.say(f"   sweep at {launch_at:%H:%M} → {self.gate_says(n4, 'failure')}; PR closed")
@@ -140,11 +141,13 @@ class Story:
             lambda n: n == 0,
         )
         self.say("   merged → recorded as SCHEDULED, nothing runs yet")
-        s.dispatch("sweep.yml", now=_iso(start))
+        set_clock(start)
+        s.dispatch("sweep.yml")
         self.say(f"   sweep at {start:%H:%M} → launched")
         self.show_instances("dev/batch", 2)
         end = start + timedelta(hours=1)
-        s.dispatch("sweep.yml", now=_iso(end))
+        set_clock(end)
+        s.dispatch("sweep.yml")
         self.expect(
             "batch terminated at expiry", len(self.instances("dev/batch")), lambda n: n == 0
         )

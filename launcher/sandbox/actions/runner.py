@@ -5,6 +5,10 @@ Jobs run on this machine (no containers) in a fresh workspace each, `run:` steps
 variables Actions sets (GITHUB_*, RUNNER_*, CI) and the workflow's, job's and step's `env:`.
 GITHUB_TOKEN is only there if the workflow passes it, as on GitHub, so a workflow that
 forgets it fails here too.
+
+Time: every `run:` step runs on the sandbox clock (`launcher.sandbox.clock`), through
+libfaketime, so moving the clock of the stand-ins moves the jobs' `date` and
+`datetime.now()` too; a workflow never gets the time as an input.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from launcher.sandbox import clock as sandbox_clock
 from launcher.sandbox.actions import expressions as ex
 from launcher.sandbox.actions.emulated import ACTIONS, ActionError, JobState
 from launcher.sandbox.actions.workflow import (
@@ -135,6 +140,7 @@ class ActionsRunner:
         pip_install: Literal["skip-installed", "run"] = "skip-installed",
         project: str = "launcher",
         workdir: str | Path | None = None,
+        clock: sandbox_clock.SandboxClock | None = None,
     ) -> None:
         self.repo = repo
         self.workflows_dir = Path(workflows_dir)
@@ -153,6 +159,7 @@ class ActionsRunner:
         self.pip_install = pip_install
         self.project = project
         self.workdir = Path(workdir) if workdir else None
+        self.clock = clock or sandbox_clock.CLOCK
         self._run_id = int(time.time()) % 10**9
 
     # -- public API -------------------------------------------------------------------------
@@ -385,6 +392,7 @@ class ActionsRunner:
         script = state.temp / f"step-{n}.sh"
         script.write_text(str(step["run"]))
         env = self._base_env(state, root)
+        env.update(self._clock_env())
         env.update({k: str(v) for k, v in files.items()})
         env.update(job_env)
         env.update(state.env)
@@ -407,6 +415,22 @@ class ActionsRunner:
         return code, out, err, outputs
 
     # -- helpers ------------------------------------------------------------------------------
+    def _clock_env(self) -> dict[str, str]:
+        """libfaketime's environment, so the step's processes read the sandbox clock.
+
+        Without libfaketime a job can still run while the clock is the OS clock; once the
+        sandbox has moved it, a job that would read the wrong time fails instead.
+        """
+        try:
+            return self.clock.faketime_env()
+        except sandbox_clock.ClockUnavailable:
+            if self.clock.offset == 0:
+                return {}
+            raise ActionError(
+                "the sandbox clock was moved but libfaketime is not installed "
+                "(Debian package libfaketime; `./dev browsers` installs it)"
+            ) from None
+
     def _base_env(self, state: JobState, root: Path) -> dict[str, str]:
         g = state.github
         env = {

@@ -196,7 +196,7 @@ class GitHub:
             person = (
                 self._person(author_login)
                 if author_login
-                else Person("GitHub", "noreply@github.com", int(time.time()))
+                else Person("GitHub", "noreply@github.com", int(now()))
             )
             blobs = {p: (c.encode() if isinstance(c, str) else c) for p, c in (files or {}).items()}
             if not blobs:
@@ -219,7 +219,7 @@ class GitHub:
         return user
 
     def _person(self, login: str | None, ts: int | None = None) -> Person:
-        ts = ts or int(time.time())
+        ts = ts or int(now())
         user = self.state.user(login) if login else None
         if user is None:
             return Person("GitHub", "noreply@github.com", ts)
