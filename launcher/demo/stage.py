@@ -132,7 +132,7 @@ class Stage:
                 sender = (event.payload.get("sender") or {}).get("login")
                 if sender == BOT:
                     continue  # like GITHUB_TOKEN: the bot's own writes trigger no workflow
-                jobs += self._ran(self.runner.run_event(event.event, event.payload))
+                jobs += self._ran(self.runner.run_webhook(event.event, event.payload))
 
     def dispatch(self, workflow: str, **inputs: Any) -> list[JobResult]:
         assert self.runner is not None

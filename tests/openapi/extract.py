@@ -104,6 +104,22 @@ OPERATIONS: list[str] = [
     "repos/create-deployment-status",
     "repos/get-deployment-status",
     "search/issues-and-pull-requests",
+    # Actions: environments, OIDC and re-requested checks (sandbox/github/environments.py,
+    # api_actions.py)
+    "repos/get-all-environments",
+    "repos/get-environment",
+    "repos/create-or-update-environment",
+    "repos/delete-an-environment",
+    "repos/list-deployment-branch-policies",
+    "repos/create-deployment-branch-policy",
+    "repos/get-deployment-branch-policy",
+    "repos/update-deployment-branch-policy",
+    "repos/delete-deployment-branch-policy",
+    "actions/list-environment-secrets",
+    "actions/get-custom-oidc-sub-claim-for-repo",
+    "actions/set-custom-oidc-sub-claim-for-repo",
+    "checks/rerequest-run",
+    "checks/rerequest-suite",
 ]
 
 # Generic error bodies, used for statuses an operation does not document.
@@ -130,6 +146,13 @@ WEBHOOKS: list[str] = [
     "deployment-status-created",
     "check-run-created",
     "check-run-completed",
+    "check-run-rerequested",
+    "check-suite-rerequested",
+    "workflow-run-completed",
+    "merge-group-checks-requested",
+    "merge-group-destroyed",
+    "pull-request-enqueued",
+    "pull-request-dequeued",
 ]
 
 _DROP = {"description", "example", "examples", "title", "externalDocs", "deprecated"}

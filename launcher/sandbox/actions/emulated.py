@@ -36,6 +36,7 @@ class JobState:
     temp: Path
     path_prefix: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)  # GITHUB_ENV and action exports
+    runner_env: dict[str, str] = field(default_factory=dict)  # e.g. ACTIONS_ID_TOKEN_REQUEST_*
 
 
 Outcome = tuple[int, str, dict[str, str]]

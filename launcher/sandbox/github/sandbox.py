@@ -10,12 +10,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from launcher.sandbox.github import api_accounts, api_checks, api_git, api_issues, api_pulls
+from launcher.sandbox.github import (
+    api_accounts,
+    api_checks,
+    api_git,
+    api_issues,
+    api_pulls,
+    environments,
+    oidc,
+)
+from launcher.sandbox.github.environments import Environment
 from launcher.sandbox.github.events import Event
 from launcher.sandbox.github.http import HttpServer
 from launcher.sandbox.github.observe import Fault, LoggedRequest
 from launcher.sandbox.github.service import GitHub
-from launcher.sandbox.github.state import Issue, Org, Repo, Team
+from launcher.sandbox.github.state import Issue, Org, Repo, Team, now
 
 
 class GitHubSandbox:
@@ -41,7 +50,10 @@ class GitHubSandbox:
         self.gh.record_responses = record_responses
         for module in (api_accounts, api_git, api_pulls, api_issues, api_checks):
             module.register(self.gh.router)
+        for extra in (environments, oidc):  # GitHub Actions' settings
+            extra.register(self.gh.router)
         api_accounts.register_sandbox(self.gh.router, self)
+        oidc.register_sandbox(self.gh.router)
         self._host, self._port = host, port
         self._server: HttpServer | None = None
 
@@ -161,6 +173,50 @@ class GitHubSandbox:
         """Commit ``files`` to ``branch`` (None deletes a file) and announce ``push`` plus
         ``pull_request synchronize`` for open PRs from that branch. Returns the new SHA."""
         return self.gh.push_files(self.repo(repo), branch, files, message, author, base)
+
+    # -- GitHub Actions settings ----------------------------------------------------
+    def create_environment(
+        self,
+        repo: str,
+        name: str,
+        *,
+        branches: list[str] | None = None,
+        tags: list[str] | None = None,
+        protected_branches: bool = False,
+        secrets: Mapping[str, str] | None = None,
+    ) -> Environment:
+        """An environment as PUT .../environments/{name} makes it. ``branches``/``tags``:
+        custom deployment branch policies (patterns); ``protected_branches``: only protected
+        branches; neither: any ref may deploy. ``secrets``: environment secrets."""
+        r = self.repo(repo)
+        custom = branches is not None or tags is not None
+        policy = None
+        if custom or protected_branches:
+            policy = {"protected_branches": protected_branches, "custom_branch_policies": custom}
+        env = environments.put_environment(self.gh, r, name, {"deployment_branch_policy": policy})
+        for pattern in branches or []:
+            environments.add_policy(self.gh, r, env, pattern, "branch")
+        for pattern in tags or []:
+            environments.add_policy(self.gh, r, env, pattern, "tag")
+        for key, value in (secrets or {}).items():
+            self.set_environment_secret(repo, name, key, value)
+        return env
+
+    def set_environment_secret(self, repo: str, environment: str, name: str, value: str) -> None:
+        """GitHub's PUT takes a libsodium-sealed value; the stand-in takes it from Python."""
+        env = self.gh.actions_environments.get(self.repo(repo), environment)
+        if env is None:
+            raise KeyError(f"{repo} has no environment {environment}")
+        with self.gh.state.lock:
+            ts = now()
+            old = env.secrets.get(name.upper())
+            env.secrets[name.upper()] = environments.Secret(
+                value, old.created_at if old else ts, ts
+            )
+
+    def set_org_immutable_subject(self, org: str, enabled: bool) -> None:
+        """The organization-level OIDC immutable-subject setting repositories fall back to."""
+        self.gh.actions_oidc.orgs_immutable[org.lower()] = enabled
 
     def pull(self, repo: str, number: int) -> Issue:
         return self.gh.get_pull(self.repo(repo), number)

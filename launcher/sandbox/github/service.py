@@ -13,10 +13,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from launcher.sandbox.github.environments import Environments
 from launcher.sandbox.github.events import EventLog
 from launcher.sandbox.github.gitrepo import ZERO_SHA, FileChange, GitRepo, Person
 from launcher.sandbox.github.http import ApiError, Router, not_found, validation
 from launcher.sandbox.github.observe import Faults, RateLimits, RequestLog
+from launcher.sandbox.github.oidc import Oidc
 from launcher.sandbox.github.shapes import Shapes
 from launcher.sandbox.github.state import (
     PERMISSION_ALIASES,
@@ -61,6 +63,9 @@ class GitHub:
         self.record_responses = False
         self.responses: list[tuple[str | None, int, Any, str | None]] = []
         self._pr_diff_cache: dict[tuple[str, str, str], tuple[list[FileChange], int]] = {}
+        # GitHub Actions' settings (sandbox/github/environments.py, oidc.py)
+        self.actions_environments = Environments()
+        self.actions_oidc = Oidc()
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,479 @@
+"""The local runner with the GitHub stand-in: which workflow file, ref and secrets a job gets
+(pull_request_target, workflow_run, environments) and the OIDC subject it can present."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+import requests
+
+from launcher.sandbox import clock
+from launcher.sandbox.actions import ActionsRunner, JobResult
+from launcher.sandbox.github import GitHubSandbox
+
+VENV_BIN = Path(sys.executable).parent
+CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
+SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065 # v5.6.0"
+
+
+def workflow(text: str) -> str:
+    return textwrap.dedent(text).replace("CHECKOUT", CHECKOUT).replace("SETUP_PYTHON", SETUP_PYTHON)
+
+
+TARGET = workflow(
+    """\
+    name: target
+    on: pull_request_target
+    permissions: {}
+    jobs:
+      show:
+        runs-on: ubuntu-latest
+        steps:
+          - uses: CHECKOUT
+            with: {persist-credentials: false}
+          - run: |
+              echo "workflow: WHOSE"
+              echo "ref=$GITHUB_REF sha=$GITHUB_SHA"
+              echo "checked out: $(cat marker.txt)"
+    """
+)
+PR_CHECK = workflow(
+    """\
+    name: ci
+    on: pull_request
+    permissions: {}
+    jobs:
+      test:
+        runs-on: ubuntu-latest
+        steps:
+          - run: |
+              echo "workflow: WHOSE"
+              echo "ref=$GITHUB_REF"
+    """
+)
+AFTER_CI = workflow(
+    """\
+    name: after ci
+    on:
+      workflow_run:
+        workflows: [ci]
+        types: [completed]
+    permissions: {}
+    jobs:
+      report:
+        runs-on: ubuntu-latest
+        steps:
+          - env:
+              HEAD_BRANCH: ${{ github.event.workflow_run.head_branch }}
+              CONCLUSION: ${{ github.event.workflow_run.conclusion }}
+              TRIGGER: ${{ github.event.workflow_run.event }}
+            run: |
+              echo "workflow: WHOSE"
+              echo "ref=$GITHUB_REF after $TRIGGER on $HEAD_BRANCH: $CONCLUSION"
+    """
+)
+DEPLOY = workflow(
+    """\
+    name: deploy
+    on: [push, pull_request, pull_request_target, workflow_dispatch]
+    permissions: {}
+    jobs:
+      deploy:
+        runs-on: ubuntu-latest
+        environment: production
+        steps:
+          - env:
+              KEY: ${{ secrets.AWS_KEY }}
+            run: |
+              if [ -n "$KEY" ]; then echo "key: $KEY (${#KEY} characters)"; else echo "no key"; fi
+      other:
+        runs-on: ubuntu-latest
+        steps:
+          - env:
+              KEY: ${{ secrets.AWS_KEY }}
+            run: if [ -n "$KEY" ]; then echo "key"; else echo "no key"; fi
+    """
+)
+OIDC = workflow(
+    """\
+    name: oidc
+    on: [push, pull_request, pull_request_target, workflow_dispatch]
+    permissions:
+      id-token: write
+    jobs:
+      plain:
+        runs-on: ubuntu-latest
+        steps:
+          - uses: SETUP_PYTHON
+            with: {python-version: "3.11"}
+          - run: |
+              python - <<'PY'
+              import json, os, urllib.request
+              url = os.environ["ACTIONS_ID_TOKEN_REQUEST_URL"] + "&audience=sts.amazonaws.com"
+              token = os.environ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+              req = urllib.request.Request(url, headers={"Authorization": f"bearer {token}"})
+              print("jwt=" + json.load(urllib.request.urlopen(req))["value"])
+              PY
+      staged:
+        runs-on: ubuntu-latest
+        environment: staging
+        steps:
+          - run: test -n "$ACTIONS_ID_TOKEN_REQUEST_URL"
+      none:
+        runs-on: ubuntu-latest
+        permissions: {contents: read}
+        steps:
+          - run: test -z "${ACTIONS_ID_TOKEN_REQUEST_URL:-}" && echo "no id token"
+    """
+)
+
+
+@dataclass
+class Repo:
+    sb: GitHubSandbox
+    tokens: dict[str, str]
+    name: str = "acme/infra"
+
+    def runner(self) -> ActionsRunner:
+        return ActionsRunner.for_sandbox(
+            self.sb, self.name, token=self.tokens["ci[bot]"], python_bin_dir=VENV_BIN
+        )
+
+    def open_pr(self, files: dict[str, str], branch: str = "change", base: str = "main") -> int:
+        self.sb.push_files(self.name, branch, files, "change", "alice", base=base)
+        repo = self.sb.client(self.tokens["alice"]).get_repo(self.name)
+        return int(repo.create_pull(title="change", body="", head=branch, base=base).number)
+
+    def api(self, method: str, path: str, who: str = "pat", **body: Any) -> requests.Response:
+        return requests.request(
+            method,
+            f"{self.sb.url}/repos/{self.name}{path}",
+            headers={"Authorization": f"token {self.tokens[who]}"},
+            json=body or None,
+            timeout=10,
+        )
+
+
+def make_repo(sb: GitHubSandbox, files: dict[str, str]) -> Repo:
+    tokens = {n: sb.add_user(n) for n in ("alice", "pat")}
+    tokens["ci[bot]"] = sb.add_user("ci[bot]", bot=True)
+    sb.add_org("acme", members=["alice"], admins=["pat"])
+    sb.create_repo("acme", "infra", files, collaborators={"alice": "write"})
+    return Repo(sb, tokens)
+
+
+def stdout(job: JobResult) -> str:
+    return "".join(step.stdout + step.stderr for step in job.steps)
+
+
+def only(jobs: list[JobResult], workflow: str, job_id: str | None = None) -> JobResult:
+    found = [j for j in jobs if j.workflow == workflow and (job_id is None or j.job_id == job_id)]
+    assert len(found) == 1, [(j.workflow, j.job_id) for j in jobs]
+    return found[0]
+
+
+# -- pull_request_target and workflow_run: the default branch's workflow and ref -------------
+def test_pull_request_target_runs_the_default_branchs_workflow_even_when_the_pr_edits_it(
+    github_sandbox: GitHubSandbox,
+) -> None:
+    repo = make_repo(
+        github_sandbox,
+        {
+            ".github/workflows/target.yml": TARGET.replace("WHOSE", "main's"),
+            ".github/workflows/ci.yml": PR_CHECK.replace("WHOSE", "main's"),
+            "marker.txt": "main",
+        },
+    )
+    main = github_sandbox.branch_sha("acme/infra", "main")
+    number = repo.open_pr(
+        {
+            ".github/workflows/target.yml": TARGET.replace("WHOSE", "the pull request's"),
+            ".github/workflows/ci.yml": PR_CHECK.replace("WHOSE", "the pull request's"),
+            "marker.txt": "pull request",
+        }
+    )
+    payload = github_sandbox.last_event("pull_request", "opened").payload
+    jobs = repo.runner().run_webhook("pull_request", payload)
+
+    target = only(jobs, "target.yml")
+    assert target.ok, target.log()
+    assert "workflow: main's" in stdout(target)
+    assert f"ref=refs/heads/main sha={main}" in stdout(target)
+    assert "checked out: main" in stdout(target)
+    # The pull_request workflow is the pull request's own, on its merge ref.
+    ci = only(jobs, "ci.yml")
+    assert "workflow: the pull request's" in stdout(ci)
+    assert f"ref=refs/pull/{number}/merge" in stdout(ci)
+
+
+def test_pull_request_target_on_another_base_branch_still_runs_the_default_branchs_workflow(
+    github_sandbox: GitHubSandbox,
+) -> None:
+    repo = make_repo(
+        github_sandbox,
+        {".github/workflows/target.yml": TARGET.replace("WHOSE", "main's"), "marker.txt": "main"},
+    )
+    # An old branch with an outdated (say, vulnerable) copy of the workflow.
+    github_sandbox.push_files(
+        "acme/infra",
+        "release",
+        {".github/workflows/target.yml": TARGET.replace("WHOSE", "release's old")},
+        "old",
+        "pat",
+        base="main",
+    )
+    repo.open_pr({"marker.txt": "pull request"}, base="release")
+    payload = github_sandbox.last_event("pull_request", "opened").payload
+    (job,) = repo.runner().run_event("pull_request_target", payload)
+    assert "workflow: main's" in stdout(job) and "ref=refs/heads/main" in stdout(job)
+
+
+def test_workflow_run_runs_the_default_branchs_workflow_after_the_named_one_completes(
+    github_sandbox: GitHubSandbox,
+) -> None:
+    repo = make_repo(
+        github_sandbox,
+        {
+            ".github/workflows/ci.yml": PR_CHECK.replace("WHOSE", "main's"),
+            ".github/workflows/after.yml": AFTER_CI.replace("WHOSE", "main's"),
+        },
+    )
+    repo.open_pr(
+        {
+            ".github/workflows/ci.yml": PR_CHECK.replace("WHOSE", "pr's"),
+            ".github/workflows/after.yml": AFTER_CI.replace("WHOSE", "pr's"),
+        }
+    )
+    payload = github_sandbox.last_event("pull_request", "opened").payload
+    jobs = repo.runner().run_event("pull_request", payload)
+    assert [j.workflow for j in jobs] == ["ci.yml", "after.yml"]
+    after = only(jobs, "after.yml")
+    assert "workflow: main's" in stdout(after)
+    assert "ref=refs/heads/main after pull_request on change: success" in stdout(after)
+    # GitHub announces every run's completion, the workflow_run workflow's own included.
+    runs = [e.payload["workflow_run"] for e in github_sandbox.events(0, "workflow_run")]
+    assert [(r["name"], r["event"], r["conclusion"]) for r in runs] == [
+        ("ci", "pull_request", "success"),
+        ("after ci", "workflow_run", "success"),
+    ]
+    assert runs[0]["pull_requests"][0]["number"] == 1
+
+
+# -- environments --------------------------------------------------------------------------------
+@pytest.fixture
+def deploy_repo(github_sandbox: GitHubSandbox) -> Repo:
+    repo = make_repo(github_sandbox, {".github/workflows/deploy.yml": DEPLOY})
+    github_sandbox.create_environment(
+        "acme/infra", "production", branches=["main"], secrets={"AWS_KEY": "AKIAPROD"}
+    )
+    return repo
+
+
+def test_an_environment_secret_is_absent_for_a_job_on_another_ref(deploy_repo: Repo) -> None:
+    sb = deploy_repo.sb
+    number = deploy_repo.open_pr({"deployments/x.yaml": "x"})
+    payload = sb.last_event("pull_request", "opened").payload
+    runner = deploy_repo.runner()
+
+    deploy = only(runner.run_event("pull_request", payload), "deploy.yml", "deploy")
+    assert deploy.result == "failure" and deploy.environment == "production"
+    assert [s.name for s in deploy.steps] == ["Set up job"]  # no step ran
+    assert (
+        f'Branch "refs/pull/{number}/merge" is not allowed to deploy to production due to '
+        "environment protection rules."
+    ) in stdout(deploy)
+
+    dispatched = runner.run_workflow("deploy.yml", "workflow_dispatch", ref="refs/heads/change")
+    assert only(dispatched, "deploy.yml", "deploy").result == "failure"
+
+
+def test_an_environment_secret_is_present_on_the_default_branch(deploy_repo: Repo) -> None:
+    sb = deploy_repo.sb
+    deploy_repo.open_pr({"deployments/x.yaml": "x"})
+    payload = sb.last_event("pull_request", "opened").payload
+    runner = deploy_repo.runner()
+    for jobs in (
+        runner.run_event("pull_request_target", payload),  # evaluated against main
+        runner.run_workflow("deploy.yml", "workflow_dispatch"),
+    ):
+        deploy = only(jobs, "deploy.yml", "deploy")
+        assert deploy.ok, deploy.log()
+        assert "key: *** (8 characters)" in stdout(deploy)  # present, and masked in logs
+        assert "no key" in stdout(only(jobs, "deploy.yml", "other"))  # no environment: none
+
+
+def test_environments_and_branch_policies_over_rest(github_sandbox: GitHubSandbox) -> None:
+    repo = make_repo(github_sandbox, {"README.md": "hi"})
+    answer = repo.api(
+        "PUT",
+        "/environments/production",
+        deployment_branch_policy={"protected_branches": False, "custom_branch_policies": True},
+    )
+    assert answer.status_code == 200
+    assert answer.json()["deployment_branch_policy"] == {
+        "protected_branches": False,
+        "custom_branch_policies": True,
+    }
+    created = repo.api(
+        "POST", "/environments/production/deployment-branch-policies", name="release/*"
+    )
+    assert created.status_code == 200 and created.json()["type"] == "branch"
+    listed = repo.api("GET", "/environments/production/deployment-branch-policies").json()
+    assert [p["name"] for p in listed["branch_policies"]] == ["release/*"]
+    env = repo.api("GET", "/environments/production").json()
+    assert [r["type"] for r in env["protection_rules"]] == ["branch_policy"]
+    assert repo.api("GET", "/environments").json()["total_count"] == 1
+    # Only admins change environments; alice (write) may read them.
+    assert repo.api("PUT", "/environments/other", who="alice").status_code == 403
+    both = {"protected_branches": True, "custom_branch_policies": True}
+    assert repo.api("PUT", "/environments/x", deployment_branch_policy=both).status_code == 422
+    policy_id = created.json()["id"]
+    path = f"/environments/production/deployment-branch-policies/{policy_id}"
+    assert repo.api("PUT", path, name="main").json()["name"] == "main"
+    assert repo.api("DELETE", path).status_code == 204
+    assert repo.api("GET", path).status_code == 404
+    assert repo.api("DELETE", "/environments/production").status_code == 204
+    assert repo.api("GET", "/environments/production").status_code == 404
+
+
+def test_a_policy_pattern_star_stops_at_a_slash(github_sandbox: GitHubSandbox) -> None:
+    from launcher.sandbox.github.environments import allows
+
+    make_repo(github_sandbox, {"README.md": "hi"})
+    env = github_sandbox.create_environment("acme/infra", "prod", branches=["release/*"])
+    repo = github_sandbox.repo("acme/infra")
+    gh = github_sandbox.gh
+    assert allows(gh, repo, env, "refs/heads/release/1.0") is None
+    assert allows(gh, repo, env, "refs/heads/release/1.0/hotfix") is not None
+    assert allows(gh, repo, env, "refs/tags/release/1.0") is not None
+
+
+# -- OIDC ----------------------------------------------------------------------------------------
+@pytest.fixture
+def oidc_repo(github_sandbox: GitHubSandbox) -> Repo:
+    repo = make_repo(github_sandbox, {".github/workflows/oidc.yml": OIDC})
+    github_sandbox.create_environment("acme/infra", "staging")
+    return repo
+
+
+def subjects(jobs: list[JobResult]) -> dict[str, str | None]:
+    return {j.job_id: (j.id_token_claims or {}).get("sub") for j in jobs}
+
+
+def test_the_oidc_sub_takes_githubs_forms(oidc_repo: Repo) -> None:
+    sb = oidc_repo.sb
+    repo = sb.repo("acme/infra")
+    org_id = sb.gh.state.user("acme").id  # type: ignore[union-attr]
+    runner = oidc_repo.runner()
+    # A repository created after 2026-07-15: the immutable form by default.
+    immutable = f"repo:acme@{org_id}/infra@{repo.id}"
+    on_main = runner.run_workflow("oidc.yml", "workflow_dispatch")
+    assert subjects(on_main) == {
+        "plain": f"{immutable}:ref:refs/heads/main",
+        "staged": f"{immutable}:environment:staging",
+        "none": None,
+    }
+    assert all(j.ok for j in on_main), [j.log() for j in on_main]
+    assert "no id token" in stdout(only(on_main, "oidc.yml", "none"))
+
+    # The token a step fetches is signed by the stand-in and carries the same claims.
+    line = next(
+        x for x in stdout(only(on_main, "oidc.yml", "plain")).split() if x.startswith("jwt=")
+    )
+    keys = requests.get(f"{sb.url}/_sandbox/actions/oidc/jwks", timeout=10).json()["keys"]
+    public = jwt.PyJWK(keys[0]).key
+    claims = jwt.decode(line[4:], public, algorithms=["RS256"], audience="sts.amazonaws.com")
+    assert claims["sub"] == f"{immutable}:ref:refs/heads/main"
+    assert claims["iss"] == "https://token.actions.githubusercontent.com"
+    assert claims["repository_id"] == str(repo.id) and claims["job_workflow_ref"] == (
+        "acme/infra/.github/workflows/oidc.yml@refs/heads/main"
+    )
+
+    # Opting out per repository, as GET .../oidc/customization/sub then reports.
+    assert (
+        oidc_repo.api(
+            "PUT", "/actions/oidc/customization/sub", use_default=True, use_immutable_subject=False
+        ).status_code
+        == 201
+    )
+    reported = oidc_repo.api("GET", "/actions/oidc/customization/sub").json()
+    assert reported == {
+        "use_default": True,
+        "use_immutable_subject": False,
+        "sub_claim_prefix": "repo:acme/infra",
+    }
+    oidc_repo.open_pr({"x.txt": "x"})
+    payload = sb.last_event("pull_request", "opened").payload
+    assert subjects(runner.run_event("pull_request", payload))["plain"] == (
+        "repo:acme/infra:pull_request"
+    )
+    assert subjects(runner.run_event("pull_request_target", payload)) == {
+        "plain": "repo:acme/infra:pull_request",
+        "staged": "repo:acme/infra:environment:staging",
+        "none": None,
+    }
+    tag = runner.run_workflow("oidc.yml", "workflow_dispatch", ref="refs/heads/change")
+    assert subjects(tag)["plain"] == "repo:acme/infra:ref:refs/heads/change"
+
+
+def test_a_custom_oidc_sub_template(oidc_repo: Repo) -> None:
+    keys = ["repo", "context", "job_workflow_ref"]
+    answer = oidc_repo.api(
+        "PUT",
+        "/actions/oidc/customization/sub",
+        use_default=False,
+        include_claim_keys=keys,
+        use_immutable_subject=False,
+    )
+    assert answer.status_code == 201
+    assert (
+        oidc_repo.api("GET", "/actions/oidc/customization/sub").json()["include_claim_keys"] == keys
+    )
+    jobs = oidc_repo.runner().run_workflow("oidc.yml", "workflow_dispatch")
+    assert subjects(jobs)["plain"] == (
+        "repo:acme/infra:ref:refs/heads/main:job_workflow_ref:"
+        "acme/infra/.github/workflows/oidc.yml@refs/heads/main"
+    )
+    bad = oidc_repo.api("PUT", "/actions/oidc/customization/sub", use_default=False)
+    assert bad.status_code == 422
+    assert (
+        oidc_repo.api(
+            "PUT", "/actions/oidc/customization/sub", who="alice", use_default=True
+        ).status_code
+        == 403
+    )
+
+
+@pytest.fixture
+def old_clock() -> Iterator[None]:
+    clock.CLOCK.set(datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
+    yield
+    clock.CLOCK.reset()
+
+
+def test_an_older_repository_gets_the_immutable_form_when_its_organization_opts_in(
+    github_sandbox: GitHubSandbox, old_clock: None
+) -> None:
+    repo = make_repo(github_sandbox, {".github/workflows/oidc.yml": OIDC})
+    clock.CLOCK.reset()
+    runner = repo.runner()
+    assert subjects(runner.run_workflow("oidc.yml", "workflow_dispatch"))["plain"] == (
+        "repo:acme/infra:ref:refs/heads/main"
+    )
+    github_sandbox.set_org_immutable_subject("acme", True)
+    r = github_sandbox.repo("acme/infra")
+    org_id = github_sandbox.gh.state.user("acme").id  # type: ignore[union-attr]
+    assert subjects(runner.run_workflow("oidc.yml", "workflow_dispatch"))["plain"] == (
+        f"repo:acme@{org_id}/infra@{r.id}:ref:refs/heads/main"
+    )
+    assert repo.api("GET", "/actions/oidc/customization/sub").json()["sub_claim_prefix"] == (
+        f"repo:acme@{org_id}/infra@{r.id}"
+    )
