@@ -477,3 +477,54 @@ def test_an_older_repository_gets_the_immutable_form_when_its_organization_opts_
     assert repo.api("GET", "/actions/oidc/customization/sub").json()["sub_claim_prefix"] == (
         f"repo:acme@{org_id}/infra@{r.id}"
     )
+
+
+# -- check_run / check_suite rerequested -----------------------------------------------------
+RERUN = workflow(
+    """\
+    name: rerun
+    on:
+      check_run:
+        types: [rerequested]
+      check_suite:
+        types: [rerequested]
+    permissions: {}
+    jobs:
+      again:
+        runs-on: ubuntu-latest
+        steps:
+          - env:
+              WHO: ${{ github.event.sender.login }}
+            run: echo "rerun of $GITHUB_EVENT_NAME asked by $WHO on $GITHUB_REF"
+    """
+)
+
+
+def test_rerequesting_a_check_announces_who_asked_and_runs_the_default_branchs_workflow(
+    github_sandbox: GitHubSandbox,
+) -> None:
+    sb = github_sandbox
+    repo = make_repo(sb, {".github/workflows/rerun.yml": RERUN})
+    other_bot = sb.add_user("other[bot]", bot=True)
+    sha = sb.branch_sha("acme/infra", "main")
+    bot = sb.client(repo.tokens["ci[bot]"]).get_repo("acme/infra")
+    run = bot.create_check_run("tests", sha, status="completed", conclusion="failure")
+
+    assert repo.api("POST", f"/check-runs/{run.id}/rerequest", who="alice").status_code == 201
+    event = sb.last_event("check_run", "rerequested")
+    assert event.payload["sender"]["login"] == "alice"
+    assert event.payload["check_run"]["id"] == run.id
+    (job,) = repo.runner().run_event("check_run", event.payload)
+    assert "rerun of check_run asked by alice on refs/heads/main" in stdout(job)
+
+    assert repo.api("POST", f"/check-suites/{run.id}/rerequest", who="alice").status_code == 201
+    suite = sb.last_event("check_suite", "rerequested").payload["check_suite"]
+    assert (suite["status"], suite["conclusion"], suite["head_sha"]) == ("queued", None, sha)
+
+    # Another app may not re-request this app's check; nor may someone without write access.
+    mallory = sb.add_user("mallory")
+    url = f"{sb.url}/repos/acme/infra/check-runs/{run.id}/rerequest"
+    for token in (other_bot, mallory):
+        answer = requests.post(url, headers={"Authorization": f"token {token}"}, timeout=10)
+        assert answer.status_code == 403
+    assert repo.api("POST", "/check-runs/999999/rerequest", who="alice").status_code == 404

@@ -16,6 +16,7 @@ from launcher.sandbox.github import (
     api_git,
     api_issues,
     api_pulls,
+    checks_rerequest,
     environments,
     oidc,
 )
@@ -50,7 +51,7 @@ class GitHubSandbox:
         self.gh.record_responses = record_responses
         for module in (api_accounts, api_git, api_pulls, api_issues, api_checks):
             module.register(self.gh.router)
-        for extra in (environments, oidc):  # GitHub Actions' settings
+        for extra in (environments, oidc, checks_rerequest):  # Actions' settings, re-runs
             extra.register(self.gh.router)
         api_accounts.register_sandbox(self.gh.router, self)
         oidc.register_sandbox(self.gh.router)
