@@ -528,3 +528,109 @@ def test_rerequesting_a_check_announces_who_asked_and_runs_the_default_branchs_w
         answer = requests.post(url, headers={"Authorization": f"token {token}"}, timeout=10)
         assert answer.status_code == 403
     assert repo.api("POST", "/check-runs/999999/rerequest", who="alice").status_code == 404
+
+
+# -- merge queue -------------------------------------------------------------------------------
+QUEUE = workflow(
+    """\
+    name: queue
+    on:
+      merge_group:
+        types: [checks_requested]
+    permissions: {}
+    jobs:
+      check:
+        runs-on: ubuntu-latest
+        steps:
+          - uses: CHECKOUT
+            with: {persist-credentials: false}
+          - run: echo "ref=$GITHUB_REF sha=$GITHUB_SHA files=$(ls | tr '\\n' ' ')"
+    """
+)
+
+
+@pytest.fixture
+def queued(github_sandbox: GitHubSandbox) -> Repo:
+    repo = make_repo(github_sandbox, {".github/workflows/queue.yml": QUEUE})
+    github_sandbox.enable_merge_queue("acme/infra", required_checks=["ci"])
+    repo.open_pr({"one.txt": "1"}, branch="one")
+    repo.open_pr({"two.txt": "2"}, branch="two")
+    return repo
+
+
+def set_ci(repo: Repo, sha: str, state: str) -> None:
+    bot = repo.sb.client(repo.tokens["ci[bot]"]).get_repo("acme/infra")
+    bot.get_commit(sha).create_status(state, context="ci")
+
+
+def groups(sb: GitHubSandbox) -> list[tuple[str | None, str, str]]:
+    return [
+        (e.action, e.payload["merge_group"]["head_ref"], e.payload.get("reason", ""))
+        for e in sb.events(0, "merge_group")
+    ]
+
+
+def test_merge_groups_are_checked_on_their_own_commit_and_merged(queued: Repo) -> None:
+    sb = queued.sb
+    main = sb.branch_sha("acme/infra", "main")
+    first = sb.enqueue_pull("acme/infra", 1, "alice")
+    second = sb.enqueue_pull("acme/infra", 2, "alice")
+    ref1 = f"refs/heads/gh-readonly-queue/main/pr-1-{main}"
+    ref2 = f"refs/heads/gh-readonly-queue/main/pr-2-{first}"
+    assert groups(sb) == [("checks_requested", ref1, ""), ("checks_requested", ref2, "")]
+    assert [e.action for e in sb.events(0, "pull_request")][-2:] == ["enqueued", "enqueued"]
+
+    # The merge_group workflow runs on the group's commit: main with the queued changes.
+    event = sb.events(0, "merge_group")[1]
+    (job,) = queued.runner().run_event("merge_group", event.payload)
+    assert f"ref={ref2} sha={second} files=one.txt two.txt" in stdout(job).replace("  ", " ")
+
+    # A passing check on the pull request's own head does not merge it.
+    set_ci(queued, sb.branch_sha("acme/infra", "one"), "success")
+    assert sb.branch_sha("acme/infra", "main") == main
+    # The second group passing merges both (it contains the first one's changes).
+    set_ci(queued, second, "success")
+    assert sb.branch_sha("acme/infra", "main") == second
+    pulls = [sb.pull("acme/infra", n).pull for n in (1, 2)]
+    assert all(p is not None and p.merged and p.merged_by == "alice" for p in pulls)
+    assert groups(sb)[2:] == [("destroyed", ref1, "merged"), ("destroyed", ref2, "merged")]
+    dequeued = [e.payload["reason"] for e in sb.events(0, "pull_request", "dequeued")]
+    assert dequeued == ["MERGE", "MERGE"]
+    assert not [b for b in sb.repo("acme/infra").branches if b.startswith("gh-readonly-queue/")]
+
+
+def test_a_failing_group_is_removed_and_the_groups_behind_it_rebuilt(queued: Repo) -> None:
+    sb = queued.sb
+    main = sb.branch_sha("acme/infra", "main")
+    first = sb.enqueue_pull("acme/infra", 1, "alice")
+    sb.enqueue_pull("acme/infra", 2, "alice")
+    set_ci(queued, first, "failure")
+    assert sb.branch_sha("acme/infra", "main") == main
+    (dequeued,) = sb.events(0, "pull_request", "dequeued")
+    assert (dequeued.payload["number"], dequeued.payload["reason"]) == (1, "CI_FAILURE")
+    rebuilt = f"refs/heads/gh-readonly-queue/main/pr-2-{main}"
+    assert [g[0::2] for g in groups(sb)[2:4]] == [
+        ("destroyed", "dequeued"),
+        ("destroyed", "invalidated"),
+    ]
+    assert groups(sb)[4] == ("checks_requested", rebuilt, "")
+    new_head = sb.events(0, "merge_group")[4].payload["merge_group"]["head_sha"]
+    set_ci(queued, new_head, "success")
+    assert sb.branch_sha("acme/infra", "main") == new_head
+    assert sb.pull("acme/infra", 2).state == "closed" and sb.pull("acme/infra", 1).state == "open"
+
+
+def test_enqueueing_through_the_sandbox_endpoint_needs_write_access(queued: Repo) -> None:
+    sb = queued.sb
+    mallory = sb.add_user("mallory")
+    url = f"{sb.url}/_sandbox/repos/acme/infra/pulls/1/merge-queue"
+    refused = requests.post(url, headers={"Authorization": f"token {mallory}"}, timeout=10)
+    assert refused.status_code == 403
+    alice = {"Authorization": f"token {queued.tokens['alice']}"}
+    added = requests.post(url, headers=alice, timeout=10)
+    assert added.status_code == 201 and added.json()["merge_group"]["branch"].startswith(
+        "gh-readonly-queue/main/pr-1-"
+    )
+    assert requests.delete(url, headers=alice, timeout=10).status_code == 204
+    assert sb.last_event("pull_request", "dequeued").payload["reason"] == "MANUAL"
+    assert groups(sb)[-1][0::2] == ("destroyed", "dequeued")

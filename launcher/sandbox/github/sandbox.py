@@ -18,6 +18,7 @@ from launcher.sandbox.github import (
     api_pulls,
     checks_rerequest,
     environments,
+    merge_queue,
     oidc,
 )
 from launcher.sandbox.github.environments import Environment
@@ -55,6 +56,7 @@ class GitHubSandbox:
             extra.register(self.gh.router)
         api_accounts.register_sandbox(self.gh.router, self)
         oidc.register_sandbox(self.gh.router)
+        merge_queue.register_sandbox(self.gh.router)
         self._host, self._port = host, port
         self._server: HttpServer | None = None
 
@@ -214,6 +216,21 @@ class GitHubSandbox:
             env.secrets[name.upper()] = environments.Secret(
                 value, old.created_at if old else ts, ts
             )
+
+    def enable_merge_queue(self, repo: str, required_checks: Iterable[str] = ()) -> None:
+        """A merge queue on the default branch requiring these checks (status contexts or
+        check run names) on each merge group's commit."""
+        merge_queue.enable(self.gh, self.repo(repo), list(required_checks))
+
+    def enqueue_pull(self, repo: str, number: int, actor: str) -> str:
+        """Add a pull request to the merge queue (GitHub: GraphQL or the UI, no REST
+        endpoint); returns the merge group's commit."""
+        r = self.repo(repo)
+        return merge_queue.enqueue(self.gh, r, self.gh.get_pull(r, number), actor).head_sha
+
+    def dequeue_pull(self, repo: str, number: int, actor: str) -> None:
+        r = self.repo(repo)
+        merge_queue.dequeue(self.gh, r, self.gh.get_pull(r, number), actor)
 
     def set_org_immutable_subject(self, org: str, enabled: bool) -> None:
         """The organization-level OIDC immutable-subject setting repositories fall back to."""

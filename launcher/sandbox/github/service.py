@@ -13,10 +13,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from launcher.sandbox.github import merge_queue
 from launcher.sandbox.github.environments import Environments
 from launcher.sandbox.github.events import EventLog
 from launcher.sandbox.github.gitrepo import ZERO_SHA, FileChange, GitRepo, Person
 from launcher.sandbox.github.http import ApiError, Router, not_found, validation
+from launcher.sandbox.github.merge_queue import MergeQueues
 from launcher.sandbox.github.observe import Faults, RateLimits, RequestLog
 from launcher.sandbox.github.oidc import Oidc
 from launcher.sandbox.github.shapes import Shapes
@@ -66,6 +68,8 @@ class GitHub:
         # GitHub Actions' settings (sandbox/github/environments.py, oidc.py)
         self.actions_environments = Environments()
         self.actions_oidc = Oidc()
+        self.merge_queues = MergeQueues()  # sandbox/github/merge_queue.py
+        self.events.listeners.append(lambda event: merge_queue.on_event(self, event))
 
     @property
     def base_url(self) -> str:
