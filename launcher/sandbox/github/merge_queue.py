@@ -10,10 +10,10 @@ Modelled as GitHub does: enqueueing announces ``pull_request`` ``enqueued`` and
 ``merge_group`` ``checks_requested`` (and a ``push`` creating the queue branch); when every
 required check (`required_checks`) succeeds on the group's commit, the branch fast-forwards
 to it, the pull request is ``dequeued`` (reason MERGE) and ``closed`` as merged, and the group
-is ``destroyed`` (reason merged), along with every group ahead of it; a failing required check removes the pull request
-(``dequeued`` CI_FAILURE, group ``destroyed`` dequeued) and the groups behind it are rebuilt
-(``destroyed`` invalidated, then new ``checks_requested``). Removing by hand:
-``dequeued`` MANUAL.
+is ``destroyed`` (reason merged), and so are the groups ahead of it; a failing required
+check removes the pull request (``dequeued`` CI_FAILURE, group ``destroyed`` dequeued) and
+rebuilds the groups behind it (``destroyed`` invalidated, then new ``checks_requested``).
+Removing by hand: ``dequeued`` MANUAL.
 
 Enqueueing has no REST endpoint on GitHub (it is GraphQL ``enqueuePullRequest`` or the UI), so
 the stand-in offers a sandbox-only one, ``POST|DELETE
