@@ -15,8 +15,10 @@ to keep the files small.
 
 Re-run after updating the npm packages (outside the repo)::
 
-    npm install --prefix /tmp/oa @octokit/openapi @octokit/openapi-webhooks
+    npm install --prefix /tmp/oa @octokit/openapi@23.0.2 @octokit/openapi-webhooks@12.1.0
     python tests/openapi/extract.py /tmp/oa/node_modules/@octokit
+
+(the versions the vendored files record in their ``version`` field).
 
 To add an operation or event: append its operationId to ``OPERATIONS`` (or its
 webhook name to ``WEBHOOKS``) and re-run.
@@ -120,6 +122,28 @@ OPERATIONS: list[str] = [
     "actions/set-custom-oidc-sub-claim-for-repo",
     "checks/rerequest-run",
     "checks/rerequest-suite",
+    "apps/get-authenticated",
+    "apps/get-by-slug",
+    "apps/list-installations",
+    "apps/get-installation",
+    "apps/create-installation-access-token",
+    "apps/get-repo-installation",
+    "apps/get-org-installation",
+    "apps/list-repos-accessible-to-installation",
+    "repos/get-branch-protection",
+    "repos/update-branch-protection",
+    "repos/delete-branch-protection",
+    "repos/get-repo-rulesets",
+    "repos/create-repo-ruleset",
+    "repos/get-repo-ruleset",
+    "repos/update-repo-ruleset",
+    "repos/delete-repo-ruleset",
+    "repos/get-branch-rules",
+    "teams/add-or-update-membership-for-user-in-org",
+    "teams/remove-membership-for-user-in-org",
+    "issues/create",
+    "issues/update-label",
+    "issues/delete-label",
 ]
 
 # Generic error bodies, used for statuses an operation does not document.
@@ -153,6 +177,18 @@ WEBHOOKS: list[str] = [
     "merge-group-destroyed",
     "pull-request-enqueued",
     "pull-request-dequeued",
+    "issues-opened",
+    "label-created",
+    "label-edited",
+    "label-deleted",
+    "branch-protection-rule-created",
+    "branch-protection-rule-edited",
+    "branch-protection-rule-deleted",
+    "repository-ruleset-created",
+    "repository-ruleset-edited",
+    "repository-ruleset-deleted",
+    "membership-added",
+    "membership-removed",
 ]
 
 _DROP = {"description", "example", "examples", "title", "externalDocs", "deprecated"}

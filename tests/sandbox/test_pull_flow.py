@@ -144,9 +144,14 @@ def test_review_rules(world: World) -> None:
     with pytest.raises(GithubException) as own_rc:
         pr.create_review(body="me", event="REQUEST_CHANGES")
     assert own_rc.value.status == 422
-    with pytest.raises(GithubException) as outsider:
-        world.repo("mallory").get_pull(pr.number).create_review(body="x", event="APPROVE")
-    assert outsider.value.status == 403
+    # On a public repository anyone may approve or request changes (GitHub records it;
+    # rules count only reviewers with write access).
+    outsider = world.repo("mallory").get_pull(pr.number).create_review(body="x", event="APPROVE")
+    assert outsider.state == "APPROVED" and outsider.user.login == "mallory"
+    world.sb.create_repo("acme", "hidden", private=True)
+    with pytest.raises(GithubException) as hidden:
+        world.client("mallory").get_repo("acme/hidden")
+    assert hidden.value.status == 404
     with pytest.raises(GithubException) as no_merge:
         world.repo("mallory").get_pull(pr.number).merge()
     assert no_merge.value.status == 403

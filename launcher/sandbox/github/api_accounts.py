@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from launcher.sandbox.github.http import ApiError, Request, Response, Router, not_found
+from launcher.sandbox.github.http import ApiError, Request, Response, Router, not_found, validation
 from launcher.sandbox.github.observe import Fault
 from launcher.sandbox.github.state import Org, Team
 
@@ -111,6 +111,67 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
                 "state": "active",
             },
         )
+
+    def change_membership(req: Request, remove: bool) -> Response:
+        org, team = org_of(req), team_of(req)
+        actor = req.require_user()
+        if org.members.get(actor.lower()) != "admin" and team.members.get(actor.lower()) != (
+            "maintainer"
+        ):
+            raise ApiError(
+                403,
+                "You must be an organization owner or team maintainer to "
+                + ("remove" if remove else "add")
+                + " a team membership.",
+            )
+        user = req.gh.state.user(req.params["username"])
+        if user is None or user.type != "User":
+            if remove:
+                raise ApiError(403, "Not a member of the team.")
+            raise ApiError(422, "Only users can be added to a team.")
+        key = user.login.lower()
+        org_id = org.user.id
+        team_url = f"{req.base_url}/organizations/{org_id}/team/{team.id}"
+        event = {
+            "scope": "team",
+            "member": req.gh.shapes.simple_user(user.login),
+            "sender": req.gh.shapes.simple_user(actor),
+            "team": {**req.gh.shapes.team(team), "parent": None},
+            "organization": req.gh.shapes.org_simple(org),
+        }
+        if remove:
+            if key not in team.members:
+                raise ApiError(403, "Not a member of the team.")
+            del team.members[key]
+            req.gh.events.emit("membership", {"action": "removed", **event})
+            return Response(204)
+        role = req.json().get("role", "member")
+        if role not in ("member", "maintainer"):
+            raise validation(resource="TeamMember", field="role", code="invalid")
+        added = key not in team.members
+        team.members[key] = role
+        org.members.setdefault(key, "member")
+        if added:
+            req.gh.events.emit("membership", {"action": "added", **event})
+        return Response(
+            200, {"url": f"{team_url}/memberships/{user.login}", "role": role, "state": "active"}
+        )
+
+    @router.add(
+        "PUT",
+        "/orgs/{org}/teams/{team_slug}/memberships/{username}",
+        "teams/add-or-update-membership-for-user-in-org",
+    )
+    def add_membership(req: Request) -> Response:
+        return change_membership(req, remove=False)
+
+    @router.add(
+        "DELETE",
+        "/orgs/{org}/teams/{team_slug}/memberships/{username}",
+        "teams/remove-membership-for-user-in-org",
+    )
+    def remove_membership(req: Request) -> Response:
+        return change_membership(req, remove=True)
 
     # PyGithub's Team.has_in_members() calls the legacy member check under the team URL.
     @router.add(

@@ -24,6 +24,23 @@ def commit_or_404(req: Request, repo: Repo, ref: str) -> str:
     return sha
 
 
+def branch_protection_summary(req: Request, repo: Repo, name: str) -> dict[str, Any]:
+    """``protected`` and ``protection`` of a branch as ``GET branches/{b}`` shows them."""
+    sources = req.gh.rules.sources(repo, name)
+    checks = req.gh.rules.required_checks(repo, name)
+    return {
+        "protected": bool(sources),
+        "protection": {
+            "enabled": bool(sources),
+            "required_status_checks": {
+                "enforcement_level": "non_admins" if checks else "off",
+                "contexts": [c for c, _ in checks],
+                "checks": [{"context": c, "app_id": a} for c, a in checks],
+            },
+        },
+    }
+
+
 def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
     @router.add("GET", R, "repos/get")
     def get_repo(req: Request) -> Response:
@@ -109,15 +126,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
                     "self": f"{api}/branches/{name}",
                     "html": f"{req.base_url}/{repo.full_name}/tree/{name}",
                 },
-                "protected": False,
-                "protection": {
-                    "enabled": False,
-                    "required_status_checks": {
-                        "enforcement_level": "off",
-                        "contexts": [],
-                        "checks": [],
-                    },
-                },
+                **branch_protection_summary(req, repo, name),
                 "protection_url": f"{api}/branches/{name}/protection",
             },
         )
@@ -294,6 +303,11 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         tree = repo.git.tree(sha)
         entry = tree.get(path)
         shapes = req.gh.shapes
+        accept = (req.headers.get("Accept") if req.headers else None) or ""
+        if entry is not None and entry.type == "blob" and ".raw" in accept:
+            # application/vnd.github.raw(+json): the file's bytes, not the JSON wrapper.
+            data = repo.git.blob(entry.sha) or b""
+            return Response(200, data, {"Content-Type": "application/vnd.github.raw+json"})
         if entry is not None and entry.type == "blob":
             return Response(
                 200,

@@ -22,6 +22,17 @@ def _labels_arg(body: Any) -> list[str]:
     return [x["name"] if isinstance(x, dict) else x for x in labels]
 
 
+SEARCH_QUALIFIERS = {"is", "type", "state", "label", "-label", "author", "head", "base", "repo"}
+
+
+def valid_color(color: Any) -> str:
+    """A label color: six hex digits, with or without ``#`` (GitHub's 422 otherwise)."""
+    value = color.lstrip("#") if isinstance(color, str) else ""
+    if len(value) != 6 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        raise validation(resource="Label", field="color", code="invalid")
+    return value.lower()
+
+
 def matches(issue: Issue, repo: Repo, quals: dict[str, list[str]], words: list[str]) -> bool:
     pr = issue.pull
     for kind in quals.get("is", []) + quals.get("type", []):
@@ -89,6 +100,20 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         items.sort(key=key, reverse=q.get("direction", "desc") == "desc")
         shapes = req.gh.shapes
         return req.paginate(items, lambda chunk: [shapes.issue(repo, i) for i in chunk])
+
+    @router.add("POST", f"{R}/issues", "issues/create")
+    def create_issue(req: Request) -> Response:
+        repo = repo_of(req)
+        body = req.json()
+        issue = req.gh.create_issue(
+            repo,
+            req.require_user(),
+            body.get("title") or "",
+            body.get("body"),
+            _labels_arg(body) if body.get("labels") else [],
+        )
+        out = req.gh.shapes.issue(repo, issue)
+        return Response(201, out, {"Location": out["url"]})
 
     @router.add("GET", I, "issues/get")
     def get_issue(req: Request) -> Response:
@@ -190,11 +215,62 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
             raise validation(resource="Label", field="name", code="missing_field")
         if name.lower() in repo.labels:
             raise validation(resource="Label", field="name", code="already_exists")
-        label = req.gh.ensure_label(
-            repo, name, (body.get("color") or "ededed").lstrip("#"), body.get("description")
+        color = valid_color(body.get("color") or "ededed")
+        label = req.gh.ensure_label(repo, name, color, body.get("description"))
+        req.gh._emit(
+            "label", repo, req.user or "", action="created", label=req.gh.shapes.label(repo, label)
         )
         out = req.gh.shapes.label(repo, label)
         return Response(201, out, {"Location": out["url"]})
+
+    @router.add("PATCH", f"{R}/labels/{{name}}", "issues/update-label")
+    def update_label(req: Request) -> Response:
+        repo = repo_of(req)
+        actor = req.gh.require(repo, req.user, "write")
+        label = repo.labels.get(req.params["name"].lower())
+        if label is None:
+            raise not_found()
+        body = req.json()
+        changes: dict[str, Any] = {}
+        new_name = body.get("new_name")
+        if new_name is not None:
+            if not isinstance(new_name, str) or not new_name:
+                raise validation(resource="Label", field="name", code="invalid")
+            if new_name.lower() != label.name.lower() and new_name.lower() in repo.labels:
+                raise validation(resource="Label", field="name", code="already_exists")
+        if "color" in body:
+            color = valid_color(body["color"])
+            if color != label.color:
+                changes["color"] = {"from": label.color}
+                label.color = color
+        if "description" in body and body["description"] != label.description:
+            changes["description"] = {"from": label.description or ""}
+            label.description = body["description"]
+        if new_name is not None and new_name != label.name:
+            changes["name"] = {"from": label.name}
+            old = label.name
+            del repo.labels[old.lower()]
+            label.name = new_name
+            repo.labels[new_name.lower()] = label
+            for issue in repo.issues.values():
+                issue.labels = [new_name if n.lower() == old.lower() else n for n in issue.labels]
+        out = req.gh.shapes.label(repo, label)
+        req.gh._emit("label", repo, actor, action="edited", label=out, changes=changes)
+        return Response(200, out)
+
+    @router.add("DELETE", f"{R}/labels/{{name}}", "issues/delete-label")
+    def delete_label(req: Request) -> Response:
+        repo = repo_of(req)
+        actor = req.gh.require(repo, req.user, "write")
+        label = repo.labels.get(req.params["name"].lower())
+        if label is None:
+            raise not_found()
+        out = req.gh.shapes.label(repo, label)
+        del repo.labels[label.name.lower()]
+        for issue in repo.issues.values():
+            issue.labels = [n for n in issue.labels if n.lower() != label.name.lower()]
+        req.gh._emit("label", repo, actor, action="deleted", label=out)
+        return Response(204)
 
     @router.add("GET", f"{R}/labels/{{name}}", "issues/get-label")
     def get_label(req: Request) -> Response:
@@ -219,6 +295,18 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         for tok in tokens:
             key, sep, value = tok.partition(":")
             if sep and key and value:
+                if key.lower() not in SEARCH_QUALIFIERS:
+                    # Refused rather than ignored: a query the stand-in cannot answer
+                    # faithfully must not look like one that matched everything.
+                    raise validation(
+                        resource="Search",
+                        field="q",
+                        code="invalid",
+                        message=f"The search qualifier {key}: is not implemented by the "
+                        "GitHub stand-in (supported: "
+                        + ", ".join(sorted(SEARCH_QUALIFIERS))
+                        + ").",
+                    )
                 quals.setdefault(key.lower(), []).append(value.strip('"'))
             else:
                 words.append(tok)

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 from launcher.sandbox.github.observe import LoggedRequest
 
 if TYPE_CHECKING:
+    from launcher.sandbox.github.apps import Credential
     from launcher.sandbox.github.service import GitHub
 
 DOCS = "https://docs.github.com/rest"
@@ -83,6 +84,8 @@ class Request:
     user: str | None
     gh: GitHub
     base_url: str
+    credential: Any = None  # apps.Credential: the token or app JWT that authenticated
+    headers: Any = None  # the request's headers (``Accept`` picks raw media types)
 
     def int_param(self, name: str) -> int:
         try:
@@ -248,7 +251,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault_kind: str | None = None
         resource = "search" if path.startswith("/search/") else "core"
         try:
-            user = self._authenticate()
+            credential = self._authenticate()
+            user = credential.login if credential else None
             fault = None if path.startswith("/_sandbox") else gh.faults.take(method, path, template)
             if fault is not None:
                 fault_kind = fault.kind
@@ -289,9 +293,26 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 raise ApiError(400, "Problems parsing JSON") from None
             request = Request(
-                method, path, dict(raw_query), raw_query, params, body, user, gh, gh.base_url
+                method,
+                path,
+                dict(raw_query),
+                raw_query,
+                params,
+                body,
+                user,
+                gh,
+                gh.base_url,
+                credential,
+                self.headers,
             )
             with gh.state.lock:  # handlers see a consistent state; git reads are cached
+                scope = (
+                    gh.state.repo(params["owner"], params["repo"])
+                    if "owner" in params and "repo" in params
+                    else None
+                )
+                if not route.operation.startswith("_sandbox"):
+                    gh.apps.authorize(credential, route.operation, scope)
                 response = route.handler(request)
         except ApiError as err:
             response = Response(err.status, err.body(), dict(err.headers))
@@ -314,10 +335,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith("/_sandbox"):
             # Logged before answering, so a client that got its answer sees it counted.
             gh.request_log.add(entry)
-            gh.record_response(operation, response.status, response.body, fault_kind)
+            if not isinstance(response.body, bytes):  # raw media types are not JSON
+                gh.record_response(operation, response.status, response.body, fault_kind)
         self._send(response, user, resource, method, fault_kind)
 
-    def _authenticate(self) -> str | None:
+    def _authenticate(self) -> Credential | None:
         gh = self.server.gh
         header = self.headers.get("Authorization")
         if not header:
@@ -331,17 +353,16 @@ class _Handler(BaseHTTPRequestHandler):
                 token = ""
         elif scheme.lower() not in ("token", "bearer"):
             token = ""
-        login = gh.state.tokens.get(token)
-        if login is None:
-            raise ApiError(401, "Bad credentials")
-        return gh.state.users[login].login
+        return gh.apps.authenticate(token)
 
     def _send(
         self, response: Response, user: str | None, resource: str, method: str, fault: str | None
     ) -> None:
         gh = self.server.gh
         payload = b""
-        if response.body is not None:
+        if isinstance(response.body, bytes):
+            payload = response.body
+        elif response.body is not None:
             payload = json.dumps(response.body, separators=(",", ":")).encode()
         self.send_response(response.status)
         headers = {

@@ -12,15 +12,18 @@ from typing import Any
 
 from launcher.sandbox.github import (
     api_accounts,
+    api_apps,
     api_checks,
     api_git,
     api_issues,
     api_pulls,
+    api_rules,
     checks_rerequest,
     environments,
     merge_queue,
     oidc,
 )
+from launcher.sandbox.github.apps import App, Installation
 from launcher.sandbox.github.environments import Environment
 from launcher.sandbox.github.events import Event
 from launcher.sandbox.github.http import HttpServer
@@ -50,7 +53,15 @@ class GitHubSandbox:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.gh = GitHub(self.state_dir)
         self.gh.record_responses = record_responses
-        for module in (api_accounts, api_git, api_pulls, api_issues, api_checks):
+        for module in (
+            api_accounts,
+            api_git,
+            api_pulls,
+            api_issues,
+            api_checks,
+            api_apps,
+            api_rules,
+        ):
             module.register(self.gh.router)
         for extra in (environments, oidc, checks_rerequest):  # Actions' settings, re-runs
             extra.register(self.gh.router)
@@ -149,6 +160,85 @@ class GitHubSandbox:
         return self.gh.create_repo(
             owner, name, files, collaborators, teams, private, default_branch, description
         )
+
+    # -- GitHub Apps --------------------------------------------------------------------
+    def create_app(
+        self,
+        slug: str,
+        owner: str,
+        permissions: Mapping[str, str] | None = None,
+        events: Iterable[str] = (),
+        name: str | None = None,
+    ) -> App:
+        """Register a GitHub App owned by ``owner``; its bot account is ``<slug>[bot]``.
+        ``app.private_key_pem()`` is its key; permissions default to contents, pull
+        requests, issues, statuses, checks and deployments write."""
+        return self.gh.apps.create(
+            slug, owner, dict(permissions) if permissions is not None else None, list(events), name
+        )
+
+    def install_app(
+        self,
+        app: App | str,
+        account: str,
+        repositories: Iterable[str] | None = None,
+        permissions: Mapping[str, str] | None = None,
+    ) -> Installation:
+        """Install ``app`` on ``account``: all its repositories, or only ``repositories``."""
+        a = app if isinstance(app, App) else self.gh.apps.get(app)
+        return self.gh.apps.install(
+            a,
+            account,
+            list(repositories) if repositories is not None else None,
+            dict(permissions) if permissions is not None else None,
+        )
+
+    def app_jwt(
+        self, app: App | str, iat: int | None = None, exp: int | None = None, key: Any = None
+    ) -> str:
+        """A JWT for ``app`` signed with its key (or ``key``), as the app would make it."""
+        a = app if isinstance(app, App) else self.gh.apps.get(app)
+        return self.gh.apps.jwt(a, iat, exp, key)
+
+    def installation_token(
+        self,
+        app: App | str | int,
+        repo: str | None = None,
+        permissions: Mapping[str, str] | None = None,
+        ttl: float = 3600,
+    ) -> str:
+        """Mint an installation token of ``app`` limited to ``repo`` and ``permissions``
+        (installing the app on the repository's owner first if needed). ``"github-actions"``
+        is created on first use: ``installation_token("github-actions", "acme/infra",
+        {"contents": "read", "statuses": "write"})`` is a workflow's GITHUB_TOKEN."""
+        apps = self.gh.apps
+        with self.gh.state.lock:
+            if app == "github-actions":
+                apps.github_actions()
+            a = app if isinstance(app, App) else apps.get(app)
+            token = apps.installation_token(
+                a.id,
+                self.repo(repo) if repo else None,
+                dict(permissions) if permissions is not None else None,
+                ttl,
+            )
+            return token.value
+
+    # -- rulesets and branch protection ------------------------------------------------
+    def protect_branch(self, repo: str, branch: str, body: Mapping[str, Any]) -> None:
+        """Classic branch protection, ``body`` as ``PUT .../branches/{b}/protection`` takes."""
+        with self.gh.state.lock:
+            self.gh.rules.set_protection(self.repo(repo), branch, dict(body))
+
+    def create_ruleset(self, repo: str, body: Mapping[str, Any]) -> int:
+        """A repository ruleset, ``body`` as ``POST .../rulesets`` takes; returns its id."""
+        with self.gh.state.lock:
+            return self.gh.rules.save_ruleset(self.repo(repo), dict(body)).id
+
+    def required_checks(self, repo: str, branch: str) -> list[tuple[str, int | None]]:
+        """(context, app id or None) of every check an active rule requires on ``branch``."""
+        with self.gh.state.lock:
+            return self.gh.rules.required_checks(self.repo(repo), branch)
 
     def repo(self, full_name: str) -> Repo:
         owner, _, name = full_name.partition("/")

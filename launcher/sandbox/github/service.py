@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from launcher.sandbox.github import merge_queue
+from launcher.sandbox.github import limits, merge_queue
+from launcher.sandbox.github.apps import Apps
 from launcher.sandbox.github.environments import Environments
 from launcher.sandbox.github.events import EventLog
 from launcher.sandbox.github.gitrepo import ZERO_SHA, FileChange, GitRepo, Person
@@ -21,6 +22,7 @@ from launcher.sandbox.github.http import ApiError, Router, not_found, validation
 from launcher.sandbox.github.merge_queue import MergeQueues
 from launcher.sandbox.github.observe import Faults, RateLimits, RequestLog
 from launcher.sandbox.github.oidc import Oidc
+from launcher.sandbox.github.rules import Rules
 from launcher.sandbox.github.shapes import Shapes
 from launcher.sandbox.github.state import (
     PERMISSION_ALIASES,
@@ -55,6 +57,9 @@ class GitHub:
     def __init__(self, root: Path, base_url: str = "http://127.0.0.1") -> None:
         self.root = root
         self.state = State()
+        self.apps = Apps(self.state)
+        self.state.apps = self.apps
+        self.rules = Rules(self)
         self.shapes = Shapes(self.state, base_url)
         self.router = Router()
         self.faults = Faults()
@@ -112,6 +117,8 @@ class GitHub:
             )
             self.state.users[login.lower()] = user
             self.state.tokens[token] = login.lower()
+            if bot:
+                self.apps.legacy_bot(login, token)
             return token
 
     def add_org(self, login: str, members: Iterable[str] = (), admins: Iterable[str] = ()) -> Org:
@@ -265,6 +272,7 @@ class GitHub:
                 parent = self.resolve(repo, base or repo.default_branch)
             blobs = {p: (c.encode() if isinstance(c, str) else c) for p, c in files.items()}
             before = repo.branches.get(branch)
+            self.rules.check_push(repo, f"refs/heads/{branch}", author, before, "?")
             sha = repo.git.commit_files(branch, blobs, message, self._person(author), parent)
             self._moved(repo, branch, before, sha, author, forced=False)
             return sha
@@ -277,12 +285,14 @@ class GitHub:
             before = repo.branches.get(branch)
             forced = False
             if sha is None:
+                self.rules.check_push(repo, f"refs/heads/{branch}", actor, before, None)
                 repo.git.delete_ref(f"refs/heads/{branch}")
             else:
                 if before and not repo.git.is_ancestor(before, sha):
                     if not force:
                         raise validation("Update is not a fast forward")
                     forced = True
+                self.rules.check_push(repo, f"refs/heads/{branch}", actor, before, sha)
                 repo.git.update_ref(f"refs/heads/{branch}", sha)
             self._moved(repo, branch, before, sha, actor, forced)
 
@@ -302,6 +312,18 @@ class GitHub:
         repo.pushed_at = repo.updated_at = now()
         self._emit_push(repo, branch, before, after, actor, forced)
         if after is None:
+            # GitHub closes pull requests whose head or base branch is deleted; they stay
+            # readable at the commits they had.
+            for issue in repo.pulls():
+                pr = issue.pull
+                assert pr is not None
+                if issue.state == "open" and branch in (pr.head_ref, pr.base_ref):
+                    if pr.head_ref == branch:
+                        pr.head_sha_final = before
+                    else:
+                        pr.base_sha_final = before
+                    self._close(repo, issue, actor)
+                    self._emit_pr(repo, issue, "closed", actor)
             return
         for issue in repo.pulls():
             pr = issue.pull
@@ -312,6 +334,7 @@ class GitHub:
                 self._emit_pr(
                     repo, issue, "synchronize", actor, before=before or ZERO_SHA, after=after
                 )
+        self.rules.on_moved(repo, branch, actor, after)
 
     # -- pull requests ---------------------------------------------------------------
     def open_pull(
@@ -332,6 +355,7 @@ class GitHub:
                     raise validation(resource="PullRequest", field="head", code="invalid")
             if not title:
                 raise validation(resource="PullRequest", field="title", code="missing_field")
+            limits.check_body(body, "PullRequest")
             if head not in repo.branches:
                 raise validation(resource="PullRequest", field="head", code="invalid")
             if base not in repo.branches:
@@ -367,6 +391,7 @@ class GitHub:
             repo.issues[number] = issue
             repo.git.update_ref(f"refs/pull/{number}/head", repo.branches[head])
             self._emit_pr(repo, issue, "opened", actor)
+            self.rules.request_code_owners(repo, issue, actor)
             return issue
 
     def get_pull(self, repo: Repo, number: int) -> Issue:
@@ -400,6 +425,7 @@ class GitHub:
         out.update(
             self.shapes.pull_full_extra(repo, issue, self.mergeable(repo, issue), commits, files)
         )
+        out["mergeable_state"] = self.rules.mergeable_state(repo, issue, out["mergeable_state"])
         return out
 
     def update_pull(self, repo: Repo, issue: Issue, actor: str, fields: Mapping[str, Any]) -> None:
@@ -431,6 +457,8 @@ class GitHub:
             issue.updated_at = now()
             if changes:
                 self._emit_pr(repo, issue, "edited", actor, changes=changes)
+            if "base" in changes:
+                self.rules.dismiss_stale(repo, issue, actor)
             if state == "closed" and issue.state == "open":
                 self._close(repo, issue, actor)
                 self._emit_pr(repo, issue, "closed", actor)
@@ -488,6 +516,7 @@ class GitHub:
             tree = repo.git.merge_tree(base, head)
             if tree is None:
                 raise ApiError(405, "Pull Request is not mergeable")
+            self.rules.check_merge(repo, issue, actor)
             author = self._person(actor)
             if method == "merge":
                 subject = (
@@ -520,7 +549,10 @@ class GitHub:
         commit_id: str | None = None,
     ) -> Review:
         with self.state.lock:
-            self.require(repo, actor, "read")
+            # Anyone who can read the repository may review (on a public one, anyone);
+            # only reviews from people with write access count towards rules.
+            if not self.state.can_read(repo, actor):
+                raise not_found()
             state = {
                 "APPROVE": "APPROVED",
                 "REQUEST_CHANGES": "CHANGES_REQUESTED",
@@ -547,6 +579,7 @@ class GitHub:
                 raise ApiError(
                     422, "Unprocessable Entity", [f"Body is required for {event} reviews"]
                 )
+            limits.check_body(body, "PullRequestReview")
             if commit_id is not None and repo.git.commit(commit_id) is None:
                 raise ApiError(422, "Unprocessable Entity", ["Commit not found"])
             review = Review(
@@ -559,6 +592,7 @@ class GitHub:
                 now(),
             )
             repo.reviews.setdefault(issue.number, []).append(review)
+            self.rules.on_review(repo, issue, review)
             pr = issue.pull
             assert pr is not None
             if state != "PENDING":
@@ -623,7 +657,11 @@ class GitHub:
                     logins.append(user.login)
             slugs = []
             for t in teams:
-                if org is None or t.lower() not in org.teams:
+                if (
+                    org is None
+                    or t.lower() not in org.teams
+                    or repo.full_name.lower() not in org.teams[t.lower()].repos
+                ):
                     if remove:
                         continue
                     raise validation(
@@ -667,6 +705,29 @@ class GitHub:
                     self._emit_pr(repo, issue, "review_requested", actor, requested_team=team_json)
 
     # -- comments and labels ----------------------------------------------------------
+    def create_issue(
+        self,
+        repo: Repo,
+        actor: str,
+        title: str,
+        body: str | None,
+        labels: Iterable[str] = (),
+    ) -> Issue:
+        """Open an issue; anyone who can read the repository may (labels need triage)."""
+        with self.state.lock:
+            if not self.state.can_read(repo, actor):
+                raise not_found()
+            if not isinstance(title, str) or not title.strip():
+                raise validation(resource="Issue", field="title", code="missing_field")
+            limits.check_body(body, "Issue")
+            issue = Issue(repo.next_number(), self.state.new_id(), title, body, self._login(actor))
+            repo.issues[issue.number] = issue
+            if self.state.can(repo, actor, "triage"):
+                for name in labels:
+                    issue.labels.append(self.ensure_label(repo, name).name)
+            self._emit("issues", repo, actor, action="opened", issue=self.shapes.issue(repo, issue))
+            return issue
+
     def get_issue(self, repo: Repo, number: int) -> Issue:
         issue = repo.issues.get(number)
         if issue is None:
@@ -677,6 +738,7 @@ class GitHub:
         with self.state.lock:
             if not body:
                 raise validation(resource="IssueComment", field="body", code="missing_field")
+            limits.check_body(body, "IssueComment")
             ts = now()
             comment = Comment(self.state.new_id(), issue.number, self._login(actor), body, ts, ts)
             repo.comments[comment.id] = comment
@@ -697,6 +759,7 @@ class GitHub:
                 self.require(repo, actor, "triage")
             if not body:
                 raise validation(resource="IssueComment", field="body", code="missing_field")
+            limits.check_body(body, "IssueComment")
             old = comment.body
             comment.body, comment.updated_at = body, now()
             self._emit_comment(repo, comment, "edited", actor, changes={"body": {"from": old}})
@@ -777,6 +840,12 @@ class GitHub:
                     code="custom",
                     message="state is not included in the list",
                 )
+            limits.check_description(description, "Status")
+            limits.check_statuses_count(
+                sum(
+                    1 for s in repo.statuses if s.sha == sha and s.context == (context or "default")
+                )
+            )
             ts = now()
             status = Status(
                 self.state.new_id(),
@@ -821,6 +890,7 @@ class GitHub:
                 raise validation(resource="CheckRun", field="name", code="missing_field")
             if not head_sha or repo.git.commit(head_sha) is None:
                 raise validation(resource="CheckRun", field="head_sha", code="invalid")
+            limits.check_run_output(body)
             run = CheckRun(
                 self.state.new_id(),
                 head_sha,
@@ -850,6 +920,13 @@ class GitHub:
     ) -> None:
         with self.state.lock:
             self._require_app(repo, actor)
+            app = self.apps.of_login(actor)
+            if app is not self.apps.of_login(run.creator):
+                raise forbidden(
+                    f"Invalid app_id `{app.id if app else 0}` - check run can only be "
+                    "modified by the GitHub App that created it."
+                )
+            limits.check_run_output(body)
             was = run.status
             self._apply_check(run, body)
             if run.status == "completed" and was != "completed":
@@ -982,6 +1059,7 @@ class GitHub:
             valid = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
             if state not in valid:
                 raise validation(resource="DeploymentStatus", field="state", code="invalid")
+            limits.check_description(body.get("description"), "DeploymentStatus")
             status = DeploymentStatus(
                 self.state.new_id(),
                 dep.id,

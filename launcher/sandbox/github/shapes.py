@@ -50,6 +50,12 @@ class Shapes:
         self.state = state
         self.base = base.rstrip("/")
 
+    def via_app(self, login: str | None) -> dict[str, Any] | None:
+        """The ``integration`` an app's bot account acts for (None for people)."""
+        apps = self.state.apps
+        app = apps.of_login(login) if apps is not None else None
+        return apps.integration(app, self.base, self) if app is not None else None
+
     # -- accounts -----------------------------------------------------------
     def simple_user(self, login: str) -> dict[str, Any]:
         u = self.state.user(login)
@@ -63,7 +69,9 @@ class Shapes:
             "avatar_url": f"{self.base}/avatars/u/{u.id}?v=4",
             "gravatar_id": "",
             "url": api,
-            "html_url": f"{self.base}/{u.login}",
+            "html_url": f"{self.base}/apps/{u.login.removesuffix('[bot]')}"
+            if u.type == "Bot"
+            else f"{self.base}/{u.login}",
             "followers_url": f"{api}/followers",
             "following_url": f"{api}/following{{/other_user}}",
             "gists_url": f"{api}/gists{{/gist_id}}",
@@ -674,7 +682,7 @@ class Shapes:
             "updated_at": iso(c.updated_at),
             "issue_url": f"{api}/issues/{c.issue_number}",
             "author_association": self.author_association(r, c.user),
-            "performed_via_github_app": None,
+            "performed_via_github_app": self.via_app(c.user),
             "reactions": self._reactions(url),
         }
 
@@ -719,7 +727,7 @@ class Shapes:
             },
             "name": c.name,
             "check_suite": {"id": c.id},
-            "app": None,
+            "app": self.via_app(c.creator),
             "pull_requests": [
                 {
                     "id": i.pull.id,
@@ -761,7 +769,7 @@ class Shapes:
             "repository_url": api,
             "transient_environment": d.transient_environment,
             "production_environment": d.production_environment,
-            "performed_via_github_app": None,
+            "performed_via_github_app": self.via_app(d.creator),
         }
 
     def deployment_status(self, r: Repo, s: DeploymentStatus) -> dict[str, Any]:
@@ -781,5 +789,5 @@ class Shapes:
             "repository_url": api,
             "environment_url": s.environment_url,
             "log_url": s.log_url,
-            "performed_via_github_app": None,
+            "performed_via_github_app": self.via_app(s.creator),
         }

@@ -256,6 +256,7 @@ class State:
     repos: dict[str, Repo] = field(default_factory=dict)  # lower("owner/name") -> Repo
     tokens: dict[str, str] = field(default_factory=dict)  # token -> lower(login)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    apps: Any = None  # apps.Apps: decides what an app's bot account may do
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def new_id(self) -> int:
@@ -277,7 +278,8 @@ class State:
             return "admin"
         user = self.users.get(key)
         if user is not None and user.type == "Bot":
-            return "write"  # an app installation token with contents/pulls/statuses write
+            # An app's bot: write where the app is installed (see apps.Apps).
+            return self.apps.bot_permission(repo, key) if self.apps else "write"
         if key in repo.collaborators:
             best.append(repo.collaborators[key])
         org = self.orgs.get(repo.owner.lower())
