@@ -634,3 +634,105 @@ def test_enqueueing_through_the_sandbox_endpoint_needs_write_access(queued: Repo
     assert requests.delete(url, headers=alice, timeout=10).status_code == 204
     assert sb.last_event("pull_request", "dequeued").payload["reason"] == "MANUAL"
     assert groups(sb)[-1][0::2] == ("destroyed", "dequeued")
+
+
+# -- permissions: the job token -----------------------------------------------------------------
+STATUS = workflow(
+    """\
+    name: status
+    on: workflow_dispatch
+    permissions: {contents: read}
+    jobs:
+      reader:
+        runs-on: ubuntu-latest
+        steps: &post
+          - uses: SETUP_PYTHON
+            with: {python-version: "3.11"}
+          - env:
+              TOKEN: ${{ github.token }}
+            run: |
+              python - <<'PY'
+              import os, json, urllib.error, urllib.request
+              url = f"{os.environ['GITHUB_API_URL']}/repos/{os.environ['GITHUB_REPOSITORY']}"
+              body = json.dumps({"state": "success", "context": os.environ["GITHUB_JOB"]})
+              req = urllib.request.Request(
+                  f"{url}/statuses/{os.environ['GITHUB_SHA']}", data=body.encode(),
+                  headers={"Authorization": f"token {os.environ['TOKEN']}"}, method="POST")
+              try:
+                  print("status:", urllib.request.urlopen(req).status)
+              except urllib.error.HTTPError as err:
+                  print("status:", err.code, json.load(err)["message"])
+              PY
+      writer:
+        runs-on: ubuntu-latest
+        permissions: {statuses: write}
+        steps: *post
+    """
+)
+
+
+def test_permissions_limit_the_job_token(github_sandbox: GitHubSandbox) -> None:
+    make_repo(github_sandbox, {".github/workflows/status.yml": STATUS})
+    runner = ActionsRunner.for_sandbox(github_sandbox, "acme/infra", python_bin_dir=VENV_BIN)
+    reader, writer = runner.run_workflow("status.yml", "workflow_dispatch")
+    assert reader.permissions["contents"] == "read" and reader.permissions["statuses"] == "none"
+    assert "status: 403 Resource not accessible by integration" in stdout(reader)
+    assert writer.permissions == {**{k: "none" for k in writer.permissions}, "statuses": "write"}
+    assert "status: 201" in stdout(writer)
+    sha = github_sandbox.branch_sha("acme/infra", "main")
+    (status,) = github_sandbox.repo("acme/infra").statuses
+    assert (status.sha, status.context, status.creator) == (sha, "writer", "github-actions[bot]")
+
+
+def test_the_queue_requires_the_branch_protections_checks_from_their_app(
+    github_sandbox: GitHubSandbox,
+) -> None:
+    sb = github_sandbox
+    repo = make_repo(sb, {"README.md": "hi"})
+    ci_app = sb.gh.apps.of_login("ci[bot]")
+    assert ci_app is not None
+    sb.protect_branch(
+        "acme/infra",
+        "main",
+        {
+            "required_status_checks": {
+                "strict": False,
+                "checks": [{"context": "ci", "app_id": ci_app.id}],
+            },
+            "enforce_admins": True,
+            "required_pull_request_reviews": None,
+            "restrictions": None,
+        },
+    )
+    sb.enable_merge_queue("acme/infra")
+    repo.open_pr({"one.txt": "1"}, branch="one")
+    main = sb.branch_sha("acme/infra", "main")
+    group = sb.enqueue_pull("acme/infra", 1, "alice")
+    # alice (write access) sets the required context herself: not from the pinned app.
+    alice = sb.client(repo.tokens["alice"]).get_repo("acme/infra")
+    alice.get_commit(group).create_status("success", context="ci")
+    assert sb.branch_sha("acme/infra", "main") == main
+    set_ci(repo, group, "success")
+    assert sb.branch_sha("acme/infra", "main") == group
+
+
+def test_an_environment_for_protected_branches_only(github_sandbox: GitHubSandbox) -> None:
+    repo = make_repo(github_sandbox, {".github/workflows/deploy.yml": DEPLOY})
+    github_sandbox.create_environment(
+        "acme/infra", "production", protected_branches=True, secrets={"AWS_KEY": "AKIAPROD"}
+    )
+    runner = repo.runner()
+    refused = only(runner.run_workflow("deploy.yml", "workflow_dispatch"), "deploy.yml", "deploy")
+    assert 'Branch "main" is not allowed to deploy to production' in stdout(refused)
+    github_sandbox.protect_branch(
+        "acme/infra",
+        "main",
+        {
+            "required_status_checks": None,
+            "enforce_admins": True,
+            "required_pull_request_reviews": None,
+            "restrictions": None,
+        },
+    )
+    allowed = only(runner.run_workflow("deploy.yml", "workflow_dispatch"), "deploy.yml", "deploy")
+    assert "key: *** (8 characters)" in stdout(allowed)

@@ -211,17 +211,26 @@ class ActionsRunner:
 
     @classmethod
     def for_sandbox(
-        cls, sb: GitHubSandbox, repository: str, *, token: str, **kwargs: Any
+        cls, sb: GitHubSandbox, repository: str, *, token: str | None = None, **kwargs: Any
     ) -> ActionsRunner:
         """A runner for a repository of the GitHub stand-in, reading its workflows from the
-        repository itself (unless ``workflows_dir=`` is given) and its settings from ``sb``."""
+        repository itself (unless ``workflows_dir=`` is given) and its settings from ``sb``.
+
+        Without ``token``, each job's GITHUB_TOKEN is a one-hour installation token of the
+        ``github-actions`` app holding exactly the job's `permissions:`, as on GitHub.
+        Branches with branch protection or an active ruleset count as protected (for
+        environments that only let protected branches deploy).
+        """
         repo = sb.repo(repository)
         kwargs.setdefault("workflows_dir", None)
+        if token is None:
+            kwargs.setdefault("job_token", lambda perms: actions_token(sb, repository, perms))
+        kwargs.setdefault("protected_branch", lambda ref: protected(sb, repository, ref))
         return cls(
             sb.git_dir(repository),
             repository=repo.full_name,
             api_url=sb.url,
-            token=token,
+            token=token or "",
             default_branch=repo.default_branch,
             sandbox=sb,
             **kwargs,
@@ -837,6 +846,38 @@ class ActionsRunner:
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+
+# Actions' permission names -> GitHub App permission names.
+APP_PERMISSION_NAMES = {
+    "pull-requests": "pull_requests",
+    "id-token": "id_token",
+    "security-events": "security_events",
+    "repository-projects": "repository_projects",
+}
+
+
+def actions_token(sb: GitHubSandbox, repository: str, permissions: Mapping[str, str]) -> str:
+    """GITHUB_TOKEN for a job: a ``github-actions`` installation token for this repository
+    only, with the job's permissions (metadata: read always; scopes the app lacks dropped)."""
+    gh = sb.gh
+    with gh.state.lock:
+        app = gh.apps.github_actions()
+        wanted = {
+            APP_PERMISSION_NAMES.get(scope, scope): level
+            for scope, level in permissions.items()
+            if level != "none"
+        }
+        wanted = {k: v for k, v in wanted.items() if k in app.permissions}
+        return str(gh.apps.installation_token(app.id, sb.repo(repository), wanted).value)
+
+
+def protected(sb: GitHubSandbox, repository: str, ref: str) -> bool:
+    """Whether ``ref`` is a branch under classic protection or an active ruleset."""
+    if not ref.startswith("refs/heads/"):
+        return False
+    with sb.gh.state.lock:
+        return bool(sb.gh.rules.sources(sb.repo(repository), ref.removeprefix("refs/heads/")))
 
 
 def _git_out(*args: str) -> str:

@@ -37,26 +37,10 @@ def _require_rerequest(gh: GitHub, repo: Repo, user: str | None, run: CheckRun) 
     return login
 
 
-def _app(gh: GitHub, repo: Repo, login: str) -> dict[str, Any]:
-    """The app behind a bot account (the stand-in's bots act as app installations)."""
-    user = gh.state.user(login)
-    ident = user.id if user else 0
-    slug = login.removesuffix("[bot]")
-    return {
-        "id": ident,
-        "slug": slug,
-        "node_id": node_id("A", ident),
-        "client_id": f"Iv1.{ident:016x}",
-        "owner": gh.shapes.simple_user(repo.owner),
-        "name": slug,
-        "description": None,
-        "external_url": f"https://{slug}.example",
-        "html_url": f"https://github.com/apps/{slug}",
-        "created_at": iso(user.created_at if user else now()),
-        "updated_at": iso(user.created_at if user else now()),
-        "permissions": {"checks": "write", "contents": "read", "metadata": "read"},
-        "events": ["check_run", "check_suite"],
-    }
+def _app(gh: GitHub, login: str) -> dict[str, Any] | None:
+    """The app that created the check (every bot account is an app's in the stand-in)."""
+    app = gh.apps.of_login(login)
+    return gh.apps.integration(app, gh.base_url, gh.shapes) if app else None
 
 
 def check_suite_json(gh: GitHub, repo: Repo, run: CheckRun) -> dict[str, Any]:
@@ -87,7 +71,7 @@ def check_suite_json(gh: GitHub, repo: Repo, run: CheckRun) -> dict[str, Any]:
         "before": commit.parents[0] if commit and commit.parents else None,
         "after": run.head_sha,
         "pull_requests": check_run["pull_requests"],
-        "app": _app(gh, repo, run.creator),
+        "app": _app(gh, run.creator),
         "created_at": iso(run.started_at or now()),
         "updated_at": iso(now()),
         "latest_check_runs_count": 1,

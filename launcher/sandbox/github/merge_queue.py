@@ -18,15 +18,15 @@ Removing by hand: ``dequeued`` MANUAL.
 Enqueueing has no REST endpoint on GitHub (it is GraphQL ``enqueuePullRequest`` or the UI), so
 the stand-in offers a sandbox-only one, ``POST|DELETE
 /_sandbox/repos/{o}/{r}/pulls/{n}/merge-queue``, and `GitHubSandbox.enqueue_pull` /
-`dequeue_pull`. The required checks come from `enable_merge_queue(required_checks=...)` or,
-once branch protection/rulesets are modelled, from the ``required_checks`` callable passed to
-`MergeQueues` (the seam: ``(repo, branch) -> list of check names``).
+`dequeue_pull`. The required checks are those of the branch's protection and rulesets
+(``Rules.required_checks``: a check pinned to an app counts only from that app) plus any named
+in `enable_merge_queue(required_checks=...)`. The queue is GitHub itself: its branches and
+the fast-forward of the base are not subject to push rules.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from launcher.sandbox.github.service import GitHub
 
 QUEUE_PREFIX = "gh-readonly-queue"
-PASSING = ("success", "neutral", "skipped")
 
 
 @dataclass
@@ -62,7 +61,6 @@ class MergeQueues:
     """Every repository's merge queue, keyed by lower(full name)."""
 
     queues: dict[str, Queue] = field(default_factory=dict)
-    required_checks: Callable[[Repo, str], list[str]] | None = None
 
     def of(self, repo: Repo) -> Queue | None:
         return self.queues.get(repo.full_name.lower())
@@ -74,9 +72,23 @@ def enable(gh: GitHub, repo: Repo, required_checks: list[str]) -> Queue:
     return queue
 
 
-def required(gh: GitHub, repo: Repo, queue: Queue) -> list[str]:
-    seam = gh.merge_queues.required_checks
-    return list(seam(repo, queue.branch)) if seam else list(queue.required)
+def required(gh: GitHub, repo: Repo, queue: Queue) -> list[tuple[str, int | None]]:
+    """(check name, app id or None) pairs every merge group must pass."""
+    checks: list[tuple[str, int | None]] = [(name, None) for name in queue.required]
+    for check in gh.rules.required_checks(repo, queue.branch):
+        if check not in checks:
+            checks.append(check)
+    return checks
+
+
+def _move(gh: GitHub, repo: Repo, branch: str, sha: str | None, actor: str) -> None:
+    """Move a branch as the queue (GitHub itself) does: no push rules apply, events do."""
+    before = repo.branches.get(branch)
+    if sha is None:
+        repo.git.delete_ref(f"refs/heads/{branch}")
+    else:
+        repo.git.update_ref(f"refs/heads/{branch}", sha, before)
+    gh._moved(repo, branch, before, sha, actor, forced=False)
 
 
 def _simple_commit(repo: Repo, sha: str) -> dict[str, Any]:
@@ -115,7 +127,7 @@ def _build(gh: GitHub, repo: Repo, queue: Queue, entry: Entry, base_sha: str) ->
     entry.base_sha = base_sha
     entry.head_sha = repo.git.commit_tree(tree, [base_sha, head], text, gh._person(entry.actor))
     entry.branch = f"{QUEUE_PREFIX}/{queue.branch}/pr-{issue.number}-{base_sha}"
-    gh.set_branch(repo, entry.branch, entry.head_sha, entry.actor)
+    _move(gh, repo, entry.branch, entry.head_sha, entry.actor)
     gh._emit("merge_group", repo, entry.actor, action="checks_requested",
              merge_group=_group(repo, queue, entry))  # fmt: skip
     return True
@@ -124,7 +136,7 @@ def _build(gh: GitHub, repo: Repo, queue: Queue, entry: Entry, base_sha: str) ->
 def _destroy(gh: GitHub, repo: Repo, queue: Queue, entry: Entry, reason: str) -> None:
     gh._emit("merge_group", repo, entry.actor, action="destroyed", reason=reason,
              merge_group=_group(repo, queue, entry))  # fmt: skip
-    gh.set_branch(repo, entry.branch, None, entry.actor)
+    _move(gh, repo, entry.branch, None, entry.actor)
 
 
 def _dequeue_event(gh: GitHub, repo: Repo, issue: Issue, actor: str, reason: str) -> None:
@@ -181,26 +193,12 @@ def dequeue(gh: GitHub, repo: Repo, issue: Issue, actor: str) -> None:
         _rebuild_from(gh, repo, queue, position)
 
 
-def _verdict(gh: GitHub, repo: Repo, sha: str, names: list[str]) -> str:
+def _verdict(gh: GitHub, repo: Repo, sha: str, checks: list[tuple[str, int | None]]) -> str:
     """success when every required check passed on ``sha``, failure when one failed."""
-    statuses = {s.context: s.state for s in gh.latest_statuses(repo, sha)}
-    runs: dict[str, tuple[int, str, str | None]] = {}
-    for run in repo.check_runs.values():
-        if run.head_sha == sha and (run.name not in runs or runs[run.name][0] < run.id):
-            runs[run.name] = (run.id, run.status, run.conclusion)
-    verdict = "success"
-    for name in names:
-        if name in runs and runs[name][1] == "completed":
-            state = "success" if runs[name][2] in PASSING else "failure"
-        elif name in statuses:
-            state = {"success": "success", "pending": "pending"}.get(statuses[name], "failure")
-        else:
-            state = "pending"
-        if state == "failure":
-            return "failure"
-        if state == "pending":
-            verdict = "pending"
-    return verdict
+    states = [gh.rules.check_state(repo, sha, name, app) for name, app in checks]
+    if "failing" in states:
+        return "failure"
+    return "pending" if "expected" in states else "success"
 
 
 def advance(gh: GitHub, repo: Repo) -> None:
@@ -233,15 +231,13 @@ def advance(gh: GitHub, repo: Repo) -> None:
 def _merge(gh: GitHub, repo: Repo, queue: Queue, entry: Entry, issue: Issue) -> None:
     pr = issue.pull
     assert pr is not None
-    before = repo.branches[queue.branch]
-    repo.git.update_ref(f"refs/heads/{queue.branch}", entry.head_sha, before)
     pr.merged, pr.merged_at, pr.merged_by = True, now(), entry.actor
     pr.merge_commit_sha = entry.head_sha
     head = repo.head_sha(issue)
     _dequeue_event(gh, repo, issue, entry.actor, "MERGE")
     gh._close(repo, issue, entry.actor)
     pr.head_sha_final, pr.base_sha_final = head, entry.base_sha
-    gh._moved(repo, queue.branch, before, entry.head_sha, entry.actor, forced=False)
+    _move(gh, repo, queue.branch, entry.head_sha, entry.actor)
     gh._emit_pr(repo, issue, "closed", entry.actor)
     _destroy(gh, repo, queue, entry, "merged")
 
