@@ -22,10 +22,14 @@ from launcher.sandbox.github import GitHubSandbox
 VENV_BIN = Path(sys.executable).parent
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
 SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065 # v5.6.0"
+CONFIGURE_AWS = (
+    "aws-actions/configure-aws-credentials@e3dd6a429d7300a6a4c196c26e071d42e0343502 # v4.0.2"
+)
 
 
 def workflow(text: str) -> str:
-    return textwrap.dedent(text).replace("CHECKOUT", CHECKOUT).replace("SETUP_PYTHON", SETUP_PYTHON)
+    text = textwrap.dedent(text).replace("CHECKOUT", CHECKOUT)
+    return text.replace("SETUP_PYTHON", SETUP_PYTHON).replace("CONFIGURE_AWS", CONFIGURE_AWS)
 
 
 TARGET = workflow(
@@ -736,3 +740,57 @@ def test_an_environment_for_protected_branches_only(github_sandbox: GitHubSandbo
     )
     allowed = only(runner.run_workflow("deploy.yml", "workflow_dispatch"), "deploy.yml", "deploy")
     assert "key: *** (8 characters)" in stdout(allowed)
+
+
+AWS = workflow(
+    """\
+    name: aws
+    on: [pull_request, workflow_dispatch]
+    permissions: {id-token: write}
+    jobs:
+      launch:
+        runs-on: ubuntu-latest
+        environment: ${{ github.event_name == 'workflow_dispatch' && 'production' || '' }}
+        steps:
+          - uses: CONFIGURE_AWS
+            with:
+              role-to-assume: arn:aws:iam::123456789012:role/launcher
+              aws-region: us-east-1
+      forgot:
+        runs-on: ubuntu-latest
+        permissions: {contents: read}
+        steps:
+          - uses: CONFIGURE_AWS
+            with:
+              role-to-assume: arn:aws:iam::123456789012:role/launcher
+              aws-region: us-east-1
+    """
+)
+
+
+def test_the_aws_role_trusts_the_oidc_subject_not_the_workflow(
+    github_sandbox: GitHubSandbox,
+) -> None:
+    repo = make_repo(github_sandbox, {".github/workflows/aws.yml": AWS})
+    github_sandbox.create_environment("acme/infra", "production", branches=["main"])
+    oidc_setting = {"use_default": True, "use_immutable_subject": False}
+    assert repo.api("PUT", "/actions/oidc/customization/sub", **oidc_setting).status_code == 201
+    trusted = "repo:acme/infra:environment:production"
+    runner = ActionsRunner.for_sandbox(
+        github_sandbox,
+        "acme/infra",
+        aws_env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+        aws_role_trust=lambda role, claims: (
+            None if claims["sub"] == trusted else f"Not authorized: {claims['sub']}"
+        ),
+    )
+    launch, forgot = runner.run_workflow("aws.yml", "workflow_dispatch")
+    assert launch.ok, launch.log()
+    assert f"with OIDC subject {trusted}" in stdout(launch)
+    assert forgot.result == "failure" and "Did you mean to set the `id-token` permission?" in (
+        stdout(forgot)
+    )
+    repo.open_pr({"x.txt": "x"})
+    payload = github_sandbox.last_event("pull_request", "opened").payload
+    launch = only(runner.run_event("pull_request", payload), "aws.yml", "launch")
+    assert "Not authorized: repo:acme/infra:pull_request" in stdout(launch)

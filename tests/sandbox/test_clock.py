@@ -119,3 +119,16 @@ def test_a_moved_clock_without_libfaketime_fails_the_job(
     (job,) = runner.run_workflow("clock.yml", "workflow_dispatch", sha="0" * 40)
     assert job.result == "failure"
     assert "libfaketime is not installed" in job.steps[0].stderr
+
+
+def test_the_clock_moves_over_the_sandbox_endpoint(github_sandbox: GitHubSandbox) -> None:
+    import requests
+
+    url = f"{github_sandbox.url}/_sandbox/clock"
+    moved = requests.post(url, json={"now": "2031-05-17T09:30:00Z"}, timeout=10).json()
+    assert moved["now"].startswith("2031-05-17T09:3")
+    assert close_to(clock.CLOCK.now(), LATER)
+    later = requests.post(url, json={"advance_seconds": 3600}, timeout=10).json()
+    assert later["now"].startswith("2031-05-17T10:3")
+    assert requests.post(url, json={"now": "2031-05-17T09:30"}, timeout=10).status_code == 422
+    assert requests.post(url, json={"reset": True}, timeout=10).json()["offset_seconds"] == 0

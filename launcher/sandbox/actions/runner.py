@@ -181,6 +181,7 @@ class ActionsRunner:
         sandbox: GitHubSandbox | None = None,
         job_token: Callable[[Mapping[str, str]], str] | None = None,
         protected_branch: Callable[[str], bool] | None = None,
+        aws_role_trust: Callable[[str, Mapping[str, Any]], str | None] | None = None,
     ) -> None:
         self.repo = repo
         self.workflows_dir = Path(workflows_dir) if workflows_dir is not None else None
@@ -206,6 +207,9 @@ class ActionsRunner:
         # (for environments whose policy is "protected branches only"; default: none is).
         self.job_token = job_token
         self.protected_branch = protected_branch or (lambda ref: False)
+        # The IAM trust policy of roles configure-aws-credentials assumes (with the stand-in):
+        # (role ARN, OIDC claims) -> None to allow, else why not. Default: any subject.
+        self.aws_role_trust = aws_role_trust
         self._masks: set[str] = set()
         self._run_id = int(time.time()) % 10**9
 

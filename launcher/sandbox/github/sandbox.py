@@ -14,6 +14,7 @@ from launcher.sandbox.github import (
     api_accounts,
     api_apps,
     api_checks,
+    api_clock,
     api_git,
     api_issues,
     api_pulls,
@@ -68,6 +69,7 @@ class GitHubSandbox:
         api_accounts.register_sandbox(self.gh.router, self)
         oidc.register_sandbox(self.gh.router)
         merge_queue.register_sandbox(self.gh.router)
+        api_clock.register_sandbox(self.gh.router)
         self._host, self._port = host, port
         self._server: HttpServer | None = None
 
