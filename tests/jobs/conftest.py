@@ -147,6 +147,8 @@ def world(github_sandbox: GitHubSandbox, tmp_path: Path) -> World:  # noqa: F811
         "infra",
         {"README.md": b"# infra\n", "pools.yaml": POOLS.encode()},
         collaborators={name: "write" for name in PEOPLE},
+        # GitHub requests reviews only from teams with access to the repository.
+        teams={"platform": "push", "dev-leads": "push", "interns": "pull"},
     )
     return World(sb, tokens, tmp_path)
 

@@ -255,7 +255,7 @@ def test_bypass_actors(prod: Prod) -> None:
     with pytest.raises(GithubException) as push:
         prod.repo("ci").create_file("c.txt", "direct", "x", branch="main")
     assert (push.value.status, push.value.data["message"]) == (
-        422,
+        409,
         violation("Changes must be made through a pull request."),
     )
     prod.repo("root").create_file("c.txt", "direct", "x", branch="main")
@@ -272,6 +272,12 @@ def test_pushes_to_a_protected_branch(prod: Prod) -> None:
         sb, "PATCH", f"/repos/{REPO}/git/refs/heads/main", prod.tokens["bob"], {"sha": ahead}
     )
     assert (status, body["message"]) == (422, "Changes must be made through a pull request.")
+    with pytest.raises(GithubException) as contents:
+        prod.repo("bob").create_file("c.txt", "direct", "x", branch="main")
+    assert (contents.value.status, contents.value.data["message"]) == (
+        409,
+        "Could not update file: Changes must be made through a pull request.",
+    )
     assert sb.branch_sha(REPO, "main") == main
     # Only force pushes and deletions guarded: a fast-forward passes, the rest does not.
     sb.protect_branch(REPO, "main", {**base, "required_pull_request_reviews": None})
@@ -292,6 +298,14 @@ def test_pushes_to_a_protected_branch(prod: Prod) -> None:
     assert (status, body["message"]) == (422, "Cannot force-push to this branch")
     status, _, body = call(sb, "DELETE", f"/repos/{REPO}/git/refs/heads/main", prod.tokens["bob"])
     assert (status, body["message"]) == (422, "Cannot delete this protected branch")
+    sb.protect_branch(
+        REPO, "main", {**base, "required_pull_request_reviews": None, "allow_deletions": True}
+    )
+    sb.push_files(REPO, "doomed", {"d.txt": "d\n"}, "d", "bob")
+    sb.protect_branch(
+        REPO, "doomed", {**base, "required_pull_request_reviews": None, "allow_deletions": True}
+    )
+    assert call(sb, "DELETE", f"/repos/{REPO}/git/refs/heads/doomed", prod.tokens["bob"])[0] == 204
     # enforce_admins off: an admin is not bound.
     assert (
         call(
@@ -390,3 +404,86 @@ def test_branch_protection_endpoints(prod: Prod) -> None:
     assert call(sb, "DELETE", path, prod.tokens["root"])[0] == 204
     assert call(sb, "GET", path, prod.tokens["root"])[0] == 404
     assert not prod.repo("bob").get_branch("main").protected
+
+
+def test_ruleset_pushes_need_checks_and_creations_are_restricted(prod: Prod) -> None:
+    sb = prod.sb
+    ci = sb.gh.apps.of_login("launcher-ci[bot]")
+    assert ci is not None
+    checks = {
+        "type": "required_status_checks",
+        "parameters": {
+            "strict_required_status_checks_policy": False,
+            "required_status_checks": [{"context": "ci", "integration_id": ci.id}],
+        },
+    }
+    ruleset(sb, checks)
+    sb.create_ruleset(
+        REPO,
+        {
+            "name": "releases",
+            "enforcement": "active",
+            "conditions": {"ref_name": {"include": ["refs/heads/release/*"], "exclude": []}},
+            "rules": [{"type": "creation"}],
+        },
+    )
+    ahead = sb.push_files(REPO, "ahead", {"n.txt": "n\n"}, "next", "bob")
+    patch = f"/repos/{REPO}/git/refs/heads/main"
+    status, _, body = call(sb, "PATCH", patch, prod.tokens["bob"], {"sha": ahead})
+    assert (status, body["message"]) == (422, violation('Required status check "ci" is expected.'))
+    prod.repo("ci").create_check_run(name="ci", head_sha=ahead, conclusion="success")
+    assert call(sb, "PATCH", patch, prod.tokens["bob"], {"sha": ahead})[0] == 200
+    create = {"ref": "refs/heads/release/1", "sha": ahead}
+    status, _, body = call(sb, "POST", f"/repos/{REPO}/git/refs", prod.tokens["bob"], create)
+    assert (status, body["message"]) == (
+        422,
+        violation("Cannot create ref due to creations being restricted."),
+    )
+    create["ref"] = "refs/heads/feature/1"
+    assert call(sb, "POST", f"/repos/{REPO}/git/refs", prod.tokens["bob"], create)[0] == 201
+
+
+def test_classic_push_restrictions_and_pull_request_allowances(prod: Prod) -> None:
+    sb = prod.sb
+    sb.protect_branch(
+        REPO,
+        "main",
+        {
+            "required_status_checks": None,
+            "enforce_admins": True,
+            "required_pull_request_reviews": {
+                "required_approving_review_count": 1,
+                "bypass_pull_request_allowances": {"users": ["carol"]},
+            },
+            "restrictions": {"users": ["carol", "bob"], "teams": []},
+        },
+    )
+    first = prod.open()
+    assert prod.merge_error("alice", first.number) == (
+        405,
+        "You're not authorized to push to this branch. Visit "
+        "https://docs.github.com/articles/about-protected-branches/ for more information.",
+    )
+    assert prod.merge_error("bob", first.number) == (405, REVIEWS_1)  # may push, needs reviews
+    assert prod.repo("carol").get_pull(first.number).merge().merged  # allowed to skip them
+    with pytest.raises(GithubException) as bob_push:
+        prod.repo("bob").create_file("c.txt", "direct", "x", branch="main")
+    assert bob_push.value.data["message"] == (
+        "Could not update file: Changes must be made through a pull request."
+    )
+    prod.repo("carol").create_file("c.txt", "direct", "x", branch="main")
+
+
+def test_linear_history_and_allowed_merge_methods(prod: Prod) -> None:
+    sb = prod.sb
+    ruleset(
+        sb,
+        {"type": "required_linear_history"},
+        pr_rule(required_approving_review_count=0, allowed_merge_methods=["squash", "rebase"]),
+    )
+    pr = prod.open()
+    assert prod.merge_error("bob", pr.number) == (
+        405,
+        violation("This branch must not contain merge commits."),
+    )
+    assert prod.repo("bob").get_pull(pr.number).merge(merge_method="squash").merged

@@ -25,20 +25,50 @@ In pytest: ``from launcher.sandbox.pytest_plugin import github_sandbox``.
 
 Model: repositories are real bare git repositories (``clone_url`` is a ``file://``
 URL, ``refs/pull/N/head`` is kept up to date); pull requests, reviews, labels,
-statuses, check runs and deployments live in memory. Accounts authenticate with
-``Authorization: token|Bearer <token>``; ``bot=True`` accounts act like app
-installation tokens (write everywhere, may create check runs). Permissions follow
-GitHub: owner/org admins are admins, collaborators and team grants give their
-level, anyone may read a public repository and comment; reviewing needs a grant,
-labelling needs triage, statuses/merge/deployments need write.
+statuses, check runs and deployments live in memory. Permissions follow GitHub:
+owner/org admins are admins, collaborators and team grants give their level, anyone
+may read, comment on, open issues in and review a public repository (only reviews by
+people with write access count towards rules); labelling needs triage,
+statuses/merge/deployments need write.
+
+Credentials (``apps.py``): ``Authorization: token|Bearer <token>``. A token record
+carries its account, permissions (None: the account's full rights), repositories and
+expiry. GitHub Apps (``sb.create_app``/``install_app``) have an RSA key; their JWT
+(RS256, ``exp`` at most 10 minutes after ``iat``) is accepted on the ``/app``
+endpoints only, and ``POST /app/installations/{id}/access_tokens`` mints one-hour
+tokens limited to the installation's permissions and repositories (403 "Resource not
+accessible by integration" beyond them). ``sb.installation_token(app, repo,
+permissions)`` mints one from Python (``"github-actions"``, id 15368, is GITHUB_TOKEN).
+``bot=True`` accounts are apps installed everywhere with a non-expiring full token.
+Check runs need an app and only their app may update them; check runs report
+``app``, comments/deployments ``performed_via_github_app``, statuses ``creator``.
+
+Rules (``rules.py``): classic branch protection and repository rulesets (``ref_name``
+conditions, ``active``/``evaluate``/``disabled``) refuse ``PUT pulls/N/merge`` (405)
+and pushes (422) with GitHub's messages: N approvals from writers, code owners,
+stale approvals dismissed when the head or merge base changes, approval of the last
+push by someone else, required checks pinned to an app, strict checks, linear
+history, allowed merge methods, force pushes, deletions, creations, updates, classic
+push restrictions; bypass actors, pull-request allowances and non-enforced admins.
+``mergeable_state`` is ``clean``/``unstable``/``blocked``/``behind``/``dirty``.
+``merge_queue`` and other rule types are stored and returned, not enforced.
+``gh.rules.check_push(repo, ref, actor, old, new)`` is the one push check and
+``sb.required_checks(repo, branch)`` lists (context, app id) pairs.
+Limits (``limits.py``): bodies 65,536 characters, status descriptions 140,
+check-run text 65,535 and 50 annotations per request, 1,000 statuses per
+commit and context; unknown search qualifiers are refused. Opening a pull request
+requests its CODEOWNERS; deleting its head (or base) branch closes it.
 
 Sandbox-only HTTP endpoints (not GitHub's): ``GET /_sandbox/events?since=&event=``,
 ``GET|DELETE /_sandbox/requests``, ``GET|POST|DELETE /_sandbox/faults``,
 ``GET /_sandbox/repos/{owner}/{repo}``, ``POST /_sandbox/repos/{owner}/{repo}/push``.
 
-Not modelled: forks, branch protection, GraphQL, webhooks delivery over HTTP
-(payloads are recorded instead), pushes made with ``git push`` straight into the
-bare repository (no events; use ``push_files`` or the REST API), rebase merges.
+Not modelled: forks, organization rulesets, rule types beyond those above (stored
+only: merge queues, deployments, signatures, file/commit patterns), review threads
+(conversation resolution), fine-grained and OAuth token scopes, webhook delivery over HTTP
+(payloads are recorded instead), GraphQL, pushes made with ``git push`` straight
+into the bare repository (no events and no rules; use ``push_files`` or the REST
+API), rebase merges.
 """
 
 from launcher.sandbox.github.events import Event

@@ -7,6 +7,7 @@ import binascii
 from typing import Any
 
 from launcher.sandbox.github.http import ApiError, Request, Response, Router, not_found, validation
+from launcher.sandbox.github.rules import RuleViolation
 from launcher.sandbox.github.service import EMPTY_TREE
 from launcher.sandbox.github.state import PERMISSIONS, Repo
 
@@ -368,7 +369,10 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
                 content = base64.b64decode(body.get("content") or "", validate=False)
             except (binascii.Error, ValueError):
                 raise validation("content is not valid Base64") from None
-        sha = req.gh.push_files(repo, branch, {path: content}, message, actor)
+        try:
+            sha = req.gh.push_files(repo, branch, {path: content}, message, actor)
+        except RuleViolation as refused:
+            raise refused.for_contents_api() from None
         c = repo.git.commit(sha)
         assert c is not None
         commit = req.gh.shapes.git_commit(repo, c)

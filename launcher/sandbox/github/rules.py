@@ -14,11 +14,14 @@ moves), ``required_checks`` lists the (context, app id) pairs a merge queue must
 Modelled rules: pull request with N approvals (from reviewers with write access), code
 owner review, dismissal of stale approvals (head or merge base changed after the
 review), approval of the last push by someone else, required status checks pinned to
-an app (``integration_id`` / ``app_id``), strict (up to date) checks, non-fast-forward,
-deletion, creation and update; ``merge_queue`` and other rule types are stored and
-returned as given. Bypass: ruleset ``bypass_actors`` (RepositoryRole, Team,
-Integration, OrganizationAdmin; ``always`` or ``pull_request``) and classic
-protection's admins unless ``enforce_admins``.
+an app (``integration_id`` / ``app_id``), strict (up to date) checks, linear history,
+allowed merge methods, non-fast-forward, deletion, creation, update and classic push
+``restrictions``; ``merge_queue`` and other rule types are stored and returned as
+given. Bypass: ruleset ``bypass_actors`` (RepositoryRole, Team, Integration,
+OrganizationAdmin, User; ``always`` or ``pull_request``), classic protection's
+``bypass_pull_request_allowances`` and its admins unless ``enforce_admins``.
+Stale approvals: any new head commit dismisses them (GitHub dismisses only when the
+diff changes; a push that leaves the diff unchanged is rare in practice).
 """
 
 from __future__ import annotations
@@ -62,6 +65,47 @@ RULE_TYPES = {
 }
 PASSING = {"success", "neutral", "skipped"}
 RULESET_VIOLATION = "Repository rule violations found"
+PROTECTED_DOCS = "https://docs.github.com/articles/about-protected-branches"
+RULESET_DOCS = (
+    "https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository"
+    "/managing-rulesets/about-rulesets"
+)
+
+
+NOT_AUTHORIZED = (
+    "You're not authorized to push to this branch. Visit "
+    "https://docs.github.com/articles/about-protected-branches/ for more information."
+)
+NO_MERGE_COMMITS = "This branch must not contain merge commits."
+
+
+def _enabled(value: Any) -> bool:
+    """Protection flags come as booleans in PUT bodies, ``{"enabled": b}`` in answers."""
+    return bool(value.get("enabled")) if isinstance(value, dict) else bool(value)
+
+
+def _review_problem(message: str) -> bool:
+    return not (
+        message.startswith("Required status check")
+        or "required status checks" in message
+        or message.startswith("Head branch is not up to date")
+    )
+
+
+class RuleViolation(ApiError):
+    """A merge or push refused by a ruleset or branch protection."""
+
+    def __init__(self, status: int, source: Source, problems: list[str]) -> None:
+        docs = RULESET_DOCS if source.kind == "ruleset" else PROTECTED_DOCS
+        super().__init__(status, source.wrap(problems), docs=docs)
+        self.source = source
+        self.problems = problems
+
+    def for_contents_api(self) -> ApiError:
+        """The contents API words the same refusal as a 409 "Could not update file"."""
+        if self.source.kind == "ruleset":
+            return ApiError(409, self.message, docs=self.docs)
+        return ApiError(409, f"Could not update file: {self.message}", docs=self.docs)
 
 
 @dataclass
@@ -95,6 +139,10 @@ class Source:
     block_delete: bool = False
     block_create: bool = False
     block_update: bool = False
+    linear: bool = False  # no merge commits
+    merge_methods: list[str] | None = None  # None: any
+    push_allowed: dict[str, list[Any]] | None = None  # classic restrictions; None: anyone
+    pr_bypass: dict[str, list[Any]] | None = None  # classic bypass_pull_request_allowances
 
     def wrap(self, messages: list[str]) -> str:
         if self.kind == "ruleset":
@@ -240,6 +288,10 @@ class Rules:
             src.dismiss_stale = bool(reviews.get("dismiss_stale_reviews"))
             src.code_owners = bool(reviews.get("require_code_owner_reviews"))
             src.last_push = bool(reviews.get("require_last_push_approval"))
+            src.pr_bypass = reviews.get("bypass_pull_request_allowances")
+        if p.get("restrictions") is not None:
+            src.push_allowed = p["restrictions"]
+        src.linear = _enabled(p.get("required_linear_history"))
         checks = p.get("required_status_checks")
         if checks is not None:
             src.strict = bool(checks.get("strict"))
@@ -251,10 +303,10 @@ class Rules:
                 ]
             else:
                 src.checks = [(c, None) for c in checks.get("contexts") or []]
-        src.block_force = not bool(p.get("allow_force_pushes"))
-        src.block_delete = not bool(p.get("allow_deletions"))
-        src.block_create = bool(p.get("block_creations"))
-        src.block_update = bool(p.get("lock_branch"))
+        src.block_force = not _enabled(p.get("allow_force_pushes"))
+        src.block_delete = not _enabled(p.get("allow_deletions"))
+        src.block_create = _enabled(p.get("block_creations"))
+        src.block_update = _enabled(p.get("lock_branch"))
         return src
 
     @staticmethod
@@ -269,6 +321,10 @@ class Rules:
                 src.dismiss_stale |= bool(params.get("dismiss_stale_reviews_on_push"))
                 src.code_owners |= bool(params.get("require_code_owner_review"))
                 src.last_push |= bool(params.get("require_last_push_approval"))
+                if params.get("allowed_merge_methods"):
+                    src.merge_methods = list(params["allowed_merge_methods"])
+            elif kind == "required_linear_history":
+                src.linear = True
             elif kind == "required_status_checks":
                 src.checks += [
                     (c["context"], c.get("integration_id"))
@@ -311,6 +367,26 @@ class Rules:
             if self.is_actor(repo, actor, entry):
                 return True
         return False
+
+    def listed(self, repo: Repo, actor: str, allow: dict[str, list[Any]] | None) -> bool:
+        """Is ``actor`` among classic protection's ``users``/``teams``/``apps``?"""
+        if not allow:
+            return False
+        key = actor.lower()
+        if any((u if isinstance(u, str) else u.get("login", "")).lower() == key
+               for u in allow.get("users") or []):  # fmt: skip
+            return True
+        org = self.gh.state.orgs.get(repo.owner.lower())
+        for t in allow.get("teams") or []:
+            slug = (t if isinstance(t, str) else t.get("slug", "")).lower()
+            team = org.teams.get(slug) if org else None
+            if team is not None and key in team.members:
+                return True
+        app = self.gh.apps.of_login(actor)
+        return app is not None and any(
+            (a if isinstance(a, str) else a.get("slug", "")) == app.slug
+            for a in allow.get("apps") or []
+        )
 
     def is_actor(self, repo: Repo, actor: str, entry: dict[str, Any]) -> bool:
         state, kind, ident = self.gh.state, entry.get("actor_type"), entry.get("actor_id")
@@ -426,6 +502,8 @@ class Rules:
             if self.bypasses(src, repo, actor, via_pull=True):
                 continue
             problems = self._pull_problems(src, repo, issue, head, base)
+            if problems and actor is not None and self.listed(repo, actor, src.pr_bypass):
+                problems = [p for p in problems if not _review_problem(p)]
             if problems:
                 out.append((src, problems))
         return out
@@ -477,12 +555,26 @@ class Rules:
                 problems.append("Head branch is not up to date with the base branch.")
         return problems
 
-    def check_merge(self, repo: Repo, issue: Issue, actor: str) -> None:
+    def check_merge(self, repo: Repo, issue: Issue, actor: str, method: str = "merge") -> None:
         """Refuse ``PUT pulls/N/merge`` (405) when a rule the actor cannot bypass is unmet."""
+        pr = issue.pull
+        assert pr is not None
+        for src in self.sources(repo, pr.base_ref):
+            if self.bypasses(src, repo, actor, via_pull=True):
+                continue
+            if src.push_allowed is not None and not self.listed(repo, actor, src.push_allowed):
+                raise RuleViolation(405, src, [NOT_AUTHORIZED])
+            if src.linear and method == "merge":
+                raise RuleViolation(405, src, [NO_MERGE_COMMITS])
+            if src.merge_methods is not None and method not in src.merge_methods:
+                allowed = ", ".join(src.merge_methods)
+                raise RuleViolation(
+                    405, src, [f"Merge method {method} is not allowed (allowed: {allowed})."]
+                )
         violations = self.merge_violations(repo, issue, actor)
         if violations:
             src, problems = violations[0]
-            raise ApiError(405, src.wrap(problems))
+            raise RuleViolation(405, src, problems)
 
     def mergeable_state(self, repo: Repo, issue: Issue, computed: str) -> str:
         """GitHub's ``mergeable_state``: ``blocked`` by unmet rules, ``behind`` when strict
@@ -521,6 +613,8 @@ class Rules:
             if self.bypasses(src, repo, actor, via_pull=False):
                 continue
             problems: list[str] = []
+            if src.push_allowed is not None and not self.listed(repo, actor, src.push_allowed):
+                raise RuleViolation(422, src, [NOT_AUTHORIZED])
             if new is None:
                 if src.block_delete:
                     problems.append(
@@ -534,8 +628,18 @@ class Rules:
             else:
                 if src.block_update:
                     problems.append("Cannot update this protected ref.")
-                if src.review_count is not None:
+                if src.review_count is not None and not self.listed(repo, actor, src.pr_bypass):
                     problems.append("Changes must be made through a pull request.")
+                if (
+                    src.linear
+                    and new != "?"
+                    and any(
+                        len(c.parents) > 1
+                        for sha in repo.git.rev_list(old, new)
+                        if (c := repo.git.commit(sha)) is not None
+                    )
+                ):
+                    problems.append(NO_MERGE_COMMITS)
                 if src.block_force and new != "?" and not repo.git.is_ancestor(old, new):
                     problems.append("Cannot force-push to this branch")
             if src.checks and new is not None and not (old is None and src.checks_skip_create):
@@ -547,7 +651,7 @@ class Rules:
                 if msg:
                     problems.append(msg)
             if problems:
-                raise ApiError(422, src.wrap(problems))
+                raise RuleViolation(422, src, problems)
 
     # -- hooks -------------------------------------------------------------------------
     def on_review(self, repo: Repo, issue: Issue, review: Review) -> None:

@@ -516,7 +516,7 @@ class GitHub:
             tree = repo.git.merge_tree(base, head)
             if tree is None:
                 raise ApiError(405, "Pull Request is not mergeable")
-            self.rules.check_merge(repo, issue, actor)
+            self.rules.check_merge(repo, issue, actor, method)
             author = self._person(actor)
             if method == "merge":
                 subject = (
@@ -1181,7 +1181,7 @@ class GitHub:
                         "sha": s,
                         "url": f"{self.base_url}/repos/{repo.full_name}/commits/{s}",
                     },
-                    "protected": False,
+                    "protected": bool(self.rules.sources(repo, b)),
                 }
                 for b, s in sorted(repo.branches.items())
                 if s == status.sha
