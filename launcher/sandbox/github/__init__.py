@@ -59,9 +59,25 @@ check-run text 65,535 and 50 annotations per request, 1,000 statuses per
 commit and context; unknown search qualifiers are refused. Opening a pull request
 requests its CODEOWNERS; deleting its head (or base) branch closes it.
 
+GitHub Actions' side (with ``launcher.sandbox.actions``): environments with deployment
+branch policies and secrets (``environments.py``; REST as documented, secret values from
+``sb.create_environment``/``set_environment_secret``), the OIDC provider (``oidc.py``:
+GitHub's ``sub`` forms, immutable subjects, ``GET|PUT .../actions/oidc/customization/sub``),
+``workflow_run`` completion events (``workflow_runs.py``), re-requested check runs and suites
+(``checks_rerequest.py``) and a merge queue on the default branch (``merge_queue.py``:
+``gh-readonly-queue`` groups, ``merge_group`` events, the branch's required checks).
+
+Time (``launcher.sandbox.clock``): every record is stamped from the sandbox clock, which the
+in-process moto server and the runner's jobs (libfaketime) share; tests and the demo move it
+(``clock.CLOCK.set``/``advance``, or ``POST /_sandbox/clock``), never a workflow input.
+
 Sandbox-only HTTP endpoints (not GitHub's): ``GET /_sandbox/events?since=&event=``,
 ``GET|DELETE /_sandbox/requests``, ``GET|POST|DELETE /_sandbox/faults``,
 ``GET /_sandbox/repos/{owner}/{repo}``, ``POST /_sandbox/repos/{owner}/{repo}/push``.
+Also ``GET|POST /_sandbox/clock``, ``POST|DELETE
+/_sandbox/repos/{owner}/{repo}/pulls/{n}/merge-queue`` (GitHub enqueues only through
+GraphQL or the UI), ``GET /_sandbox/actions/id-token/{request}`` (a job's
+ACTIONS_ID_TOKEN_REQUEST_URL) and ``GET /_sandbox/actions/oidc/jwks``.
 
 Not modelled: forks, organization rulesets, rule types beyond those above (stored
 only: merge queues, deployments, signatures, file/commit patterns), review threads
