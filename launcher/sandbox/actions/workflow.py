@@ -297,7 +297,8 @@ def triggers(
         return _ref_filter(spec, "branches", base) and _paths_filter(spec, changed_files)
     if event == "workflow_run":
         run = payload.get("workflow_run") or {}
-        if str(run.get("name")) not in _list(spec.get("workflows")):
+        name = (payload.get("workflow") or {}).get("name") or run.get("name")
+        if str(name) not in _list(spec.get("workflows")):
             return False
         return _ref_filter(spec, "branches", str(run.get("head_branch") or ""))
     return True
