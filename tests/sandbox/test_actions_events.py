@@ -794,3 +794,20 @@ def test_the_aws_role_trusts_the_oidc_subject_not_the_workflow(
     payload = github_sandbox.last_event("pull_request", "opened").payload
     launch = only(runner.run_event("pull_request", payload), "aws.yml", "launch")
     assert "Not authorized: repo:acme/infra:pull_request" in stdout(launch)
+
+
+def test_a_workflow_without_permissions_gets_the_repositorys_default(
+    github_sandbox: GitHubSandbox,
+) -> None:
+    text = STATUS.replace("permissions: {contents: read}\n", "").replace(
+        "        permissions: {statuses: write}\n", ""
+    )
+    make_repo(github_sandbox, {".github/workflows/status.yml": text})
+    restricted = ActionsRunner.for_sandbox(github_sandbox, "acme/infra", python_bin_dir=VENV_BIN)
+    reader, _ = restricted.run_workflow("status.yml", "workflow_dispatch")
+    assert "status: 403 Resource not accessible by integration" in stdout(reader)
+    permissive = ActionsRunner.for_sandbox(
+        github_sandbox, "acme/infra", python_bin_dir=VENV_BIN, default_permissions="permissive"
+    )
+    writer, _ = permissive.run_workflow("status.yml", "workflow_dispatch")
+    assert "status: 201" in stdout(writer)

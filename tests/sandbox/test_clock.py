@@ -132,3 +132,13 @@ def test_the_clock_moves_over_the_sandbox_endpoint(github_sandbox: GitHubSandbox
     assert later["now"].startswith("2031-05-17T10:3")
     assert requests.post(url, json={"now": "2031-05-17T09:30"}, timeout=10).status_code == 422
     assert requests.post(url, json={"reset": True}, timeout=10).json()["offset_seconds"] == 0
+
+
+def test_the_sweep_workflow_takes_no_time_input() -> None:
+    """The demo moves time through the stand-ins; a repository's workflow never can."""
+    from launcher.sandbox.actions import load_workflow
+    from tests.conftest import REPO
+
+    for path in sorted((REPO / ".github" / "workflows").glob("*.yml")):
+        inputs = (load_workflow(path).on.get("workflow_dispatch") or {}).get("inputs") or {}
+        assert not [name for name in inputs if name in ("now", "time", "as-of", "at")], path

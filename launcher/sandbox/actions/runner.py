@@ -69,9 +69,16 @@ PERMISSION_SCOPES = (
     "issues", "models", "packages", "pages", "pull-requests", "repository-projects",
     "security-events", "statuses",
 )  # fmt: skip
-# GitHub's default GITHUB_TOKEN permissions when a workflow sets none ("permissive" setting).
+# GitHub's default GITHUB_TOKEN permissions when a workflow sets none: "restricted" (read
+# contents and packages; the default for repositories created since February 2023) or
+# "permissive" (write to most scopes), the repository's "Workflow permissions" setting.
 PERMISSIVE = {scope: "write" for scope in PERMISSION_SCOPES} | {
     "id-token": "none",
+    "models": "read",
+}
+RESTRICTED = dict.fromkeys(PERMISSION_SCOPES, "none") | {
+    "contents": "read",
+    "packages": "read",
     "models": "read",
 }
 PROTECTED = re.compile(r"(GITHUB|RUNNER)_\w+|NODE_OPTIONS")
@@ -182,6 +189,7 @@ class ActionsRunner:
         job_token: Callable[[Mapping[str, str]], str] | None = None,
         protected_branch: Callable[[str], bool] | None = None,
         aws_role_trust: Callable[[str, Mapping[str, Any]], str | None] | None = None,
+        default_permissions: Literal["restricted", "permissive"] = "restricted",
     ) -> None:
         self.repo = repo
         self.workflows_dir = Path(workflows_dir) if workflows_dir is not None else None
@@ -210,6 +218,7 @@ class ActionsRunner:
         # The IAM trust policy of roles configure-aws-credentials assumes (with the stand-in):
         # (role ARN, OIDC claims) -> None to allow, else why not. Default: any subject.
         self.aws_role_trust = aws_role_trust
+        self.default_permissions = RESTRICTED if default_permissions == "restricted" else PERMISSIVE
         self._masks: set[str] = set()
         self._run_id = int(time.time()) % 10**9
 
@@ -597,13 +606,13 @@ class ActionsRunner:
         return code, out, err, outputs
 
     # -- permissions, environments, OIDC ------------------------------------------------------
-    @staticmethod
-    def permissions(wf: Workflow, job: Mapping[str, Any]) -> dict[str, str]:
+    def permissions(self, wf: Workflow, job: Mapping[str, Any]) -> dict[str, str]:
         """The job token's permissions: the job's `permissions:`, else the workflow's, else
-        GitHub's permissive default. A mapping leaves every scope it omits at none."""
+        the repository's default (``default_permissions``). A mapping leaves every scope it
+        omits at none."""
         spec = job["permissions"] if "permissions" in job else wf.raw.get("permissions", None)
         if spec is None:
-            return dict(PERMISSIVE)
+            return dict(self.default_permissions)
         if spec in ("read-all", "write-all"):
             level = spec.removesuffix("-all")
             return {
