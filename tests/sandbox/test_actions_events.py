@@ -87,7 +87,7 @@ AFTER_CI = workflow(
 DEPLOY = workflow(
     """\
     name: deploy
-    on: [push, pull_request, pull_request_target, workflow_dispatch]
+    on: [push, pull_request, pull_request_review, pull_request_target, workflow_dispatch]
     permissions: {}
     jobs:
       deploy:
@@ -294,6 +294,13 @@ def test_an_environment_secret_is_absent_for_a_job_on_another_ref(deploy_repo: R
         f'Branch "refs/pull/{number}/merge" is not allowed to deploy to production due to '
         "environment protection rules."
     ) in stdout(deploy)
+
+    # A review event runs on the merge ref too, even when an admin approves.
+    pat = sb.client(deploy_repo.tokens["pat"]).get_repo("acme/infra")
+    pat.get_pull(number).create_review(body="ok", event="APPROVE")
+    review = sb.last_event("pull_request_review", "submitted").payload
+    reviewed = only(runner.run_event("pull_request_review", review), "deploy.yml", "deploy")
+    assert reviewed.result == "failure" and "not allowed to deploy" in stdout(reviewed)
 
     dispatched = runner.run_workflow("deploy.yml", "workflow_dispatch", ref="refs/heads/change")
     assert only(dispatched, "deploy.yml", "deploy").result == "failure"
@@ -811,3 +818,31 @@ def test_a_workflow_without_permissions_gets_the_repositorys_default(
     )
     writer, _ = permissive.run_workflow("status.yml", "workflow_dispatch")
     assert "status: 201" in stdout(writer)
+
+
+def test_pushing_to_a_queued_pull_request_or_its_base_changes_the_queue(queued: Repo) -> None:
+    sb = queued.sb
+    first = sb.enqueue_pull("acme/infra", 1, "alice")
+    sb.enqueue_pull("acme/infra", 2, "alice")
+    # A direct push to main (an admin): both groups are rebuilt on the new main.
+    main = sb.push_files("acme/infra", "main", {"hotfix.txt": "x"}, "hotfix", "pat")
+    after = sb.events(0, "merge_group")[2:]
+    assert [(e.action, e.payload.get("reason")) for e in after] == [
+        ("destroyed", "invalidated"),
+        ("checks_requested", None),
+        ("destroyed", "invalidated"),
+        ("checks_requested", None),
+    ]
+    one, two = after[1].payload["merge_group"], after[3].payload["merge_group"]
+    assert one["head_ref"] == f"refs/heads/gh-readonly-queue/main/pr-1-{main}"
+    assert one["head_sha"] != first and two["base_sha"] == one["head_sha"]
+    # alice pushes to pull request #1: it leaves the queue, #2 is rebuilt on main.
+    sb.push_files("acme/infra", "one", {"one.txt": "changed"}, "more", "alice")
+    dequeued = sb.last_event("pull_request", "dequeued").payload
+    assert dequeued["number"] == 1 and dequeued["sender"]["login"] == "alice"
+    assert groups(sb)[-1][:2] == (
+        "checks_requested",
+        f"refs/heads/gh-readonly-queue/main/pr-2-{main}",
+    )
+    set_ci(queued, sb.events(0, "merge_group")[-1].payload["merge_group"]["head_sha"], "success")
+    assert sb.pull("acme/infra", 2).state == "closed" and sb.pull("acme/infra", 1).state == "open"

@@ -13,7 +13,8 @@ to it, the pull request is ``dequeued`` (reason MERGE) and ``closed`` as merged,
 is ``destroyed`` (reason merged), and so are the groups ahead of it; a failing required
 check removes the pull request (``dequeued`` CI_FAILURE, group ``destroyed`` dequeued) and
 rebuilds the groups behind it (``destroyed`` invalidated, then new ``checks_requested``).
-Removing by hand: ``dequeued`` MANUAL.
+Removing by hand: ``dequeued`` MANUAL; a push to a queued pull request's branch removes it
+too, and a push to the base branch rebuilds every group on it.
 
 Enqueueing has no REST endpoint on GitHub (it is GraphQL ``enqueuePullRequest`` or the UI), so
 the stand-in offers a sandbox-only one, ``POST|DELETE
@@ -54,6 +55,7 @@ class Queue:
     branch: str
     required: list[str]
     entries: list[Entry] = field(default_factory=list)
+    moving: bool = False  # the queue itself is moving a branch (its own pushes)
 
 
 @dataclass
@@ -83,12 +85,19 @@ def required(gh: GitHub, repo: Repo, queue: Queue) -> list[tuple[str, int | None
 
 def _move(gh: GitHub, repo: Repo, branch: str, sha: str | None, actor: str) -> None:
     """Move a branch as the queue (GitHub itself) does: no push rules apply, events do."""
+    queue = gh.merge_queues.of(repo)
     before = repo.branches.get(branch)
     if sha is None:
         repo.git.delete_ref(f"refs/heads/{branch}")
     else:
         repo.git.update_ref(f"refs/heads/{branch}", sha, before)
-    gh._moved(repo, branch, before, sha, actor, forced=False)
+    if queue is not None:
+        queue.moving = True
+    try:
+        gh._moved(repo, branch, before, sha, actor, forced=False)
+    finally:
+        if queue is not None:
+            queue.moving = False
 
 
 def _simple_commit(repo: Repo, sha: str) -> dict[str, Any]:
@@ -243,8 +252,10 @@ def _merge(gh: GitHub, repo: Repo, queue: Queue, entry: Entry, issue: Issue) -> 
 
 
 def on_event(gh: GitHub, event: Event) -> None:
-    """Event listener: a status or a completed check run may decide a group."""
-    if event.event not in ("status", "check_run") or not gh.merge_queues.queues:
+    """Event listener: a status or a completed check run may decide a group; a push to a
+    queued pull request removes it; a push to the base branch (not the queue's own)
+    invalidates every group, which are rebuilt on the new base."""
+    if not gh.merge_queues.queues or event.event not in ("status", "check_run", "push"):
         return
     if event.event == "check_run" and event.action != "completed":
         return
@@ -252,12 +263,31 @@ def on_event(gh: GitHub, event: Event) -> None:
     owner, _, name = full.partition("/")
     repo = gh.state.repo(owner, name)
     queue = gh.merge_queues.of(repo) if repo else None
-    if repo is None or queue is None or not queue.entries:
+    if repo is None or queue is None or not queue.entries or queue.moving:
         return
-    sha = event.payload.get("sha") or (event.payload.get("check_run") or {}).get("head_sha")
-    if any(e.head_sha == sha for e in queue.entries):
-        with gh.state.lock:
+    with gh.state.lock:
+        if event.event == "push":
+            _on_push(gh, repo, queue, event.payload)
+            return
+        sha = event.payload.get("sha") or (event.payload.get("check_run") or {}).get("head_sha")
+        if any(e.head_sha == sha for e in queue.entries):
             advance(gh, repo)
+
+
+def _on_push(gh: GitHub, repo: Repo, queue: Queue, payload: dict[str, Any]) -> None:
+    branch = str(payload.get("ref", "")).removeprefix("refs/heads/")
+    actor = str((payload.get("sender") or {}).get("login") or "")
+    if branch == queue.branch:
+        _rebuild_from(gh, repo, queue, 0)
+        return
+    for position, entry in enumerate(queue.entries):
+        pr = repo.issues[entry.number].pull
+        if pr is not None and pr.head_ref == branch:
+            queue.entries.remove(entry)
+            _destroy(gh, repo, queue, entry, "dequeued")
+            _dequeue_event(gh, repo, repo.issues[entry.number], actor, "UNKNOWN_REMOVAL_REASON")
+            _rebuild_from(gh, repo, queue, position)
+            return
 
 
 def register_sandbox(router: Router) -> None:
