@@ -145,7 +145,10 @@ class Story:
         s.dispatch("sweep.yml")
         self.say(f"   sweep at {start:%H:%M} → launched")
         self.show_instances("dev/batch", 2)
-        end = start + timedelta(hours=1)
+        # The clock keeps running once moved, so the launch happened a few seconds after
+        # `start` and its hour ends a few seconds after start + 1h: sweep a minute later, as
+        # the next scheduled sweep would (it runs every 15 minutes).
+        end = start + timedelta(hours=1, minutes=1)
         set_clock(end)
         s.dispatch("sweep.yml")
         self.expect(
