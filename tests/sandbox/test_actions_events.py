@@ -846,3 +846,13 @@ def test_pushing_to_a_queued_pull_request_or_its_base_changes_the_queue(queued: 
     )
     set_ci(queued, sb.events(0, "merge_group")[-1].payload["merge_group"]["head_sha"], "success")
     assert sb.pull("acme/infra", 2).state == "closed" and sb.pull("acme/infra", 1).state == "open"
+
+
+def test_a_deployment_to_a_new_environment_creates_it(github_sandbox: GitHubSandbox) -> None:
+    repo = make_repo(github_sandbox, {"README.md": "hi"})
+    bot = github_sandbox.client(repo.tokens["ci[bot]"]).get_repo("acme/infra")
+    bot.create_deployment("main", environment="dev/web", auto_merge=False, required_contexts=[])
+    listed = repo.api("GET", "/environments").json()
+    assert [e["name"] for e in listed["environments"]] == ["dev/web"]
+    assert listed["environments"][0]["protection_rules"] == []
+    assert repo.api("GET", "/environments/dev%2Fweb").json()["deployment_branch_policy"] is None

@@ -132,6 +132,20 @@ def allows(
     )
 
 
+def on_event(gh: GitHub, event: Any) -> None:
+    """Event listener: creating a deployment for an environment that does not exist creates
+    it (no protection rules), as GitHub does; so does a job naming one (see the runner)."""
+    if event.event != "deployment" or event.action != "created":
+        return
+    name = str((event.payload.get("deployment") or {}).get("environment") or "")
+    full = str((event.payload.get("repository") or {}).get("full_name") or "")
+    owner, _, repo_name = full.partition("/")
+    repo = gh.state.repo(owner, repo_name)
+    if repo is not None and name and gh.actions_environments.get(repo, name) is None:
+        with gh.state.lock:
+            put_environment(gh, repo, name, {})
+
+
 # -- shapes -----------------------------------------------------------------------------------
 def environment_json(gh: GitHub, repo: Repo, env: Environment) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []

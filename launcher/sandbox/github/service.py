@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from launcher.sandbox.github import limits, merge_queue
+from launcher.sandbox.github import environments, limits, merge_queue
 from launcher.sandbox.github.apps import Apps
 from launcher.sandbox.github.environments import Environments
 from launcher.sandbox.github.events import EventLog
@@ -75,6 +75,7 @@ class GitHub:
         self.actions_oidc = Oidc()
         self.merge_queues = MergeQueues()  # sandbox/github/merge_queue.py
         self.events.listeners.append(lambda event: merge_queue.on_event(self, event))
+        self.events.listeners.append(lambda event: environments.on_event(self, event))
 
     @property
     def base_url(self) -> str:
