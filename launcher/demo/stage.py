@@ -6,10 +6,11 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from launcher.sandbox import clock
 from launcher.sandbox.actions import ActionsRunner, JobResult
 from launcher.sandbox.github import GitHubSandbox
 from launcher.sandbox.moto import MotoServer, moto_server, patched_env
@@ -56,6 +57,7 @@ class Stage:
     def start(self) -> None:
         """Servers and temp files, each undone by `stop()` even if a later one fails."""
         enter = self._resources.enter_context
+        self._resources.callback(clock.CLOCK.reset)  # the demo moves it: put it back after
         self.tmp = Path(enter(tempfile.TemporaryDirectory(prefix="launcher-demo-")))
         self.moto = enter(moto_server())
         enter(patched_env(self.moto.env()))  # boto3 in this process: the final table
@@ -130,7 +132,7 @@ class Stage:
                 sender = (event.payload.get("sender") or {}).get("login")
                 if sender == BOT:
                     continue  # like GITHUB_TOKEN: the bot's own writes trigger no workflow
-                jobs += self._ran(self.runner.run_event(event.event, event.payload))
+                jobs += self._ran(self.runner.run_webhook(event.event, event.payload))
 
     def dispatch(self, workflow: str, **inputs: Any) -> list[JobResult]:
         assert self.runner is not None
@@ -160,4 +162,11 @@ class Stage:
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC).replace(second=0, microsecond=0)
+    """The sandbox clock's time, to the minute (what the stand-ins and the jobs see)."""
+    return clock.now_datetime().replace(second=0, microsecond=0)
+
+
+def set_clock(when: datetime) -> None:
+    """Move the clock the GitHub stand-in, moto and every job share (never a workflow input:
+    launcher reads the time from its OS clock, which on GitHub is GitHub's)."""
+    clock.CLOCK.set(when)

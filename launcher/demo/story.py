@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from launcher.core.times import utc_iso
-from launcher.demo.stage import DemoError, Stage, now_utc, project_root
+from launcher.demo.stage import DemoError, Stage, now_utc, project_root, set_clock
 
 DEV = "deployments/dev/{}.yaml"
 
@@ -118,7 +118,8 @@ class Story:
         )
         s.pump()
         self.say(f"   PR #{n4} opened → {self.gate_says(n4, 'pending')}")
-        s.dispatch("sweep.yml", now=utc_iso(launch_at))
+        set_clock(launch_at)
+        s.dispatch("sweep.yml")
         state = s.repo("bob").get_pull(n4).state
         self.expect(f"PR #{n4} closed by the sweep", state, lambda st: st == "closed")
         self.say(f"   sweep at {launch_at:%H:%M} → {self.gate_says(n4, 'failure')}; PR closed")
@@ -137,11 +138,16 @@ class Story:
             lambda n: n == 0,
         )
         self.say("   merged → recorded as SCHEDULED, nothing runs yet")
-        s.dispatch("sweep.yml", now=utc_iso(start))
+        set_clock(start)
+        s.dispatch("sweep.yml")
         self.say(f"   sweep at {start:%H:%M} → launched")
         self.show_instances("dev/batch", 2)
-        end = start + timedelta(hours=1)
-        s.dispatch("sweep.yml", now=utc_iso(end))
+        # The clock keeps running once moved, so the launch happened a few seconds after
+        # `start` and its hour ends a few seconds after start + 1h: sweep a minute later, as
+        # the next scheduled sweep would (it runs every 15 minutes).
+        end = start + timedelta(hours=1, minutes=1)
+        set_clock(end)
+        s.dispatch("sweep.yml")
         self.expect(
             "batch terminated at expiry", len(self.instances("dev/batch")), lambda n: n == 0
         )

@@ -5,6 +5,8 @@ The server runs in a thread of this process and is reached over HTTP through
 Clients passed to the helpers below are ordinary boto3 EC2 clients (e.g. `EC2().client(region)`);
 this module itself never imports boto3 or botocore.
 
+Its timestamps (LaunchTime...) follow the sandbox clock (`launcher.sandbox.clock`).
+
 Known moto gaps (no ClientToken idempotency, only MinCount instances launched, never
 InsufficientInstanceCapacity) are covered with `inject_ec2_error`, which makes a client
 answer an operation with the real AWS error shape.
@@ -15,12 +17,13 @@ from __future__ import annotations
 import logging
 import os
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from launcher.core.quota import DEPLOYMENT_TAG, POOL_TAG
+from launcher.sandbox import clock
 
 # moto reads these into moto.settings at import time; start_server also patches the module.
 VALIDATION_SETTINGS = {
@@ -37,6 +40,7 @@ class MotoServer:
     port: int
     _server: Any = field(repr=False, default=None)
     _saved: dict[str, Any] = field(repr=False, default_factory=dict)
+    _unpatch_clock: Callable[[], None] | None = field(repr=False, default=None)
 
     @property
     def url(self) -> str:
@@ -70,6 +74,9 @@ class MotoServer:
         for name, value in self._saved.items():
             setattr(moto.settings, name, value)
         self._saved.clear()
+        if self._unpatch_clock is not None:
+            self._unpatch_clock()
+            self._unpatch_clock = None
 
 
 def start_server(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
@@ -87,7 +94,9 @@ def start_server(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
-    return MotoServer(bound_host, bound_port, server, saved)
+    # The server runs in this process: its LaunchTime etc. follow the sandbox clock, which
+    # the GitHub stand-in and the runner's jobs share (launcher.sandbox.clock).
+    return MotoServer(bound_host, bound_port, server, saved, clock.patch_moto())
 
 
 @contextmanager

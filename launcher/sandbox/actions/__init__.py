@@ -5,6 +5,12 @@ runner = ActionsRunner(sb.git_dir("acme/infra"), ".github/workflows",
                        vars={"LAUNCHER_BOT_LOGIN": "launcher-bot"},
                        python_bin_dir=".venv/bin")
 jobs = runner.run_event("pull_request", sb.last_event("pull_request").payload)
+
+With the stand-in's settings (environments, OIDC, job tokens scoped to `permissions:`,
+workflow_run chaining) and the workflows read from the repository at the run's commit:
+
+runner = ActionsRunner.for_sandbox(sb, "acme/infra", python_bin_dir=".venv/bin")
+jobs = runner.run_webhook("pull_request", sb.last_event("pull_request").payload)
 """
 
 from launcher.sandbox.actions.emulated import ActionError

@@ -36,6 +36,7 @@ class JobState:
     temp: Path
     path_prefix: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)  # GITHUB_ENV and action exports
+    runner_env: dict[str, str] = field(default_factory=dict)  # e.g. ACTIONS_ID_TOKEN_REQUEST_*
 
 
 Outcome = tuple[int, str, dict[str, str]]
@@ -129,10 +130,50 @@ def configure_aws(with_: Mapping[str, Any], job: JobState) -> Outcome:
     aws_env = job.runner.aws_env
     if aws_env is None:
         raise ActionError("aws-actions/configure-aws-credentials: the runner has no aws_env")
+    role = inputs.get("role-to-assume", "")
+    log = ""
+    if role and job.runner.sandbox is not None:
+        # With the stand-in, assuming a role is OIDC's AssumeRoleWithWebIdentity: the job
+        # needs `id-token: write`, and the role's trust policy judges the token's claims.
+        claims = _web_identity(job, inputs.get("audience") or "sts.amazonaws.com")
+        if claims is None:
+            return (
+                1,
+                "error: Could not assume role with OIDC: no ACTIONS_ID_TOKEN_REQUEST_URL. "
+                "It looks like you might be trying to authenticate with OIDC. Did you mean "
+                "to set the `id-token` permission?\n",
+                {},
+            )
+        trust = job.runner.aws_role_trust
+        refusal = trust(role, claims) if trust else None
+        if refusal:
+            return 1, f"error: Could not assume role with OIDC: {refusal}\n", {}
+        log = f"assumed {role} with OIDC subject {claims['sub']}\n"
     job.env.update(aws_env)
     job.env.update(AWS_REGION=region, AWS_DEFAULT_REGION=region)
-    role = inputs.get("role-to-assume", "")
-    return 0, f"AWS credentials for region {region}" + (f" as {role}" if role else "") + "\n", {}
+    head = f"AWS credentials for region {region}" + (f" as {role}" if role else "") + "\n"
+    return 0, head + log, {}
+
+
+def _web_identity(job: JobState, audience: str) -> dict[str, Any] | None:
+    """The job's OIDC token claims, fetched as the real action does (None: no id-token)."""
+    import json
+    import urllib.parse
+    import urllib.request
+
+    url = job.runner_env.get("ACTIONS_ID_TOKEN_REQUEST_URL")
+    if not url:
+        return None
+    request = urllib.request.Request(
+        f"{url}&audience={urllib.parse.quote(audience)}",
+        headers={"Authorization": f"bearer {job.runner_env['ACTIONS_ID_TOKEN_REQUEST_TOKEN']}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        token = json.load(answer)["value"]
+    import jwt
+
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
 
 
 def no_op(name: str) -> Callable[[Mapping[str, Any], JobState], Outcome]:

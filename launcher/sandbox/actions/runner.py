@@ -5,6 +5,25 @@ Jobs run on this machine (no containers) in a fresh workspace each, `run:` steps
 variables Actions sets (GITHUB_*, RUNNER_*, CI) and the workflow's, job's and step's `env:`.
 GITHUB_TOKEN is only there if the workflow passes it, as on GitHub, so a workflow that
 forgets it fails here too.
+
+Which code and which ref (GitHub since 2025-12-08): pull_request and review events run the
+pull request's workflow files on ``refs/pull/N/merge``; pull_request_target, workflow_run,
+check_run and check_suite run the DEFAULT branch's files with GITHUB_REF the default branch
+and GITHUB_SHA its latest commit; push and workflow_dispatch the pushed/dispatched ref. Given
+no ``workflows_dir``, the runner reads `.github/workflows/` from the repository at that commit
+(so a pull request that edits a pull_request_target workflow does not change what runs).
+
+With the GitHub stand-in (``sandbox=``, or `ActionsRunner.for_sandbox`): a job's
+`environment:` is checked against its deployment branch policy (a refused job fails before
+any step, without the environment's secrets; an allowed one gets them), `permissions:` decide
+the job token (``job_token``) and whether it may request an OIDC token (`id-token: write`:
+ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN, a token signed by the stand-in with GitHub's `sub`), and
+each completed run announces `workflow_run` and runs the workflows it triggers (three levels
+deep at most, as on GitHub).
+
+Time: every `run:` step runs on the sandbox clock (`launcher.sandbox.clock`), through
+libfaketime, so moving the clock of the stand-ins moves the jobs' `date` and
+`datetime.now()` too; a workflow never gets the time as an input.
 """
 
 from __future__ import annotations
@@ -17,14 +36,16 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from launcher.sandbox import clock as sandbox_clock
 from launcher.sandbox.actions import expressions as ex
 from launcher.sandbox.actions.emulated import ACTIONS, ActionError, JobState
 from launcher.sandbox.actions.workflow import (
+    WORKFLOWS_DIR,
     Workflow,
     WorkflowError,
     action_name,
@@ -34,7 +55,32 @@ from launcher.sandbox.actions.workflow import (
     triggers,
 )
 
+if TYPE_CHECKING:
+    from launcher.sandbox.github import GitHubSandbox
+
 PR_EVENTS = ("pull_request", "pull_request_target", "pull_request_review")
+# Events whose runs use refs/pull/N/merge; pull_request_target uses the default branch.
+MERGE_REF_EVENTS = ("pull_request", "pull_request_review", "pull_request_review_comment")
+# Events whose runs use the default branch's workflow files and latest commit.
+DEFAULT_BRANCH_EVENTS = ("pull_request_target", "workflow_run", "check_run", "check_suite")
+MAX_WORKFLOW_RUN_DEPTH = 3
+PERMISSION_SCOPES = (
+    "actions", "attestations", "checks", "contents", "deployments", "discussions", "id-token",
+    "issues", "models", "packages", "pages", "pull-requests", "repository-projects",
+    "security-events", "statuses",
+)  # fmt: skip
+# GitHub's default GITHUB_TOKEN permissions when a workflow sets none: "restricted" (read
+# contents and packages; the default for repositories created since February 2023) or
+# "permissive" (write to most scopes), the repository's "Workflow permissions" setting.
+PERMISSIVE = {scope: "write" for scope in PERMISSION_SCOPES} | {
+    "id-token": "none",
+    "models": "read",
+}
+RESTRICTED = dict.fromkeys(PERMISSION_SCOPES, "none") | {
+    "contents": "read",
+    "packages": "read",
+    "models": "read",
+}
 PROTECTED = re.compile(r"(GITHUB|RUNNER)_\w+|NODE_OPTIONS")
 
 
@@ -61,6 +107,9 @@ class JobResult:
     outputs: dict[str, str] = field(default_factory=dict)
     summary: str = ""
     concurrency: str | None = None
+    environment: str | None = None
+    permissions: dict[str, str] = field(default_factory=dict)
+    id_token_claims: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -118,7 +167,7 @@ class ActionsRunner:
     def __init__(
         self,
         repo: str | Path,
-        workflows_dir: str | Path,
+        workflows_dir: str | Path | None,
         *,
         repository: str,
         api_url: str,
@@ -135,9 +184,15 @@ class ActionsRunner:
         pip_install: Literal["skip-installed", "run"] = "skip-installed",
         project: str = "launcher",
         workdir: str | Path | None = None,
+        clock: sandbox_clock.SandboxClock | None = None,
+        sandbox: GitHubSandbox | None = None,
+        job_token: Callable[[Mapping[str, str]], str] | None = None,
+        protected_branch: Callable[[str], bool] | None = None,
+        aws_role_trust: Callable[[str, Mapping[str, Any]], str | None] | None = None,
+        default_permissions: Literal["restricted", "permissive"] = "restricted",
     ) -> None:
         self.repo = repo
-        self.workflows_dir = Path(workflows_dir)
+        self.workflows_dir = Path(workflows_dir) if workflows_dir is not None else None
         self.repository = repository
         self.api_url = api_url.rstrip("/")
         self.token = token
@@ -153,12 +208,70 @@ class ActionsRunner:
         self.pip_install = pip_install
         self.project = project
         self.workdir = Path(workdir) if workdir else None
+        self.clock = clock or sandbox_clock.CLOCK
+        self.sandbox = sandbox
+        # Seams for the stand-in's GitHub Apps and branch protection: the token a job with
+        # these permissions gets (default: ``token``), and whether a ref is a protected branch
+        # (for environments whose policy is "protected branches only"; default: none is).
+        self.job_token = job_token
+        self.protected_branch = protected_branch or (lambda ref: False)
+        # The IAM trust policy of roles configure-aws-credentials assumes (with the stand-in):
+        # (role ARN, OIDC claims) -> None to allow, else why not. Default: any subject.
+        self.aws_role_trust = aws_role_trust
+        self.default_permissions = RESTRICTED if default_permissions == "restricted" else PERMISSIVE
+        self._masks: set[str] = set()
         self._run_id = int(time.time()) % 10**9
 
+    @classmethod
+    def for_sandbox(
+        cls, sb: GitHubSandbox, repository: str, *, token: str | None = None, **kwargs: Any
+    ) -> ActionsRunner:
+        """A runner for a repository of the GitHub stand-in, reading its workflows from the
+        repository itself (unless ``workflows_dir=`` is given) and its settings from ``sb``.
+
+        Without ``token``, each job's GITHUB_TOKEN is a one-hour installation token of the
+        ``github-actions`` app holding exactly the job's `permissions:`, as on GitHub.
+        Branches with branch protection or an active ruleset count as protected (for
+        environments that only let protected branches deploy).
+        """
+        repo = sb.repo(repository)
+        kwargs.setdefault("workflows_dir", None)
+        if token is None:
+            kwargs.setdefault("job_token", lambda perms: actions_token(sb, repository, perms))
+        kwargs.setdefault("protected_branch", lambda ref: protected(sb, repository, ref))
+        return cls(
+            sb.git_dir(repository),
+            repository=repo.full_name,
+            api_url=sb.url,
+            token=token or "",
+            default_branch=repo.default_branch,
+            sandbox=sb,
+            **kwargs,
+        )
+
     # -- public API -------------------------------------------------------------------------
-    def workflows(self) -> list[Workflow]:
-        files = sorted([*self.workflows_dir.glob("*.yml"), *self.workflows_dir.glob("*.yaml")])
-        return [load_workflow(f) for f in files]
+    def workflows(self, at: str | None = None) -> list[Workflow]:
+        """The workflows of ``workflows_dir``, or else of the repository at commit ``at``
+        (default: the default branch's latest commit)."""
+        if self.workflows_dir is not None:
+            folder = self.workflows_dir
+            files = sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")])
+            return [load_workflow(f) for f in files]
+        at = at or self._tip(f"refs/heads/{self.default_branch}")
+        with tempfile.TemporaryDirectory(prefix="workflows-", dir=self.workdir) as tmp:
+            listing = _git_out(
+                "--git-dir", str(self.repo), "ls-tree", "--name-only", at + ":" + WORKFLOWS_DIR
+            )
+            out = []
+            for name in sorted(listing.split()):
+                if not name.endswith((".yml", ".yaml")):
+                    continue
+                path = Path(tmp) / name
+                path.write_bytes(
+                    _git_bytes("--git-dir", str(self.repo), "show", f"{at}:{WORKFLOWS_DIR}/{name}")
+                )
+                out.append(load_workflow(path))
+            return out
 
     def run_event(
         self,
@@ -168,12 +281,26 @@ class ActionsRunner:
         sha: str | None = None,
         ref: str | None = None,
         actor: str | None = None,
+        _depth: int = 0,
     ) -> list[JobResult]:
-        """Run every workflow this event triggers; their jobs' results in file order."""
+        """Run every workflow this event triggers; their jobs' results in file order (then
+        those of the workflow_run workflows they trigger, with the stand-in)."""
+        at = None
+        if self.workflows_dir is None:  # the files come from the commit the run is on
+            ref = ref or self._default_ref(event_name, payload)
+            sha = at = sha or self._default_sha(event_name, payload, ref)
         results: list[JobResult] = []
-        for wf in self.workflows():
+        for wf in self.workflows(at):
             if triggers(wf, event_name, payload, lambda: self._changed_files(event_name, payload)):
-                results += self._run(wf, event_name, dict(payload), sha, ref, actor)
+                results += self._run(wf, event_name, dict(payload), sha, ref, actor, depth=_depth)
+        return results
+
+    def run_webhook(self, event_name: str, payload: Mapping[str, Any]) -> list[JobResult]:
+        """Run what one webhook delivery triggers: a ``pull_request`` delivery triggers both
+        `pull_request` and `pull_request_target` workflows, as on GitHub."""
+        results = self.run_event(event_name, payload)
+        if event_name == "pull_request":
+            results += self.run_event("pull_request_target", payload)
         return results
 
     def run_workflow(
@@ -193,10 +320,21 @@ class ActionsRunner:
         and put in the payload as GitHub does (``github.event.inputs`` as strings).
         """
         path = Path(file)
-        wf = load_workflow(path if path.is_absolute() else self.workflows_dir / path)
         body = dict(payload or {})
         if event_name == "workflow_dispatch":
             body.setdefault("ref", ref or f"refs/heads/{self.default_branch}")
+        if path.is_absolute():
+            wf = load_workflow(path)
+        elif self.workflows_dir is not None:
+            wf = load_workflow(self.workflows_dir / path)
+        else:  # the file as it is on the commit the run is on
+            ref = ref or self._default_ref(event_name, body)
+            sha = sha or self._default_sha(event_name, body, ref)
+            found = [w for w in self.workflows(sha) if w.path.name == path.name]
+            if not found:
+                raise WorkflowError(f"{WORKFLOWS_DIR}/{path.name} does not exist at {sha}")
+            wf = found[0]
+        if event_name == "workflow_dispatch":
             body["inputs"] = dispatch_inputs(wf, inputs or {})[1]
         elif inputs:
             raise WorkflowError("inputs are only for workflow_dispatch")
@@ -233,8 +371,10 @@ class ActionsRunner:
         ref: str | None,
         actor: str | None,
         given_inputs: Mapping[str, Any] | None = None,
+        depth: int = 0,
     ) -> list[JobResult]:
         root = Path(tempfile.mkdtemp(prefix="actions-run-", dir=self.workdir))
+        started = sandbox_clock.now()
         try:
             self._run_id += 1
             ref = ref or self._default_ref(event, payload)
@@ -261,9 +401,46 @@ class ActionsRunner:
                 results[job_id] = self._run_job(
                     wf, job_id, root, github, base, wf_env, results, concurrency
                 )
-            return list(results.values())
         finally:
             shutil.rmtree(root, ignore_errors=True)
+        jobs = list(results.values())
+        return jobs + self._workflow_run(wf, github, jobs, started, depth)
+
+    def _workflow_run(
+        self,
+        wf: Workflow,
+        github: Mapping[str, Any],
+        jobs: list[JobResult],
+        started: float,
+        depth: int,
+    ) -> list[JobResult]:
+        """Announce the run's completion (workflow_run) and run what it triggers."""
+        if self.sandbox is None or depth >= MAX_WORKFLOW_RUN_DEPTH:
+            return []
+        from launcher.sandbox.github.workflow_runs import workflow_run_completed
+
+        event = str(github["event_name"])
+        pull = (github["event"].get("pull_request") or {}) if event in PR_EVENTS else {}
+        if event in MERGE_REF_EVENTS and pull:
+            head_branch, head_sha = pull["head"]["ref"], pull["head"]["sha"]
+        else:
+            head_branch, head_sha = str(github["ref_name"]), str(github["sha"])
+        conclusion = "failure" if any(j.result == "failure" for j in jobs) else "success"
+        repo = self.sandbox.repo(self.repository)
+        ev = workflow_run_completed(
+            self.sandbox.gh,
+            repo,
+            run_id=int(github["run_id"]),
+            workflow_name=wf.name,
+            workflow_path=f"{WORKFLOWS_DIR}/{wf.path.name}",
+            event=event,
+            head_branch=head_branch,
+            head_sha=head_sha,
+            conclusion=conclusion,
+            actor=str(github["triggering_actor"]),
+            started_at=started,
+        )
+        return self.run_event("workflow_run", ev.payload, _depth=depth + 1)
 
     def _run_job(
         self,
@@ -291,11 +468,31 @@ class ActionsRunner:
         result = JobResult(wf.path.name, job_id, name, "skipped", concurrency=wf_concurrency)
         if not ex.condition(job.get("if", "success()"), scope):
             return result
-        job_env = {**wf_env, **self._env_block(job.get("env"), scope, "env")}
         result.concurrency = self._concurrency(job.get("concurrency"), scope) or wf_concurrency
+        result.permissions = self.permissions(wf, job)
+        token = self.job_token(result.permissions) if self.job_token else self.token
+        env_name, env_secrets, refusal = self._environment(job, scope, github)
+        result.environment = env_name
+        if refusal:
+            result.result = "failure"
+            result.steps.append(
+                StepResult("Set up job", None, "failure", "failure", 1, "", refusal)
+            )
+            return result
+        self._masks |= {token, *env_secrets.values()}
+        github = {**github, "token": token}
+        secrets = {**self.secrets, **env_secrets, "GITHUB_TOKEN": token}
+        contexts = {**contexts, "github": ex.Strict(github, "github property"), "secrets": secrets}
+        scope = ex.Scope({**contexts, "env": wf_env}, scope.job_status)
+        job_env = {**wf_env, **self._env_block(job.get("env"), scope, "env")}
         for d in (workspace, temp, root / "home"):
             d.mkdir(parents=True, exist_ok=True)
         state = JobState(self, github, workspace, temp)
+        if result.permissions.get("id-token") == "write" and self.sandbox is not None:
+            url, result.id_token_claims = self._id_token_request(wf, github, env_name)
+            state.runner_env.update(
+                ACTIONS_ID_TOKEN_REQUEST_URL=url, ACTIONS_ID_TOKEN_REQUEST_TOKEN=token
+            )
         deadline = time.monotonic() + 60 * float(job.get("timeout-minutes") or 360)
         steps_ctx = ex.Strict({}, "step id")
         status = "success"
@@ -385,6 +582,8 @@ class ActionsRunner:
         script = state.temp / f"step-{n}.sh"
         script.write_text(str(step["run"]))
         env = self._base_env(state, root)
+        env.update(self._clock_env())
+        env.update(state.runner_env)
         env.update({k: str(v) for k, v in files.items()})
         env.update(job_env)
         env.update(state.env)
@@ -406,7 +605,117 @@ class ActionsRunner:
         state.path_prefix[:0] = list(reversed(added))
         return code, out, err, outputs
 
+    # -- permissions, environments, OIDC ------------------------------------------------------
+    def permissions(self, wf: Workflow, job: Mapping[str, Any]) -> dict[str, str]:
+        """The job token's permissions: the job's `permissions:`, else the workflow's, else
+        the repository's default (``default_permissions``). A mapping leaves every scope it
+        omits at none."""
+        spec = job["permissions"] if "permissions" in job else wf.raw.get("permissions", None)
+        if spec is None:
+            return dict(self.default_permissions)
+        if spec in ("read-all", "write-all"):
+            level = spec.removesuffix("-all")
+            return {
+                s: ("none" if s == "id-token" and level == "read" else level)
+                for s in PERMISSION_SCOPES
+            }
+        if not isinstance(spec, dict):
+            raise WorkflowError(
+                f"{wf.path.name}: permissions must be read-all, write-all or a mapping"
+            )
+        out = dict.fromkeys(PERMISSION_SCOPES, "none")
+        for scope, level in spec.items():
+            if scope not in PERMISSION_SCOPES or level not in ("read", "write", "none"):
+                raise WorkflowError(f"{wf.path.name}: unknown permission {scope}: {level}")
+            out[scope] = level
+        return out
+
+    def _environment(
+        self, job: Mapping[str, Any], scope: ex.Scope, github: Mapping[str, Any]
+    ) -> tuple[str | None, dict[str, str], str]:
+        """(environment name, its secrets, refusal) for a job's `environment:`.
+
+        The deployment branch policy is evaluated against the run's ref: refs/pull/N/merge
+        for pull_request and review events, the default branch for pull_request_target.
+        """
+        spec = job.get("environment")
+        if spec is None:
+            return None, {}, ""
+        raw = spec.get("name") if isinstance(spec, dict) else spec
+        name = ex.to_str(ex.interpolate(raw, scope))
+        if not name:
+            return None, {}, ""
+        if self.sandbox is None:
+            return name, {}, ""
+        from launcher.sandbox.github.environments import allows
+
+        gh = self.sandbox.gh
+        repo = self.sandbox.repo(self.repository)
+        env = gh.actions_environments.get(repo, name)
+        if env is None:  # GitHub creates it on first use, with no protection
+            env = self.sandbox.create_environment(self.repository, name)
+        ref = str(github["ref"])
+        refusal = allows(gh, repo, env, ref, self.protected_branch(ref))
+        if refusal:
+            return env.name, {}, refusal + "\n"
+        if env.reviewers or env.wait_timer:
+            return (
+                env.name,
+                {},
+                (
+                    f"the job waits for {env.name}'s required reviewers or wait timer, which the "
+                    "local runner does not model: refused\n"
+                ),
+            )
+        return env.name, {k: v.value for k, v in env.secrets.items()}, ""
+
+    def _id_token_request(
+        self, wf: Workflow, github: Mapping[str, Any], environment: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        from launcher.sandbox.github import oidc
+
+        assert self.sandbox is not None
+        gh = self.sandbox.gh
+        repo = self.sandbox.repo(self.repository)
+        claims = oidc.job_claims(
+            gh,
+            repo,
+            event_name=str(github["event_name"]),
+            ref=str(github["ref"]),
+            sha=str(github["sha"]),
+            workflow_path=f"{WORKFLOWS_DIR}/{wf.path.name}",
+            workflow_name=wf.name,
+            actor=str(github["actor"]),
+            run_id=str(github["run_id"]),
+            environment=environment,
+            head_ref=str(github["head_ref"]),
+            base_ref=str(github["base_ref"]),
+        )
+        return oidc.register_job(gh, claims), claims
+
+    def _tip(self, ref: str) -> str:
+        lines = _git_out("ls-remote", str(self.repo), ref).split()
+        if not lines:
+            raise WorkflowError(f"{ref} does not exist in {self.repo}")
+        return lines[0]
+
     # -- helpers ------------------------------------------------------------------------------
+    def _clock_env(self) -> dict[str, str]:
+        """libfaketime's environment, so the step's processes read the sandbox clock.
+
+        Without libfaketime a job can still run while the clock is the OS clock; once the
+        sandbox has moved it, a job that would read the wrong time fails instead.
+        """
+        try:
+            return self.clock.faketime_env()
+        except sandbox_clock.ClockUnavailable:
+            if self.clock.offset == 0:
+                return {}
+            raise ActionError(
+                "the sandbox clock was moved but libfaketime is not installed "
+                "(Debian package libfaketime; `./dev browsers` installs it)"
+            ) from None
+
     def _base_env(self, state: JobState, root: Path) -> dict[str, str]:
         g = state.github
         env = {
@@ -489,8 +798,10 @@ class ActionsRunner:
     def _default_ref(self, event: str, payload: Mapping[str, Any]) -> str:
         if event == "push" and payload.get("ref"):
             return str(payload["ref"])
-        if event in PR_EVENTS and (payload.get("pull_request") or {}).get("number"):
+        if event in MERGE_REF_EVENTS and (payload.get("pull_request") or {}).get("number"):
             return f"refs/pull/{payload['pull_request']['number']}/merge"
+        if event == "merge_group" and (payload.get("merge_group") or {}).get("head_ref"):
+            return str(payload["merge_group"]["head_ref"])
         if event == "workflow_dispatch" and payload.get("ref"):
             return str(payload["ref"])
         return f"refs/heads/{self.default_branch}"
@@ -501,12 +812,11 @@ class ActionsRunner:
         if event == "push" and payload.get("after"):
             return str(payload["after"])
         head = ((payload.get("pull_request") or {}).get("head") or {}).get("sha")
-        if event in PR_EVENTS and head:
+        if event in MERGE_REF_EVENTS and head:
             return str(head)
-        lines = _git_out("ls-remote", str(self.repo), ref).split()
-        if not lines:
-            raise WorkflowError(f"{ref} does not exist in {self.repo}")
-        return lines[0]
+        if event == "merge_group" and (payload.get("merge_group") or {}).get("head_sha"):
+            return str(payload["merge_group"]["head_sha"])
+        return self._tip(ref)
 
     def _changed_files(self, event: str, payload: Mapping[str, Any]) -> list[str] | None:
         """Files a push or pull request changed (for `paths:` filters); None when unknown."""
@@ -545,10 +855,42 @@ class ActionsRunner:
         return ex.to_str(ex.interpolate(group, scope))
 
     def _mask(self, text: str) -> str:
-        for secret in sorted(self.secrets.values(), key=len, reverse=True):
+        for secret in sorted({*self.secrets.values(), *self._masks}, key=len, reverse=True):
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+
+# Actions' permission names -> GitHub App permission names.
+APP_PERMISSION_NAMES = {
+    "pull-requests": "pull_requests",
+    "id-token": "id_token",
+    "security-events": "security_events",
+    "repository-projects": "repository_projects",
+}
+
+
+def actions_token(sb: GitHubSandbox, repository: str, permissions: Mapping[str, str]) -> str:
+    """GITHUB_TOKEN for a job: a ``github-actions`` installation token for this repository
+    only, with the job's permissions (metadata: read always; scopes the app lacks dropped)."""
+    gh = sb.gh
+    with gh.state.lock:
+        app = gh.apps.github_actions()
+        wanted = {
+            APP_PERMISSION_NAMES.get(scope, scope): level
+            for scope, level in permissions.items()
+            if level != "none"
+        }
+        wanted = {k: v for k, v in wanted.items() if k in app.permissions}
+        return str(gh.apps.installation_token(app.id, sb.repo(repository), wanted).value)
+
+
+def protected(sb: GitHubSandbox, repository: str, ref: str) -> bool:
+    """Whether ``ref`` is a branch under classic protection or an active ruleset."""
+    if not ref.startswith("refs/heads/"):
+        return False
+    with sb.gh.state.lock:
+        return bool(sb.gh.rules.sources(sb.repo(repository), ref.removeprefix("refs/heads/")))
 
 
 def _git_out(*args: str) -> str:
@@ -557,6 +899,15 @@ def _git_out(*args: str) -> str:
     )
     if proc.returncode:
         raise WorkflowError(f"git {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def _git_bytes(*args: str) -> bytes:
+    proc = subprocess.run(
+        ["git", *args], capture_output=True, timeout=60, env={"PATH": "/usr/bin:/bin"}
+    )
+    if proc.returncode:
+        raise WorkflowError(f"git {' '.join(args)}: {proc.stderr.decode(errors='replace').strip()}")
     return proc.stdout
 
 

@@ -17,6 +17,7 @@ import yaml
 
 from launcher.sandbox.actions import expressions as ex
 
+WORKFLOWS_DIR = ".github/workflows"
 EMULATED_ACTIONS = frozenset(
     {
         "actions/checkout",
@@ -294,6 +295,12 @@ def triggers(
     if event in ("pull_request", "pull_request_target", "pull_request_review"):
         base = str(((payload.get("pull_request") or {}).get("base") or {}).get("ref", ""))
         return _ref_filter(spec, "branches", base) and _paths_filter(spec, changed_files)
+    if event == "workflow_run":
+        run = payload.get("workflow_run") or {}
+        name = (payload.get("workflow") or {}).get("name") or run.get("name")
+        if str(name) not in _list(spec.get("workflows")):
+            return False
+        return _ref_filter(spec, "branches", str(run.get("head_branch") or ""))
     return True
 
 

@@ -83,13 +83,28 @@ Reviews: pending reviews (no ``event``; one per user, visible only to their auth
 update (``pull_request_review.edited`` with ``changes.body.from`` once submitted),
 submit and delete a pending review.
 
+GitHub Actions' side (with ``launcher.sandbox.actions``): environments with deployment
+branch policies and secrets (``environments.py``; REST as documented, secret values from
+``sb.create_environment``/``set_environment_secret``), the OIDC provider (``oidc.py``:
+GitHub's ``sub`` forms, immutable subjects, ``GET|PUT .../actions/oidc/customization/sub``),
+``workflow_run`` completion events (``workflow_runs.py``), re-requested check runs and suites
+(``checks_rerequest.py``) and a merge queue on the default branch (``merge_queue.py``:
+``gh-readonly-queue`` groups, ``merge_group`` events, the branch's required checks).
+
+Time (``launcher.sandbox.clock``): every record is stamped from the sandbox clock, which the
+in-process moto server and the runner's jobs (libfaketime) share; tests and the demo move it
+(``clock.CLOCK.set``/``advance``, or ``POST /_sandbox/clock``), never a workflow input.
+
 Sandbox-only HTTP endpoints (not GitHub's): ``GET /_sandbox/events?since=&event=``,
 ``GET|DELETE /_sandbox/requests``, ``GET|POST|DELETE /_sandbox/faults``,
 ``GET /_sandbox/repos/{owner}/{repo}``, ``POST /_sandbox/repos/{owner}/{repo}/push``.
+Also ``GET|POST /_sandbox/clock``, ``POST|DELETE
+/_sandbox/repos/{owner}/{repo}/pulls/{n}/merge-queue`` (GitHub enqueues only through
+GraphQL or the UI), ``GET /_sandbox/actions/id-token/{request}`` (a job's
+ACTIONS_ID_TOKEN_REQUEST_URL) and ``GET /_sandbox/actions/oidc/jwks``.
 
-Not modelled: forks, merge queue activity (``merge_queue_merge``), review comments
-on lines, organization rulesets, rule types beyond those above (stored
-only: merge queues, deployments, signatures, file/commit patterns), review threads
+Not modelled: forks, review comments on lines, organization rulesets, rule types
+beyond those above (stored only: deployments, signatures, file/commit patterns), review threads
 (conversation resolution), fine-grained and OAuth token scopes, webhook delivery over HTTP
 (payloads are recorded instead), GraphQL, pushes made with ``git push`` straight
 into the bare repository (no events and no rules; use ``push_files`` or the REST

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,13 +47,17 @@ class Event:
 @dataclass
 class EventLog:
     events: list[Event] = field(default_factory=list)
+    # Called with each event after it is recorded (e.g. the merge queue watching checks).
+    listeners: list[Callable[[Event], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def emit(self, event: str, payload: dict[str, Any]) -> Event:
         with self._lock:
             ev = Event(len(self.events) + 1, event, payload.get("action"), payload)
             self.events.append(ev)
-            return ev
+        for listener in list(self.listeners):
+            listener(ev)
+        return ev
 
     def since(
         self, since: int = 0, event: str | None = None, action: str | None = None

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import threading
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from launcher.sandbox import clock
 
 FAULT_KINDS = ("error", "rate_limit", "hang")
 
@@ -145,7 +146,7 @@ class RateLimits:
         """Record one request; return (limit, used, reset epoch)."""
         key = (user, resource)
         with self._lock:
-            now = int(time.time())
+            now = int(clock.now())
             reset = self._reset.get(key)
             if reset is None or reset <= now:
                 reset = self._reset[key] = now + self.window

@@ -15,19 +15,25 @@ from launcher.sandbox.github import (
     api_activity,
     api_apps,
     api_checks,
+    api_clock,
     api_git,
     api_gitdata,
     api_issues,
     api_pulls,
     api_reviews,
     api_rules,
+    checks_rerequest,
+    environments,
+    merge_queue,
+    oidc,
 )
 from launcher.sandbox.github.apps import App, Installation
+from launcher.sandbox.github.environments import Environment
 from launcher.sandbox.github.events import Event
 from launcher.sandbox.github.http import HttpServer
 from launcher.sandbox.github.observe import Fault, LoggedRequest
 from launcher.sandbox.github.service import GitHub
-from launcher.sandbox.github.state import Issue, Org, Repo, Team
+from launcher.sandbox.github.state import Issue, Org, Repo, Team, now
 
 
 class GitHubSandbox:
@@ -64,7 +70,12 @@ class GitHubSandbox:
             api_rules,
         ):
             module.register(self.gh.router)
+        for extra in (environments, oidc, checks_rerequest):  # Actions' settings, re-runs
+            extra.register(self.gh.router)
         api_accounts.register_sandbox(self.gh.router, self)
+        oidc.register_sandbox(self.gh.router)
+        merge_queue.register_sandbox(self.gh.router)
+        api_clock.register_sandbox(self.gh.router)
         self._host, self._port = host, port
         self._server: HttpServer | None = None
 
@@ -263,6 +274,65 @@ class GitHubSandbox:
         """Commit ``files`` to ``branch`` (None deletes a file) and announce ``push`` plus
         ``pull_request synchronize`` for open PRs from that branch. Returns the new SHA."""
         return self.gh.push_files(self.repo(repo), branch, files, message, author, base)
+
+    # -- GitHub Actions settings ----------------------------------------------------
+    def create_environment(
+        self,
+        repo: str,
+        name: str,
+        *,
+        branches: list[str] | None = None,
+        tags: list[str] | None = None,
+        protected_branches: bool = False,
+        secrets: Mapping[str, str] | None = None,
+    ) -> Environment:
+        """An environment as PUT .../environments/{name} makes it. ``branches``/``tags``:
+        custom deployment branch policies (patterns); ``protected_branches``: only protected
+        branches; neither: any ref may deploy. ``secrets``: environment secrets."""
+        r = self.repo(repo)
+        custom = branches is not None or tags is not None
+        policy = None
+        if custom or protected_branches:
+            policy = {"protected_branches": protected_branches, "custom_branch_policies": custom}
+        env = environments.put_environment(self.gh, r, name, {"deployment_branch_policy": policy})
+        for pattern in branches or []:
+            environments.add_policy(self.gh, r, env, pattern, "branch")
+        for pattern in tags or []:
+            environments.add_policy(self.gh, r, env, pattern, "tag")
+        for key, value in (secrets or {}).items():
+            self.set_environment_secret(repo, name, key, value)
+        return env
+
+    def set_environment_secret(self, repo: str, environment: str, name: str, value: str) -> None:
+        """GitHub's PUT takes a libsodium-sealed value; the stand-in takes it from Python."""
+        env = self.gh.actions_environments.get(self.repo(repo), environment)
+        if env is None:
+            raise KeyError(f"{repo} has no environment {environment}")
+        with self.gh.state.lock:
+            ts = now()
+            old = env.secrets.get(name.upper())
+            env.secrets[name.upper()] = environments.Secret(
+                value, old.created_at if old else ts, ts
+            )
+
+    def enable_merge_queue(self, repo: str, required_checks: Iterable[str] = ()) -> None:
+        """A merge queue on the default branch requiring these checks (status contexts or
+        check run names) on each merge group's commit."""
+        merge_queue.enable(self.gh, self.repo(repo), list(required_checks))
+
+    def enqueue_pull(self, repo: str, number: int, actor: str) -> str:
+        """Add a pull request to the merge queue (GitHub: GraphQL or the UI, no REST
+        endpoint); returns the merge group's commit."""
+        r = self.repo(repo)
+        return merge_queue.enqueue(self.gh, r, self.gh.get_pull(r, number), actor).head_sha
+
+    def dequeue_pull(self, repo: str, number: int, actor: str) -> None:
+        r = self.repo(repo)
+        merge_queue.dequeue(self.gh, r, self.gh.get_pull(r, number), actor)
+
+    def set_org_immutable_subject(self, org: str, enabled: bool) -> None:
+        """The organization-level OIDC immutable-subject setting repositories fall back to."""
+        self.gh.actions_oidc.orgs_immutable[org.lower()] = enabled
 
     def pull(self, repo: str, number: int) -> Issue:
         return self.gh.get_pull(self.repo(repo), number)

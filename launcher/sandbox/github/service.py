@@ -13,14 +13,17 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from launcher.sandbox.github import limits
+from launcher.sandbox.github import environments, limits, merge_queue
 from launcher.sandbox.github import reviews as pending
 from launcher.sandbox.github.activity import ActivityLog, PushCheck, RefUpdate
 from launcher.sandbox.github.apps import Apps
+from launcher.sandbox.github.environments import Environments
 from launcher.sandbox.github.events import EventLog
 from launcher.sandbox.github.gitrepo import ZERO_SHA, FileChange, GitRepo, Person
 from launcher.sandbox.github.http import ApiError, Router, not_found, validation
+from launcher.sandbox.github.merge_queue import MergeQueues
 from launcher.sandbox.github.observe import Faults, RateLimits, RequestLog
+from launcher.sandbox.github.oidc import Oidc
 from launcher.sandbox.github.rules import Rules
 from launcher.sandbox.github.shapes import Shapes
 from launcher.sandbox.github.state import (
@@ -75,6 +78,12 @@ class GitHub:
         self.record_responses = False
         self.responses: list[tuple[str | None, int, Any, str | None]] = []
         self._pr_diff_cache: dict[tuple[str, str, str], tuple[list[FileChange], int]] = {}
+        # GitHub Actions' settings (sandbox/github/environments.py, oidc.py)
+        self.actions_environments = Environments()
+        self.actions_oidc = Oidc()
+        self.merge_queues = MergeQueues()  # sandbox/github/merge_queue.py
+        self.events.listeners.append(lambda event: merge_queue.on_event(self, event))
+        self.events.listeners.append(lambda event: environments.on_event(self, event))
 
     @property
     def base_url(self) -> str:
@@ -218,7 +227,7 @@ class GitHub:
             person = (
                 self._person(author_login)
                 if author_login
-                else Person("GitHub", "noreply@github.com", int(time.time()))
+                else Person("GitHub", "noreply@github.com", int(now()))
             )
             blobs = {p: (c.encode() if isinstance(c, str) else c) for p, c in (files or {}).items()}
             if not blobs:

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from launcher.sandbox import clock
 from launcher.sandbox.github.gitrepo import GitRepo
 
 PERMISSIONS = ("read", "triage", "write", "maintain", "admin")
@@ -29,7 +30,8 @@ PERMISSION_ALIASES = {
 
 
 def now() -> float:
-    return time.time()
+    """The sandbox clock (launcher.sandbox.clock): every record is stamped from it."""
+    return clock.now()
 
 
 def iso(ts: float) -> str:
