@@ -36,8 +36,8 @@ text need write.
 Credentials (``apps.py``): ``Authorization: token|Bearer <token>``. A token record
 carries its account, permissions (None: the account's full rights), repositories and
 expiry. GitHub Apps (``sb.create_app``/``install_app``) have an RSA key; their JWT
-(RS256, ``exp`` at most 10 minutes after ``iat``) is accepted on the ``/app``
-endpoints only, and ``POST /app/installations/{id}/access_tokens`` mints one-hour
+(RS256, ``exp`` at most 10 minutes ahead, ``iat`` not over 60 s ahead) is accepted on
+the ``/app`` endpoints only, and ``POST /app/installations/{id}/access_tokens`` mints one-hour
 tokens limited to the installation's permissions and repositories (403 "Resource not
 accessible by integration" beyond them). ``sb.installation_token(app, repo,
 permissions)`` mints one from Python (``"github-actions"``, id 15368, is GITHUB_TOKEN).
