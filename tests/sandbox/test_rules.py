@@ -185,6 +185,13 @@ def test_code_owner_review_and_automatic_requests(prod: Prod) -> None:
     assert [u.login for u in users] == ["carol"]
     requested = prod.sb.last_event("pull_request", "review_requested").payload
     assert requested["requested_reviewer"]["login"] == "carol"
+    # ... and, like any review request, GitHub records it as an issue event by the author.
+    events = [e for e in prod.repo("bob").get_issue(pr.number).get_events()]
+    asked = [e for e in events if e.event == "review_requested"]
+    assert [(e.actor.login, e.raw_data["requested_reviewer"]["login"]) for e in asked] == [
+        ("alice", "carol")
+    ]
+    assert asked[0].raw_data["review_requester"]["login"] == "alice"
     prod.repo("bob").get_pull(pr.number).create_review(event="APPROVE")
     assert prod.merge_error("bob", pr.number) == (
         405,

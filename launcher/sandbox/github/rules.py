@@ -686,7 +686,8 @@ class Rules:
                 self.gh._emit_review(repo, issue, review, "dismissed", actor)
 
     def request_code_owners(self, repo: Repo, issue: Issue, actor: str) -> None:
-        """Request review from the code owners of the files a new pull request changes."""
+        """Request review from the code owners of the files a new pull request changes; like
+        any review request, each is a ``review_requested`` issue event by the author."""
         pr = issue.pull
         assert pr is not None
         if pr.draft:
@@ -709,6 +710,10 @@ class Rules:
                     ):
                         continue
                     pr.requested_teams.append(team.slug.lower())
+                    self.gh.record(
+                        repo, issue, "review_requested", actor,
+                        review_requester=self.gh._who(actor), requested_team=team.slug.lower(),
+                    )  # fmt: skip
                     self.gh._emit_pr(
                         repo, issue, "review_requested", actor,
                         requested_team=self.gh.shapes.team(team),
@@ -723,6 +728,10 @@ class Rules:
                     ):
                         continue
                     pr.requested_users.append(user.login)
+                    self.gh.record(
+                        repo, issue, "review_requested", actor,
+                        review_requester=self.gh._who(actor), requested_reviewer=user.login,
+                    )  # fmt: skip
                     self.gh._emit_pr(
                         repo, issue, "review_requested", actor,
                         requested_reviewer=self.gh.shapes.simple_user(user.login),
