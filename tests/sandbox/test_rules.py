@@ -80,6 +80,14 @@ def test_required_approvals_classic(prod: Prod) -> None:
     assert prod.repo("carol").get_pull(pr.number).merge().merged
 
 
+def test_a_draft_reports_mergeable_state_draft_and_is_not_merged(prod: Prod) -> None:
+    prod.sb.push_files(REPO, "wip", {"w.txt": "w\n"}, "wip", "alice")
+    draft = prod.repo("alice").create_pull(title="t", body="", head="wip", base="main", draft=True)
+    assert prod.state(draft.number) == "draft"
+    assert prod.merge_error("bob", draft.number) == (405, "Pull Request is still a draft")
+    assert prod.state(prod.open().number) == "clean"
+
+
 def test_required_check_pinned_to_an_app(prod: Prod) -> None:
     sb = prod.sb
     gate = sb.create_app("gate", "acme")

@@ -52,7 +52,7 @@ stale approvals dismissed when the head or merge base changes, approval of the l
 push by someone else, required checks pinned to an app, strict checks, linear
 history, allowed merge methods, force pushes, deletions, creations, updates, classic
 push restrictions; bypass actors, pull-request allowances and non-enforced admins.
-``mergeable_state`` is ``clean``/``unstable``/``blocked``/``behind``/``dirty``.
+``mergeable_state`` is ``clean``/``unstable``/``blocked``/``behind``/``dirty``/``draft``.
 ``merge_queue`` and other rule types are stored and returned, not enforced.
 ``gh.rules.check_push(repo, ref, actor, old, new)`` is the one push check and
 ``sb.required_checks(repo, branch)`` lists (context, app id) pairs.

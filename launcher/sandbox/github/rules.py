@@ -577,10 +577,13 @@ class Rules:
             raise RuleViolation(405, src, problems)
 
     def mergeable_state(self, repo: Repo, issue: Issue, computed: str) -> str:
-        """GitHub's ``mergeable_state``: ``blocked`` by unmet rules, ``behind`` when strict
-        checks need the base merged in, ``unstable`` when a non-required check fails."""
+        """GitHub's ``mergeable_state``: ``draft`` for a draft, ``blocked`` by unmet rules,
+        ``behind`` when strict checks need the base merged in, ``unstable`` when a
+        non-required check fails."""
         if computed != "clean" or issue.state != "open":
             return computed
+        if issue.pull is not None and issue.pull.draft:
+            return "draft"  # a draft cannot be merged whatever its rules and checks say
         violations = self.merge_violations(repo, issue, None)
         if violations:
             problems = [p for _, ps in violations for p in ps]
