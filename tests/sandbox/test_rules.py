@@ -158,6 +158,46 @@ def test_required_check_classic_app_id(prod: Prod) -> None:
     assert prod.repo("bob").get_pull(pr.number).merge().merged
 
 
+def test_classic_check_without_app_id_pins_the_app_that_last_provided_it(prod: Prod) -> None:
+    """GitHub: omit app_id to select the app that recently provided the check (any source if
+    no app has); -1 allows any source."""
+    sb = prod.sb
+    gate = sb.create_app("gate", "acme")
+    sb.install_app(gate, "acme", ["prod"])
+    as_gate = sb.client(sb.installation_token("gate", REPO)).get_repo(REPO)
+    as_gate.create_check_run(
+        name="launcher/approval", head_sha=sb.branch_sha(REPO, "main"), conclusion="success"
+    )
+    body = {
+        "required_status_checks": {
+            "strict": False,
+            "checks": [{"context": "launcher/approval"}, {"context": "lint", "app_id": -1}],
+        },
+        "enforce_admins": False,
+        "required_pull_request_reviews": None,
+        "restrictions": None,
+    }
+    status, _, stored = call(
+        sb, "PUT", f"/repos/{REPO}/branches/main/protection", prod.tokens["root"], body
+    )
+    assert status == 200
+    assert stored["required_status_checks"]["checks"] == [
+        {"context": "launcher/approval", "app_id": gate.id},
+        {"context": "lint", "app_id": None},
+    ]
+    assert sb.required_checks(REPO, "main") == [("launcher/approval", gate.id), ("lint", None)]
+    pr = prod.open()
+    bob = prod.repo("bob")
+    bob.get_commit(pr.head.sha).create_status("success", context="lint")  # any source
+    bob.get_commit(pr.head.sha).create_status("success", context="launcher/approval")
+    assert prod.merge_error("bob", pr.number) == (
+        405,
+        'Required status check "launcher/approval" is expected.',
+    )
+    as_gate.create_check_run(name="launcher/approval", head_sha=pr.head.sha, conclusion="success")
+    assert bob.get_pull(pr.number).merge().merged
+
+
 def pr_rule(**params: Any) -> dict[str, Any]:
     base = {
         "required_approving_review_count": 1,

@@ -14,7 +14,8 @@ moves), ``required_checks`` lists the (context, app id) pairs a merge queue must
 Modelled rules: pull request with N approvals (from reviewers with write access), code
 owner review, dismissal of stale approvals (head or merge base changed after the
 review), approval of the last push by someone else, required status checks pinned to
-an app (``integration_id`` / ``app_id``), strict (up to date) checks, linear history,
+an app (``integration_id`` / ``app_id``; a classic check without ``app_id`` pins the app
+that last provided it, ``-1`` any source), strict (up to date) checks, linear history,
 allowed merge methods, non-fast-forward, deletion, creation, update and classic push
 ``restrictions``; ``merge_queue`` and other rule types are stored and returned as
 given. Bypass: ruleset ``bypass_actors`` (RepositoryRole, Team, Integration,
@@ -179,6 +180,8 @@ class Rules:
                 raise validation('Invalid request.\n\n"strict" wasn\'t supplied.')
             if "contexts" not in checks and "checks" not in checks:
                 raise validation('Invalid request.\n\n"contexts" wasn\'t supplied.')
+        if checks is not None:
+            body = {**body, "required_status_checks": self._pin_checks(repo, checks)}
         reviews = body.get("required_pull_request_reviews")
         if reviews is not None:
             count = reviews.get("required_approving_review_count", 1)
@@ -188,6 +191,38 @@ class Rules:
                 )
         self.protections.setdefault(repo.full_name.lower(), {})[branch] = dict(body)
         return body
+
+    def _pin_checks(self, repo: Repo, checks: dict[str, Any]) -> dict[str, Any]:
+        """Resolve each required check's source as GitHub documents it: an ``app_id`` given
+        pins that app, ``-1`` allows any source, and an omitted one (or a ``contexts``
+        entry) pins the app that most recently provided the check, or any source if no app
+        has."""
+        given = checks.get("checks")
+        if given is None:
+            given = [{"context": c} for c in checks.get("contexts") or []]
+        pinned = []
+        for c in given:
+            if "app_id" in c and c["app_id"] is not None:
+                app_id = None if c["app_id"] == -1 else int(c["app_id"])
+            else:
+                app_id = self.latest_app(repo, c["context"])
+            pinned.append({"context": c["context"], "app_id": app_id})
+        return {"strict": checks.get("strict"), "checks": pinned}
+
+    def latest_app(self, repo: Repo, context: str) -> int | None:
+        """The app that most recently set ``context`` (a check run or a status) on ``repo``."""
+        apps = self.gh.apps
+        latest: tuple[int, int] | None = None  # (record id, app id); ids only grow
+        for run in repo.check_runs.values():
+            app = apps.of_login(run.creator)
+            if run.name == context and app is not None and (latest is None or run.id > latest[0]):
+                latest = (run.id, app.id)
+        for status in repo.statuses:
+            app = apps.of_login(status.creator)
+            if status.context == context and app is not None:
+                if latest is None or status.id > latest[0]:
+                    latest = (status.id, app.id)
+        return latest[1] if latest else None
 
     def delete_protection(self, repo: Repo, branch: str) -> bool:
         return self.protections.get(repo.full_name.lower(), {}).pop(branch, None) is not None
