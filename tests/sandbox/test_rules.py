@@ -566,6 +566,9 @@ def test_strict_checks_need_an_up_to_date_head(prod: Prod) -> None:
             "rules": [pr_rule(required_approving_review_count=2)],
         },
     )
+    # GET rules/branches returns active rules only ("evaluate" ones are not returned).
+    status, _, listed = call(sb, "GET", f"/repos/{REPO}/rules/branches/main", prod.tokens["bob"])
+    assert (status, [r["type"] for r in listed]) == (200, ["required_status_checks"])
     pr = prod.open()
     prod.repo("ci").create_check_run(name="ci", head_sha=pr.head.sha, conclusion="success")
     assert prod.state(pr.number) == "clean"
