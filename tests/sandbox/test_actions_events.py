@@ -733,6 +733,23 @@ def test_an_environment_for_protected_branches_only(github_sandbox: GitHubSandbo
         "acme/infra", "production", protected_branches=True, secrets={"AWS_KEY": "AKIAPROD"}
     )
     runner = repo.runner()
+    # GitHub: "If no branch protection rules are defined for any branch in the repository,
+    # then all branches can deploy."
+    nothing_protected = only(
+        runner.run_workflow("deploy.yml", "workflow_dispatch"), "deploy.yml", "deploy"
+    )
+    assert "key: *** (8 characters)" in stdout(nothing_protected)
+    github_sandbox.push_files("acme/infra", "release", {"r.txt": "r"}, "release", "alice")
+    github_sandbox.protect_branch(
+        "acme/infra",
+        "release",
+        {
+            "required_status_checks": None,
+            "enforce_admins": True,
+            "required_pull_request_reviews": None,
+            "restrictions": None,
+        },
+    )
     refused = only(runner.run_workflow("deploy.yml", "workflow_dispatch"), "deploy.yml", "deploy")
     assert 'Branch "main" is not allowed to deploy to production' in stdout(refused)
     github_sandbox.protect_branch(
