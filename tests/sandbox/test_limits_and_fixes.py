@@ -58,6 +58,27 @@ def test_body_and_description_limits(world: World) -> None:
     assert ci.create_check_run(name="c", head_sha=sha, output=output).output.annotations_count == 50
 
 
+def test_body_limit_holds_for_edits_and_submitted_reviews(world: World) -> None:
+    """The 65,536-character limit holds however the text arrives: editing a pull request,
+    editing a review's summary, or submitting a pending review with a body."""
+    sb = world.sb
+    pr = open_request(world)
+    big, fits = "x" * 65537, "x" * 65536
+    path = f"/repos/acme/infra/pulls/{pr.number}"
+    status, _, body = call(sb, "PATCH", path, world.tokens["alice"], {"body": big})
+    assert (status, body["errors"][0]["field"]) == (422, "body")
+    assert call(sb, "PATCH", path, world.tokens["alice"], {"body": fits})[2]["body"] == fits
+    bob = world.tokens["bob"]
+    pending = call(sb, "POST", f"{path}/reviews", bob, {"body": "draft"})[2]
+    status, _, body = call(sb, "PUT", f"{path}/reviews/{pending['id']}", bob, {"body": big})
+    assert status == 422 and body["errors"] == ["Body is too long (maximum is 65536 characters)"]
+    event = {"event": "COMMENT", "body": big}
+    assert call(sb, "POST", f"{path}/reviews/{pending['id']}/events", bob, event)[0] == 422
+    event["body"] = fits
+    submitted = call(sb, "POST", f"{path}/reviews/{pending['id']}/events", bob, event)
+    assert (submitted[0], submitted[2]["state"]) == (200, "COMMENTED")
+
+
 def test_a_thousand_statuses_per_context(world: World) -> None:
     sb = world.sb
     repo = sb.repo("acme/infra")

@@ -541,6 +541,7 @@ class GitHub:
                 raise validation(resource="PullRequest", field="base", code="invalid")
             if fields.get("state") not in (None, "open", "closed"):
                 raise validation(resource="PullRequest", field="state", code="invalid")
+            limits.check_body(fields.get("body"), "PullRequest")
             changes: dict[str, Any] = {}
             if "title" in fields and fields["title"] != issue.title:
                 changes["title"] = {"from": issue.title}
