@@ -435,6 +435,28 @@ def test_the_oidc_sub_takes_githubs_forms(oidc_repo: Repo) -> None:
     assert subjects(tag)["plain"] == "repo:acme/infra:ref:refs/heads/change"
 
 
+def test_the_ref_protected_claim_follows_branch_protection(oidc_repo: Repo) -> None:
+    sb = oidc_repo.sb
+    runner = oidc_repo.runner()
+
+    def claim() -> str:
+        jobs = runner.run_workflow("oidc.yml", "workflow_dispatch")
+        return str((only(jobs, "oidc.yml", "plain").id_token_claims or {})["ref_protected"])
+
+    assert claim() == "false"
+    sb.protect_branch(
+        "acme/infra",
+        "main",
+        {
+            "required_status_checks": None,
+            "enforce_admins": True,
+            "required_pull_request_reviews": None,
+            "restrictions": None,
+        },
+    )
+    assert claim() == "true"
+
+
 def test_a_custom_oidc_sub_template(oidc_repo: Repo) -> None:
     keys = ["repo", "context", "job_workflow_ref"]
     answer = oidc_repo.api(

@@ -112,6 +112,14 @@ def subject(gh: GitHub, repo: Repo, claims: dict[str, Any]) -> str:
     return ":".join(parts)
 
 
+def ref_protected(gh: GitHub, repo: Repo, ref: str) -> bool:
+    """The ``ref_protected`` claim: whether protections or active rulesets apply to the ref."""
+    if not ref.startswith("refs/heads/"):
+        return False
+    with gh.state.lock:
+        return bool(gh.rules.sources(repo, ref.removeprefix("refs/heads/")))
+
+
 def job_claims(
     gh: GitHub,
     repo: Repo,
@@ -136,7 +144,7 @@ def job_claims(
         "iss": ISSUER,
         "ref": ref,
         "ref_type": "tag" if ref.startswith("refs/tags/") else "branch",
-        "ref_protected": "false",
+        "ref_protected": "true" if ref_protected(gh, repo, ref) else "false",
         "sha": sha,
         "repository": repo.full_name,
         "repository_id": str(repo.id),
