@@ -153,6 +153,7 @@ OPERATIONS: list[str] = [
     "teams/add-or-update-membership-for-user-in-org",
     "teams/remove-membership-for-user-in-org",
     "issues/create",
+    "issues/update",
     "issues/update-label",
     "issues/delete-label",
 ]
@@ -190,6 +191,9 @@ WEBHOOKS: list[str] = [
     "pull-request-enqueued",
     "pull-request-dequeued",
     "issues-opened",
+    "issues-edited",
+    "issues-closed",
+    "issues-reopened",
     "label-created",
     "label-edited",
     "label-deleted",

@@ -72,6 +72,7 @@ OPERATION_PERMISSIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "repos/list-deployment-statuses": (("deployments",), "read"),
     "repos/get-deployment-status": (("deployments",), "read"),
     "issues/create": (("issues",), "write"),
+    "issues/update": (("issues", "pull_requests"), "write"),
     "issues/create-comment": (("issues", "pull_requests"), "write"),
     "issues/update-comment": (("issues", "pull_requests"), "write"),
     "issues/delete-comment": (("issues", "pull_requests"), "write"),
