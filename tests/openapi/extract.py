@@ -160,6 +160,11 @@ OPERATIONS: list[str] = [
 
 # Generic error bodies, used for statuses an operation does not document.
 ERROR_SCHEMAS = ["basic-error", "validation-error", "validation-error-simple"]
+# Operations whose answer differs by media type: each listed media type becomes an operation
+# "<operationId>@<media type>" (the stand-in records such answers under that name).
+MEDIA_VARIANTS: dict[str, list[str]] = {
+    "repos/get-content": ["application/vnd.github.object"],
+}
 
 WEBHOOKS: list[str] = [
     "push",
@@ -303,6 +308,19 @@ def extract_rest(spec: dict[str, Any]) -> dict[str, Any]:
             "docs": op.get("externalDocs", {}).get("url"),
             "responses": responses,
         }
+    for op_id, medias in MEDIA_VARIANTS.items():
+        method, path, op = by_id[op_id]
+        for media in medias:
+            ops[f"{op_id}@{media}"] = {
+                "method": method,
+                "path": path,
+                "docs": op.get("externalDocs", {}).get("url"),
+                "responses": {
+                    status: to_json_schema(resp["content"][media]["schema"])
+                    for status, resp in op["responses"].items()
+                    if media in (resp.get("content") or {})
+                },
+            }
     roots: list[Any] = list(ops.values()) + [
         {"$ref": f"#/components/schemas/{n}"} for n in ERROR_SCHEMAS
     ]

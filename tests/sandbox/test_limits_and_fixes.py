@@ -160,3 +160,27 @@ def test_issues_labels_and_raw_contents(world: World) -> None:
     req.add_header("Authorization", f"token {world.tokens['bob']}")
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.read() == b"pools:\n  gpu: {}\n"
+
+
+def test_contents_in_the_object_media_type(world: World) -> None:
+    """application/vnd.github.object: a directory is one object with its items in entries."""
+    sb = world.sb
+    sb.push_files("acme/infra", "main", {"deployments/gpu/a.yaml": "n: 1\n"}, "add", "bob")
+
+    def get(path: str, accept: str) -> object:
+        req = urllib.request.Request(f"{sb.url}/repos/acme/infra/contents/{path}")
+        req.add_header("Accept", accept)
+        req.add_header("Authorization", f"token {world.tokens['bob']}")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            import json
+
+            return json.loads(resp.read())
+
+    listing = get("deployments/gpu", "application/vnd.github+json")
+    assert isinstance(listing, list) and [x["name"] for x in listing] == ["a.yaml"]
+    tree = get("deployments/gpu", "application/vnd.github.object")
+    assert isinstance(tree, dict)
+    assert (tree["type"], tree["path"], tree["name"]) == ("dir", "deployments/gpu", "gpu")
+    assert tree["entries"] == listing
+    single = get("deployments/gpu/a.yaml", "application/vnd.github.object+json")
+    assert isinstance(single, dict) and single["type"] == "file" and "entries" not in single

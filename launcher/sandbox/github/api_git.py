@@ -13,6 +13,7 @@ from launcher.sandbox.github.service import EMPTY_TREE
 from launcher.sandbox.github.state import PERMISSIONS, Repo
 
 R = "/repos/{owner}/{repo}"
+OBJECT_MEDIA = "application/vnd.github.object"
 
 
 def repo_of(req: Request) -> Repo:
@@ -308,12 +309,16 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
             # application/vnd.github.raw(+json): the file's bytes, not the JSON wrapper.
             data = repo.git.blob(entry.sha) or b""
             return Response(200, data, {"Content-Type": "application/vnd.github.raw+json"})
+        # application/vnd.github.object: one object whatever the path is (a directory's
+        # items under "entries"), as the contents API documents.
+        as_object = OBJECT_MEDIA in accept
         if entry is not None and entry.type == "blob":
             return Response(
                 200,
                 shapes.content_file(
                     repo, path, entry.sha, entry.size, ref, repo.git.blob(entry.sha)
                 ),
+                operation=f"repos/get-content@{OBJECT_MEDIA}" if as_object else None,
             )
         prefix = path + "/"
         children: dict[str, tuple[str, str, int]] = {}
@@ -335,6 +340,11 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
             if full in tree:
                 item = special_dir_entry(req, repo, ref, sha, tree[full], item)
             listing.append(item)
+        if as_object:
+            tree_sha = repo.git.git("rev-parse", f"{sha}:{path}").decode().strip()
+            out = shapes.content_dir_entry(repo, path, "tree", tree_sha, 0, ref)
+            out["entries"] = listing
+            return Response(200, out, operation=f"repos/get-content@{OBJECT_MEDIA}")
         return Response(200, listing)
 
     def author_of(req: Request, body: dict[str, Any], actor: str) -> str:
