@@ -414,6 +414,18 @@ def test_merge_queue_rule_is_kept_and_rules_are_listed(prod: Prod) -> None:
     assert [r["type"] for r in listed] == ["merge_queue", "pull_request"]
     assert listed[0]["ruleset_id"] == created["id"]
     assert call(sb, "GET", f"/repos/{REPO}/rules/branches/other", prod.tokens["bob"])[2] == []
+    # With a merge queue required, the REST merge is refused (405) even once approved, and so
+    # is a direct push: changes land only through the queue.
+    queued = prod.open(branch="queued")
+    prod.repo("bob").get_pull(queued.number).create_review(event="APPROVE")
+    prod.repo("carol").get_pull(queued.number).create_review(event="APPROVE")
+    through_queue = "Changes must be made through the merge queue"
+    assert prod.merge_error("bob", queued.number) == (405, violation(through_queue))
+    ahead = sb.push_files(REPO, "side", {"s.txt": "s\n"}, "side", "bob", base="main")
+    status, _, body = call(
+        sb, "PATCH", f"/repos/{REPO}/git/refs/heads/main", prod.tokens["bob"], {"sha": ahead}
+    )
+    assert status == 422 and through_queue in body["message"]
     status, _, got = call(sb, "GET", f"/repos/{REPO}/rulesets/{created['id']}", prod.tokens["root"])
     assert got["rules"] == created["rules"]
     created["enforcement"] = "disabled"

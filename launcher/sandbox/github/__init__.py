@@ -53,7 +53,8 @@ push by someone else, required checks pinned to an app, strict checks, linear
 history, allowed merge methods, force pushes, deletions, creations, updates, classic
 push restrictions; bypass actors, pull-request allowances and non-enforced admins.
 ``mergeable_state`` is ``clean``/``unstable``/``blocked``/``behind``/``dirty``/``draft``.
-``merge_queue`` and other rule types are stored and returned, not enforced.
+A ``merge_queue`` rule refuses the REST merge and pushes ("Changes must be made through
+the merge queue"); other rule types are stored and returned, not enforced.
 ``gh.rules.check_push(repo, ref, actor, old, new)`` is the one push check and
 ``sb.required_checks(repo, branch)`` lists (context, app id) pairs.
 Limits (``limits.py``): bodies 65,536 characters, status descriptions 140,

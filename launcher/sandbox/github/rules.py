@@ -17,10 +17,11 @@ review), approval of the last push by someone else, required status checks pinne
 an app (``integration_id`` / ``app_id``; a classic check without ``app_id`` pins the app
 that last provided it, ``-1`` any source), strict (up to date) checks, linear history,
 allowed merge methods, non-fast-forward, deletion, creation, update and classic push
-``restrictions``; ``merge_queue`` and other rule types are stored and returned as
-given. Bypass: ruleset ``bypass_actors`` (RepositoryRole, Team, Integration,
-OrganizationAdmin, User; ``always`` or ``pull_request``), classic protection's
-``bypass_pull_request_allowances`` and its admins unless ``enforce_admins``.
+``restrictions``; ``merge_queue`` (merges and pushes only through the queue: the REST
+merge is refused); other rule types are stored and returned as given. Bypass: ruleset
+``bypass_actors`` (RepositoryRole, Team, Integration, OrganizationAdmin, User; ``always``
+or ``pull_request``), classic protection's ``bypass_pull_request_allowances`` and its
+admins unless ``enforce_admins``.
 Stale approvals: any new head commit dismisses them (GitHub dismisses only when the
 diff changes; a push that leaves the diff unchanged is rare in practice).
 """
@@ -78,6 +79,7 @@ NOT_AUTHORIZED = (
     "https://docs.github.com/articles/about-protected-branches/ for more information."
 )
 NO_MERGE_COMMITS = "This branch must not contain merge commits."
+THROUGH_QUEUE = "Changes must be made through the merge queue"  # GitHub's wording: no period
 
 
 def _enabled(value: Any) -> bool:
@@ -141,6 +143,7 @@ class Source:
     block_create: bool = False
     block_update: bool = False
     linear: bool = False  # no merge commits
+    merge_queue: bool = False  # changes only through the merge queue
     merge_methods: list[str] | None = None  # None: any
     push_allowed: dict[str, list[Any]] | None = None  # classic restrictions; None: anyone
     pr_bypass: dict[str, list[Any]] | None = None  # classic bypass_pull_request_allowances
@@ -360,6 +363,8 @@ class Rules:
                     src.merge_methods = list(params["allowed_merge_methods"])
             elif kind == "required_linear_history":
                 src.linear = True
+            elif kind == "merge_queue":
+                src.merge_queue = True
             elif kind == "required_status_checks":
                 src.checks += [
                     (c["context"], c.get("integration_id"))
@@ -599,6 +604,8 @@ class Rules:
                 continue
             if src.push_allowed is not None and not self.listed(repo, actor, src.push_allowed):
                 raise RuleViolation(405, src, [NOT_AUTHORIZED])
+            if src.merge_queue:
+                raise RuleViolation(405, src, [THROUGH_QUEUE])
             if src.linear and method == "merge":
                 raise RuleViolation(405, src, [NO_MERGE_COMMITS])
             if src.merge_methods is not None and method not in src.merge_methods:
@@ -666,6 +673,8 @@ class Rules:
             else:
                 if src.block_update:
                     problems.append("Cannot update this protected ref.")
+                if src.merge_queue:
+                    problems.append(THROUGH_QUEUE)
                 if src.review_count is not None and not self.listed(repo, actor, src.pr_bypass):
                     problems.append("Changes must be made through a pull request.")
                 if (
