@@ -184,3 +184,20 @@ def test_contents_in_the_object_media_type(world: World) -> None:
     assert tree["entries"] == listing
     single = get("deployments/gpu/a.yaml", "application/vnd.github.object+json")
     assert isinstance(single, dict) and single["type"] == "file" and "entries" not in single
+
+
+def test_codeowners_dir_star_owns_direct_children_only(world: World) -> None:
+    """GitHub: "docs/*" matches docs/getting-started.md but not docs/build-app/x.md."""
+    sb = world.sb
+    owners = "* @bob\ndeployments/* @carol\n"
+    sb.push_files("acme/infra", "main", {".github/CODEOWNERS": owners}, "owners", "alice")
+
+    def requested(path: str) -> list[str]:
+        branch = path.replace("/", "-")
+        sb.push_files("acme/infra", branch, {path: "n: 1\n"}, "add", "alice")
+        pr = world.repo("alice").create_pull(title=path, body="", head=branch, base="main")
+        users, _ = world.repo("alice").get_pull(pr.number).get_review_requests()
+        return [u.login for u in users]
+
+    assert requested("deployments/x.yaml") == ["carol"]
+    assert requested("deployments/gpu/x.yaml") == ["bob"]
