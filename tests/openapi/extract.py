@@ -131,6 +131,8 @@ OPERATIONS: list[str] = [
     "actions/list-environment-secrets",
     "actions/get-custom-oidc-sub-claim-for-repo",
     "actions/set-custom-oidc-sub-claim-for-repo",
+    "oidc/get-oidc-custom-sub-template-for-org",
+    "oidc/update-oidc-custom-sub-template-for-org",
     "checks/rerequest-run",
     "checks/rerequest-suite",
     "apps/get-authenticated",

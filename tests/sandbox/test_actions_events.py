@@ -475,7 +475,10 @@ def test_a_custom_oidc_sub_template(oidc_repo: Repo) -> None:
         "repo:acme/infra:ref:refs/heads/main:job_workflow_ref:"
         "acme/infra/.github/workflows/oidc.yml@refs/heads/main"
     )
-    bad = oidc_repo.api("PUT", "/actions/oidc/customization/sub", use_default=False)
+    bad_keys = ["repo", "not-a-key"]
+    bad = oidc_repo.api(
+        "PUT", "/actions/oidc/customization/sub", use_default=False, include_claim_keys=bad_keys
+    )
     assert bad.status_code == 422
     assert (
         oidc_repo.api(
@@ -483,6 +486,35 @@ def test_a_custom_oidc_sub_template(oidc_repo: Repo) -> None:
         ).status_code
         == 403
     )
+
+
+def test_use_default_false_alone_takes_the_organizations_template(oidc_repo: Repo) -> None:
+    """GitHub's docs: a repository uses its organization's template with
+    {"use_default": false} and no include_claim_keys."""
+    sb = oidc_repo.sb
+    org_path = f"{sb.url}/orgs/acme/actions/oidc/customization/sub"
+
+    def as_(who: str) -> dict[str, str]:
+        return {"Authorization": f"token {oidc_repo.tokens[who]}"}
+
+    keys = {"include_claim_keys": ["repository_owner", "context"]}
+    refused = requests.put(org_path, json=keys, headers=as_("alice"), timeout=10)
+    assert refused.status_code == 403  # a member, not an owner
+    assert requests.put(org_path, json=keys, headers=as_("pat"), timeout=10).status_code == 201
+    got = requests.get(org_path, headers=as_("alice"), timeout=10).json()
+    assert got["include_claim_keys"] == ["repository_owner", "context"]
+    # Repositories keep the default until they opt in.
+    runner = oidc_repo.runner()
+    assert subjects(runner.run_workflow("oidc.yml", "workflow_dispatch"))["plain"].endswith(
+        ":ref:refs/heads/main"
+    )
+    opt_in = {"use_default": False, "use_immutable_subject": False}
+    assert oidc_repo.api("PUT", "/actions/oidc/customization/sub", **opt_in).status_code == 201
+    reported = oidc_repo.api("GET", "/actions/oidc/customization/sub").json()
+    assert reported["use_default"] is False
+    assert reported["include_claim_keys"] == ["repository_owner", "context"]
+    jobs = runner.run_workflow("oidc.yml", "workflow_dispatch")
+    assert subjects(jobs)["plain"] == "repository_owner:acme:ref:refs/heads/main"
 
 
 @pytest.fixture
