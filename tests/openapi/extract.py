@@ -49,6 +49,7 @@ OPERATIONS: list[str] = [
     "repos/get-collaborator-permission-level",
     "repos/get-branch",
     "git/get-ref",
+    "git/list-matching-refs",
     "git/create-ref",
     "git/update-ref",
     "git/delete-ref",

@@ -148,6 +148,19 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
             raise not_found()
         return Response(200, req.gh.shapes.git_ref(repo, f"refs/{ref}", sha))
 
+    @router.add("GET", f"{R}/git/matching-refs/{{ref}}", "git/list-matching-refs")
+    def matching_refs(req: Request) -> Response:
+        """Every branch or tag whose name starts with ``refs/{ref}`` (``[]`` when none)."""
+        repo = repo_of(req)
+        prefix = "refs/" + req.params["ref"]
+        refs = {f"refs/heads/{b}": sha for b, sha in repo.branches.items()}
+        for name, sha in repo.git.refs().items():
+            if name.startswith("refs/tags/"):
+                refs[name] = sha
+        shapes = req.gh.shapes
+        found = sorted(name for name in refs if name.startswith(prefix))
+        return req.paginate([shapes.git_ref(repo, name, refs[name]) for name in found])
+
     @router.add("POST", f"{R}/git/refs", "git/create-ref")
     def create_ref(req: Request) -> Response:
         repo = repo_of(req)
