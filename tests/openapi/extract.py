@@ -202,6 +202,8 @@ WEBHOOKS: list[str] = [
     "issues-edited",
     "issues-closed",
     "issues-reopened",
+    "issues-labeled",
+    "issues-unlabeled",
     "label-created",
     "label-edited",
     "label-deleted",

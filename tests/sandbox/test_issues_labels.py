@@ -98,6 +98,8 @@ def test_editing_an_issue_renames_closes_and_reopens_it(world: World) -> None:
     closed.edit(state="closed", state_reason="not_planned", labels=["wontfix"])
     assert (closed.state, closed.state_reason) == ("closed", "not_planned")
     assert [x.name for x in closed.labels] == ["wontfix"]
+    labeled = sb.last_event("issues", "labeled").payload  # an issue's, not a pull request's
+    assert (labeled["label"]["name"], labeled["issue"]["number"]) == ("wontfix", issue.number)
     assert sb.last_event("issues", "closed").payload["sender"]["login"] == "bob"
     # mallory (no write access) cannot close alice's issue.
     with pytest.raises(GithubException) as refused:

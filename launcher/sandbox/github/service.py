@@ -1024,10 +1024,7 @@ class GitHub:
                         actor,
                         label={"name": label.name, "color": label.color},
                     )
-                    if issue.pull is not None:
-                        self._emit_pr(
-                            repo, issue, "unlabeled", actor, label=self._label_payload(repo, label)
-                        )
+                    self._emit_labeled(repo, issue, actor, "unlabeled", label)
             for name in add:
                 if not isinstance(name, str) or not name:
                     raise validation(resource="Label", field="name", code="invalid")
@@ -1039,11 +1036,19 @@ class GitHub:
                 self.record(
                     repo, issue, "labeled", actor, label={"name": label.name, "color": label.color}
                 )
-                if issue.pull is not None:
-                    self._emit_pr(
-                        repo, issue, "labeled", actor, label=self._label_payload(repo, label)
-                    )
+                self._emit_labeled(repo, issue, actor, "labeled", label)
             issue.updated_at = now()
+
+    def _emit_labeled(
+        self, repo: Repo, issue: Issue, actor: str, action: str, label: Label
+    ) -> None:
+        """A pull request's label change is a ``pull_request`` event, an issue's ``issues``."""
+        payload = self._label_payload(repo, label)
+        if issue.pull is not None:
+            self._emit_pr(repo, issue, action, actor, label=payload)
+        else:
+            issue_json = self.shapes.issue(repo, issue)
+            self._emit("issues", repo, actor, action=action, issue=issue_json, label=payload)
 
     # -- statuses, checks, deployments ------------------------------------------------
     def create_status(
