@@ -258,6 +258,21 @@ def test_stale_approvals_dismissed_on_push(prod: Prod) -> None:
     assert prod.sb.last_event("pull_request_review", "dismissed").payload["review"]["id"] == (
         review.id
     )
+    # GitHub records it: "alice dismissed bob's stale review via <the pushed commit>".
+    head = prod.sb.branch_sha(REPO, "req")
+    events = prod.repo("carol").get_issue(pr.number).get_events()
+    dismissed = [e for e in events if e.event == "review_dismissed"]
+    assert [(e.actor.login, e.raw_data["dismissed_review"]) for e in dismissed] == [
+        (
+            "alice",
+            {
+                "state": "approved",
+                "review_id": review.id,
+                "dismissal_message": None,
+                "dismissal_commit_id": head,
+            },
+        )
+    ]
     assert prod.merge_error("carol", pr.number) == (405, violation(REVIEWS_1))
     prod.repo("bob").get_pull(pr.number).create_review(event="APPROVE")
     assert prod.repo("carol").get_pull(pr.number).merge().merged

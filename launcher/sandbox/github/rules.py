@@ -730,6 +730,15 @@ class Rules:
                 continue
             if review.commit_id != head or self.review_bases.get(review.id, mb) != mb:
                 review.state = "DISMISSED"
+                # Recorded like a manual dismissal ("dismissed a stale review via <commit>"):
+                # by the pusher, no message, the commit that made it stale.
+                dismissed = {
+                    "state": "approved",
+                    "review_id": review.id,
+                    "dismissal_message": None,
+                    "dismissal_commit_id": head,
+                }
+                self.gh.record(repo, issue, "review_dismissed", actor, dismissed_review=dismissed)
                 self.gh._emit_review(repo, issue, review, "dismissed", actor)
 
     def request_code_owners(self, repo: Repo, issue: Issue, actor: str) -> None:
