@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 
 import pytest
@@ -102,6 +104,12 @@ def test_jwt_exp_is_measured_from_now_not_from_iat(world: World, gate_app) -> No
     # iat a little ahead (clock drift) is tolerated; far ahead is not.
     assert call(sb, "GET", "/app", sb.app_jwt(gate_app, iat=now + 30, exp=now + 300))[0] == 200
     assert call(sb, "GET", "/app", sb.app_jwt(gate_app, iat=now + 300, exp=now + 500))[0] == 401
+    # A JWT must be passed as "Authorization: Bearer", not "token".
+    req = urllib.request.Request(sb.url + "/app")
+    req.add_header("Authorization", f"token {sb.app_jwt(gate_app)}")
+    with pytest.raises(urllib.error.HTTPError) as as_token:
+        urllib.request.urlopen(req, timeout=10)
+    assert as_token.value.code == 401
     # iss may be the client ID instead of the app ID.
     import jwt
 

@@ -357,6 +357,8 @@ class _Handler(BaseHTTPRequestHandler):
                 token = ""
         elif scheme.lower() not in ("token", "bearer"):
             token = ""
+        elif scheme.lower() == "token" and token.count(".") == 2:
+            token = ""  # GitHub: "if you are passing a JWT, you must use Authorization: Bearer"
         return gh.apps.authenticate(token)
 
     def _send(
