@@ -59,8 +59,11 @@ the merge queue"); other rule types are stored and returned, not enforced.
 ``sb.required_checks(repo, branch)`` lists (context, app id) pairs.
 Limits (``limits.py``): bodies 65,536 characters, status descriptions 140,
 check-run text 65,535 and 50 annotations per request, 1,000 statuses per
-commit and context; unknown search qualifiers are refused. Opening a pull request
-requests its CODEOWNERS; deleting its head (or base) branch closes it.
+commit and context (bodies also on edits and review submissions); unknown search
+qualifiers are refused. Opening a pull request requests its CODEOWNERS (``dir/*`` owns
+direct files only; each request is a ``review_requested`` issue event); deleting its head
+(or base) branch closes it. ``PATCH /issues/{n}`` edits, closes (``state_reason``) and
+reopens issues, with their issue events and ``issues`` webhooks.
 
 Who did what, as GitHub records it: every branch movement (``push_files``, the
 contents API, the refs API, merges) goes through ``GitHub.update_branch``, which runs
@@ -70,14 +73,16 @@ to refuse, e.g. branch protection) and records it in the activity log
 pr_merge, with actor, before/after, the documented filters and cursor pagination).
 Issue events (``/issues/{n}/events``, ``/issues/events``, ``/issues/events/{id}``) and
 the timeline (``/issues/{n}/timeline``) record labeled/unlabeled, renamed,
-review_requested/review_request_removed, review_dismissed (``dismissed_review``),
+review_requested/review_request_removed, review_dismissed (``dismissed_review``; a
+stale approval dismissed by a push too, by the pusher, without message),
 base_ref_changed (issue events only), head_ref_force_pushed, head_ref_deleted (an
 open pull request is closed with it) / head_ref_restored, closed, reopened, merged,
 and on the timeline only committed, reviewed and commented, each with its actor.
 
 Git Database writes: blobs, trees (modes 100644, 100755, 120000 symlink, 160000
 submodule; ``base_tree``; ``sha: null`` deletes), commits (author/committer/date) and
-refs (create, update with ``force``, delete). The contents API answers a symlink to a
+refs (create, update with ``force``, delete; ``git/matching-refs``). The contents API
+answers ``application/vnd.github.object`` with one object (``entries``), a symlink to a
 file in the repository with that file, any other symlink with a ``symlink`` object,
 a submodule with a ``submodule`` object (``type: "file"`` in directory listings).
 Reviews: pending reviews (no ``event``; one per user, visible only to their author),
@@ -87,7 +92,9 @@ submit and delete a pending review.
 GitHub Actions' side (with ``launcher.sandbox.actions``): environments with deployment
 branch policies and secrets (``environments.py``; REST as documented, secret values from
 ``sb.create_environment``/``set_environment_secret``), the OIDC provider (``oidc.py``:
-GitHub's ``sub`` forms, immutable subjects, ``GET|PUT .../actions/oidc/customization/sub``),
+GitHub's ``sub`` forms, immutable subjects, ``GET|PUT .../actions/oidc/customization/sub``
+for repositories and organizations, ``ref_protected``; ``environments.allows``: a
+protected-branches-only environment admits every branch while no branch is protected),
 ``workflow_run`` completion events (``workflow_runs.py``), re-requested check runs and suites
 (``checks_rerequest.py``) and a merge queue on the default branch (``merge_queue.py``:
 ``gh-readonly-queue`` groups, ``merge_group`` events, the branch's required checks).
