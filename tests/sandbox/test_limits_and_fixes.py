@@ -56,6 +56,22 @@ def test_body_and_description_limits(world: World) -> None:
     assert refused(ci.create_check_run, name="c", head_sha=sha, output=output) == 422
     output["annotations"] = [note] * 50
     assert ci.create_check_run(name="c", head_sha=sha, output=output).output.annotations_count == 50
+    # The output object needs title and summary on create, summary on update (OpenAPI).
+    token = world.tokens["ci"]
+    path = "/repos/acme/infra/check-runs"
+    status, _, body = call(
+        world.sb, "POST", path, token, {"name": "c", "head_sha": sha, "output": {"summary": "s"}}
+    )
+    assert (status, body["message"]) == (422, 'Invalid request.\n\n"title" wasn\'t supplied.')
+    run = call(world.sb, "POST", path, token, {"name": "c", "head_sha": sha})[2]
+    status, _, body = call(
+        world.sb, "PATCH", f"{path}/{run['id']}", token, {"output": {"title": "t"}}
+    )
+    assert (status, body["message"]) == (422, 'Invalid request.\n\n"summary" wasn\'t supplied.')
+    status, _, _ = call(
+        world.sb, "PATCH", f"{path}/{run['id']}", token, {"output": {"summary": "s"}}
+    )
+    assert status == 200
 
 
 def test_body_limit_holds_for_edits_and_submitted_reviews(world: World) -> None:

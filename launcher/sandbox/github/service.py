@@ -1122,7 +1122,7 @@ class GitHub:
                 raise validation(resource="CheckRun", field="name", code="missing_field")
             if not head_sha or repo.git.commit(head_sha) is None:
                 raise validation(resource="CheckRun", field="head_sha", code="invalid")
-            limits.check_run_output(body)
+            limits.check_run_output(body, creating=True)
             run = CheckRun(
                 self.state.new_id(),
                 head_sha,
