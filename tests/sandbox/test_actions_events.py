@@ -218,6 +218,35 @@ def test_pull_request_target_runs_the_default_branchs_workflow_even_when_the_pr_
     assert f"ref=refs/pull/{number}/merge" in stdout(ci)
 
 
+def test_a_pull_request_run_is_on_the_test_merge_commit(github_sandbox: GitHubSandbox) -> None:
+    """GitHub: GITHUB_SHA for pull_request is the "last merge commit on the GITHUB_REF branch"
+    (refs/pull/N/merge): the head merged into the base branch's tip."""
+    sb = github_sandbox
+    repo = make_repo(
+        sb,
+        {
+            ".github/workflows/show.yml": TARGET.replace(
+                "pull_request_target", "pull_request"
+            ).replace("WHOSE", "ci"),
+            "marker.txt": "main",
+        },
+    )
+    number = repo.open_pr({"marker.txt": "pull request"})
+    sb.push_files("acme/infra", "main", {"later.txt": "later"}, "main moves on", "pat")
+    payload = sb.last_event("pull_request", "opened").payload
+    (job,) = repo.runner().run_event("pull_request", payload)
+    assert job.ok, job.log()
+    merge = sb.repo("acme/infra").git.ref(f"refs/pull/{number}/merge")
+    assert merge is not None
+    assert f"ref=refs/pull/{number}/merge sha={merge}" in stdout(job)
+    commit = sb.repo("acme/infra").git.commit(merge)
+    assert commit is not None and list(commit.parents) == [
+        sb.branch_sha("acme/infra", "main"),
+        payload["pull_request"]["head"]["sha"],
+    ]
+    assert "checked out: pull request" in stdout(job)
+
+
 def test_pull_request_target_on_another_base_branch_still_runs_the_default_branchs_workflow(
     github_sandbox: GitHubSandbox,
 ) -> None:
