@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from launcher.cli import main
+from launcher.sandbox import clock
 
 pytest_plugins = ["tests.fixtures_ec2"]
 
@@ -55,3 +56,12 @@ def example_repo(tmp_path: Path) -> Path:
 @pytest.fixture
 def cli() -> Callable[..., Result]:
     return run_cli
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_clock_back_to_real_time() -> Iterator[None]:
+    """Each test starts on the OS clock: a test that moves the sandbox clock and fails before
+    moving it back must not leave later tests (and their tokens' validity) in its future."""
+    clock.CLOCK.reset()
+    yield
+    clock.CLOCK.reset()
