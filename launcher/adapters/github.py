@@ -26,6 +26,14 @@ DEFAULT_API = "https://api.github.com"
 TRIAL_PREFIX = "trial mode (forgeable by any writer): "
 TRIAL_ACK_VARIABLE = "LAUNCHER_TRIAL_ACKNOWLEDGED"
 VERDICT_STATES = ("success", "pending", "failure", "error")
+CHECK_TEXT_MAX = 65535  # characters of a check run's summary
+COMMENT_MAX = 65536  # characters of a comment body
+CUT_NOTE = "\n\n… (cut: too long for GitHub; the job's log has everything)\n"
+
+
+def _fit(text: str, limit: int) -> str:
+    """`text` cut to GitHub's limit (its start, where launcher keeps its notes, survives)."""
+    return text if len(text) <= limit else text[: limit - len(CUT_NOTE)] + CUT_NOTE
 MAX_LISTED_FILES = 3000  # GitHub lists at most this many files of a pull request
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -67,9 +75,6 @@ class Settings:
 
     repository: str
     token: str
-    app_id: str = ""
-    app_private_key: str = ""
-    trial_acknowledged: bool = False  # the repository variable LAUNCHER_TRIAL_ACKNOWLEDGED
     api_url: str = DEFAULT_API
     bot_login: str = "github-actions[bot]"
     timeout: int = 30
@@ -80,6 +85,9 @@ class Settings:
     step_summary: str | None = None  # the job summary file (GITHUB_STEP_SUMMARY)
     run_url: str | None = None  # the workflow run, linked from deployment statuses
     event_path: str | None = None  # the event that started the job (GITHUB_EVENT_PATH)
+    app_id: str = ""
+    app_private_key: str = ""
+    trial_acknowledged: bool = False  # the repository variable LAUNCHER_TRIAL_ACKNOWLEDGED
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, access: bool = True) -> Settings:
@@ -402,13 +410,13 @@ class GitHub:
         mine = [
             run
             for run in self.repo.get_commit(sha).get_check_runs(check_name=name, filter="all")
-            if str((run.raw_data.get("app") or {}).get("slug", "")).casefold() == slug
+            if run.app is not None and str(run.app.slug).casefold() == slug
         ]
         if mine:
             run = max(mine, key=lambda r: r.id)  # the latest: the one GitHub's rules judge
-            output = run.raw_data.get("output") or {}
             state = run.external_id if run.external_id in VERDICT_STATES else "error"
-            return CheckRun(run.id, state, output.get("title") or "", output.get("summary") or "")
+            output = run.output
+            return CheckRun(run.id, state, output.title or "", output.summary or "")
         return None
 
     @_wrap("writing the check run")
@@ -429,7 +437,7 @@ class GitHub:
         kept in external_id). A new run each time: GitHub judges a required check by the
         latest run of that name from the required app."""
         title = self.settings.mark(description)
-        summary = self.settings.mark(summary or description)
+        summary = _fit(self.settings.mark(summary or description), CHECK_TEXT_MAX)
         if current is False:
             current = self.verdict(sha, name)
         if isinstance(current, CheckRun) and (current.state, current.title, current.summary) == (
@@ -456,7 +464,7 @@ class GitHub:
 
     @_wrap("writing the comment")
     def upsert_comment(self, number: int, marker: str, body: str, existing: Comment | None) -> bool:
-        body = self.settings.mark(body)
+        body = _fit(self.settings.mark(body), COMMENT_MAX)
         if existing is not None:
             if existing.body == body:
                 return False
