@@ -34,6 +34,8 @@ CUT_NOTE = "\n\n… (cut: too long for GitHub; the job's log has everything)\n"
 def _fit(text: str, limit: int) -> str:
     """`text` cut to GitHub's limit (its start, where launcher keeps its notes, survives)."""
     return text if len(text) <= limit else text[: limit - len(CUT_NOTE)] + CUT_NOTE
+
+
 MAX_LISTED_FILES = 3000  # GitHub lists at most this many files of a pull request
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
