@@ -49,6 +49,7 @@ OPERATIONS: list[str] = [
     "repos/get-collaborator-permission-level",
     "repos/get-branch",
     "git/get-ref",
+    "git/list-matching-refs",
     "git/create-ref",
     "git/update-ref",
     "git/delete-ref",
@@ -131,6 +132,8 @@ OPERATIONS: list[str] = [
     "actions/list-environment-secrets",
     "actions/get-custom-oidc-sub-claim-for-repo",
     "actions/set-custom-oidc-sub-claim-for-repo",
+    "oidc/get-oidc-custom-sub-template-for-org",
+    "oidc/update-oidc-custom-sub-template-for-org",
     "checks/rerequest-run",
     "checks/rerequest-suite",
     "apps/get-authenticated",
@@ -153,12 +156,18 @@ OPERATIONS: list[str] = [
     "teams/add-or-update-membership-for-user-in-org",
     "teams/remove-membership-for-user-in-org",
     "issues/create",
+    "issues/update",
     "issues/update-label",
     "issues/delete-label",
 ]
 
 # Generic error bodies, used for statuses an operation does not document.
 ERROR_SCHEMAS = ["basic-error", "validation-error", "validation-error-simple"]
+# Operations whose answer differs by media type: each listed media type becomes an operation
+# "<operationId>@<media type>" (the stand-in records such answers under that name).
+MEDIA_VARIANTS: dict[str, list[str]] = {
+    "repos/get-content": ["application/vnd.github.object"],
+}
 
 WEBHOOKS: list[str] = [
     "push",
@@ -190,6 +199,11 @@ WEBHOOKS: list[str] = [
     "pull-request-enqueued",
     "pull-request-dequeued",
     "issues-opened",
+    "issues-edited",
+    "issues-closed",
+    "issues-reopened",
+    "issues-labeled",
+    "issues-unlabeled",
     "label-created",
     "label-edited",
     "label-deleted",
@@ -299,6 +313,19 @@ def extract_rest(spec: dict[str, Any]) -> dict[str, Any]:
             "docs": op.get("externalDocs", {}).get("url"),
             "responses": responses,
         }
+    for op_id, medias in MEDIA_VARIANTS.items():
+        method, path, op = by_id[op_id]
+        for media in medias:
+            ops[f"{op_id}@{media}"] = {
+                "method": method,
+                "path": path,
+                "docs": op.get("externalDocs", {}).get("url"),
+                "responses": {
+                    status: to_json_schema(resp["content"][media]["schema"])
+                    for status, resp in op["responses"].items()
+                    if media in (resp.get("content") or {})
+                },
+            }
     roots: list[Any] = list(ops.values()) + [
         {"$ref": f"#/components/schemas/{n}"} for n in ERROR_SCHEMAS
     ]

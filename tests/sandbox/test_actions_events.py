@@ -218,6 +218,35 @@ def test_pull_request_target_runs_the_default_branchs_workflow_even_when_the_pr_
     assert f"ref=refs/pull/{number}/merge" in stdout(ci)
 
 
+def test_a_pull_request_run_is_on_the_test_merge_commit(github_sandbox: GitHubSandbox) -> None:
+    """GitHub: GITHUB_SHA for pull_request is the "last merge commit on the GITHUB_REF branch"
+    (refs/pull/N/merge): the head merged into the base branch's tip."""
+    sb = github_sandbox
+    repo = make_repo(
+        sb,
+        {
+            ".github/workflows/show.yml": TARGET.replace(
+                "pull_request_target", "pull_request"
+            ).replace("WHOSE", "ci"),
+            "marker.txt": "main",
+        },
+    )
+    number = repo.open_pr({"marker.txt": "pull request"})
+    sb.push_files("acme/infra", "main", {"later.txt": "later"}, "main moves on", "pat")
+    payload = sb.last_event("pull_request", "opened").payload
+    (job,) = repo.runner().run_event("pull_request", payload)
+    assert job.ok, job.log()
+    merge = sb.repo("acme/infra").git.ref(f"refs/pull/{number}/merge")
+    assert merge is not None
+    assert f"ref=refs/pull/{number}/merge sha={merge}" in stdout(job)
+    commit = sb.repo("acme/infra").git.commit(merge)
+    assert commit is not None and list(commit.parents) == [
+        sb.branch_sha("acme/infra", "main"),
+        payload["pull_request"]["head"]["sha"],
+    ]
+    assert "checked out: pull request" in stdout(job)
+
+
 def test_pull_request_target_on_another_base_branch_still_runs_the_default_branchs_workflow(
     github_sandbox: GitHubSandbox,
 ) -> None:
@@ -435,6 +464,28 @@ def test_the_oidc_sub_takes_githubs_forms(oidc_repo: Repo) -> None:
     assert subjects(tag)["plain"] == "repo:acme/infra:ref:refs/heads/change"
 
 
+def test_the_ref_protected_claim_follows_branch_protection(oidc_repo: Repo) -> None:
+    sb = oidc_repo.sb
+    runner = oidc_repo.runner()
+
+    def claim() -> str:
+        jobs = runner.run_workflow("oidc.yml", "workflow_dispatch")
+        return str((only(jobs, "oidc.yml", "plain").id_token_claims or {})["ref_protected"])
+
+    assert claim() == "false"
+    sb.protect_branch(
+        "acme/infra",
+        "main",
+        {
+            "required_status_checks": None,
+            "enforce_admins": True,
+            "required_pull_request_reviews": None,
+            "restrictions": None,
+        },
+    )
+    assert claim() == "true"
+
+
 def test_a_custom_oidc_sub_template(oidc_repo: Repo) -> None:
     keys = ["repo", "context", "job_workflow_ref"]
     answer = oidc_repo.api(
@@ -453,7 +504,10 @@ def test_a_custom_oidc_sub_template(oidc_repo: Repo) -> None:
         "repo:acme/infra:ref:refs/heads/main:job_workflow_ref:"
         "acme/infra/.github/workflows/oidc.yml@refs/heads/main"
     )
-    bad = oidc_repo.api("PUT", "/actions/oidc/customization/sub", use_default=False)
+    bad_keys = ["repo", "not-a-key"]
+    bad = oidc_repo.api(
+        "PUT", "/actions/oidc/customization/sub", use_default=False, include_claim_keys=bad_keys
+    )
     assert bad.status_code == 422
     assert (
         oidc_repo.api(
@@ -461,6 +515,35 @@ def test_a_custom_oidc_sub_template(oidc_repo: Repo) -> None:
         ).status_code
         == 403
     )
+
+
+def test_use_default_false_alone_takes_the_organizations_template(oidc_repo: Repo) -> None:
+    """GitHub's docs: a repository uses its organization's template with
+    {"use_default": false} and no include_claim_keys."""
+    sb = oidc_repo.sb
+    org_path = f"{sb.url}/orgs/acme/actions/oidc/customization/sub"
+
+    def as_(who: str) -> dict[str, str]:
+        return {"Authorization": f"token {oidc_repo.tokens[who]}"}
+
+    keys = {"include_claim_keys": ["repository_owner", "context"]}
+    refused = requests.put(org_path, json=keys, headers=as_("alice"), timeout=10)
+    assert refused.status_code == 403  # a member, not an owner
+    assert requests.put(org_path, json=keys, headers=as_("pat"), timeout=10).status_code == 201
+    got = requests.get(org_path, headers=as_("alice"), timeout=10).json()
+    assert got["include_claim_keys"] == ["repository_owner", "context"]
+    # Repositories keep the default until they opt in.
+    runner = oidc_repo.runner()
+    assert subjects(runner.run_workflow("oidc.yml", "workflow_dispatch"))["plain"].endswith(
+        ":ref:refs/heads/main"
+    )
+    opt_in = {"use_default": False, "use_immutable_subject": False}
+    assert oidc_repo.api("PUT", "/actions/oidc/customization/sub", **opt_in).status_code == 201
+    reported = oidc_repo.api("GET", "/actions/oidc/customization/sub").json()
+    assert reported["use_default"] is False
+    assert reported["include_claim_keys"] == ["repository_owner", "context"]
+    jobs = runner.run_workflow("oidc.yml", "workflow_dispatch")
+    assert subjects(jobs)["plain"] == "repository_owner:acme:ref:refs/heads/main"
 
 
 @pytest.fixture
@@ -733,6 +816,23 @@ def test_an_environment_for_protected_branches_only(github_sandbox: GitHubSandbo
         "acme/infra", "production", protected_branches=True, secrets={"AWS_KEY": "AKIAPROD"}
     )
     runner = repo.runner()
+    # GitHub: "If no branch protection rules are defined for any branch in the repository,
+    # then all branches can deploy."
+    nothing_protected = only(
+        runner.run_workflow("deploy.yml", "workflow_dispatch"), "deploy.yml", "deploy"
+    )
+    assert "key: *** (8 characters)" in stdout(nothing_protected)
+    github_sandbox.push_files("acme/infra", "release", {"r.txt": "r"}, "release", "alice")
+    github_sandbox.protect_branch(
+        "acme/infra",
+        "release",
+        {
+            "required_status_checks": None,
+            "enforce_admins": True,
+            "required_pull_request_reviews": None,
+            "restrictions": None,
+        },
+    )
     refused = only(runner.run_workflow("deploy.yml", "workflow_dispatch"), "deploy.yml", "deploy")
     assert 'Branch "main" is not allowed to deploy to production' in stdout(refused)
     github_sandbox.protect_branch(

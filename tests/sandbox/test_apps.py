@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 
 import pytest
@@ -86,6 +88,37 @@ def test_bad_jwts_and_expired_tokens_are_refused(world: World, gate_app) -> None
     assert (status, body["message"]) == (401, "Bad credentials")
     fresh = sb.installation_token("gate", "acme/infra")
     assert call(sb, "GET", "/repos/acme/infra", fresh)[0] == 200
+
+
+def test_jwt_exp_is_measured_from_now_not_from_iat(world: World, gate_app) -> None:  # type: ignore[no-untyped-def]
+    """GitHub's documented recipe: iat 60 s in the past, exp 10 minutes in the future."""
+    sb = world.sb
+    now = int(time.time())
+    status, _, body = call(sb, "GET", "/app", sb.app_jwt(gate_app, iat=now - 60, exp=now + 600))
+    assert (status, body["slug"]) == (200, "gate")
+    status, _, body = call(sb, "GET", "/app", sb.app_jwt(gate_app, iat=now, exp=now + 630))
+    assert (status, body["message"]) == (
+        401,
+        "'Expiration time' claim ('exp') is too far in the future",
+    )
+    # iat a little ahead (clock drift) is tolerated; far ahead is not.
+    assert call(sb, "GET", "/app", sb.app_jwt(gate_app, iat=now + 30, exp=now + 300))[0] == 200
+    assert call(sb, "GET", "/app", sb.app_jwt(gate_app, iat=now + 300, exp=now + 500))[0] == 401
+    # A JWT must be passed as "Authorization: Bearer", not "token".
+    req = urllib.request.Request(sb.url + "/app")
+    req.add_header("Authorization", f"token {sb.app_jwt(gate_app)}")
+    with pytest.raises(urllib.error.HTTPError) as as_token:
+        urllib.request.urlopen(req, timeout=10)
+    assert as_token.value.code == 401
+    # iss may be the client ID instead of the app ID.
+    import jwt
+
+    by_client_id = jwt.encode(
+        {"iat": now - 60, "exp": now + 540, "iss": gate_app.client_id},
+        gate_app.private_key,
+        algorithm="RS256",
+    )
+    assert call(sb, "GET", "/app", by_client_id)[0] == 200
 
 
 def test_installation_tokens_reach_only_their_repositories(world: World, gate_app) -> None:  # type: ignore[no-untyped-def]

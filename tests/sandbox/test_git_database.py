@@ -167,3 +167,22 @@ def test_git_database_refusals(world: World) -> None:
         {"content": "x", "encoding": "latin-1"},
     )
     assert status == 422
+
+
+def test_matching_refs(world: World) -> None:
+    """GET git/matching-refs/{ref}: every ref starting with it, [] when none does."""
+    sb = world.sb
+    for branch in ("req/a", "req/b", "other"):
+        sb.push_files("acme/infra", branch, {f"{branch}.txt": "x\n"}, "x", "alice")
+    status, _, refs = call(
+        sb, "GET", "/repos/acme/infra/git/matching-refs/heads/req/", world.tokens["bob"]
+    )
+    assert status == 200
+    assert [r["ref"] for r in refs] == ["refs/heads/req/a", "refs/heads/req/b"]
+    assert refs[0]["object"]["sha"] == sb.branch_sha("acme/infra", "req/a")
+    assert (
+        call(sb, "GET", "/repos/acme/infra/git/matching-refs/heads/nope", world.tokens["bob"])[2]
+        == []
+    )
+    pygithub = world.repo("bob").get_git_matching_refs("heads/oth")
+    assert [r.ref for r in pygithub] == ["refs/heads/other"]

@@ -85,3 +85,40 @@ def test_issue_listing_and_search(world: World) -> None:
     with pytest.raises(GithubException) as bad:
         list(gh.search_issues("repo:acme/nope is:pr"))
     assert bad.value.status == 422
+
+
+def test_editing_an_issue_renames_closes_and_reopens_it(world: World) -> None:
+    """PATCH /issues/{n} (PyGithub's Issue.edit), with the events GitHub records."""
+    sb = world.sb
+    issue = world.repo("alice").create_issue(title="Quota", body="more GPUs")
+    issue.edit(title="GPU quota", body="more GPUs, please")
+    edited = sb.last_event("issues", "edited").payload
+    assert edited["changes"] == {"title": {"from": "Quota"}, "body": {"from": "more GPUs"}}
+    closed = world.repo("bob").get_issue(issue.number)
+    closed.edit(state="closed", state_reason="not_planned", labels=["wontfix"])
+    assert (closed.state, closed.state_reason) == ("closed", "not_planned")
+    assert [x.name for x in closed.labels] == ["wontfix"]
+    labeled = sb.last_event("issues", "labeled").payload  # an issue's, not a pull request's
+    assert (labeled["label"]["name"], labeled["issue"]["number"]) == ("wontfix", issue.number)
+    assert sb.last_event("issues", "closed").payload["sender"]["login"] == "bob"
+    # mallory (no write access) cannot close alice's issue.
+    with pytest.raises(GithubException) as refused:
+        world.repo("mallory").get_issue(issue.number).edit(state="open")
+    assert refused.value.status == 403
+    issue.edit(state="open")
+    again = world.repo("alice").get_issue(issue.number)
+    assert (again.state, again.state_reason) == ("open", "reopened")
+    events = [(e.event, e.actor.login) for e in again.get_events()]
+    assert events == [
+        ("renamed", "alice"),
+        ("closed", "bob"),
+        ("labeled", "bob"),
+        ("reopened", "alice"),
+    ]
+    # On a pull request's number it edits the pull request.
+    pr = open_pr(world, "b")
+    world.repo("bob").get_issue(pr.number).edit(title="Launch b, renamed")
+    assert world.repo("alice").get_pull(pr.number).title == "Launch b, renamed"
+    assert sb.last_event("pull_request", "edited").payload["changes"] == {
+        "title": {"from": "Launch b"}
+    }

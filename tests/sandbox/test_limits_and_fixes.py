@@ -56,6 +56,43 @@ def test_body_and_description_limits(world: World) -> None:
     assert refused(ci.create_check_run, name="c", head_sha=sha, output=output) == 422
     output["annotations"] = [note] * 50
     assert ci.create_check_run(name="c", head_sha=sha, output=output).output.annotations_count == 50
+    # The output object needs title and summary on create, summary on update (OpenAPI).
+    token = world.tokens["ci"]
+    path = "/repos/acme/infra/check-runs"
+    status, _, body = call(
+        world.sb, "POST", path, token, {"name": "c", "head_sha": sha, "output": {"summary": "s"}}
+    )
+    assert (status, body["message"]) == (422, 'Invalid request.\n\n"title" wasn\'t supplied.')
+    run = call(world.sb, "POST", path, token, {"name": "c", "head_sha": sha})[2]
+    status, _, body = call(
+        world.sb, "PATCH", f"{path}/{run['id']}", token, {"output": {"title": "t"}}
+    )
+    assert (status, body["message"]) == (422, 'Invalid request.\n\n"summary" wasn\'t supplied.')
+    status, _, _ = call(
+        world.sb, "PATCH", f"{path}/{run['id']}", token, {"output": {"summary": "s"}}
+    )
+    assert status == 200
+
+
+def test_body_limit_holds_for_edits_and_submitted_reviews(world: World) -> None:
+    """The 65,536-character limit holds however the text arrives: editing a pull request,
+    editing a review's summary, or submitting a pending review with a body."""
+    sb = world.sb
+    pr = open_request(world)
+    big, fits = "x" * 65537, "x" * 65536
+    path = f"/repos/acme/infra/pulls/{pr.number}"
+    status, _, body = call(sb, "PATCH", path, world.tokens["alice"], {"body": big})
+    assert (status, body["errors"][0]["field"]) == (422, "body")
+    assert call(sb, "PATCH", path, world.tokens["alice"], {"body": fits})[2]["body"] == fits
+    bob = world.tokens["bob"]
+    pending = call(sb, "POST", f"{path}/reviews", bob, {"body": "draft"})[2]
+    status, _, body = call(sb, "PUT", f"{path}/reviews/{pending['id']}", bob, {"body": big})
+    assert status == 422 and body["errors"] == ["Body is too long (maximum is 65536 characters)"]
+    event = {"event": "COMMENT", "body": big}
+    assert call(sb, "POST", f"{path}/reviews/{pending['id']}/events", bob, event)[0] == 422
+    event["body"] = fits
+    submitted = call(sb, "POST", f"{path}/reviews/{pending['id']}/events", bob, event)
+    assert (submitted[0], submitted[2]["state"]) == (200, "COMMENTED")
 
 
 def test_a_thousand_statuses_per_context(world: World) -> None:
@@ -139,3 +176,44 @@ def test_issues_labels_and_raw_contents(world: World) -> None:
     req.add_header("Authorization", f"token {world.tokens['bob']}")
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.read() == b"pools:\n  gpu: {}\n"
+
+
+def test_contents_in_the_object_media_type(world: World) -> None:
+    """application/vnd.github.object: a directory is one object with its items in entries."""
+    sb = world.sb
+    sb.push_files("acme/infra", "main", {"deployments/gpu/a.yaml": "n: 1\n"}, "add", "bob")
+
+    def get(path: str, accept: str) -> object:
+        req = urllib.request.Request(f"{sb.url}/repos/acme/infra/contents/{path}")
+        req.add_header("Accept", accept)
+        req.add_header("Authorization", f"token {world.tokens['bob']}")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            import json
+
+            return json.loads(resp.read())
+
+    listing = get("deployments/gpu", "application/vnd.github+json")
+    assert isinstance(listing, list) and [x["name"] for x in listing] == ["a.yaml"]
+    tree = get("deployments/gpu", "application/vnd.github.object")
+    assert isinstance(tree, dict)
+    assert (tree["type"], tree["path"], tree["name"]) == ("dir", "deployments/gpu", "gpu")
+    assert tree["entries"] == listing
+    single = get("deployments/gpu/a.yaml", "application/vnd.github.object+json")
+    assert isinstance(single, dict) and single["type"] == "file" and "entries" not in single
+
+
+def test_codeowners_dir_star_owns_direct_children_only(world: World) -> None:
+    """GitHub: "docs/*" matches docs/getting-started.md but not docs/build-app/x.md."""
+    sb = world.sb
+    owners = "* @bob\ndeployments/* @carol\n"
+    sb.push_files("acme/infra", "main", {".github/CODEOWNERS": owners}, "owners", "alice")
+
+    def requested(path: str) -> list[str]:
+        branch = path.replace("/", "-")
+        sb.push_files("acme/infra", branch, {path: "n: 1\n"}, "add", "alice")
+        pr = world.repo("alice").create_pull(title=path, body="", head=branch, base="main")
+        users, _ = world.repo("alice").get_pull(pr.number).get_review_requests()
+        return [u.login for u in users]
+
+    assert requested("deployments/x.yaml") == ["carol"]
+    assert requested("deployments/gpu/x.yaml") == ["bob"]

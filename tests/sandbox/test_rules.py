@@ -80,6 +80,14 @@ def test_required_approvals_classic(prod: Prod) -> None:
     assert prod.repo("carol").get_pull(pr.number).merge().merged
 
 
+def test_a_draft_reports_mergeable_state_draft_and_is_not_merged(prod: Prod) -> None:
+    prod.sb.push_files(REPO, "wip", {"w.txt": "w\n"}, "wip", "alice")
+    draft = prod.repo("alice").create_pull(title="t", body="", head="wip", base="main", draft=True)
+    assert prod.state(draft.number) == "draft"
+    assert prod.merge_error("bob", draft.number) == (405, "Pull Request is still a draft")
+    assert prod.state(prod.open().number) == "clean"
+
+
 def test_required_check_pinned_to_an_app(prod: Prod) -> None:
     sb = prod.sb
     gate = sb.create_app("gate", "acme")
@@ -150,6 +158,46 @@ def test_required_check_classic_app_id(prod: Prod) -> None:
     assert prod.repo("bob").get_pull(pr.number).merge().merged
 
 
+def test_classic_check_without_app_id_pins_the_app_that_last_provided_it(prod: Prod) -> None:
+    """GitHub: omit app_id to select the app that recently provided the check (any source if
+    no app has); -1 allows any source."""
+    sb = prod.sb
+    gate = sb.create_app("gate", "acme")
+    sb.install_app(gate, "acme", ["prod"])
+    as_gate = sb.client(sb.installation_token("gate", REPO)).get_repo(REPO)
+    as_gate.create_check_run(
+        name="launcher/approval", head_sha=sb.branch_sha(REPO, "main"), conclusion="success"
+    )
+    body = {
+        "required_status_checks": {
+            "strict": False,
+            "checks": [{"context": "launcher/approval"}, {"context": "lint", "app_id": -1}],
+        },
+        "enforce_admins": False,
+        "required_pull_request_reviews": None,
+        "restrictions": None,
+    }
+    status, _, stored = call(
+        sb, "PUT", f"/repos/{REPO}/branches/main/protection", prod.tokens["root"], body
+    )
+    assert status == 200
+    assert stored["required_status_checks"]["checks"] == [
+        {"context": "launcher/approval", "app_id": gate.id},
+        {"context": "lint", "app_id": None},
+    ]
+    assert sb.required_checks(REPO, "main") == [("launcher/approval", gate.id), ("lint", None)]
+    pr = prod.open()
+    bob = prod.repo("bob")
+    bob.get_commit(pr.head.sha).create_status("success", context="lint")  # any source
+    bob.get_commit(pr.head.sha).create_status("success", context="launcher/approval")
+    assert prod.merge_error("bob", pr.number) == (
+        405,
+        'Required status check "launcher/approval" is expected.',
+    )
+    as_gate.create_check_run(name="launcher/approval", head_sha=pr.head.sha, conclusion="success")
+    assert bob.get_pull(pr.number).merge().merged
+
+
 def pr_rule(**params: Any) -> dict[str, Any]:
     base = {
         "required_approving_review_count": 1,
@@ -185,6 +233,13 @@ def test_code_owner_review_and_automatic_requests(prod: Prod) -> None:
     assert [u.login for u in users] == ["carol"]
     requested = prod.sb.last_event("pull_request", "review_requested").payload
     assert requested["requested_reviewer"]["login"] == "carol"
+    # ... and, like any review request, GitHub records it as an issue event by the author.
+    events = [e for e in prod.repo("bob").get_issue(pr.number).get_events()]
+    asked = [e for e in events if e.event == "review_requested"]
+    assert [(e.actor.login, e.raw_data["requested_reviewer"]["login"]) for e in asked] == [
+        ("alice", "carol")
+    ]
+    assert asked[0].raw_data["review_requester"]["login"] == "alice"
     prod.repo("bob").get_pull(pr.number).create_review(event="APPROVE")
     assert prod.merge_error("bob", pr.number) == (
         405,
@@ -203,6 +258,21 @@ def test_stale_approvals_dismissed_on_push(prod: Prod) -> None:
     assert prod.sb.last_event("pull_request_review", "dismissed").payload["review"]["id"] == (
         review.id
     )
+    # GitHub records it: "alice dismissed bob's stale review via <the pushed commit>".
+    head = prod.sb.branch_sha(REPO, "req")
+    events = prod.repo("carol").get_issue(pr.number).get_events()
+    dismissed = [e for e in events if e.event == "review_dismissed"]
+    assert [(e.actor.login, e.raw_data["dismissed_review"]) for e in dismissed] == [
+        (
+            "alice",
+            {
+                "state": "approved",
+                "review_id": review.id,
+                "dismissal_message": None,
+                "dismissal_commit_id": head,
+            },
+        )
+    ]
     assert prod.merge_error("carol", pr.number) == (405, violation(REVIEWS_1))
     prod.repo("bob").get_pull(pr.number).create_review(event="APPROVE")
     assert prod.repo("carol").get_pull(pr.number).merge().merged
@@ -369,6 +439,18 @@ def test_merge_queue_rule_is_kept_and_rules_are_listed(prod: Prod) -> None:
     assert [r["type"] for r in listed] == ["merge_queue", "pull_request"]
     assert listed[0]["ruleset_id"] == created["id"]
     assert call(sb, "GET", f"/repos/{REPO}/rules/branches/other", prod.tokens["bob"])[2] == []
+    # With a merge queue required, the REST merge is refused (405) even once approved, and so
+    # is a direct push: changes land only through the queue.
+    queued = prod.open(branch="queued")
+    prod.repo("bob").get_pull(queued.number).create_review(event="APPROVE")
+    prod.repo("carol").get_pull(queued.number).create_review(event="APPROVE")
+    through_queue = "Changes must be made through the merge queue"
+    assert prod.merge_error("bob", queued.number) == (405, violation(through_queue))
+    ahead = sb.push_files(REPO, "side", {"s.txt": "s\n"}, "side", "bob", base="main")
+    status, _, body = call(
+        sb, "PATCH", f"/repos/{REPO}/git/refs/heads/main", prod.tokens["bob"], {"sha": ahead}
+    )
+    assert status == 422 and through_queue in body["message"]
     status, _, got = call(sb, "GET", f"/repos/{REPO}/rulesets/{created['id']}", prod.tokens["root"])
     assert got["rules"] == created["rules"]
     created["enforcement"] = "disabled"
@@ -521,6 +603,9 @@ def test_strict_checks_need_an_up_to_date_head(prod: Prod) -> None:
             "rules": [pr_rule(required_approving_review_count=2)],
         },
     )
+    # GET rules/branches returns active rules only ("evaluate" ones are not returned).
+    status, _, listed = call(sb, "GET", f"/repos/{REPO}/rules/branches/main", prod.tokens["bob"])
+    assert (status, [r["type"] for r in listed]) == (200, ["required_status_checks"])
     pr = prod.open()
     prod.repo("ci").create_check_run(name="ci", head_sha=pr.head.sha, conclusion="success")
     assert prod.state(pr.number) == "clean"

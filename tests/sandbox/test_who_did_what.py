@@ -310,3 +310,23 @@ def test_label_and_review_request_removals(world: World) -> None:
     assert raw[1]["label"] == {"name": "gpu", "color": "ededed"}
     assert raw[2]["requested_team"]["slug"] == "approvers"
     assert raw[3]["review_requester"]["login"] == "carol"
+
+
+def test_an_apps_label_names_its_bot_and_the_app(world: World) -> None:
+    """A label set through an app's installation token is recorded as the app's bot, with
+    the app in ``performed_via_github_app``, so a reader can tell the app's labels apart."""
+    pr = open_pr(world)
+    world.sb.create_app("launcher-app", "acme")
+    token = world.sb.installation_token("launcher-app", "acme/infra", {"issues": "write"})
+    world.sb.client(token).get_repo("acme/infra").get_issue(pr.number).add_to_labels("gpu")
+    pr.add_to_labels("cpu")
+    raw = call(
+        world.sb, "GET", f"/repos/acme/infra/issues/{pr.number}/events", world.tokens["alice"]
+    )[2]
+    labeled = [e for e in raw if e["event"] == "labeled"]
+    assert [(e["actor"]["login"], e["label"]["name"]) for e in labeled] == [
+        ("launcher-app[bot]", "gpu"),
+        ("alice", "cpu"),
+    ]
+    assert labeled[0]["performed_via_github_app"]["slug"] == "launcher-app"
+    assert labeled[1]["performed_via_github_app"] is None

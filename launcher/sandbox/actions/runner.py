@@ -7,7 +7,8 @@ GITHUB_TOKEN is only there if the workflow passes it, as on GitHub, so a workflo
 forgets it fails here too.
 
 Which code and which ref (GitHub since 2025-12-08): pull_request and review events run the
-pull request's workflow files on ``refs/pull/N/merge``; pull_request_target, workflow_run,
+pull request's workflow files on ``refs/pull/N/merge`` (GITHUB_SHA: that test merge commit,
+written in the stand-in's repository); pull_request_target, workflow_run,
 check_run and check_suite run the DEFAULT branch's files with GITHUB_REF the default branch
 and GITHUB_SHA its latest commit; push and workflow_dispatch the pushed/dispatched ref. Given
 no ``workflows_dir``, the runner reads `.github/workflows/` from the repository at that commit
@@ -815,16 +816,39 @@ class ActionsRunner:
         return f"refs/heads/{self.default_branch}"
 
     def _default_sha(self, event: str, payload: Mapping[str, Any], ref: str) -> str:
-        """The commit GITHUB_SHA names. For pull requests GitHub uses a test merge commit;
-        the stand-in has none, so this is the head commit (pass ``sha=`` to choose)."""
+        """The commit GITHUB_SHA names (pass ``sha=`` to choose). For pull requests GitHub
+        uses the test merge commit (``refs/pull/N/merge``: the head merged into the base
+        branch's tip), which the runner makes with the stand-in; without one, or when the
+        two conflict (GitHub then runs nothing), the head commit."""
         if event == "push" and payload.get("after"):
             return str(payload["after"])
         head = ((payload.get("pull_request") or {}).get("head") or {}).get("sha")
         if event in MERGE_REF_EVENTS and head:
-            return str(head)
+            return self._test_merge(payload) or str(head)
         if event == "merge_group" and (payload.get("merge_group") or {}).get("head_sha"):
             return str(payload["merge_group"]["head_sha"])
         return self._tip(ref)
+
+    def _test_merge(self, payload: Mapping[str, Any]) -> str | None:
+        """Write ``refs/pull/N/merge`` in the stand-in's repository; its commit, or None."""
+        if self.sandbox is None:
+            return None
+        pull = payload.get("pull_request") or {}
+        number, head = pull.get("number"), (pull.get("head") or {}).get("sha")
+        base_ref = (pull.get("base") or {}).get("ref")
+        gh = self.sandbox.gh
+        with gh.state.lock:
+            repo = self.sandbox.repo(self.repository)
+            base = repo.branches.get(str(base_ref))
+            if not number or not head or base is None or repo.git.commit(str(head)) is None:
+                return None
+            tree = repo.git.merge_tree(base, str(head))
+            if tree is None:
+                return None
+            message = f"Merge {head} into {base}\n"
+            merge = repo.git.commit_tree(tree, [base, str(head)], message, gh._person(None))
+            repo.git.update_ref(f"refs/pull/{number}/merge", merge)
+            return merge
 
     def _changed_files(self, event: str, payload: Mapping[str, Any]) -> list[str] | None:
         """Files a push or pull request changed (for `paths:` filters); None when unknown."""

@@ -36,8 +36,8 @@ text need write.
 Credentials (``apps.py``): ``Authorization: token|Bearer <token>``. A token record
 carries its account, permissions (None: the account's full rights), repositories and
 expiry. GitHub Apps (``sb.create_app``/``install_app``) have an RSA key; their JWT
-(RS256, ``exp`` at most 10 minutes after ``iat``) is accepted on the ``/app``
-endpoints only, and ``POST /app/installations/{id}/access_tokens`` mints one-hour
+(RS256, ``exp`` at most 10 minutes ahead, ``iat`` not over 60 s ahead) is accepted on
+the ``/app`` endpoints only, and ``POST /app/installations/{id}/access_tokens`` mints one-hour
 tokens limited to the installation's permissions and repositories (403 "Resource not
 accessible by integration" beyond them). ``sb.installation_token(app, repo,
 permissions)`` mints one from Python (``"github-actions"``, id 15368, is GITHUB_TOKEN).
@@ -52,14 +52,18 @@ stale approvals dismissed when the head or merge base changes, approval of the l
 push by someone else, required checks pinned to an app, strict checks, linear
 history, allowed merge methods, force pushes, deletions, creations, updates, classic
 push restrictions; bypass actors, pull-request allowances and non-enforced admins.
-``mergeable_state`` is ``clean``/``unstable``/``blocked``/``behind``/``dirty``.
-``merge_queue`` and other rule types are stored and returned, not enforced.
+``mergeable_state`` is ``clean``/``unstable``/``blocked``/``behind``/``dirty``/``draft``.
+A ``merge_queue`` rule refuses the REST merge and pushes ("Changes must be made through
+the merge queue"); other rule types are stored and returned, not enforced.
 ``gh.rules.check_push(repo, ref, actor, old, new)`` is the one push check and
 ``sb.required_checks(repo, branch)`` lists (context, app id) pairs.
 Limits (``limits.py``): bodies 65,536 characters, status descriptions 140,
 check-run text 65,535 and 50 annotations per request, 1,000 statuses per
-commit and context; unknown search qualifiers are refused. Opening a pull request
-requests its CODEOWNERS; deleting its head (or base) branch closes it.
+commit and context (bodies also on edits and review submissions); unknown search
+qualifiers are refused. Opening a pull request requests its CODEOWNERS (``dir/*`` owns
+direct files only; each request is a ``review_requested`` issue event); deleting its head
+(or base) branch closes it. ``PATCH /issues/{n}`` edits, closes (``state_reason``) and
+reopens issues, with their issue events and ``issues`` webhooks.
 
 Who did what, as GitHub records it: every branch movement (``push_files``, the
 contents API, the refs API, merges) goes through ``GitHub.update_branch``, which runs
@@ -69,14 +73,16 @@ to refuse, e.g. branch protection) and records it in the activity log
 pr_merge, with actor, before/after, the documented filters and cursor pagination).
 Issue events (``/issues/{n}/events``, ``/issues/events``, ``/issues/events/{id}``) and
 the timeline (``/issues/{n}/timeline``) record labeled/unlabeled, renamed,
-review_requested/review_request_removed, review_dismissed (``dismissed_review``),
+review_requested/review_request_removed, review_dismissed (``dismissed_review``; a
+stale approval dismissed by a push too, by the pusher, without message),
 base_ref_changed (issue events only), head_ref_force_pushed, head_ref_deleted (an
 open pull request is closed with it) / head_ref_restored, closed, reopened, merged,
 and on the timeline only committed, reviewed and commented, each with its actor.
 
 Git Database writes: blobs, trees (modes 100644, 100755, 120000 symlink, 160000
 submodule; ``base_tree``; ``sha: null`` deletes), commits (author/committer/date) and
-refs (create, update with ``force``, delete). The contents API answers a symlink to a
+refs (create, update with ``force``, delete; ``git/matching-refs``). The contents API
+answers ``application/vnd.github.object`` with one object (``entries``), a symlink to a
 file in the repository with that file, any other symlink with a ``symlink`` object,
 a submodule with a ``submodule`` object (``type: "file"`` in directory listings).
 Reviews: pending reviews (no ``event``; one per user, visible only to their author),
@@ -86,7 +92,9 @@ submit and delete a pending review.
 GitHub Actions' side (with ``launcher.sandbox.actions``): environments with deployment
 branch policies and secrets (``environments.py``; REST as documented, secret values from
 ``sb.create_environment``/``set_environment_secret``), the OIDC provider (``oidc.py``:
-GitHub's ``sub`` forms, immutable subjects, ``GET|PUT .../actions/oidc/customization/sub``),
+GitHub's ``sub`` forms, immutable subjects, ``GET|PUT .../actions/oidc/customization/sub``
+for repositories and organizations, ``ref_protected``; ``environments.allows``: a
+protected-branches-only environment admits every branch while no branch is protected),
 ``workflow_run`` completion events (``workflow_runs.py``), re-requested check runs and suites
 (``checks_rerequest.py``) and a merge queue on the default branch (``merge_queue.py``:
 ``gh-readonly-queue`` groups, ``merge_group`` events, the branch's required checks).

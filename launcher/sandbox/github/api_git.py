@@ -13,6 +13,7 @@ from launcher.sandbox.github.service import EMPTY_TREE
 from launcher.sandbox.github.state import PERMISSIONS, Repo
 
 R = "/repos/{owner}/{repo}"
+OBJECT_MEDIA = "application/vnd.github.object"
 
 
 def repo_of(req: Request) -> Repo:
@@ -146,6 +147,19 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         if sha is None:
             raise not_found()
         return Response(200, req.gh.shapes.git_ref(repo, f"refs/{ref}", sha))
+
+    @router.add("GET", f"{R}/git/matching-refs/{{ref}}", "git/list-matching-refs")
+    def matching_refs(req: Request) -> Response:
+        """Every branch or tag whose name starts with ``refs/{ref}`` (``[]`` when none)."""
+        repo = repo_of(req)
+        prefix = "refs/" + req.params["ref"]
+        refs = {f"refs/heads/{b}": sha for b, sha in repo.branches.items()}
+        for name, sha in repo.git.refs().items():
+            if name.startswith("refs/tags/"):
+                refs[name] = sha
+        shapes = req.gh.shapes
+        found = sorted(name for name in refs if name.startswith(prefix))
+        return req.paginate([shapes.git_ref(repo, name, refs[name]) for name in found])
 
     @router.add("POST", f"{R}/git/refs", "git/create-ref")
     def create_ref(req: Request) -> Response:
@@ -308,12 +322,16 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
             # application/vnd.github.raw(+json): the file's bytes, not the JSON wrapper.
             data = repo.git.blob(entry.sha) or b""
             return Response(200, data, {"Content-Type": "application/vnd.github.raw+json"})
+        # application/vnd.github.object: one object whatever the path is (a directory's
+        # items under "entries"), as the contents API documents.
+        as_object = OBJECT_MEDIA in accept
         if entry is not None and entry.type == "blob":
             return Response(
                 200,
                 shapes.content_file(
                     repo, path, entry.sha, entry.size, ref, repo.git.blob(entry.sha)
                 ),
+                operation=f"repos/get-content@{OBJECT_MEDIA}" if as_object else None,
             )
         prefix = path + "/"
         children: dict[str, tuple[str, str, int]] = {}
@@ -335,6 +353,11 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
             if full in tree:
                 item = special_dir_entry(req, repo, ref, sha, tree[full], item)
             listing.append(item)
+        if as_object:
+            tree_sha = repo.git.git("rev-parse", f"{sha}:{path}").decode().strip()
+            out = shapes.content_dir_entry(repo, path, "tree", tree_sha, 0, ref)
+            out["entries"] = listing
+            return Response(200, out, operation=f"repos/get-content@{OBJECT_MEDIA}")
         return Response(200, listing)
 
     def author_of(req: Request, body: dict[str, Any], actor: str) -> str:

@@ -120,6 +120,13 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         repo = repo_of(req)
         return Response(200, req.gh.shapes.issue(repo, issue_of(req, repo)))
 
+    @router.add("PATCH", I, "issues/update")
+    def update_issue(req: Request) -> Response:
+        repo = repo_of(req)
+        issue = issue_of(req, repo)
+        req.gh.update_issue(repo, issue, req.require_user(), req.json())
+        return Response(200, req.gh.shapes.issue(repo, issue))
+
     # -- comments ---------------------------------------------------------------------------
     @router.add("GET", f"{I}/comments", "issues/list-comments")
     def list_comments(req: Request) -> Response:

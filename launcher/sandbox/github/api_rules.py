@@ -282,7 +282,8 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         branch = req.params["branch"]
         out = []
         for rs in sorted(req.gh.rules.repo_rulesets(repo).values(), key=lambda r: r.id):
-            if rs.enforcement == "disabled" or not req.gh.rules.targets(repo, rs, branch):
+            # Only active rules: "evaluate" and "disabled" rulesets are not returned.
+            if rs.enforcement != "active" or not req.gh.rules.targets(repo, rs, branch):
                 continue
             for rule in rs.rules:
                 out.append(

@@ -2,9 +2,10 @@
 
 Why: launcher trusts a check run or status only when GitHub records which app wrote it,
 so the stand-in needs apps that authenticate like GitHub's: an app signs a JWT (RS256,
-``exp`` at most 10 minutes after ``iat``) with its private key, uses it on the ``/app``
-endpoints, and trades it for an installation token that expires after one hour and
-carries only the installation's permissions on the installation's repositories.
+``exp`` at most 10 minutes ahead of GitHub's clock, ``iat`` at most 60 s ahead) with its
+private key, uses it on the ``/app`` endpoints, and trades it for an installation token
+that expires after one hour and carries only the installation's permissions on the
+installation's repositories.
 
 One token record serves every kind of credential: an account, the permissions it
 carries (None: the account's full rights), the repositories it reaches (None: all the
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from launcher.sandbox.github.state import Repo, State
 
 TOKEN_TTL = 3600  # installation tokens: one hour
-JWT_MAX_LIFETIME = 600  # GitHub refuses app JWTs whose exp is more than 10 minutes ahead
+JWT_MAX_LIFETIME = 600  # GitHub refuses app JWTs whose exp is more than 10 minutes ahead of now
 JWT_CLOCK_DRIFT = 60  # GitHub tolerates iat up to 60 s in the future
 NOT_ACCESSIBLE = "Resource not accessible by integration"
 BAD_JWT = "A JSON web token could not be decoded"
@@ -70,6 +71,7 @@ OPERATION_PERMISSIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "repos/list-deployment-statuses": (("deployments",), "read"),
     "repos/get-deployment-status": (("deployments",), "read"),
     "issues/create": (("issues",), "write"),
+    "issues/update": (("issues", "pull_requests"), "write"),
     "issues/create-comment": (("issues", "pull_requests"), "write"),
     "issues/update-comment": (("issues", "pull_requests"), "write"),
     "issues/delete-comment": (("issues", "pull_requests"), "write"),
@@ -450,7 +452,9 @@ class Apps:
             raise ApiError(401, IAT_BAD)
         if not isinstance(exp, (int, float)) or exp <= t:
             raise ApiError(401, EXP_PAST)
-        if exp - iat > JWT_MAX_LIFETIME or exp > t + JWT_MAX_LIFETIME + JWT_CLOCK_DRIFT:
+        # GitHub measures exp against its own clock, not against iat: its documented
+        # recipe (iat 60 s back, exp 10 minutes ahead) spans 11 minutes and is accepted.
+        if exp > t + JWT_MAX_LIFETIME:
             raise ApiError(401, EXP_TOO_FAR)
         return app
 

@@ -1,4 +1,5 @@
-"""CODEOWNERS as GitHub reads it: the last matching pattern of the base branch's file wins.
+"""CODEOWNERS as GitHub reads it: the last matching pattern of the base branch's file wins
+(``dir/*`` owns that directory's files only, not deeper ones, unlike gitignore).
 
 Why a copy of its own (not ``launcher.core.codeowners``): the stand-in models GitHub,
 and the code under test must not be able to agree with itself through a shared parser.
@@ -35,6 +36,10 @@ def _regex(pattern: str) -> re.Pattern[str]:
             i += 1
     prefix = "^" if anchored else "^(?:.*/)?"
     suffix = "/.*$" if directory else "(?:/.*)?$"
+    if not directory and body.endswith("/*"):
+        # GitHub departs from gitignore: "docs/*" matches docs/getting-started.md "but not
+        # further nested files like docs/build-app/troubleshooting.md".
+        suffix = "$"
     return re.compile(prefix + out + suffix)
 
 

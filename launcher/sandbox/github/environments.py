@@ -114,12 +114,15 @@ def allows(
     """None when a job on ``ref`` may use ``env``; else GitHub's refusal message.
 
     ``protected``: whether ``ref`` is a branch under branch protection (only then does a
-    ``protected_branches`` policy let it deploy; ``refs/pull/N/merge`` never is).
+    ``protected_branches`` policy let it deploy, unless no branch of the repository is
+    protected: then every branch may; ``refs/pull/N/merge`` is no branch).
     """
     if env.protected_branches is None:
         return None
     if env.protected_branches:
-        ok = protected and ref.startswith("refs/heads/")
+        # "If no branch protection rules are defined for any branch in the repository,
+        # then all branches can deploy" (GitHub's environments docs).
+        ok = ref.startswith("refs/heads/") and (protected or not any_protected(gh, repo))
     else:
         ok = any(p.matches(ref) for p in env.policies.values())
     if ok:
@@ -130,6 +133,14 @@ def allows(
         f'{kind} "{name}" is not allowed to deploy to {env.name} due to environment '
         "protection rules."
     )
+
+
+def any_protected(gh: GitHub, repo: Repo) -> bool:
+    """Whether any branch of ``repo`` is under classic protection or an active ruleset."""
+    rules = gh.rules
+    if rules.protections.get(repo.full_name.lower()):
+        return True
+    return any(rules.sources(repo, branch) for branch in repo.branches)
 
 
 def on_event(gh: GitHub, event: Any) -> None:

@@ -71,6 +71,9 @@ class Response:
     status: int
     body: Any = None  # JSON-serializable, None for no body
     headers: dict[str, str] = field(default_factory=dict)
+    # An answer in a media type with its own schema ("<operationId>@<media type>", see
+    # tests/openapi/extract.py MEDIA_VARIANTS) is recorded under that name.
+    operation: str | None = None
 
 
 @dataclass
@@ -336,7 +339,8 @@ class _Handler(BaseHTTPRequestHandler):
             # Logged before answering, so a client that got its answer sees it counted.
             gh.request_log.add(entry)
             if not isinstance(response.body, bytes):  # raw media types are not JSON
-                gh.record_response(operation, response.status, response.body, fault_kind)
+                recorded = response.operation or operation
+                gh.record_response(recorded, response.status, response.body, fault_kind)
         self._send(response, user, resource, method, fault_kind)
 
     def _authenticate(self) -> Credential | None:
@@ -353,6 +357,8 @@ class _Handler(BaseHTTPRequestHandler):
                 token = ""
         elif scheme.lower() not in ("token", "bearer"):
             token = ""
+        elif scheme.lower() == "token" and token.count(".") == 2:
+            token = ""  # GitHub: "if you are passing a JWT, you must use Authorization: Bearer"
         return gh.apps.authenticate(token)
 
     def _send(

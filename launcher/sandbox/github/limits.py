@@ -59,11 +59,15 @@ def check_statuses_count(existing: int) -> None:
         )
 
 
-def check_run_output(body: Mapping[str, Any]) -> None:
-    """Check-run output: summary and text up to 65,535 characters, 50 annotations a request."""
+def check_run_output(body: Mapping[str, Any], creating: bool = False) -> None:
+    """Check-run output: ``title`` (on create) and ``summary`` required, summary and text up
+    to 65,535 characters, 50 annotations a request."""
     output = body.get("output")
     if not isinstance(output, Mapping):
         return
+    for key in ("title", "summary") if creating else ("summary",):
+        if key not in output:
+            raise ApiError(422, f'Invalid request.\n\n"{key}" wasn\'t supplied.')
     for key in ("summary", "text"):
         value = output.get(key)
         if isinstance(value, str) and len(value) > CHECK_TEXT_MAX:

@@ -12,9 +12,12 @@ GitHub does:
   (``use_immutable_subject`` of ``PUT /repos/{o}/{r}/actions/oidc/customization/sub``) or per
   organization (`GitHubSandbox.set_org_immutable_subject`);
 - a custom template (``use_default: false``, ``include_claim_keys``): ``key:value`` pairs in
-  that order, ``repo`` and ``context`` standing for the two parts above.
+  that order, ``repo`` and ``context`` standing for the two parts above; ``use_default: false``
+  without keys takes the organization's template (set with
+  ``PUT /orgs/{org}/actions/oidc/customization/sub``).
 
-REST: ``GET|PUT /repos/{o}/{r}/actions/oidc/customization/sub``. Sandbox-only: the runner
+REST: ``GET|PUT /repos/{o}/{r}/actions/oidc/customization/sub`` and
+``GET|PUT /orgs/{org}/actions/oidc/customization/sub``. Sandbox-only: the runner
 registers a job's claims (`register_job`) and gets the ``ACTIONS_ID_TOKEN_REQUEST_URL`` the
 job's steps call (``/_sandbox/actions/id-token/{request}``, with the job token as
 ``ACTIONS_ID_TOKEN_REQUEST_TOKEN``); ``GET /_sandbox/actions/oidc/jwks`` serves the signing key.
@@ -52,6 +55,7 @@ class SubjectSettings:
 class Oidc:
     repos: dict[str, SubjectSettings] = field(default_factory=dict)  # lower(full name)
     orgs_immutable: dict[str, bool] = field(default_factory=dict)  # lower(org login)
+    orgs_template: dict[str, list[str]] = field(default_factory=dict)  # lower(org) -> keys
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> claims
     _key: Any = None
     kid: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -99,10 +103,14 @@ def subject(gh: GitHub, repo: Repo, claims: dict[str, Any]) -> str:
     prefix = f"repo:{repo_part(gh, repo)}"
     ctx = context(claims["event_name"], claims["ref"], claims.get("environment"))
     settings = gh.actions_oidc.settings(repo)
-    if settings.use_default or not settings.include_claim_keys:
+    keys = settings.include_claim_keys
+    if not settings.use_default and not keys:
+        # {"use_default": false} alone: the organization's template, as GitHub documents.
+        keys = gh.actions_oidc.orgs_template.get(repo.owner.lower(), [])
+    if settings.use_default or not keys:
         return f"{prefix}:{ctx}"
     parts = []
-    for key in settings.include_claim_keys:
+    for key in keys:
         if key == "repo":
             parts.append(prefix)
         elif key == "context":
@@ -110,6 +118,14 @@ def subject(gh: GitHub, repo: Repo, claims: dict[str, Any]) -> str:
         else:
             parts.append(f"{key}:{claims.get(key, '')}")
     return ":".join(parts)
+
+
+def ref_protected(gh: GitHub, repo: Repo, ref: str) -> bool:
+    """The ``ref_protected`` claim: whether protections or active rulesets apply to the ref."""
+    if not ref.startswith("refs/heads/"):
+        return False
+    with gh.state.lock:
+        return bool(gh.rules.sources(repo, ref.removeprefix("refs/heads/")))
 
 
 def job_claims(
@@ -136,7 +152,7 @@ def job_claims(
         "iss": ISSUER,
         "ref": ref,
         "ref_type": "tag" if ref.startswith("refs/tags/") else "branch",
-        "ref_protected": "false",
+        "ref_protected": "true" if ref_protected(gh, repo, ref) else "false",
         "sha": sha,
         "repository": repo.full_name,
         "repository_id": str(repo.id),
@@ -207,7 +223,8 @@ def settings_json(gh: GitHub, repo: Repo) -> dict[str, Any]:
     s = gh.actions_oidc.settings(repo)
     out: dict[str, Any] = {"use_default": s.use_default}
     if not s.use_default:
-        out["include_claim_keys"] = list(s.include_claim_keys)
+        org_keys = gh.actions_oidc.orgs_template.get(repo.owner.lower(), [])
+        out["include_claim_keys"] = list(s.include_claim_keys or org_keys)
     out["use_immutable_subject"] = immutable(gh, repo)
     out["sub_claim_prefix"] = f"repo:{repo_part(gh, repo)}"
     return out
@@ -239,18 +256,58 @@ def register(router: Router) -> None:
             or len(set(keys)) != len(keys)
         ):
             raise ApiError(422, "Invalid request: include_claim_keys must be unique claim keys")
-        if not use_default and not keys:
-            raise ApiError(422, "Invalid request: include_claim_keys is required")
         chosen = body.get("use_immutable_subject")
         if chosen is not None and not isinstance(chosen, bool):
             raise ApiError(422, "Invalid request: use_immutable_subject must be a boolean")
         with req.gh.state.lock:
             s = req.gh.actions_oidc.settings(repo)
             s.use_default = use_default
-            if keys is not None:
-                s.include_claim_keys = list(keys)
+            if not use_default:  # without keys: the organization's template
+                s.include_claim_keys = list(keys or [])
             if chosen is not None:
                 s.use_immutable_subject = chosen
+        return Response(201, {})
+
+    org_path = "/orgs/{org}/actions/oidc/customization/sub"
+
+    def org_of(req: Request) -> str:
+        org = req.gh.state.orgs.get(req.params["org"].lower())
+        if org is None:
+            raise not_found()
+        return org.user.login.lower()
+
+    @router.add("GET", org_path, "oidc/get-oidc-custom-sub-template-for-org")
+    def get_org_sub(req: Request) -> Response:
+        org = org_of(req)
+        req.require_user()
+        oidc = req.gh.actions_oidc
+        out: dict[str, Any] = {"include_claim_keys": list(oidc.orgs_template.get(org, []))}
+        if org in oidc.orgs_immutable:
+            out["use_immutable_subject"] = oidc.orgs_immutable[org]
+        return Response(200, out)
+
+    @router.add("PUT", org_path, "oidc/update-oidc-custom-sub-template-for-org")
+    def put_org_sub(req: Request) -> Response:
+        org = org_of(req)
+        user = req.require_user()
+        if req.gh.state.orgs[org].members.get(user.lower()) != "admin":
+            raise ApiError(403, "Must have admin rights to Repository.")
+        body = req.json()
+        keys = body.get("include_claim_keys")
+        if keys is not None and (
+            not isinstance(keys, list)
+            or not all(isinstance(k, str) and CLAIM_KEY.fullmatch(k) for k in keys)
+            or len(set(keys)) != len(keys)
+        ):
+            raise ApiError(422, "Invalid request: include_claim_keys must be unique claim keys")
+        chosen = body.get("use_immutable_subject")
+        if chosen is not None and not isinstance(chosen, bool):
+            raise ApiError(422, "Invalid request: use_immutable_subject must be a boolean")
+        with req.gh.state.lock:
+            if keys is not None:
+                req.gh.actions_oidc.orgs_template[org] = list(keys)
+            if chosen is not None:
+                req.gh.actions_oidc.orgs_immutable[org] = chosen
         return Response(201, {})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from launcher.sandbox.github import limits
 from launcher.sandbox.github.http import ApiError, not_found
 from launcher.sandbox.github.state import Issue, Repo, Review, now
 
@@ -55,6 +56,7 @@ def update(gh: GitHub, repo: Repo, issue: Issue, review: Review, actor: str, bod
             gh.require(repo, actor, "write")
         if not isinstance(body, str):
             raise unprocessable("Body is required")
+        limits.check_body(body, "PullRequestReview")
         old = review.body
         review.body = body
         if review.state != "PENDING" and old != body:
@@ -85,6 +87,7 @@ def submit(
         if own and state == "CHANGES_REQUESTED":
             raise unprocessable("Can not request changes on your own pull request")
         text = body if body is not None else review.body
+        limits.check_body(text, "PullRequestReview")
         if state in ("CHANGES_REQUESTED", "COMMENTED") and not text.strip():
             raise unprocessable(f"Body is required for {event} reviews")
         review.body, review.state, review.submitted_at = text, state, now()

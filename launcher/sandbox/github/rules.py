@@ -14,12 +14,14 @@ moves), ``required_checks`` lists the (context, app id) pairs a merge queue must
 Modelled rules: pull request with N approvals (from reviewers with write access), code
 owner review, dismissal of stale approvals (head or merge base changed after the
 review), approval of the last push by someone else, required status checks pinned to
-an app (``integration_id`` / ``app_id``), strict (up to date) checks, linear history,
+an app (``integration_id`` / ``app_id``; a classic check without ``app_id`` pins the app
+that last provided it, ``-1`` any source), strict (up to date) checks, linear history,
 allowed merge methods, non-fast-forward, deletion, creation, update and classic push
-``restrictions``; ``merge_queue`` and other rule types are stored and returned as
-given. Bypass: ruleset ``bypass_actors`` (RepositoryRole, Team, Integration,
-OrganizationAdmin, User; ``always`` or ``pull_request``), classic protection's
-``bypass_pull_request_allowances`` and its admins unless ``enforce_admins``.
+``restrictions``; ``merge_queue`` (merges and pushes only through the queue: the REST
+merge is refused); other rule types are stored and returned as given. Bypass: ruleset
+``bypass_actors`` (RepositoryRole, Team, Integration, OrganizationAdmin, User; ``always``
+or ``pull_request``), classic protection's ``bypass_pull_request_allowances`` and its
+admins unless ``enforce_admins``.
 Stale approvals: any new head commit dismisses them (GitHub dismisses only when the
 diff changes; a push that leaves the diff unchanged is rare in practice).
 """
@@ -77,6 +79,7 @@ NOT_AUTHORIZED = (
     "https://docs.github.com/articles/about-protected-branches/ for more information."
 )
 NO_MERGE_COMMITS = "This branch must not contain merge commits."
+THROUGH_QUEUE = "Changes must be made through the merge queue"  # GitHub's wording: no period
 
 
 def _enabled(value: Any) -> bool:
@@ -140,6 +143,7 @@ class Source:
     block_create: bool = False
     block_update: bool = False
     linear: bool = False  # no merge commits
+    merge_queue: bool = False  # changes only through the merge queue
     merge_methods: list[str] | None = None  # None: any
     push_allowed: dict[str, list[Any]] | None = None  # classic restrictions; None: anyone
     pr_bypass: dict[str, list[Any]] | None = None  # classic bypass_pull_request_allowances
@@ -179,6 +183,8 @@ class Rules:
                 raise validation('Invalid request.\n\n"strict" wasn\'t supplied.')
             if "contexts" not in checks and "checks" not in checks:
                 raise validation('Invalid request.\n\n"contexts" wasn\'t supplied.')
+        if checks is not None:
+            body = {**body, "required_status_checks": self._pin_checks(repo, checks)}
         reviews = body.get("required_pull_request_reviews")
         if reviews is not None:
             count = reviews.get("required_approving_review_count", 1)
@@ -188,6 +194,38 @@ class Rules:
                 )
         self.protections.setdefault(repo.full_name.lower(), {})[branch] = dict(body)
         return body
+
+    def _pin_checks(self, repo: Repo, checks: dict[str, Any]) -> dict[str, Any]:
+        """Resolve each required check's source as GitHub documents it: an ``app_id`` given
+        pins that app, ``-1`` allows any source, and an omitted one (or a ``contexts``
+        entry) pins the app that most recently provided the check, or any source if no app
+        has."""
+        given = checks.get("checks")
+        if given is None:
+            given = [{"context": c} for c in checks.get("contexts") or []]
+        pinned = []
+        for c in given:
+            if "app_id" in c and c["app_id"] is not None:
+                app_id = None if c["app_id"] == -1 else int(c["app_id"])
+            else:
+                app_id = self.latest_app(repo, c["context"])
+            pinned.append({"context": c["context"], "app_id": app_id})
+        return {"strict": checks.get("strict"), "checks": pinned}
+
+    def latest_app(self, repo: Repo, context: str) -> int | None:
+        """The app that most recently set ``context`` (a check run or a status) on ``repo``."""
+        apps = self.gh.apps
+        latest: tuple[int, int] | None = None  # (record id, app id); ids only grow
+        for run in repo.check_runs.values():
+            app = apps.of_login(run.creator)
+            if run.name == context and app is not None and (latest is None or run.id > latest[0]):
+                latest = (run.id, app.id)
+        for status in repo.statuses:
+            app = apps.of_login(status.creator)
+            if status.context == context and app is not None:
+                if latest is None or status.id > latest[0]:
+                    latest = (status.id, app.id)
+        return latest[1] if latest else None
 
     def delete_protection(self, repo: Repo, branch: str) -> bool:
         return self.protections.get(repo.full_name.lower(), {}).pop(branch, None) is not None
@@ -325,6 +363,8 @@ class Rules:
                     src.merge_methods = list(params["allowed_merge_methods"])
             elif kind == "required_linear_history":
                 src.linear = True
+            elif kind == "merge_queue":
+                src.merge_queue = True
             elif kind == "required_status_checks":
                 src.checks += [
                     (c["context"], c.get("integration_id"))
@@ -564,6 +604,8 @@ class Rules:
                 continue
             if src.push_allowed is not None and not self.listed(repo, actor, src.push_allowed):
                 raise RuleViolation(405, src, [NOT_AUTHORIZED])
+            if src.merge_queue:
+                raise RuleViolation(405, src, [THROUGH_QUEUE])
             if src.linear and method == "merge":
                 raise RuleViolation(405, src, [NO_MERGE_COMMITS])
             if src.merge_methods is not None and method not in src.merge_methods:
@@ -577,10 +619,13 @@ class Rules:
             raise RuleViolation(405, src, problems)
 
     def mergeable_state(self, repo: Repo, issue: Issue, computed: str) -> str:
-        """GitHub's ``mergeable_state``: ``blocked`` by unmet rules, ``behind`` when strict
-        checks need the base merged in, ``unstable`` when a non-required check fails."""
+        """GitHub's ``mergeable_state``: ``draft`` for a draft, ``blocked`` by unmet rules,
+        ``behind`` when strict checks need the base merged in, ``unstable`` when a
+        non-required check fails."""
         if computed != "clean" or issue.state != "open":
             return computed
+        if issue.pull is not None and issue.pull.draft:
+            return "draft"  # a draft cannot be merged whatever its rules and checks say
         violations = self.merge_violations(repo, issue, None)
         if violations:
             problems = [p for _, ps in violations for p in ps]
@@ -628,6 +673,8 @@ class Rules:
             else:
                 if src.block_update:
                     problems.append("Cannot update this protected ref.")
+                if src.merge_queue:
+                    problems.append(THROUGH_QUEUE)
                 if src.review_count is not None and not self.listed(repo, actor, src.pr_bypass):
                     problems.append("Changes must be made through a pull request.")
                 if (
@@ -687,10 +734,20 @@ class Rules:
                 continue
             if review.commit_id != head or self.review_bases.get(review.id, mb) != mb:
                 review.state = "DISMISSED"
+                # Recorded like a manual dismissal ("dismissed a stale review via <commit>"):
+                # by the pusher, no message, the commit that made it stale.
+                dismissed = {
+                    "state": "approved",
+                    "review_id": review.id,
+                    "dismissal_message": None,
+                    "dismissal_commit_id": head,
+                }
+                self.gh.record(repo, issue, "review_dismissed", actor, dismissed_review=dismissed)
                 self.gh._emit_review(repo, issue, review, "dismissed", actor)
 
     def request_code_owners(self, repo: Repo, issue: Issue, actor: str) -> None:
-        """Request review from the code owners of the files a new pull request changes."""
+        """Request review from the code owners of the files a new pull request changes; like
+        any review request, each is a ``review_requested`` issue event by the author."""
         pr = issue.pull
         assert pr is not None
         if pr.draft:
@@ -713,6 +770,10 @@ class Rules:
                     ):
                         continue
                     pr.requested_teams.append(team.slug.lower())
+                    self.gh.record(
+                        repo, issue, "review_requested", actor,
+                        review_requester=self.gh._who(actor), requested_team=team.slug.lower(),
+                    )  # fmt: skip
                     self.gh._emit_pr(
                         repo, issue, "review_requested", actor,
                         requested_team=self.gh.shapes.team(team),
@@ -727,6 +788,10 @@ class Rules:
                     ):
                         continue
                     pr.requested_users.append(user.login)
+                    self.gh.record(
+                        repo, issue, "review_requested", actor,
+                        review_requester=self.gh._who(actor), requested_reviewer=user.login,
+                    )  # fmt: skip
                     self.gh._emit_pr(
                         repo, issue, "review_requested", actor,
                         requested_reviewer=self.gh.shapes.simple_user(user.login),

@@ -541,6 +541,7 @@ class GitHub:
                 raise validation(resource="PullRequest", field="base", code="invalid")
             if fields.get("state") not in (None, "open", "closed"):
                 raise validation(resource="PullRequest", field="state", code="invalid")
+            limits.check_body(fields.get("body"), "PullRequest")
             changes: dict[str, Any] = {}
             if "title" in fields and fields["title"] != issue.title:
                 changes["title"] = {"from": issue.title}
@@ -880,6 +881,66 @@ class GitHub:
             self._emit("issues", repo, actor, action="opened", issue=self.shapes.issue(repo, issue))
             return issue
 
+    def update_issue(self, repo: Repo, issue: Issue, actor: str, fields: Mapping[str, Any]) -> None:
+        """``PATCH /issues/{n}``: title, body, state (a pull request's go through
+        `update_pull`), labels (dropped silently without triage, as GitHub does)."""
+        with self.state.lock:
+            if not self.state.can_read(repo, actor):
+                raise not_found()
+            if actor.lower() != issue.user.lower():
+                self.require(repo, actor, "triage")
+            state, reason = fields.get("state"), fields.get("state_reason")
+            if state not in (None, "open", "closed"):
+                raise validation(resource="Issue", field="state", code="invalid")
+            if reason not in (None, "completed", "not_planned", "reopened"):
+                raise validation(resource="Issue", field="state_reason", code="invalid")
+            if "title" in fields and (
+                not isinstance(fields["title"], str) or not fields["title"].strip()
+            ):
+                raise validation(resource="Issue", field="title", code="missing_field")
+            limits.check_body(fields.get("body"), "Issue")
+            if issue.pull is not None:
+                keep = {k: fields[k] for k in ("title", "body", "state") if k in fields}
+                self.update_pull(repo, issue, actor, keep)
+            else:
+                self._update_plain_issue(repo, issue, actor, fields)
+            labels = fields.get("labels")
+            if isinstance(labels, list) and self.state.can(repo, actor, "triage"):
+                names = [str(x.get("name", "")) if isinstance(x, dict) else x for x in labels]
+                self.set_labels(repo, issue, actor, names, [], replace=True)
+
+    def _update_plain_issue(
+        self, repo: Repo, issue: Issue, actor: str, fields: Mapping[str, Any]
+    ) -> None:
+        changes: dict[str, Any] = {}
+        if "title" in fields and fields["title"] != issue.title:
+            changes["title"] = {"from": issue.title}
+            rename = {"from": issue.title, "to": fields["title"]}
+            issue.title = fields["title"]
+            self.record(repo, issue, "renamed", actor, rename=rename)
+        if "body" in fields and fields["body"] != issue.body:
+            changes["body"] = {"from": issue.body or ""}
+            issue.body = fields["body"]
+        issue.updated_at = now()
+        if changes:
+            self._emit(
+                "issues", repo, actor, action="edited", changes=changes,
+                issue=self.shapes.issue(repo, issue),
+            )  # fmt: skip
+        state = fields.get("state")
+        if state == "closed" and issue.state == "open":
+            issue.state, issue.closed_at, issue.closed_by = "closed", now(), actor
+            issue.state_reason = fields.get("state_reason") or "completed"
+            self.record(repo, issue, "closed", actor, state_reason=issue.state_reason)
+            self._emit("issues", repo, actor, action="closed", issue=self.shapes.issue(repo, issue))
+        elif state == "open" and issue.state == "closed":
+            issue.state, issue.closed_at, issue.closed_by = "open", None, None
+            issue.state_reason = "reopened"
+            self.record(repo, issue, "reopened", actor)
+            self._emit(
+                "issues", repo, actor, action="reopened", issue=self.shapes.issue(repo, issue)
+            )
+
     def get_issue(self, repo: Repo, number: int) -> Issue:
         issue = repo.issues.get(number)
         if issue is None:
@@ -963,10 +1024,7 @@ class GitHub:
                         actor,
                         label={"name": label.name, "color": label.color},
                     )
-                    if issue.pull is not None:
-                        self._emit_pr(
-                            repo, issue, "unlabeled", actor, label=self._label_payload(repo, label)
-                        )
+                    self._emit_labeled(repo, issue, actor, "unlabeled", label)
             for name in add:
                 if not isinstance(name, str) or not name:
                     raise validation(resource="Label", field="name", code="invalid")
@@ -978,11 +1036,19 @@ class GitHub:
                 self.record(
                     repo, issue, "labeled", actor, label={"name": label.name, "color": label.color}
                 )
-                if issue.pull is not None:
-                    self._emit_pr(
-                        repo, issue, "labeled", actor, label=self._label_payload(repo, label)
-                    )
+                self._emit_labeled(repo, issue, actor, "labeled", label)
             issue.updated_at = now()
+
+    def _emit_labeled(
+        self, repo: Repo, issue: Issue, actor: str, action: str, label: Label
+    ) -> None:
+        """A pull request's label change is a ``pull_request`` event, an issue's ``issues``."""
+        payload = self._label_payload(repo, label)
+        if issue.pull is not None:
+            self._emit_pr(repo, issue, action, actor, label=payload)
+        else:
+            issue_json = self.shapes.issue(repo, issue)
+            self._emit("issues", repo, actor, action=action, issue=issue_json, label=payload)
 
     # -- statuses, checks, deployments ------------------------------------------------
     def create_status(
@@ -1056,7 +1122,7 @@ class GitHub:
                 raise validation(resource="CheckRun", field="name", code="missing_field")
             if not head_sha or repo.git.commit(head_sha) is None:
                 raise validation(resource="CheckRun", field="head_sha", code="invalid")
-            limits.check_run_output(body)
+            limits.check_run_output(body, creating=True)
             run = CheckRun(
                 self.state.new_id(),
                 head_sha,

@@ -537,7 +537,7 @@ class Shapes:
             "reactions": self._reactions(url),
             "timeline_url": f"{url}/timeline",
             "performed_via_github_app": self.via_app(i.user),
-            "state_reason": None,
+            "state_reason": i.state_reason,
         }
         if i.pull is not None:
             pr = i.pull

@@ -120,6 +120,7 @@ class Issue:
     closed_by: str | None = None
     comments: int = 0
     pull: Pull | None = None
+    state_reason: str | None = None  # issues only: completed / not_planned / reopened
 
 
 @dataclass

@@ -117,7 +117,8 @@ def issue_event(
         "commit_id": rec.commit_id,
         "commit_url": f"{api}/commits/{rec.commit_id}" if rec.commit_id else None,
         "created_at": iso(rec.created_at),
-        "performed_via_github_app": None,
+        # An app's installation token acts as its bot account, and GitHub names the app.
+        "performed_via_github_app": shapes.via_app(rec.actor),
     }
     f = rec.fields
     if "label" in f:
