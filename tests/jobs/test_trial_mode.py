@@ -50,3 +50,27 @@ def test_app_mode_launch_needs_no_acknowledgement(
     result = run_cli(tmp_path, "launch")
     assert result.code == 0, result.err
     assert len(instances(key="dev/web")) == 1
+
+
+def test_trial_mode_sweep_handles_pull_requests_but_not_aws_until_acknowledged(
+    launch_world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import launcher.adapters.ec2 as ec2
+
+    connected: list[bool] = []
+
+    class Recorded(ec2.EC2):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            connected.append(True)
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ec2, "EC2", Recorded)
+    merged(launch_world, "alice", {WEB: request()})
+    trial_env(launch_world, monkeypatch)
+    result = run_cli(tmp_path, "sweep")
+    assert result.code == 0, result.err
+    assert "trial mode" in result.err and "LAUNCHER_TRIAL_ACKNOWLEDGED=true" in result.err
+    assert connected == []  # no AWS client made at all
+    trial_env(launch_world, monkeypatch, LAUNCHER_TRIAL_ACKNOWLEDGED="true")
+    assert run_cli(tmp_path, "sweep").code == 0
+    assert connected == [True]
