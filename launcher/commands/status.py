@@ -36,6 +36,12 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+TRIAL_BANNER = (
+    "TRIAL MODE: launcher runs with the plain GITHUB_TOKEN, so any writer can forge its "
+    "verdicts and comments; configure the GitHub App before relying on it (docs/adopting.md)"
+)
+
+
 def connect(command: str) -> Any:
     """The GitHub adapter from the environment, or None after saying why on stderr."""
     from launcher.adapters.github import GitHub, GitHubError, Settings
@@ -80,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
                 overview.ec2_read,
             )
     if args.format == "json":
-        print(json.dumps(status_json(overview), indent=2))
+        print(json.dumps(status_json(overview) | {"trial_mode": gh.settings.trial}, indent=2))
     else:
+        if gh.settings.trial:
+            print(TRIAL_BANNER)
         print("\n".join(status_lines(overview)))
     return 0

@@ -103,9 +103,11 @@ def _ours(item: Item) -> str:
     )
 
 
-def render(decision: Decision, meta: dict[str, Any]) -> str:
-    """The whole comment body; `meta` is kept hidden in it for the next run."""
-    lines = [MARKER, _meta_line(meta), ""]
+def render(decision: Decision, meta: dict[str, Any] | None) -> str:
+    """The report (the comment body, and the check run's summary); `meta` is kept hidden in it
+    for the next run. Only the check run carries it: launcher's app alone can write there,
+    while anyone with write access can edit a comment."""
+    lines = [MARKER, _meta_line(meta), ""] if meta is not None else [MARKER, ""]
     lines.append(f"### {_ICONS[decision.state]} launcher: {decision.state.value}")
     lines.append("")
     lines.append(untrusted(decision.description))

@@ -27,6 +27,7 @@ class Pull:
     requested_users: tuple[str, ...] = ()
     requested_teams: tuple[str, ...] = ()  # "org/slug"
     merge_commit_sha: str | None = None
+    head_repo: str | None = None  # the head's owner/name ("": deleted repository; None: unread)
 
     @property
     def waiting(self) -> bool:

@@ -1,9 +1,13 @@
 """The gate job: read a pull request, decide with the core, and say so on GitHub.
 
-Re-runs are cheap and silent: the sticky comment carries a fingerprint of everything the
-decision depended on (head and base commits, author, reviews, the teams consulted), so when
-nothing changed the job only confirms the status is still in place. Any error while deciding
-posts an `error` status (fail closed) and exits non-zero.
+The verdict is the check run `launcher/approval`, written by launcher's GitHub App (in trial
+mode, by GITHUB_TOKEN's github-actions app, and it says it is forgeable). Re-runs are cheap and
+silent: the check run's summary carries a fingerprint of everything the decision depended on
+(head and base commits, author, reviews, the teams consulted), so when nothing changed the job
+only confirms launcher's check run still says the same. Only launcher's own check run is read:
+statuses or check runs anyone else sets are ignored (and the ruleset requires the check from
+the app). Any error while deciding publishes an `error` verdict (fail closed) and exits
+non-zero.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from launcher.adapters.github import Comment, GitHub, GitHubError
+from launcher.adapters.github import CheckRun, Comment, GitHub, GitHubError
 from launcher.core.approvals import Review
 from launcher.core.documents import REQUEST_PATH, load_policy, load_request
 from launcher.core.gate import (
@@ -37,6 +41,7 @@ from launcher.core.workflow_commands import workflow_command
 
 MAX_REQUEST_FILES = 300  # per pull request; a larger one is refused rather than half-read
 MANAGED_LABELS = set(LABELS.values())
+FORK_REFUSAL = "pull requests from forks are not supported"
 
 
 @dataclass
@@ -108,11 +113,20 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
             f"into {default}; nothing to gate\n"
         )
         return Outcome(State.SUCCESS, "not into the default branch", skipped=True)
+    if info.head_repo is not None and info.head_repo.lower() != gh.settings.repository.lower():
+        # A fork's workflows get no secrets and launcher's privileged jobs never run its code;
+        # a refusal, not a silent pass, tells its author to push a branch here instead.
+        decision = Decision(State.FAILURE, FORK_REFUSAL, (), None)
+        writes = []
+        if gh.set_verdict(info.head_sha, CONTEXT, "failure", FORK_REFUSAL, FORK_REFUSAL):
+            writes.append("check failure")
+        _report(gh, decision, out)
+        return Outcome(State.FAILURE, FORK_REFUSAL, writes)
     reviews = gh.reviews(number)
-    existing = gh.find_comment(number, MARKER)
-    meta = read_meta(existing.body) if existing else None
+    check = gh.verdict(info.head_sha, CONTEXT)  # launcher's own: nobody else can write it
+    meta = read_meta(check.summary) if check else None
 
-    if meta and isinstance(meta.get("teams"), list):
+    if check is not None and meta and isinstance(meta.get("teams"), list):
         for team in meta["teams"]:
             if isinstance(team, str):
                 gh.team_members(team)  # re-read: membership may have changed
@@ -121,7 +135,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
             meta.get("fingerprint") == fingerprint(info, reviews, gh.teams_read)
             and isinstance(status, list)
             and status[:1] != [State.ERROR.value]  # an error is never reused: decide again
-            and gh.status(info.head_sha, CONTEXT) == tuple(status)
+            and check.state == status[0]
             and _labels_ok(info, meta.get("labels"))
         ):
             state = State(status[0])
@@ -135,7 +149,10 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
         "status": [decision.state.value, decision.description],
         "labels": sorted(wanted_labels(decision)) if decision.label else None,
     }
-    writes = _apply(gh, info, reviews, decision, render(decision, meta), existing)
+    existing = gh.find_comment(number, MARKER)
+    writes = _apply(
+        gh, info, reviews, decision, render(decision, meta), render(decision, None), existing, check
+    )
     _report(gh, decision, out)
     return Outcome(decision.state, decision.description, writes)
 
@@ -214,14 +231,22 @@ def _apply(
     info: Pull,
     reviews: list[Review],
     decision: Decision,
+    summary: str,
     body: str,
     existing: Comment | None,
+    check: CheckRun | None,
 ) -> list[str]:
     writes: list[str] = []
-    if gh.set_status(
-        info.head_sha, CONTEXT, decision.state.value, decision.description, info.html_url
+    if gh.set_verdict(
+        info.head_sha,
+        CONTEXT,
+        decision.state.value,
+        decision.description,
+        summary,
+        info.html_url,
+        current=check,
     ):
-        writes.append(f"status {decision.state.value}")
+        writes.append(f"check {decision.state.value}")
     if gh.upsert_comment(info.number, MARKER, body, existing):
         writes.append("comment")
     if decision.label is not None:  # None: undecided, leave the labels as they are
@@ -263,7 +288,7 @@ def _fail_closed(gh: GitHub, reason: str, sha: str | None, out: TextIO) -> Outco
     out.write(workflow_command("error", description) + "\n")
     if sha:
         try:
-            gh.set_status(sha, CONTEXT, "error", description)
+            gh.set_verdict(sha, CONTEXT, "error", description)
         except GitHubError as exc:
-            out.write(workflow_command("error", f"could not set the status either: {exc}") + "\n")
+            out.write(workflow_command("error", f"could not set the check either: {exc}") + "\n")
     return Outcome(State.ERROR, description)
