@@ -196,6 +196,7 @@ class GitHub:
             if reviewers
             else (),
             merge_commit_sha=p.merge_commit_sha,
+            head_ref=p.head.ref,
         )
 
     @_wrap("listing open pull requests")
@@ -246,7 +247,12 @@ class GitHub:
     def reviews(self, number: int) -> list[Review]:
         return [
             Review(
-                r.id, r.user.login if r.user else "ghost", r.state, r.commit_id or "", r.body or ""
+                r.id,
+                r.user.login if r.user else "ghost",
+                r.state,
+                r.commit_id or "",
+                r.body or "",
+                r.submitted_at,
             )
             for r in self._pull(number).get_reviews()
         ]

@@ -64,6 +64,8 @@ def _approvals(item: Item) -> str:
         text += " (" + ", ".join(f"@{u}" for u in t.approved_by) + ")"
     if t.stale:
         text += "; stale: " + ", ".join(f"@{u}" for u in t.stale)
+    if t.before_base:
+        text += "; given before the base changed: " + ", ".join(f"@{u}" for u in t.before_base)
     return text
 
 
@@ -110,6 +112,14 @@ def render(decision: Decision, meta: dict[str, Any]) -> str:
     lines.append("")
     lines.append(untrusted(decision.description))
     lines.append("")
+    if decision.pushers:
+        lines.append(
+            "Pushed to this pull request besides its author: "
+            + ", ".join(f"`{untrusted(p, 100)}`" for p in decision.pushers)
+            + " (each request launches only as far as the lowest tier among the author and "
+            "them allows; bots and unknown accounts hold none)"
+        )
+        lines.append("")
     if decision.items:
         lines.append("| file | change | pool | author's tier | approvals | next step |")
         lines.append("| --- | --- | --- | --- | --- | --- |")
@@ -135,6 +145,21 @@ def render(decision: Decision, meta: dict[str, Any]) -> str:
         seen.add(review.id)
         lines.append(f"**Rejected by @{review.user}**")
         lines.append("")
+        dismisser = next(
+            (
+                i.tally.kept_vetoes[review.id]
+                for i in decision.items
+                if i.tally and review.id in i.tally.kept_vetoes
+            ),
+            None,
+        )
+        if dismisser:
+            lines.append(
+                f"Dismissed by `{untrusted(dismisser, 100)}`, who may not lift it (only the "
+                "pool's approvers or an admin, other than the author and pushers): the "
+                "rejection stands."
+            )
+            lines.append("")
         lines.append("> " + (untrusted(review.body, 2000) or "no reason given"))
         lines.append("")
     warnings = [(item.path, w) for item in decision.items for w in item.warnings]

@@ -27,6 +27,7 @@ class Pull:
     requested_users: tuple[str, ...] = ()
     requested_teams: tuple[str, ...] = ()  # "org/slug"
     merge_commit_sha: str | None = None
+    head_ref: str = ""  # the head branch's name (pushes onto it are read from the activity log)
 
     @property
     def waiting(self) -> bool:

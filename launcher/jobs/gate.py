@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from launcher.adapters.github import Comment, GitHub, GitHubError
+from launcher.adapters.github_history import pull_history, tree_modes
 from launcher.core.approvals import Review
 from launcher.core.documents import REQUEST_PATH, load_policy, load_request
 from launcher.core.gate import (
@@ -23,6 +24,7 @@ from launcher.core.gate import (
     LABELS,
     LAUNCH_AT_PREFIX,
     POLICY_PATH,
+    REGULAR,
     Decision,
     GateInput,
     State,
@@ -31,6 +33,7 @@ from launcher.core.gate import (
 )
 from launcher.core.gate_report import MARKER, read_meta, render
 from launcher.core.permissions import MembershipUnknown
+from launcher.core.provenance import History
 from launcher.core.pulls import Pull
 from launcher.core.text import clip
 from launcher.core.workflow_commands import workflow_command
@@ -51,10 +54,16 @@ class Outcome:
         return 0 if self.state in (State.SUCCESS, State.PENDING) else 1
 
 
-def fingerprint(info: Pull, reviews: list[Review], teams: dict[str, frozenset[str]]) -> str:
+def fingerprint(
+    info: Pull,
+    reviews: list[Review],
+    teams: dict[str, frozenset[str]],
+    history: History | None = None,
+) -> str:
     """Everything a decision depends on, as one hash."""
     data = {
-        "v": 1,
+        "v": 2,
+        "history": (history or History()).fingerprint(),
         "head": info.head_sha,
         "base": info.base_sha,
         "author": info.author.casefold(),
@@ -109,6 +118,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
         )
         return Outcome(State.SUCCESS, "not into the default branch", skipped=True)
     reviews = gh.reviews(number)
+    history = pull_history(gh, info)  # who pushed, base changes, dismissals (GitHub's record)
     existing = gh.find_comment(number, MARKER)
     meta = read_meta(existing.body) if existing else None
 
@@ -118,7 +128,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
                 gh.team_members(team)  # re-read: membership may have changed
         status = meta.get("status")
         if (
-            meta.get("fingerprint") == fingerprint(info, reviews, gh.teams_read)
+            meta.get("fingerprint") == fingerprint(info, reviews, gh.teams_read, history)
             and isinstance(status, list)
             and status[:1] != [State.ERROR.value]  # an error is never reused: decide again
             and gh.status(info.head_sha, CONTEXT) == tuple(status)
@@ -128,9 +138,9 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
             out.write(f"nothing changed since the last run: {state.value}: {status[1]}\n")
             return Outcome(state, status[1], skipped=True)
 
-    decision = decide_pull(gh, info, reviews, match=match)
+    decision = decide_pull(gh, info, reviews, match=match, history=history)
     meta = {
-        "fingerprint": fingerprint(info, reviews, gh.teams_read),
+        "fingerprint": fingerprint(info, reviews, gh.teams_read, history),
         "teams": sorted(gh.teams_read),
         "status": [decision.state.value, decision.description],
         "labels": sorted(wanted_labels(decision)) if decision.label else None,
@@ -158,12 +168,22 @@ def _labels_ok(info: Pull, wanted: object) -> bool:
     return sorted(label for label in info.labels if is_managed_label(label)) == sorted(wanted)
 
 
-def decide_pull(gh: GitHub, info: Pull, reviews: list[Review], *, match: bool = False) -> Decision:
+def decide_pull(
+    gh: GitHub,
+    info: Pull,
+    reviews: list[Review],
+    *,
+    match: bool = False,
+    history: History | None = None,
+) -> Decision:
     """The gate's decision for a pull request as GitHub shows it now, without writing anything.
 
     The launch job calls this for a merged pull request to re-check, at launch time, that its
-    requests were allowed at its merged head (reviews and the base's pools.yaml of that time).
+    requests were allowed at its merged head (reviews and the base's pools.yaml of that time,
+    and who pushed onto it, read here when not handed in).
     """
+    if history is None:
+        history = pull_history(gh, info)
     files = gh.changed_files(info.number)
     wanted = [
         f.path
@@ -178,12 +198,19 @@ def decide_pull(gh: GitHub, info: Pull, reviews: list[Review], *, match: bool = 
             f"{MAX_REQUEST_FILES} are checked in one pull request: split it"
         )
     policy_raw = gh.read_file(POLICY_PATH, info.base_sha)  # policy: always the base commit
+    # Modes from the git tree: the contents API reads a symlink as its target.
+    modes = tree_modes(gh, info.head_sha) if wanted else {}
     contents = {}
     for path in wanted:
+        if modes.get(path) != REGULAR:
+            continue  # a symlink, submodule or executable is invalid: never read as a request
         raw = gh.read_file(path, info.head_sha)  # requests: the head commit, as data
         if raw is not None:
             contents[path] = raw
-    data = GateInput(info.author, info.head_sha, files, reviews, policy_raw, contents)
+    data = GateInput(
+        info.author, info.head_sha, files, reviews, policy_raw, contents, history=history
+    )
+    data.modes = modes
     if match and policy_raw is not None:
         data.match_warnings = _match_warnings(policy_raw, contents)
     return decide(data, gh)
