@@ -221,7 +221,15 @@ class _Judge:
     def _tally(self, approving: frozenset[str], required: int) -> Tally:
         """Approvals from `approving`; dismissals of their rejections count only when made by
         one of them or an admin, never by the author or a pusher."""
-        admins = expand(self.policy.admins, self.policy, self.teams)
+        # Admins' teams are read only when a rejection was dismissed: a re-run with nothing
+        # dismissed reads no team it does not otherwise need.
+        admins = (
+            expand(self.policy.admins, self.policy, self.teams)
+            if any(
+                d.previous_state == "changes_requested" for d in self.history.dismissals.values()
+            )
+            else frozenset()
+        )
         return tally(
             self.data.reviews,
             approvers=approving,

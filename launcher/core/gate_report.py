@@ -13,9 +13,12 @@ import binascii
 import html
 import json
 import re
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from launcher.core.gate import Decision, Item, ItemKind, State
+from launcher.core.limits import CHECK_TEXT_CAP, COMMENT_CAP, fit
 
 MARKER = "<!-- launcher:gate -->"
 _META = re.compile(r"<!-- launcher:meta ([A-Za-z0-9+/=]{1,8000}) -->")
@@ -105,13 +108,59 @@ def _ours(item: Item) -> str:
     )
 
 
-def render(decision: Decision, meta: dict[str, Any]) -> str:
-    """The whole comment body; `meta` is kept hidden in it for the next run."""
-    lines = [MARKER, _meta_line(meta), ""]
-    lines.append(f"### {_ICONS[decision.state]} launcher: {decision.state.value}")
-    lines.append("")
+def render(decision: Decision, meta: dict[str, Any], notes: Sequence[str] = ()) -> str:
+    """The whole comment body, capped below GitHub's comment limit with the summary first;
+    `meta` is kept hidden in it for the next run, `notes` are warnings about the run itself
+    (a review request GitHub refused). What does not fit is in `details`."""
+    head = [MARKER, _meta_line(meta), "", *_summary(decision)]
+    for note in notes:
+        head.append(f"**Warning:** {untrusted(note, 1000)}")
+        head.append("")
+    return fit(head, _body(decision), _FOOTER, COMMENT_CAP, _more)
+
+
+def details(decision: Decision) -> str:
+    """The full list, one short line per file and per error, for the check run's details
+    (the comment's table has room for fewer): capped below GitHub's check-run text limit,
+    summary first."""
+    rows = [
+        f"- {_ICONS[item.state]} `{untrusted(item.path, 200)}` ({item.change}, "
+        f"{item.pool or '—'}): {untrusted(item.summary, 160)}"
+        for item in decision.items
+    ]
+    problems = [
+        f"- `{untrusted(p.path, 200)}` line {p.line}, column {p.column}: "
+        + untrusted(p.message, 300)
+        for p in decision.annotations
+    ]
+    return fit(_summary(decision), [*rows, "", *problems], (), CHECK_TEXT_CAP, _more)
+
+
+def _more(n: int) -> str:
+    return (
+        f"\n_… {n} more lines not shown (GitHub's size limit): the check run's details list "
+        "every file._"
+    )
+
+
+_FOOTER = (
+    "<sub>Only reviews count: an approver approves with **Approve**, rejects with "
+    "**Request changes** (the review text is the reason). Approvals of an older commit "
+    "do not count after a push.</sub>",
+)
+
+
+def _summary(decision: Decision) -> list[str]:
+    lines = [f"### {_ICONS[decision.state]} launcher: {decision.state.value}", ""]
     lines.append(untrusted(decision.description))
     lines.append("")
+    if len(decision.items) > 1:
+        counts = Counter(item.state for item in decision.items)
+        lines.append(
+            f"{len(decision.items)} items: "
+            + ", ".join(f"{counts[s]} {s.value}" for s in State if counts[s])
+        )
+        lines.append("")
     if decision.pushers:
         lines.append(
             "Pushed to this pull request besides its author: "
@@ -120,22 +169,8 @@ def render(decision: Decision, meta: dict[str, Any]) -> str:
             "them allows; bots and unknown accounts hold none)"
         )
         lines.append("")
-    if decision.items:
-        lines.append("| file | change | pool | author's tier | approvals | next step |")
-        lines.append("| --- | --- | --- | --- | --- | --- |")
-        for item in decision.items:
-            pool = item.pool or ("admins" if item.kind is ItemKind.CONTROL else "—")
-            lines.append(
-                f"| {_ICONS[item.state]} `{untrusted(item.path, 200)}` | {item.change} | {pool} "
-                f"| {_tier(item)} | {_approvals(item)} | {_next_step(item)} |"
-            )
-        lines.append("")
-    problems = decision.annotations
-    if problems:
-        lines.append("**Errors**")
-        lines.append("")
-        for p in problems:
-            lines.append(f"- `{p.path}` line {p.line}, column {p.column}: {untrusted(p.message)}")
+    if decision.error:
+        lines.append(f"The check could not decide: {untrusted(decision.error)}. Re-run the job.")
         lines.append("")
     rejections = [r for item in decision.items if item.tally for r in item.tally.rejected_by]
     seen: set[int] = set()
@@ -162,18 +197,32 @@ def render(decision: Decision, meta: dict[str, Any]) -> str:
             lines.append("")
         lines.append("> " + (untrusted(review.body, 2000) or "no reason given"))
         lines.append("")
+    return lines
+
+
+def _body(decision: Decision) -> list[str]:
+    lines: list[str] = []
+    if decision.items:
+        lines.append("| file | change | pool | author's tier | approvals | next step |")
+        lines.append("| --- | --- | --- | --- | --- | --- |")
+        for item in decision.items:
+            pool = item.pool or ("admins" if item.kind is ItemKind.CONTROL else "—")
+            lines.append(
+                f"| {_ICONS[item.state]} `{untrusted(item.path, 200)}` | {item.change} | {pool} "
+                f"| {_tier(item)} | {_approvals(item)} | {_next_step(item)} |"
+            )
+        lines.append("")
+    problems = decision.annotations
+    if problems:
+        lines.append("**Errors**")
+        lines.append("")
+        for p in problems:
+            lines.append(f"- `{p.path}` line {p.line}, column {p.column}: {untrusted(p.message)}")
+        lines.append("")
     warnings = [(item.path, w) for item in decision.items for w in item.warnings]
     if warnings:
         lines.append("**Warnings** (a request without an instance match fails at launch time)")
         lines.append("")
         lines.extend(f"- `{path}`: {untrusted(w)}" for path, w in warnings)
         lines.append("")
-    if decision.error:
-        lines.append(f"The check could not decide: {untrusted(decision.error)}. Re-run the job.")
-        lines.append("")
-    lines.append(
-        "<sub>Only reviews count: an approver approves with **Approve**, rejects with "
-        "**Request changes** (the review text is the reason). Approvals of an older commit "
-        "do not count after a push.</sub>"
-    )
-    return "\n".join(lines) + "\n"
+    return lines

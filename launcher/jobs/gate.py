@@ -31,7 +31,7 @@ from launcher.core.gate import (
     decide,
     launch_at_label,
 )
-from launcher.core.gate_report import MARKER, read_meta, render
+from launcher.core.gate_report import MARKER, details, read_meta, render
 from launcher.core.permissions import MembershipUnknown
 from launcher.core.provenance import History
 from launcher.core.pulls import Pull
@@ -145,7 +145,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
         "status": [decision.state.value, decision.description],
         "labels": sorted(wanted_labels(decision)) if decision.label else None,
     }
-    writes = _apply(gh, info, reviews, decision, render(decision, meta), existing)
+    writes = _apply(gh, info, reviews, decision, meta, existing)
     _report(gh, decision, out)
     return Outcome(decision.state, decision.description, writes)
 
@@ -241,7 +241,7 @@ def _apply(
     info: Pull,
     reviews: list[Review],
     decision: Decision,
-    body: str,
+    meta: dict[str, object],
     existing: Comment | None,
 ) -> list[str]:
     writes: list[str] = []
@@ -249,12 +249,7 @@ def _apply(
         info.head_sha, CONTEXT, decision.state.value, decision.description, info.html_url
     ):
         writes.append(f"status {decision.state.value}")
-    if gh.upsert_comment(info.number, MARKER, body, existing):
-        writes.append("comment")
-    if decision.label is not None:  # None: undecided, leave the labels as they are
-        wanted = wanted_labels(decision)
-        if gh.sync_labels(info.number, info.labels, is_managed_label, wanted):
-            writes.append("label " + ", ".join(sorted(wanted)))
+    notes: list[str] = []
     reviewed = {r.user.casefold() for r in reviews}
     asked = {u.casefold() for u in info.requested_users}
     users = [
@@ -264,8 +259,20 @@ def _apply(
     ]
     asked_teams = {t.casefold() for t in info.requested_teams}
     teams = [t for t in decision.request_teams if t.casefold() not in asked_teams]
-    if gh.request_reviews(info.number, users, teams):
-        writes.append("review requests " + ", ".join([*users, *(f"@{t}" for t in teams)]))
+    try:
+        if gh.request_reviews(info.number, users, teams):
+            writes.append("review requests " + ", ".join([*users, *(f"@{t}" for t in teams)]))
+    except GitHubError as exc:
+        # Asking for reviews is a courtesy, not part of the decision: GitHub refuses it for a
+        # team without access to the repository, and that must not end the run in `error`.
+        asked_for = ", ".join([*users, *(f"@{t}" for t in teams)])
+        notes.append(f"could not request reviews from {asked_for}: {exc}")
+    if gh.upsert_comment(info.number, MARKER, render(decision, meta, notes), existing):
+        writes.append("comment")
+    if decision.label is not None:  # None: undecided, leave the labels as they are
+        wanted = wanted_labels(decision)
+        if gh.sync_labels(info.number, info.labels, is_managed_label, wanted):
+            writes.append("label " + ", ".join(sorted(wanted)))
     return writes
 
 
@@ -282,7 +289,9 @@ def _report(gh: GitHub, decision: Decision, out: TextIO) -> None:
         for warning in item.warnings:
             out.write(workflow_command("warning", warning, file=item.path) + "\n")
     out.write(f"{CONTEXT}: {decision.state.value}: {decision.description}\n")
-    gh.settings.append_summary(f"**{CONTEXT}**: {decision.state.value}: {decision.description}\n")
+    # The full list (every file), capped below GitHub's check-run text limit: the job summary
+    # until the verdict is a check run, whose details then carry it.
+    gh.settings.append_summary(f"**{CONTEXT}**: {decision.state.value}\n\n{details(decision)}")
 
 
 def _fail_closed(gh: GitHub, reason: str, sha: str | None, out: TextIO) -> Outcome:

@@ -272,3 +272,46 @@ def test_a_request_that_is_not_a_regular_file_is_invalid(
     )
     assert "::error file=deployments/dev/tool.yaml" in out
     refused_merge(world, "alice", number)
+
+
+# --- 7. limits ---------------------------------------------------------------------------------
+
+
+def test_300_request_files_fit_the_comment_and_the_full_list_is_in_the_details(
+    world: World, tmp_path: Any
+) -> None:
+    import io
+
+    from launcher.adapters.github import GitHub
+    from launcher.core.limits import COMMENT_LIMIT
+    from launcher.jobs.gate import run_gate
+
+    long = "x" * 40
+    files = {f"deployments/dev/{long}-{i:03d}.yaml": request(f"{long}-{i:03d}") for i in range(300)}
+    number = world.open_pr("bob", files)
+    settings = world.settings()
+    settings.step_summary = str(tmp_path / "summary.md")
+    outcome = run_gate(GitHub(settings), number, out=io.StringIO(), match=False)
+    assert outcome.state.value == "pending"  # decided, not an error on the comment's size
+    (comment,) = world.comments(number)
+    assert len(comment.body) <= COMMENT_LIMIT
+    summary_at = comment.body.index("waiting for 1 approval from dev approvers")
+    assert summary_at < comment.body.index("| file |")
+    assert "more lines not shown (GitHub's size limit)" in comment.body
+    details = (tmp_path / "summary.md").read_text()
+    assert all(path in details for path in files)
+
+
+def test_a_refused_review_request_is_a_warning_not_an_error(world: World) -> None:
+    world.sb.add_team("acme", "outsiders", members=["frank"])  # no access to acme/infra
+    pools = (world.repo("alice").get_contents("pools.yaml").decoded_content.decode()).replace(
+        'modify: ["group:dev-owners", "@acme/dev-leads"]', 'modify: ["@acme/outsiders"]'
+    )
+    world.sb.push_files(world.repo_name, "main", {"pools.yaml": pools}, "outsiders", "pat")
+    number = world.open_pr("bob", {WEB: request()})
+    outcome, _ = world.gate(number)
+    assert outcome.exit_code == 0
+    assert world.status(number) == ("pending", "waiting for 1 approval from dev approvers")
+    body = world.comments(number)[0].body
+    assert "**Warning:** could not request reviews from @\u200bacme/outsiders" in body
+    assert "Reviews may only be requested from collaborators" in body
