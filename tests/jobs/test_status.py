@@ -161,7 +161,10 @@ def test_pending_shows_approvals_and_deadlines(scenario: Scenario) -> None:
     assert counts["GET /repos/{owner}/{repo}/contents/{path}"] == 6  # pools.yaml + the request
     assert "GET /repos/{owner}/{repo}/pulls/{pull_number}" not in counts  # listed, not fetched
     assert "GET /repos/{owner}/{repo}/deployments" not in counts
-    assert sum(counts.values()) == 5 + 3 * 4 + 1  # lists, 4 per pull request, 1 team
+    # lists, then per pull request: reviews, files, pools.yaml, the request, and GitHub's record
+    # of who pushed (activity), its events and its head tree's modes; 1 team
+    assert counts["GET /repos/{owner}/{repo}/activity"] == 3
+    assert sum(counts.values()) == 5 + 3 * 7 + 1
     nope_left = short_duration(s.created("dev/nope") + timedelta(days=14) - LATER)
     expected = [
         ["POOL", "REQUEST", "PR", "STATE", "REQUESTER", "AGE", "LAUNCH AT", "AUTO-REJECT IN",

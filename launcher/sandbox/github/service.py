@@ -80,6 +80,8 @@ class GitHub:
         self._pr_diff_cache: dict[tuple[str, str, str], tuple[list[FileChange], int]] = {}
         # GitHub Actions' settings (sandbox/github/environments.py, oidc.py)
         self.actions_environments = Environments()
+        # Owners on GitHub Free: their private repositories get no rulesets or protection.
+        self.free_plan_owners: set[str] = set()
         self.actions_oidc = Oidc()
         self.merge_queues = MergeQueues()  # sandbox/github/merge_queue.py
         self.events.listeners.append(lambda event: merge_queue.on_event(self, event))
