@@ -197,6 +197,7 @@ class GitHub:
             else (),
             merge_commit_sha=p.merge_commit_sha,
             head_ref=p.head.ref,
+            default_branch=(p.base.repo.default_branch if p.base.repo else "") or "",
         )
 
     @_wrap("listing open pull requests")

@@ -28,6 +28,7 @@ class Pull:
     requested_teams: tuple[str, ...] = ()  # "org/slug"
     merge_commit_sha: str | None = None
     head_ref: str = ""  # the head branch's name (pushes onto it are read from the activity log)
+    default_branch: str = ""  # the base repository's default branch, as the pull request says
 
     @property
     def waiting(self) -> bool:

@@ -107,7 +107,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
     if info.state != "open":
         out.write(f"pull request #{number} is {info.state}: nothing to gate\n")
         return Outcome(State.SUCCESS, "closed", skipped=True)
-    default = gh.default_branch()
+    default = info.default_branch or gh.default_branch()  # the pull request carries it
     if info.base_ref != default:
         # Only the default branch launches, and the status belongs to the head commit, which
         # a pull request into main may share: a decision made against another base (its
