@@ -1,8 +1,9 @@
 """The gate job: read a pull request, decide with the core, and say so on GitHub.
 
-Re-runs are cheap and silent: the sticky comment carries a fingerprint of everything the
-decision depended on (head and base commits, author, reviews, the teams consulted), so when
-nothing changed the job only confirms the status is still in place. Any error while deciding
+Re-runs are cheap and silent: launcher's own verdict carries a digest of everything the
+decision depended on (head and base commits, author, reviews, the teams consulted, who pushed,
+base changes, dismissals) and what it set, so when nothing changed the job writes nothing
+(`gate_memory`); the editable sticky comment holds hints only. Any error while deciding
 posts an `error` status (fail closed) and exits non-zero.
 """
 
@@ -17,6 +18,7 @@ from typing import TextIO
 
 from launcher.adapters.github import Comment, GitHub, GitHubError
 from launcher.adapters.github_history import pull_history, tree_modes
+from launcher.adapters.github_verdicts import VerdictRecord, post_verdict, verdict_record
 from launcher.core.approvals import Review
 from launcher.core.documents import REQUEST_PATH, load_policy, load_request
 from launcher.core.gate import (
@@ -37,6 +39,7 @@ from launcher.core.provenance import History
 from launcher.core.pulls import Pull
 from launcher.core.text import clip
 from launcher.core.workflow_commands import workflow_command
+from launcher.jobs.gate_memory import digest, foreign_notes, may_skip, target_url
 
 MAX_REQUEST_FILES = 300  # per pull request; a larger one is refused rather than half-read
 MANAGED_LABELS = set(LABELS.values())
@@ -120,32 +123,43 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
     reviews = gh.reviews(number)
     history = pull_history(gh, info)  # who pushed, base changes, dismissals (GitHub's record)
     existing = gh.find_comment(number, MARKER)
-    meta = read_meta(existing.body) if existing else None
+    meta = read_meta(existing.body) if existing else None  # hints only: anyone can edit it
+    record = verdict_record(gh, info.head_sha, CONTEXT)
 
     if meta and isinstance(meta.get("teams"), list):
         for team in meta["teams"]:
             if isinstance(team, str):
                 gh.team_members(team)  # re-read: membership may have changed
-        status = meta.get("status")
+        labels = meta.get("labels")
+        hinted = labels if isinstance(labels, list) else None
         if (
-            meta.get("fingerprint") == fingerprint(info, reviews, gh.teams_read, history)
-            and isinstance(status, list)
-            and status[:1] != [State.ERROR.value]  # an error is never reused: decide again
-            and gh.status(info.head_sha, CONTEXT) == tuple(status)
-            and _labels_ok(info, meta.get("labels"))
+            record.own is not None
+            and may_skip(
+                record,
+                fingerprint(info, reviews, gh.teams_read, history),
+                hinted,
+                State.ERROR.value,
+            )
+            and _labels_ok(info, labels)
         ):
-            state = State(status[0])
-            out.write(f"nothing changed since the last run: {state.value}: {status[1]}\n")
-            return Outcome(state, status[1], skipped=True)
+            state = State(record.own.state)
+            description = record.own.description
+            out.write(f"nothing changed since the last run: {state.value}: {description}\n")
+            return Outcome(state, description, skipped=True)
 
     decision = decide_pull(gh, info, reviews, match=match, history=history)
+    labels_set = sorted(wanted_labels(decision)) if decision.label else None
     meta = {
-        "fingerprint": fingerprint(info, reviews, gh.teams_read, history),
         "teams": sorted(gh.teams_read),
-        "status": [decision.state.value, decision.description],
-        "labels": sorted(wanted_labels(decision)) if decision.label else None,
+        "labels": labels_set,
     }
-    writes = _apply(gh, info, reviews, decision, meta, existing)
+    memo = digest(
+        fingerprint(info, reviews, gh.teams_read, history),
+        labels_set,
+        (decision.state.value, decision.description),
+        record.foreign,
+    )
+    writes = _apply(gh, info, reviews, decision, meta, existing, record, memo)
     _report(gh, decision, out)
     return Outcome(decision.state, decision.description, writes)
 
@@ -243,13 +257,21 @@ def _apply(
     decision: Decision,
     meta: dict[str, object],
     existing: Comment | None,
+    record: VerdictRecord,
+    memo: str,
 ) -> list[str]:
     writes: list[str] = []
-    if gh.set_status(
-        info.head_sha, CONTEXT, decision.state.value, decision.description, info.html_url
+    url = target_url(info.html_url, memo)
+    own = record.own
+    if (
+        own is None
+        or record.shadowed
+        or (own.state, own.description, own.target_url)
+        != (decision.state.value, decision.description, url)
     ):
+        post_verdict(gh, info.head_sha, CONTEXT, decision.state.value, decision.description, url)
         writes.append(f"status {decision.state.value}")
-    notes: list[str] = []
+    notes: list[str] = foreign_notes(record, CONTEXT)
     reviewed = {r.user.casefold() for r in reviews}
     asked = {u.casefold() for u in info.requested_users}
     users = [

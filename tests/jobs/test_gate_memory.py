@@ -1,0 +1,95 @@
+"""The gate's memory lives only where launcher's identity writes (issue 17, items 4 and 5).
+
+The sticky comment is editable by any writer, so it holds hints only; the digest a re-run
+skips on is in launcher's own verdict. A `launcher/approval` verdict set by anyone else is
+ignored, reported on the pull request with who set it, and launcher's own is written again so
+it is the latest.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+from launcher.adapters.github import GitHub
+from launcher.adapters.github_history import pull_history
+from launcher.jobs.gate import fingerprint
+from tests.jobs.conftest import BOT, World, request
+from tests.jobs.test_gate_provenance import refused_merge, ruled  # noqa: F401
+
+WEB = "deployments/dev/web.yaml"
+META = re.compile(r"<!-- launcher:meta ([A-Za-z0-9+/=]+) -->")
+
+
+def forge_comment(world: World, number: int, by: str) -> None:
+    """What an attacker with write access can do: recompute the fingerprint of the pull
+    request as it is now (all of it is public) and write it, with a passing status, into the
+    gate's own comment, as the gate before issue 17 kept its memory there."""
+    settings = world.settings()
+    settings.token = world.tokens[by]
+    gh = GitHub(settings)
+    info = gh.pull(number)
+    (comment,) = [c for c in world.comments(number) if c.user.login == BOT]
+    old = json.loads(base64.b64decode(META.search(comment.body).group(1)))  # type: ignore[union-attr]
+    for team in old.get("teams", []):
+        gh.team_members(team)
+    forged = {
+        **old,
+        "fingerprint": fingerprint(info, gh.reviews(number), gh.teams_read, pull_history(gh, info)),
+        "status": ["success", "1 request may launch"],
+        "labels": ["launch:approved"],
+    }
+    encoded = base64.b64encode(json.dumps(forged, sort_keys=True).encode()).decode()
+    body = META.sub(f"<!-- launcher:meta {encoded} -->", comment.body)
+    world.repo(by).get_issue(number).get_comment(comment.id).edit(body)
+
+
+def test_an_edited_comment_cannot_make_a_re_run_skip(ruled: World) -> None:  # noqa: F811
+    world = ruled
+    number = world.open_pr("bob", {WEB: request(count=8)})
+    world.review("dave", number)
+    world.gate(number)
+    assert world.status(number) == ("success", "1 request may launch")
+    world.review("erin", number, "REQUEST_CHANGES", "Eight is too many")
+    forge_comment(world, number, "bob")
+    outcome, out = world.gate(number)
+    assert "nothing changed since the last run" not in out
+    assert outcome.exit_code == 1
+    assert world.status(number) == ("failure", "rejected by @erin: Eight is too many")
+    refused_merge(world, "bob", number)
+
+
+def test_a_re_run_with_nothing_changed_still_skips(world: World) -> None:
+    number = world.open_pr("alice", {WEB: request()})
+    world.gate(number)
+    outcome, out = world.gate(number)
+    assert outcome.skipped and "nothing changed since the last run: success" in out
+
+
+def test_a_verdict_set_by_someone_else_is_reported_and_launcher_s_is_restored(
+    ruled: World,  # noqa: F811
+) -> None:
+    world = ruled
+    number = world.open_pr("bob", {WEB: request(count=8)})
+    world.gate(number)
+    assert world.status(number) == ("pending", "waiting for 1 approval from dev approvers")
+    head = world.repo("bob").get_pull(number).head.sha
+    world.repo("mallory").get_commit(head).create_status(
+        state="success", description="1 request may launch", context="launcher/approval"
+    )
+    assert world.status(number) == ("success", "1 request may launch")  # GitHub shows the latest
+    outcome, out = world.gate(number)
+    assert not outcome.skipped
+    latest = next(
+        s
+        for s in world.repo("alice").get_commit(head).get_statuses()
+        if s.context == "launcher/approval"
+    )
+    assert (latest.creator.login, latest.state) == (BOT, "pending")
+    body = world.comments(number)[0].body
+    assert "a launcher/approval status was also set by mallory (success" in body
+    assert "launcher ignores it" in body
+    refused_merge(world, "bob", number)
+    outcome, _ = world.gate(number)  # reported once: the next run has nothing new
+    assert outcome.skipped
