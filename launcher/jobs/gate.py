@@ -39,6 +39,7 @@ from launcher.core.provenance import History
 from launcher.core.pulls import Pull
 from launcher.core.text import clip
 from launcher.core.workflow_commands import workflow_command
+from launcher.jobs import foreign_verdicts
 from launcher.jobs.gate_memory import digest, foreign_notes, may_skip, target_url
 
 MAX_REQUEST_FILES = 300  # per pull request; a larger one is refused rather than half-read
@@ -272,6 +273,12 @@ def _apply(
         post_verdict(gh, info.head_sha, CONTEXT, decision.state.value, decision.description, url)
         writes.append(f"status {decision.state.value}")
     notes: list[str] = foreign_notes(record, CONTEXT)
+    try:
+        who = foreign_verdicts.record(gh, info, record.foreign)
+        if who:
+            writes.append("recorded foreign verdicts by " + ", ".join(who))
+    except GitHubError as exc:  # a report, not the decision: never an error
+        notes.append(f"could not record the foreign verdicts for `launcher status`: {exc}")
     reviewed = {r.user.casefold() for r in reviews}
     asked = {u.casefold() for u in info.requested_users}
     users = [

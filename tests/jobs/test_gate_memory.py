@@ -12,9 +12,12 @@ import base64
 import json
 import re
 
+import pytest
+
 from launcher.adapters.github import GitHub
 from launcher.adapters.github_history import pull_history
 from launcher.jobs.gate import fingerprint
+from tests.conftest import run_cli
 from tests.jobs.conftest import BOT, World, request
 from tests.jobs.test_gate_provenance import refused_merge, ruled  # noqa: F401
 
@@ -93,3 +96,43 @@ def test_a_verdict_set_by_someone_else_is_reported_and_launcher_s_is_restored(
     refused_merge(world, "bob", number)
     outcome, _ = world.gate(number)  # reported once: the next run has nothing new
     assert outcome.skipped
+
+
+def test_launcher_status_lists_foreign_verdicts_from_launcher_s_own_record(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number = world.open_pr("bob", {WEB: request(count=8)})
+    head = world.repo("bob").get_pull(number).head.sha
+    world.repo("mallory").get_commit(head).create_status(
+        state="success", description="looks fine", context="launcher/approval"
+    )
+    outcome, _ = world.gate(number)
+    assert "recorded foreign verdicts by mallory" in outcome.writes
+    # Someone else's deployment under launcher's task is not launcher's record.
+    world.repo("carol").create_deployment(
+        head, task="launcher-foreign-verdict", environment="launcher-foreign-verdicts",
+        payload={"pr": number, "creator": "nobody", "state": "success"},
+        required_contexts=[], auto_merge=False,
+    )  # fmt: skip
+    for name, value in {
+        "GITHUB_REPOSITORY": world.repo_name,
+        "GITHUB_TOKEN": world.tokens[BOT],
+        "GITHUB_API_URL": world.sb.url,
+        "LAUNCHER_BOT_LOGIN": BOT,
+        "LAUNCHER_GITHUB_THROTTLE": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    result = run_cli(world.tmp, "status")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    at = lines.index(
+        "launcher/approval verdicts set by others (ignored; the ruleset requires launcher's)"
+    )
+    assert lines[at + 1 :] == [f"#{number}  {head[:7]}  mallory  success: looks fine"]
+    world.gate(number)  # the next run records nothing twice
+    result = run_cli(world.tmp, "status", "--format", "json")
+    assert json.loads(result.out)["foreign_verdicts"] == [
+        {"pr": number, "sha": head, "creator": "mallory", "state": "success",
+         "description": "looks fine"}
+    ]  # fmt: skip

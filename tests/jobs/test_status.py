@@ -24,7 +24,8 @@ STATUS_CALLS = {
     "GET /repos/{owner}/{repo}/git/trees/{tree_sha}": 1,
     "GET /repos/{owner}/{repo}/git/blobs/{file_sha}": 1,
     "GET /repos/{owner}/{repo}/pulls": 1,
-    "GET /repos/{owner}/{repo}/deployments": 2,
+    # launch records, sweep records, and the gate's records of others' launcher/approval
+    "GET /repos/{owner}/{repo}/deployments": 3,
 }
 
 
