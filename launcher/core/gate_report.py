@@ -2,8 +2,9 @@
 
 Untrusted text (review bodies, values quoted from request files) is neutralised before it is
 put in the comment: no HTML, no @mentions, no table breaking. The hidden marker lets the job
-find its own comment again and edit it rather than add another; the hidden meta records the
-inputs of the decision so that a re-run with nothing changed can stop early.
+find its own comment again and edit it rather than add another; the hidden meta holds hints
+only (the teams consulted, the labels set): anyone with write access can edit the comment, so
+what lets a re-run stop early is a digest in launcher's own verdict (`jobs/gate_memory`).
 """
 
 from __future__ import annotations

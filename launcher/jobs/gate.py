@@ -320,7 +320,9 @@ def _report(gh: GitHub, decision: Decision, out: TextIO) -> None:
     out.write(f"{CONTEXT}: {decision.state.value}: {decision.description}\n")
     # The full list (every file), capped below GitHub's check-run text limit: the job summary
     # until the verdict is a check run, whose details then carry it.
-    gh.settings.append_summary(f"**{CONTEXT}**: {decision.state.value}\n\n{details(decision)}")
+    gh.settings.append_summary(
+        f"**{CONTEXT}**: {decision.state.value}: {decision.description}\n\n{details(decision)}"
+    )
 
 
 def _fail_closed(gh: GitHub, reason: str, sha: str | None, out: TextIO) -> Outcome:
