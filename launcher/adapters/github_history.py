@@ -115,6 +115,13 @@ def pull_history(gh: GitHub, info: Pull) -> History:
     """Pushers (the commits are read only when someone other than the author pushed) and the
     issue events: two requests for a pull request only its author pushed to."""
     acts = activities(gh, info.head_ref)
+    if not any(a.after == info.head_sha for a in acts):
+        # Every head commit got there by a push GitHub recorded: without that record, who
+        # pushed cannot be told, and guessing "the author" would be a pass on no evidence.
+        raise GitHubError(
+            f"the activity log has no push of the head commit {info.head_sha[:12]} to "
+            f"{info.head_ref}: who pushed it cannot be told"
+        )
     pushed_by: tuple[Any, ...] = ()
     if needs_commits(acts, info.head_ref, info.author):
         pushed_by = pushers(acts, info.head_ref, pull_commits(gh, info.number), info.author)

@@ -315,3 +315,30 @@ def test_a_refused_review_request_is_a_warning_not_an_error(world: World) -> Non
     body = world.comments(number)[0].body
     assert "**Warning:** could not request reviews from @\u200bacme/outsiders" in body
     assert "Reviews may only be requested from collaborators" in body
+
+
+def test_a_head_commit_no_recorded_push_put_there_is_an_error(world: World) -> None:
+    """A ref moved outside GitHub's record (here: straight in the bare repository) leaves no
+    one to attribute the head commit to: the gate cannot tell who pushed, so it errs."""
+    import subprocess
+
+    number = world.open_pr("alice", {WEB: request()})
+    repo = world.repo("alice")
+    branch = world.branches[number]
+    head = repo.get_branch(branch).commit.sha
+    blob = repo.create_git_blob(request("swarm", count=900), "utf-8")
+    element = InputGitTreeElement("deployments/dev/swarm.yaml", "100644", "blob", sha=blob.sha)
+    tree = repo.create_git_tree([element], repo.get_git_tree(head))
+    commit = repo.create_git_commit("unrecorded", tree, [repo.get_git_commit(head)])
+    git_dir = world.sb.git_dir(world.repo_name)
+    for ref in (f"refs/heads/{branch}", f"refs/pull/{number}/head"):
+        subprocess.run(
+            ["git", "--git-dir", str(git_dir), "update-ref", ref, commit.sha], check=True
+        )
+    with world.sb.gh.state.lock:  # the stand-in's view of its branches, moved the same way
+        world.sb.repo(world.repo_name).branches[branch] = commit.sha
+    assert world.repo("alice").get_pull(number).head.sha == commit.sha
+    outcome, _ = world.gate(number)
+    assert outcome.exit_code == 1
+    state, description = world.status(number)
+    assert state == "error" and "who pushed it cannot be told" in description
