@@ -11,18 +11,33 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
+from launcher.core import limits
 from launcher.core.approvals import Review
 from launcher.core.deployments import Deployment
 from launcher.core.gate import ChangedFile
 from launcher.core.permissions import MembershipUnknown
+from launcher.core.problems import Problem
 from launcher.core.pulls import Pull
 from launcher.core.yamlsafe import MAX_BYTES
 
 DEFAULT_API = "https://api.github.com"
+TRIAL_PREFIX = "trial mode (forgeable by any writer): "
+TRIAL_ACK_VARIABLE = "LAUNCHER_TRIAL_ACKNOWLEDGED"
+VERDICT_STATES = ("success", "pending", "failure", "error")
+CHECK_TEXT_MAX = 65535  # characters of a check run's summary
+COMMENT_MAX = 65536  # characters of a comment body
+CUT_NOTE = "\n\n… (cut: too long for GitHub; the job's log has everything)\n"
+
+
+def _fit(text: str, limit: int) -> str:
+    """`text` cut to GitHub's limit (its start, where launcher keeps its notes, survives)."""
+    return text if len(text) <= limit else text[: limit - len(CUT_NOTE)] + CUT_NOTE
+
+
 MAX_LISTED_FILES = 3000  # GitHub lists at most this many files of a pull request
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -39,10 +54,28 @@ class Comment:
     body: str
 
 
+@dataclass(frozen=True)
+class CheckRun:
+    """launcher's own latest check run of one name on a commit, as the API returned it."""
+
+    id: int
+    state: str  # the verdict it carries: success, pending, failure or error
+    title: str
+    summary: str
+
+
 @dataclass
 class Settings:
     """How to reach GitHub and where the Actions run reports, from the environment Actions
-    provides: the one place launcher reads GITHUB_* and LAUNCHER_GITHUB_* variables."""
+    provides: the one place launcher reads GITHUB_*, LAUNCHER_GITHUB_* and LAUNCHER_APP_*
+    variables.
+
+    App mode (LAUNCHER_APP_ID and LAUNCHER_APP_PRIVATE_KEY set): launcher signs a JWT with the
+    app's key and mints an installation token for this repository, valid one hour, for this
+    job only; everything it writes is written as the app, which nobody else can impersonate.
+    Trial mode (only GITHUB_TOKEN): writes are the github-actions app's, which any workflow of
+    any writer can also use, so every verdict and comment says so (`TRIAL_PREFIX`).
+    """
 
     repository: str
     token: str
@@ -56,6 +89,9 @@ class Settings:
     step_summary: str | None = None  # the job summary file (GITHUB_STEP_SUMMARY)
     run_url: str | None = None  # the workflow run, linked from deployment statuses
     event_path: str | None = None  # the event that started the job (GITHUB_EVENT_PATH)
+    app_id: str = ""
+    app_private_key: str = ""
+    trial_acknowledged: bool = False  # the repository variable LAUNCHER_TRIAL_ACKNOWLEDGED
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, access: bool = True) -> Settings:
@@ -68,6 +104,9 @@ class Settings:
         settings = cls(
             repository=env.get("GITHUB_REPOSITORY", ""),
             token=env.get("GITHUB_TOKEN", ""),
+            app_id=env.get("LAUNCHER_APP_ID", "").strip(),
+            app_private_key=env.get("LAUNCHER_APP_PRIVATE_KEY", "").strip(),
+            trial_acknowledged=env.get(TRIAL_ACK_VARIABLE, "").strip().lower() == "true",
             api_url=env.get("GITHUB_API_URL") or DEFAULT_API,
             bot_login=env.get("LAUNCHER_BOT_LOGIN") or "github-actions[bot]",
             timeout=int(env.get("LAUNCHER_GITHUB_TIMEOUT") or 30),
@@ -83,48 +122,60 @@ class Settings:
             settings.check_access()
         return settings
 
+    @property
+    def app_mode(self) -> bool:
+        """True when launcher authenticates as its GitHub App (both app settings given)."""
+        return bool(self.app_id and self.app_private_key)
+
+    @property
+    def trial(self) -> bool:
+        return not self.app_mode
+
     def check_access(self) -> None:
-        """Raise GitHubError unless the repository and a token are known."""
-        missing = [
-            name
-            for name, value in (
-                ("GITHUB_REPOSITORY", self.repository),
-                ("GITHUB_TOKEN", self.token),
+        """Raise GitHubError unless the repository and a credential are known. Half an app
+        configuration is an error, never a silent fall back to trial mode."""
+        if bool(self.app_id) != bool(self.app_private_key):
+            given, missing = (
+                ("LAUNCHER_APP_ID", "LAUNCHER_APP_PRIVATE_KEY")
+                if self.app_id
+                else ("LAUNCHER_APP_PRIVATE_KEY", "LAUNCHER_APP_ID")
             )
-            if not value
-        ]
-        if missing:
-            raise GitHubError(f"{' and '.join(missing)} must be set (GitHub Actions sets them)")
+            raise GitHubError(
+                f"{given} is set but {missing} is not: set both for app mode, neither for "
+                "trial mode"
+            )
+        wanted = [("GITHUB_REPOSITORY", self.repository)]
+        if not self.app_mode:
+            wanted.append(("GITHUB_TOKEN", self.token))
+        missing_names = [name for name, value in wanted if not value]
+        if missing_names:
+            raise GitHubError(
+                f"{' and '.join(missing_names)} must be set (GitHub Actions sets them)"
+            )
+
+    def aws_refusal(self) -> str | None:
+        """Why a job must not use AWS (None: it may). In trial mode anyone with write access
+        can forge launcher's verdict, so AWS is used only once an admin has said they know."""
+        if self.app_mode or self.trial_acknowledged:
+            return None
+        return (
+            "trial mode: launcher runs with the plain GITHUB_TOKEN, whose verdicts any writer "
+            "can forge, so it does not use AWS. Configure the GitHub App (docs/adopting.md), or "
+            f"have an admin set the repository variable {TRIAL_ACK_VARIABLE}=true to accept "
+            "the risk"
+        )
+
+    def mark(self, text: str) -> str:
+        """`text` as launcher publishes it: prefixed with the trial-mode warning in trial mode."""
+        if self.trial and not text.startswith(TRIAL_PREFIX):
+            return TRIAL_PREFIX + text
+        return text
 
     def append_summary(self, markdown: str) -> None:
         """Add to the job's summary page, when running in GitHub Actions (else nothing)."""
         if self.step_summary:
             with open(self.step_summary, "a", encoding="utf-8") as handle:
                 handle.write(markdown)
-
-
-def _client(settings: Settings) -> Any:
-    from github import Auth, Github, GithubRetry
-
-    # Only idempotent methods are retried: a retried POST could post a comment twice.
-    retry = GithubRetry(
-        total=settings.retries,
-        backoff_factor=settings.backoff,
-        allowed_methods=frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"}),
-        max_rate_limit_wait=settings.max_rate_limit_wait,
-    )
-    kwargs: dict[str, Any] = {}
-    if not settings.throttle:
-        kwargs.update(seconds_between_requests=0, seconds_between_writes=0)
-    return Github(
-        base_url=settings.api_url,
-        auth=Auth.Token(settings.token),
-        timeout=settings.timeout,
-        retry=retry,
-        per_page=100,  # the maximum: one request per 100 files, reviews or comments
-        lazy=True,
-        **kwargs,
-    )
 
 
 def _wrap(action: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
@@ -150,6 +201,61 @@ def _wrap(action: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     return decorate
 
 
+def _client_options(settings: Settings) -> dict[str, Any]:
+    from github import GithubRetry
+
+    # Only idempotent methods are retried: a retried POST could post a comment twice.
+    retry = GithubRetry(
+        total=settings.retries,
+        backoff_factor=settings.backoff,
+        allowed_methods=frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"}),
+        max_rate_limit_wait=settings.max_rate_limit_wait,
+    )
+    kwargs: dict[str, Any] = {"timeout": settings.timeout, "retry": retry}
+    if not settings.throttle:
+        kwargs.update(seconds_between_requests=0, seconds_between_writes=0)
+    return kwargs
+
+
+@_wrap("authenticating as the GitHub App")
+def _installation_token(settings: Settings) -> tuple[str, str]:
+    """(token, bot login) of a fresh installation token of launcher's app for this repository:
+    the app's JWT (signed with its private key, valid minutes) buys a token that expires
+    after one hour, so nothing long-lived is stored anywhere but the key. Two requests."""
+    from github import Auth, GithubIntegration
+
+    key = settings.app_private_key.replace("\\n", "\n")  # a key pasted with literal \n
+    try:
+        auth = Auth.AppAuth(settings.app_id, key)
+        auth.token  # noqa: B018 - sign a JWT now: a bad key is a configuration error
+    except (ValueError, TypeError) as exc:
+        raise GitHubError(f"LAUNCHER_APP_PRIVATE_KEY is not a usable RSA key: {exc}") from exc
+    integration = GithubIntegration(
+        base_url=settings.api_url, auth=auth, **_client_options(settings)
+    )
+    owner, _, name = settings.repository.partition("/")
+    installation = integration.get_repo_installation(owner, name)
+    slug = installation.raw_data.get("app_slug") or ""
+    minted = integration.get_access_token(installation.id)
+    return str(minted.token), f"{slug}[bot]" if slug else settings.bot_login
+
+
+def _client(settings: Settings) -> Any:
+    from github import Auth, Github
+
+    kwargs = _client_options(settings)
+    token = settings.token
+    if settings.app_mode:
+        token, settings.bot_login = _installation_token(settings)
+    return Github(
+        base_url=settings.api_url,
+        auth=Auth.Token(token),
+        per_page=100,  # the maximum: one request per 100 files, reviews or comments
+        lazy=True,
+        **kwargs,
+    )
+
+
 class GitHub:
     """One repository, through PyGithub."""
 
@@ -158,6 +264,7 @@ class GitHub:
         self.gh = _client(settings)
         self.repo = self.gh.get_repo(settings.repository)  # lazy: no request until used
         self._teams: dict[str, frozenset[str]] = {}
+        self._foreign_checks: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._pulls: dict[int, Any] = {}
 
     # --- reading ------------------------------------------------------------------------
@@ -198,6 +305,7 @@ class GitHub:
             merge_commit_sha=p.merge_commit_sha,
             head_ref=p.head.ref,
             default_branch=(p.base.repo.default_branch if p.base.repo else "") or "",
+            head_repo=(p.head.raw_data.get("repo") or {}).get("full_name") or "",
         )
 
     @_wrap("listing open pull requests")
@@ -305,31 +413,82 @@ class GitHub:
                 return Comment(comment.id, comment.user.login, comment.body)
         return None
 
-    @_wrap("reading commit statuses")
-    def status(self, sha: str, context: str) -> tuple[str, str] | None:
-        """The latest (state, description) for `context` on `sha`, if any."""
-        combined = self.repo.get_commit(sha).get_combined_status()
-        for status in combined.statuses:
-            if status.context == context:
-                return status.state, status.description or ""
+    @_wrap("reading check runs")
+    def verdict(self, sha: str, name: str) -> CheckRun | None:
+        """launcher's own latest check run `name` on `sha` (one request). Check runs of any
+        other app, and commit statuses, are not launcher's and are ignored: in app mode only
+        launcher's app can have written what this returns."""
+        slug = self.settings.bot_login.removesuffix("[bot]").casefold()
+        runs = list(self.repo.get_commit(sha).get_check_runs(check_name=name, filter="all"))
+        mine = [r for r in runs if r.app is not None and str(r.app.slug).casefold() == slug]
+        self._foreign_checks[(sha, name)] = _foreign_checks(runs, slug)
+        if mine:
+            run = max(mine, key=lambda r: r.id)  # the latest: the one GitHub's rules judge
+            state = run.external_id if run.external_id in VERDICT_STATES else "error"
+            output = run.output
+            return CheckRun(run.id, state, output.title or "", output.summary or "")
         return None
 
-    # --- writing (each only when different) -------------------------------------------------
-
-    @_wrap("setting the commit status")
-    def set_status(
-        self, sha: str, context: str, state: str, description: str, target_url: str | None = None
+    @_wrap("writing the check run")
+    def set_verdict(
+        self,
+        sha: str,
+        name: str,
+        state: str,
+        description: str,
+        summary: str = "",
+        details_url: str | None = None,
+        current: CheckRun | None | bool = False,
+        text: str = "",
+        annotations: Sequence[Problem] = (),
     ) -> bool:
-        if self.status(sha, context) == (state, description):
+        """Publish the verdict as a new check run `name` on `sha`, written by launcher (the app
+        in app mode), unless launcher's latest one already says the same (`current` False: read
+        it; otherwise the caller's reading). `pending` is a check run in progress, which a
+        required check waits for; `error` and `failure` both conclude `failure` (the state is
+        kept in external_id). A new run each time: GitHub judges a required check by the
+        latest run of that name from the required app."""
+        title = self.settings.mark(description)
+        summary = _fit(self.settings.mark(summary or description), CHECK_TEXT_MAX)
+        if current is False:
+            current = self.verdict(sha, name)
+        if isinstance(current, CheckRun) and (current.state, current.title, current.summary) == (
+            state,
+            title,
+            summary,
+        ):
             return False
-        kwargs: dict[str, Any] = {"state": state, "description": description, "context": context}
-        if target_url:
-            kwargs["target_url"] = target_url
-        self.repo.get_commit(sha).create_status(**kwargs)
+        kwargs: dict[str, Any] = {
+            "name": name,
+            "head_sha": sha,
+            "external_id": state,
+            "output": {"title": title, "summary": summary},
+        }
+        if text:  # the full list (issue 17): the details below the summary
+            kwargs["output"]["text"] = _fit(text, CHECK_TEXT_MAX)
+        batches = list(limits.batches(list(annotations)))  # GitHub takes 50 per request
+        if batches:
+            kwargs["output"]["annotations"] = _annotations(batches[0])
+        if details_url:
+            kwargs["details_url"] = details_url
+        if state == "pending":
+            kwargs["status"] = "in_progress"
+        else:
+            kwargs["status"] = "completed"
+            kwargs["conclusion"] = "success" if state == "success" else "failure"
+        run = self.repo.create_check_run(**kwargs)
+        for batch in batches[1:]:
+            run.edit(output={**kwargs["output"], "annotations": _annotations(batch)})
         return True
+
+    def foreign_checks(self, sha: str, name: str) -> tuple[Any, ...]:
+        """Other apps' latest check runs `name` on `sha`, from the list `verdict` read (no
+        request of its own): never launcher's verdict, reported by the gate."""
+        return self._foreign_checks.get((sha, name), ())
 
     @_wrap("writing the comment")
     def upsert_comment(self, number: int, marker: str, body: str, existing: Comment | None) -> bool:
+        body = _fit(self.settings.mark(body), COMMENT_MAX)
         if existing is not None:
             if existing.body == body:
                 return False
@@ -369,7 +528,7 @@ class GitHub:
 
     @_wrap("commenting")
     def comment(self, number: int, body: str) -> None:
-        self.repo.get_issue(number).create_comment(body)
+        self.repo.get_issue(number).create_comment(self.settings.mark(body))
 
     # --- deployments (launch job) -----------------------------------------------------------
 
@@ -491,3 +650,30 @@ class GitHub:
             kwargs["environment_url"] = environment_url
         self.repo.get_deployment(deployment_id).create_status(state, **kwargs)
         return True
+
+
+def _foreign_checks(runs: list[Any], slug: str) -> tuple[Any, ...]:
+    """Each other app's latest run, as the gate's foreign verdicts."""
+    from launcher.adapters.github_verdicts import Verdict
+
+    latest: dict[str, Any] = {}
+    for run in sorted(runs, key=lambda r: r.id, reverse=True):
+        app = str(run.app.slug) if run.app is not None else "an unknown app"
+        if app.casefold() == slug or app.casefold() in latest:
+            continue
+        state = run.conclusion or run.status or ""
+        latest[app.casefold()] = Verdict("check run", app, str(state), run.output.title or "")
+    return tuple(latest[k] for k in sorted(latest))
+
+
+def _annotations(problems: Sequence[Problem]) -> list[dict[str, Any]]:
+    return [
+        {
+            "path": p.path,
+            "start_line": max(1, p.line),
+            "end_line": max(1, p.line),
+            "annotation_level": "failure",
+            "message": p.message[:64000],
+        }
+        for p in problems
+    ]

@@ -12,11 +12,14 @@ def add_parser(subparsers: Any) -> None:
         "gate",
         help="decide and report whether a pull request's launch requests may launch",
         description=(
-            "Read a pull request (from the GitHub Actions event, or --pr), decide with the pool "
-            "permissions and reviews, and set the commit status launcher/approval, the sticky "
-            "comment, the label and review requests. Exit 0 when the status is success or "
-            "pending, 1 when failure or error, 2 on usage errors. Needs GITHUB_REPOSITORY and "
-            "GITHUB_TOKEN (and GITHUB_API_URL outside github.com)."
+            "Read a pull request (from the GitHub Actions event: pull_request_target, or the "
+            "workflow_run hand-over of a review, whose pull requests are read again from the "
+            "API; or --pr), decide with the pool permissions and reviews, and publish the check "
+            "run launcher/approval, the sticky comment, the label and review requests. Exit 0 "
+            "when the verdict is success or pending, 1 when failure or error, 2 on usage "
+            "errors. Needs GITHUB_REPOSITORY and either LAUNCHER_APP_ID + "
+            "LAUNCHER_APP_PRIVATE_KEY (app mode) or GITHUB_TOKEN (trial mode), and "
+            "GITHUB_API_URL outside github.com."
         ),
     )
     parser.add_argument("--pr", type=int, metavar="NUMBER", help="pull request (default: event)")
@@ -28,24 +31,33 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from launcher.adapters.github import GitHub, GitHubError, Settings
-    from launcher.jobs.events import EventError, head_sha, load_event, pull_number
+    from launcher.jobs.events import EventError, handed_over, head_sha, load_event, pull_number
     from launcher.jobs.gate import run_gate
 
     fallback = None
     try:
         settings = Settings.from_env(access=False)
         if args.pr:
-            number = args.pr
+            numbers = [args.pr]
         else:
             payload = load_event(settings.event_path)
-            number = pull_number(payload)
-            fallback = head_sha(payload)
+            listed = handed_over(payload)
+            numbers = listed if listed is not None else [pull_number(payload)]
+            fallback = head_sha(payload) if listed is None else None
         settings.check_access()
         gh = GitHub(settings)
     except (EventError, GitHubError) as exc:
         print(f"launcher gate: {exc}", file=sys.stderr)
         return 2
-    outcome = run_gate(gh, number, fallback_sha=fallback, match=not args.no_match)
-    if outcome.writes:
-        print("changed on GitHub: " + "; ".join(outcome.writes))
-    return outcome.exit_code
+    if not numbers:
+        print(
+            "launcher gate: the hand-over names no pull request of this repository: nothing to gate"
+        )
+        return 0
+    code = 0
+    for number in numbers:
+        outcome = run_gate(gh, number, fallback_sha=fallback, match=not args.no_match)
+        if outcome.writes:
+            print("changed on GitHub: " + "; ".join(outcome.writes))
+        code = max(code, outcome.exit_code)
+    return code

@@ -47,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
     except GitHubError as exc:
         print(f"launcher launch: {exc}", file=sys.stderr)
         return 2
+    refusal = gh.settings.aws_refusal()
+    if refusal:
+        print(f"::error::launcher launch: {refusal}", file=sys.stderr)
+        gh.settings.append_summary(f"launcher launch refused: {refusal}\n")
+        return 1
     retry = tuple(key for value in args.retry for key in value.replace(",", " ").split())
     options = LaunchOptions(
         now=now,

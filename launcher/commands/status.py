@@ -36,6 +36,12 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+TRIAL_BANNER = (
+    "TRIAL MODE: launcher runs with the plain GITHUB_TOKEN, so any writer can forge its "
+    "verdicts and comments; configure the GitHub App before relying on it (docs/adopting.md)"
+)
+
+
 def connect(command: str) -> Any:
     """The GitHub adapter from the environment, or None after saying why on stderr."""
     from launcher.adapters.github import GitHub, GitHubError, Settings
@@ -90,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"launcher status: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
-        data = status_json(overview)
+        data = status_json(overview) | {"trial_mode": gh.settings.trial}
         data["foreign_verdicts"] = [asdict(v) for v in foreign]
         print(json.dumps(data, indent=2))
     else:
+        if gh.settings.trial:
+            print(TRIAL_BANNER)
         print("\n".join([*status_lines(overview), *foreign_verdicts.lines(foreign)]))
     return 0

@@ -67,4 +67,8 @@ def run(args: argparse.Namespace) -> int:
         expiry_warnings=args.expiry_warnings,
         reap_orphans=args.reap_orphans,
     )
+    refusal = gh.settings.aws_refusal()
+    if refusal:  # the pull-request rules still run; nothing touches AWS
+        print(f"::warning::launcher sweep: {refusal}", file=sys.stderr)
+        return run_sweep(gh, options, sys.stdout).exit_code
     return run_sweep(gh, options, sys.stdout, EC2()).exit_code

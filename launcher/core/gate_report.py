@@ -109,11 +109,14 @@ def _ours(item: Item) -> str:
     )
 
 
-def render(decision: Decision, meta: dict[str, Any], notes: Sequence[str] = ()) -> str:
-    """The whole comment body, capped below GitHub's comment limit with the summary first;
-    `meta` is kept hidden in it for the next run, `notes` are warnings about the run itself
-    (a review request GitHub refused). What does not fit is in `details`."""
-    head = [MARKER, _meta_line(meta), "", *_summary(decision)]
+def render(decision: Decision, meta: dict[str, Any] | None, notes: Sequence[str] = ()) -> str:
+    """The report (the comment body, and the check run's summary), capped below GitHub's
+    limits with the summary first; `meta` is kept hidden in it for the next run: only the
+    check run carries it, since launcher's app alone can write there while anyone with write
+    access can edit a comment. `notes` are warnings about the run itself (a review request
+    GitHub refused, someone else's verdict). What does not fit is in `details`."""
+    head = [MARKER, _meta_line(meta), ""] if meta is not None else [MARKER, ""]
+    head += _summary(decision)
     for note in notes:
         head.append(f"**Warning:** {untrusted(note, 1000)}")
         head.append("")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +18,10 @@ from launcher.sandbox.github import GitHubSandbox
 from launcher.sandbox.moto import MotoServer, moto_server, patched_env
 
 REPO = "acme/infra"
-BOT = "launcher-bot"
+APP = "launcher"  # launcher's GitHub App, played by the stand-in: the demo runs in app mode
+BOT = f"{APP}[bot]"
+AWS_ROLE = "arn:aws:iam::123456789012:role/launcher"
+LAUNCH_ENVIRONMENT = "launcher-launch"
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "mallory", "pat")
 TEAMS = {
     "platform": ["pat"],
@@ -73,27 +78,36 @@ class Stage:
         assert sb is not None and self.moto is not None and self.tmp is not None
         root = project_root()
         self.tokens = {login: sb.add_user(login) for login in PEOPLE}
-        self.tokens[BOT] = sb.add_user(BOT, bot=True)
         sb.add_org("acme", members=list(PEOPLE))
         for slug, members in TEAMS.items():
             sb.add_team("acme", slug, members=members)
         files: dict[str, bytes | str] = {"pools.yaml": (root / "pools.yaml").read_bytes()}
         for path in sorted(self.workflows.glob("*.y*ml")):
             files[f".github/workflows/{path.name}"] = path.read_bytes()
+        files.update(launcher_code(root))  # the workflows run launcher from the default branch
         sb.create_repo("acme", "infra", files, collaborators={p: "write" for p in PEOPLE})
+        # launcher's app, with the manifest's permissions; its key only in the two
+        # environments, which deploy from the default branch only.
+        manifest = json.loads((root / "app-manifest.json").read_text())
+        app = sb.create_app(APP, "acme", permissions=manifest["default_permissions"])
+        sb.install_app(app, "acme")
+        key = app.private_key_pem().decode()
+        for environment in ("launcher-gate", LAUNCH_ENVIRONMENT):
+            sb.create_environment(
+                REPO, environment, branches=["main"], secrets={"LAUNCHER_APP_PRIVATE_KEY": key}
+            )
         self.seen_event = sb.last_event_id()
         workdir = self.tmp / "runner"
         workdir.mkdir()
-        self.runner = ActionsRunner(
-            sb.git_dir(REPO),
-            self.workflows,
-            repository=REPO,
-            api_url=sb.url,
-            token=self.tokens[BOT],
-            vars={"LAUNCHER_BOT_LOGIN": BOT},
+        self.runner = ActionsRunner.for_sandbox(
+            sb,
+            REPO,
+            workflows_dir=self.workflows,
+            vars={"LAUNCHER_APP_ID": str(app.id), "LAUNCHER_AWS_ROLE_ARN": AWS_ROLE},
             python_bin_dir=Path(sys.executable).parent,
             extra_env={"LAUNCHER_GITHUB_THROTTLE": "0", "LAUNCHER_GITHUB_TIMEOUT": "10"},
             aws_env=self.moto.env(),
+            aws_role_trust=aws_trust_policy,
             workdir=workdir,
         )
 
@@ -130,8 +144,8 @@ class Stage:
             for event in events:
                 self.seen_event = max(self.seen_event, event.id)
                 sender = (event.payload.get("sender") or {}).get("login")
-                if sender == BOT:
-                    continue  # like GITHUB_TOKEN: the bot's own writes trigger no workflow
+                if sender == "github-actions[bot]":
+                    continue  # GITHUB_TOKEN's writes trigger no workflow (the app's do)
                 jobs += self._ran(self.runner.run_webhook(event.event, event.payload))
 
     def dispatch(self, workflow: str, **inputs: Any) -> list[JobResult]:
@@ -154,11 +168,36 @@ class Stage:
         return jobs
 
     def status(self, number: int) -> tuple[str, str]:
-        pull = self.repo("alice").get_pull(number)
-        for s in self.repo("alice").get_commit(pull.head.sha).get_statuses():
-            if s.context == "launcher/approval":
-                return s.state, s.description
-        raise DemoError(f"PR #{number} has no launcher/approval status: did gate.yml run?")
+        """The verdict: launcher's app's latest check run `launcher/approval` on the head."""
+        repo = self.repo("alice")
+        sha = repo.get_pull(number).head.sha
+        runs = [
+            run
+            for run in repo.get_commit(sha).get_check_runs(check_name="launcher/approval")
+            if run.app.slug == APP
+        ]
+        if not runs:
+            raise DemoError(f"PR #{number} has no launcher/approval check run: did gate.yml run?")
+        latest = max(runs, key=lambda run: run.id)
+        return latest.external_id, latest.output.title
+
+
+def launcher_code(root: Path) -> dict[str, bytes | str]:
+    """launcher's package as committed (what the workflows copy out and run with python -I)."""
+    files: dict[str, bytes | str] = {}
+    for path in sorted((root / "launcher").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".json"):
+            files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def aws_trust_policy(role: str, claims: Mapping[str, Any]) -> str | None:
+    """The AWS role's trust policy: only jobs of this repository in the environment
+    launcher-launch (which deploys from the default branch only) may assume it."""
+    sub = str(claims.get("sub", ""))
+    if claims.get("repository") != REPO or not sub.endswith(f":environment:{LAUNCH_ENVIRONMENT}"):
+        return f"Not authorized to perform sts:AssumeRoleWithWebIdentity ({sub})"
+    return None
 
 
 def now_utc() -> datetime:

@@ -42,11 +42,31 @@ def pull_number(payload: dict[str, Any]) -> int:
     return number
 
 
+def handed_over(payload: dict[str, Any]) -> list[int] | None:
+    """For a `workflow_run` hand-over (a review was submitted, edited or dismissed, and the
+    unprivileged review workflow completed): the pull request numbers GitHub lists for the
+    run's head, as pointers only (the gate reads each pull request again from the API). An
+    empty list: GitHub lists none (a fork's run, or a branch with no pull request). None: the
+    event is not a workflow_run."""
+    run = payload.get("workflow_run")
+    if not isinstance(run, dict):
+        return None
+    numbers = []
+    for pull in run.get("pull_requests") or []:
+        number = pull.get("number") if isinstance(pull, dict) else None
+        if isinstance(number, int) and not isinstance(number, bool) and number > 0:
+            numbers.append(number)
+    return sorted(set(numbers))
+
+
 def head_sha(payload: dict[str, Any]) -> str | None:
     """The head commit named by the event, for reporting an error when the API is down."""
     pull = payload.get("pull_request")
     head = pull.get("head") if isinstance(pull, dict) else None
     sha = head.get("sha") if isinstance(head, dict) else None
+    run = payload.get("workflow_run")
+    if sha is None and isinstance(run, dict):
+        sha = run.get("head_sha")
     if isinstance(sha, str) and len(sha) == 40 and all(c in "0123456789abcdef" for c in sha):
         return sha
     return None

@@ -56,14 +56,25 @@ def record(gh: GitHub, info: Pull, foreign: Sequence[Verdict]) -> list[str]:
         payload = {
             "launcher": 1,
             "pr": info.number,
+            "kind": verdict.kind,
             "creator": verdict.creator,
             "state": verdict.state,
             "description": verdict.description[:140],
         }
-        text = f"launcher/approval set by {verdict.creator} on #{info.number}: ignored"
+        text = f"launcher/approval {verdict.kind} by {verdict.creator} on #{info.number}: ignored"
         gh.create_deployment(info.head_sha, ENVIRONMENT, payload, text, TASK)
         written.append(verdict.creator)
     return written
+
+
+def foreign_notes(foreign: Sequence[Verdict], context: str) -> list[str]:
+    """What the pull request is told about verdicts of launcher's name set by anyone else."""
+    return [
+        f"a {context} {v.kind} was also set by {v.creator} "
+        f"({v.state}: {v.description or 'no text'}): launcher ignores it; only launcher's "
+        "own check counts (the ruleset requires it from the launcher app)"
+        for v in foreign
+    ]
 
 
 def lines(verdicts: Sequence[ForeignVerdict]) -> list[str]:

@@ -1,10 +1,15 @@
 """The gate job: read a pull request, decide with the core, and say so on GitHub.
 
-Re-runs are cheap and silent: launcher's own verdict carries a digest of everything the
-decision depended on (head and base commits, author, reviews, the teams consulted, who pushed,
-base changes, dismissals) and what it set, so when nothing changed the job writes nothing
-(`gate_memory`); the editable sticky comment holds hints only. Any error while deciding
-posts an `error` status (fail closed) and exits non-zero.
+The verdict is the check run `launcher/approval`, written by launcher's GitHub App (in trial
+mode, by GITHUB_TOKEN's github-actions app, and it says it is forgeable). Re-runs are cheap and
+silent: the check run's summary carries a fingerprint of everything the decision depended on
+(head and base commits, author, reviews, the teams consulted, who pushed, the latest change of
+base, the dismissals, the foreign verdicts reported), so when nothing changed the job only
+confirms launcher's check run still says the same; the editable comment carries nothing a
+re-run relies on. Only launcher's own check run is read as the verdict: statuses or check runs
+anyone else sets are ignored, reported on the pull request with who set them and recorded for
+`launcher status` (the ruleset requires the check from the app). Any error while deciding
+publishes an `error` verdict (fail closed) and exits non-zero.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from launcher.adapters.github import Comment, GitHub, GitHubError
+from launcher.adapters.github import CheckRun, Comment, GitHub, GitHubError
 from launcher.adapters.github_history import pull_history, tree_modes
-from launcher.adapters.github_verdicts import VerdictRecord, post_verdict, verdict_record
+from launcher.adapters.github_verdicts import Verdict, foreign_statuses
 from launcher.core.approvals import Review
 from launcher.core.documents import REQUEST_PATH, load_policy, load_request
 from launcher.core.gate import (
@@ -40,10 +45,11 @@ from launcher.core.pulls import Pull
 from launcher.core.text import clip
 from launcher.core.workflow_commands import workflow_command
 from launcher.jobs import foreign_verdicts
-from launcher.jobs.gate_memory import digest, foreign_notes, may_skip, target_url
+from launcher.jobs.foreign_verdicts import foreign_notes
 
 MAX_REQUEST_FILES = 300  # per pull request; a larger one is refused rather than half-read
 MANAGED_LABELS = set(LABELS.values())
+FORK_REFUSAL = "pull requests from forks are not supported"
 
 
 @dataclass
@@ -63,11 +69,13 @@ def fingerprint(
     reviews: list[Review],
     teams: dict[str, frozenset[str]],
     history: History | None = None,
+    foreign: tuple[Verdict, ...] = (),
 ) -> str:
     """Everything a decision depends on, as one hash."""
     data = {
         "v": 2,
         "history": (history or History()).fingerprint(),
+        "foreign": sorted([v.kind, v.creator.casefold(), v.state] for v in foreign),
         "head": info.head_sha,
         "base": info.base_sha,
         "author": info.author.casefold(),
@@ -121,48 +129,68 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
             f"into {default}; nothing to gate\n"
         )
         return Outcome(State.SUCCESS, "not into the default branch", skipped=True)
+    if info.head_repo is not None and info.head_repo.lower() != gh.settings.repository.lower():
+        # A fork's workflows get no secrets and launcher's privileged jobs never run its code;
+        # a refusal, not a silent pass, tells its author to push a branch here instead.
+        decision = Decision(State.FAILURE, FORK_REFUSAL, (), None)
+        writes = []
+        if gh.set_verdict(info.head_sha, CONTEXT, "failure", FORK_REFUSAL, FORK_REFUSAL):
+            writes.append("check failure")
+        _report(gh, decision, out)
+        return Outcome(State.FAILURE, FORK_REFUSAL, writes)
     reviews = gh.reviews(number)
     history = pull_history(gh, info)  # who pushed, base changes, dismissals (GitHub's record)
-    existing = gh.find_comment(number, MARKER)
-    meta = read_meta(existing.body) if existing else None  # hints only: anyone can edit it
-    record = verdict_record(gh, info.head_sha, CONTEXT)
+    check = gh.verdict(info.head_sha, CONTEXT)  # launcher's own: nobody else can write it
+    meta = read_meta(check.summary) if check else None
+    # Other apps' check runs of launcher's name come with the same list: ignored, reported.
+    foreign = gh.foreign_checks(info.head_sha, CONTEXT)
 
-    if meta and isinstance(meta.get("teams"), list):
+    if check is not None and meta and isinstance(meta.get("teams"), list):
         for team in meta["teams"]:
             if isinstance(team, str):
                 gh.team_members(team)  # re-read: membership may have changed
-        labels = meta.get("labels")
-        hinted = labels if isinstance(labels, list) else None
+        status = meta.get("status")
+        known = _known_statuses(meta)
         if (
-            record.own is not None
-            and may_skip(
-                record,
-                fingerprint(info, reviews, gh.teams_read, history),
-                hinted,
-                State.ERROR.value,
-            )
-            and _labels_ok(info, labels)
+            meta.get("fingerprint")
+            == fingerprint(info, reviews, gh.teams_read, history, (*foreign, *known))
+            and isinstance(status, list)
+            and status[:1] != [State.ERROR.value]  # an error is never reused: decide again
+            and check.state == status[0]
+            and _labels_ok(info, meta.get("labels"))
         ):
-            state = State(record.own.state)
-            description = record.own.description
-            out.write(f"nothing changed since the last run: {state.value}: {description}\n")
-            return Outcome(state, description, skipped=True)
+            state = State(status[0])
+            out.write(f"nothing changed since the last run: {state.value}: {status[1]}\n")
+            return Outcome(state, status[1], skipped=True)
 
     decision = decide_pull(gh, info, reviews, match=match, history=history)
-    labels_set = sorted(wanted_labels(decision)) if decision.label else None
+    # Commit statuses of launcher's name (launcher writes none): read when deciding only, so
+    # a re-run with nothing changed stays within its budget; the next decision reports any.
+    foreign = (*foreign, *foreign_statuses(gh, info.head_sha, CONTEXT))
+    statuses = [v for v in foreign if v.kind == "status"]
     meta = {
+        "fingerprint": fingerprint(info, reviews, gh.teams_read, history, foreign),
         "teams": sorted(gh.teams_read),
-        "labels": labels_set,
+        "status": [decision.state.value, decision.description],
+        "labels": sorted(wanted_labels(decision)) if decision.label else None,
+        "statuses": [[v.creator, v.state] for v in statuses],
     }
-    memo = digest(
-        fingerprint(info, reviews, gh.teams_read, history),
-        labels_set,
-        (decision.state.value, decision.description),
-        record.foreign,
-    )
-    writes = _apply(gh, info, reviews, decision, meta, existing, record, memo)
+    existing = gh.find_comment(number, MARKER)
+    writes = _apply(gh, info, reviews, decision, meta, existing, check, foreign)
     _report(gh, decision, out)
     return Outcome(decision.state, decision.description, writes)
+
+
+def _known_statuses(meta: dict[str, object]) -> tuple[Verdict, ...]:
+    """The foreign statuses the last decision saw (kept in launcher's own check run)."""
+    known = meta.get("statuses")
+    if not isinstance(known, list):
+        return ()
+    return tuple(
+        Verdict("status", str(v[0]), str(v[1]))
+        for v in known
+        if isinstance(v, list) and len(v) == 2
+    )
 
 
 def is_managed_label(label: str) -> bool:
@@ -258,23 +286,13 @@ def _apply(
     decision: Decision,
     meta: dict[str, object],
     existing: Comment | None,
-    record: VerdictRecord,
-    memo: str,
+    check: CheckRun | None,
+    foreign: tuple[Verdict, ...],
 ) -> list[str]:
     writes: list[str] = []
-    url = target_url(info.html_url, memo)
-    own = record.own
-    if (
-        own is None
-        or record.shadowed
-        or (own.state, own.description, own.target_url)
-        != (decision.state.value, decision.description, url)
-    ):
-        post_verdict(gh, info.head_sha, CONTEXT, decision.state.value, decision.description, url)
-        writes.append(f"status {decision.state.value}")
-    notes: list[str] = foreign_notes(record, CONTEXT)
+    notes: list[str] = foreign_notes(foreign, CONTEXT)
     try:
-        who = foreign_verdicts.record(gh, info, record.foreign)
+        who = foreign_verdicts.record(gh, info, foreign)
         if who:
             writes.append("recorded foreign verdicts by " + ", ".join(who))
     except GitHubError as exc:  # a report, not the decision: never an error
@@ -296,7 +314,19 @@ def _apply(
         # team without access to the repository, and that must not end the run in `error`.
         asked_for = ", ".join([*users, *(f"@{t}" for t in teams)])
         notes.append(f"could not request reviews from {asked_for}: {exc}")
-    if gh.upsert_comment(info.number, MARKER, render(decision, meta, notes), existing):
+    if gh.set_verdict(
+        info.head_sha,
+        CONTEXT,
+        decision.state.value,
+        decision.description,
+        render(decision, meta, notes),
+        info.html_url,
+        current=check,
+        text=details(decision),
+        annotations=decision.annotations,
+    ):
+        writes.append(f"check {decision.state.value}")
+    if gh.upsert_comment(info.number, MARKER, render(decision, None, notes), existing):
         writes.append("comment")
     if decision.label is not None:  # None: undecided, leave the labels as they are
         wanted = wanted_labels(decision)
@@ -330,7 +360,7 @@ def _fail_closed(gh: GitHub, reason: str, sha: str | None, out: TextIO) -> Outco
     out.write(workflow_command("error", description) + "\n")
     if sha:
         try:
-            gh.set_status(sha, CONTEXT, "error", description)
+            gh.set_verdict(sha, CONTEXT, "error", description)
         except GitHubError as exc:
-            out.write(workflow_command("error", f"could not set the status either: {exc}") + "\n")
+            out.write(workflow_command("error", f"could not set the check either: {exc}") + "\n")
     return Outcome(State.ERROR, description)

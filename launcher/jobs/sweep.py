@@ -337,8 +337,10 @@ def _close(
     comment_once(gh, n, marker, text, write=report.budget.spender(f"comment on #{n}: {reason}"))
     description = clip(f"{category.replace('_', '-')}: {reason}")
     spend(
-        f"status {CONTEXT} failure on #{n}",
-        lambda: gh.set_status(info.head_sha, CONTEXT, "failure", description, info.html_url),
+        f"check {CONTEXT} failure on #{n}",
+        lambda: gh.set_verdict(
+            info.head_sha, CONTEXT, "failure", description, details_url=info.html_url
+        ),
     )
     spend(
         f"label #{n} {AUTO_REJECTED}",

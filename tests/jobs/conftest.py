@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,10 @@ from launcher.sandbox.github import GitHubSandbox
 from launcher.sandbox.pytest_plugin import github_sandbox  # noqa: F401
 from tests.openapi.conformance import check_sandbox
 
+# launcher's app gets exactly what the shipped manifest asks for, so these tests show it is enough.
+APP_PERMISSIONS = json.loads((Path(__file__).parents[2] / "app-manifest.json").read_text())[
+    "default_permissions"
+]
 POOLS = """\
 version: 1
 admins: ["@acme/platform"]
@@ -38,7 +43,9 @@ pools:
     hardware_profiles: {gpu: {vcpus: 4, memory_gib: 16}}
 """
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "ivy", "lea", "pat", "mallory")
-BOT = "launcher-bot"
+BOT = "launcher-bot"  # a plain bot token: trial mode (what GITHUB_TOKEN gives)
+APP = "launcher"  # launcher's GitHub App: app mode, the default in these tests
+APP_BOT = f"{APP}[bot]"
 
 
 def request(name: str = "web", pool: str = "dev", count: int = 1) -> str:
@@ -59,6 +66,7 @@ class World:
     sb: GitHubSandbox
     tokens: dict[str, str]
     tmp: Path
+    app: Any = None
     branches: dict[int, str] = field(default_factory=dict)
 
     repo_name = "acme/infra"
@@ -69,7 +77,9 @@ class World:
     def repo(self, login: str) -> Any:
         return self.client(login).get_repo(self.repo_name)
 
-    def settings(self) -> Settings:
+    def settings(self, *, trial: bool = False) -> Settings:
+        """App mode (launcher's app, key and id), or with `trial` the plain bot token."""
+        app = {} if trial else self.app_env()
         return Settings(
             repository=self.repo_name,
             token=self.tokens[BOT],
@@ -78,7 +88,16 @@ class World:
             timeout=5,
             throttle=False,
             backoff=0.01,
+            app_id=app.get("LAUNCHER_APP_ID", ""),
+            app_private_key=app.get("LAUNCHER_APP_PRIVATE_KEY", ""),
         )
+
+    def app_env(self) -> dict[str, str]:
+        """The two settings of app mode, as the workflows pass them."""
+        return {
+            "LAUNCHER_APP_ID": str(self.app.id),
+            "LAUNCHER_APP_PRIVATE_KEY": self.app.private_key_pem().decode(),
+        }
 
     def open_pr(self, author: str, files: dict[str, str | None], title: str = "launch") -> int:
         branch = f"{author}/{len(self.branches) + 1}"
@@ -115,12 +134,11 @@ class World:
     def pull_state(self, number: int) -> str:
         return self.repo("alice").get_pull(number).state
 
-    def status(self, number: int) -> tuple[str, str] | None:
-        pull = self.repo("alice").get_pull(number)
-        for s in self.repo("alice").get_commit(pull.head.sha).get_statuses():
-            if s.context == "launcher/approval":
-                return s.state, s.description
-        return None
+    def status(self, number: int, app: str = APP) -> tuple[str, str] | None:
+        """The verdict on the pull request's head: the latest check run `launcher/approval`
+        of `app` (its external_id is the state), as (state, title)."""
+        repo = self.repo("alice")
+        return verdict_of(repo, repo.get_pull(number).head.sha, app)
 
     def labels(self, number: int) -> list[str]:
         return [label.name for label in self.repo("alice").get_issue(number).get_labels()]
@@ -131,6 +149,15 @@ class World:
     def requested(self, number: int) -> tuple[list[str], list[str]]:
         users, teams = self.repo("alice").get_pull(number).get_review_requests()
         return sorted(u.login for u in users), sorted(t.slug for t in teams)
+
+
+def verdict_of(repo: Any, sha: str, app: str = APP) -> tuple[str, str] | None:
+    """(state, title) of `app`'s latest `launcher/approval` check run on `sha` (read through
+    the PyGithub repository `repo`), if any."""
+    for run in repo.get_commit(sha).get_check_runs(check_name="launcher/approval"):
+        if run.app.slug == app:
+            return run.external_id, run.output.title
+    return None
 
 
 @pytest.fixture
@@ -150,7 +177,9 @@ def world(github_sandbox: GitHubSandbox, tmp_path: Path) -> World:  # noqa: F811
         # GitHub requests reviews only from teams with access to the repository.
         teams={"platform": "push", "dev-leads": "push", "interns": "pull"},
     )
-    return World(sb, tokens, tmp_path)
+    app = sb.create_app(APP, "acme", permissions=APP_PERMISSIONS)
+    sb.install_app(app, "acme")
+    return World(sb, tokens, tmp_path, app)
 
 
 @pytest.fixture

@@ -111,10 +111,9 @@ def build_scenario(world: World, monkeypatch: pytest.MonkeyPatch) -> Scenario:
     world.sb.clear_faults()
     for name, value in {
         "GITHUB_REPOSITORY": world.repo_name,
-        "GITHUB_TOKEN": world.tokens["launcher-bot"],
         "GITHUB_API_URL": world.sb.url,
-        "LAUNCHER_BOT_LOGIN": "launcher-bot",
         "LAUNCHER_GITHUB_THROTTLE": "0",
+        **world.app_env(),  # app mode, as the jobs that wrote the record
     }.items():
         monkeypatch.setenv(name, value)
     assert os.environ.get("AWS_ENDPOINT_URL")

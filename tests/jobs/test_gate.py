@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.jobs.conftest import BOT, POOLS, World, request
+from tests.jobs.conftest import APP_BOT, BOT, POOLS, World, request
 
 WEB = "deployments/dev/web.yaml"
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -21,7 +21,7 @@ def test_create_tier_author_passes_without_review(world: World) -> None:
     assert world.labels(number) == ["launch:approved"]
     assert world.requested(number) == ([], [])
     (comment,) = world.comments(number)
-    assert comment.user.login == BOT
+    assert comment.user.login == APP_BOT
     assert "alice has create on pool dev: may launch without approval" in comment.body
     assert "launcher/approval: success: 1 request may launch" in out
 
@@ -148,7 +148,12 @@ def test_rerun_on_an_unchanged_pr_changes_nothing(world: World) -> None:
     again, out = world.gate(number)
     assert again.skipped and again.writes == []
     assert "nothing changed since the last run" in out
-    writes = [key for key in world.sb.request_counts() if key.startswith(WRITES)]
+    # Only the job's own installation token is minted: nothing on the repository is written.
+    writes = [
+        key
+        for key in world.sb.request_counts()
+        if key.startswith(WRITES) and not key.startswith("POST /app/")
+    ]
     assert writes == []
     assert len(world.comments(number)) == 1
 
@@ -168,7 +173,7 @@ def test_a_copied_marker_from_someone_else_is_ignored(world: World) -> None:
     forged = "<!-- launcher:gate -->\n<!-- launcher:meta e30= -->\nall good"
     world.repo("bob").get_issue(number).create_comment(forged)
     world.gate(number)
-    bots = [c for c in world.comments(number) if c.user.login == BOT]
+    bots = [c for c in world.comments(number) if c.user.login == APP_BOT]
     assert len(bots) == 1
     assert world.status(number)[0] == "pending"
 
@@ -182,6 +187,27 @@ def test_gate_command_runs_from_the_actions_event(
     env = event.env(tmp_path / "event.json")
     env.update(
         GITHUB_REPOSITORY="acme/infra",
+        GITHUB_API_URL=world.sb.url,
+        LAUNCHER_GITHUB_THROTTLE="0",
+        **world.app_env(),  # app mode: no GITHUB_TOKEN needed
+    )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = run_cli(tmp_path, "gate", "--no-match")
+    assert result.code == 0, result.err
+    assert world.status(number) == ("success", "1 request may launch")
+    assert "changed on GitHub: check success; comment; label launch:approved" in result.out
+    assert "trial mode" not in world.comments(number)[0].body
+
+
+def test_trial_mode_says_its_verdict_and_comments_are_forgeable(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number = world.open_pr("alice", {WEB: request()})
+    event = world.sb.last_event("pull_request")
+    env = event.env(tmp_path / "event.json")
+    env.update(
+        GITHUB_REPOSITORY="acme/infra",
         GITHUB_TOKEN=world.tokens[BOT],
         GITHUB_API_URL=world.sb.url,
         LAUNCHER_BOT_LOGIN=BOT,
@@ -191,8 +217,53 @@ def test_gate_command_runs_from_the_actions_event(
         monkeypatch.setenv(key, value)
     result = run_cli(tmp_path, "gate", "--no-match")
     assert result.code == 0, result.err
-    assert world.status(number) == ("success", "1 request may launch")
-    assert "changed on GitHub: status success; comment; label launch:approved" in result.out
+    prefix = "trial mode (forgeable by any writer): "
+    assert world.status(number, app=BOT) == ("success", prefix + "1 request may launch")
+    assert world.status(number) is None  # nothing from launcher's app
+    (comment,) = world.comments(number)
+    assert comment.user.login == BOT and comment.body.startswith(prefix)
+    # The re-run recognises its own prefixed verdict: nothing is written again.
+    again = run_cli(tmp_path, "gate", "--no-match")
+    assert again.code == 0 and "changed on GitHub" not in again.out
+    assert "changed on GitHub: check success" in result.out
+
+
+def test_half_an_app_configuration_is_refused_not_trial_mode(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number = world.open_pr("alice", {WEB: request()})
+    env = world.sb.last_event("pull_request").env(tmp_path / "event.json")
+    env.update(
+        GITHUB_REPOSITORY="acme/infra",
+        GITHUB_TOKEN=world.tokens[BOT],
+        GITHUB_API_URL=world.sb.url,
+        LAUNCHER_APP_ID=str(world.app.id),
+    )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = run_cli(tmp_path, "gate", "--no-match")
+    assert result.code == 2
+    assert "LAUNCHER_APP_ID is set but LAUNCHER_APP_PRIVATE_KEY is not" in result.err
+    assert world.status(number, app=BOT) is None and world.comments(number) == []
+
+
+def test_a_pull_request_from_a_fork_fails(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The stand-in has no forks: the pull request is read as GitHub would show a fork's.
+    import dataclasses
+
+    from launcher.adapters.github import GitHub
+
+    number = world.open_pr("alice", {WEB: request()})
+    real = GitHub.pull
+
+    def from_fork(self: GitHub, n: int) -> object:
+        return dataclasses.replace(real(self, n), head_repo="mallory/infra")
+
+    monkeypatch.setattr(GitHub, "pull", from_fork)
+    outcome, out = world.gate(number)
+    assert outcome.exit_code == 1
+    assert world.status(number) == ("failure", "pull requests from forks are not supported")
+    assert "launcher/approval: failure: pull requests from forks are not supported" in out
 
 
 def test_gate_command_without_event_is_a_usage_error(

@@ -1,16 +1,15 @@
-"""The gate's memory lives only where launcher's identity writes (issue 17, items 4 and 5).
+"""The gate's memory lives only where launcher's app writes; others' verdicts are reported.
 
-The sticky comment is editable by any writer, so it holds hints only; the digest a re-run
-skips on is in launcher's own verdict. A `launcher/approval` verdict set by anyone else is
-ignored, reported on the pull request with who set it, and launcher's own is written again so
-it is the latest.
+The sticky comment is editable by any writer, so a re-run never relies on it: the fingerprint it
+skips on is in launcher's own check run. A `launcher/approval` status (or another app's check
+run of that name) is ignored, reported on the pull request with who set it, and recorded as
+launcher's own deployment, which `launcher status` lists (issue 17, items 4 and 5).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 
 import pytest
 
@@ -18,33 +17,33 @@ from launcher.adapters.github import GitHub
 from launcher.adapters.github_history import pull_history
 from launcher.jobs.gate import fingerprint
 from tests.conftest import run_cli
-from tests.jobs.conftest import BOT, World, request
+from tests.jobs.conftest import APP_BOT, World, request
 from tests.jobs.test_gate_provenance import refused_merge, ruled  # noqa: F401
 
 WEB = "deployments/dev/web.yaml"
-META = re.compile(r"<!-- launcher:meta ([A-Za-z0-9+/=]+) -->")
 
 
 def forge_comment(world: World, number: int, by: str) -> None:
     """What an attacker with write access can do: recompute the fingerprint of the pull
-    request as it is now (all of it is public) and write it, with a passing status, into the
-    gate's own comment, as the gate before issue 17 kept its memory there."""
-    settings = world.settings()
+    request as it is now (all of it is public) and write it, with a passing verdict, into the
+    gate's own comment, where the gate before issues 16 and 17 kept its memory."""
+    settings = world.settings(trial=True)
     settings.token = world.tokens[by]
     gh = GitHub(settings)
     info = gh.pull(number)
-    (comment,) = [c for c in world.comments(number) if c.user.login == BOT]
-    old = json.loads(base64.b64decode(META.search(comment.body).group(1)))  # type: ignore[union-attr]
-    for team in old.get("teams", []):
+    for team in ("@acme/dev-leads", "@acme/platform"):
         gh.team_members(team)
     forged = {
-        **old,
         "fingerprint": fingerprint(info, gh.reviews(number), gh.teams_read, pull_history(gh, info)),
+        "teams": sorted(gh.teams_read),
         "status": ["success", "1 request may launch"],
         "labels": ["launch:approved"],
     }
     encoded = base64.b64encode(json.dumps(forged, sort_keys=True).encode()).decode()
-    body = META.sub(f"<!-- launcher:meta {encoded} -->", comment.body)
+    (comment,) = [c for c in world.comments(number) if c.user.login == APP_BOT]
+    body = comment.body.replace(
+        "<!-- launcher:gate -->", f"<!-- launcher:gate -->\n<!-- launcher:meta {encoded} -->"
+    )
     world.repo(by).get_issue(number).get_comment(comment.id).edit(body)
 
 
@@ -70,9 +69,7 @@ def test_a_re_run_with_nothing_changed_still_skips(world: World) -> None:
     assert outcome.skipped and "nothing changed since the last run: success" in out
 
 
-def test_a_verdict_set_by_someone_else_is_reported_and_launcher_s_is_restored(
-    ruled: World,  # noqa: F811
-) -> None:
+def test_a_status_set_by_someone_else_is_ignored_and_reported(ruled: World) -> None:  # noqa: F811
     world = ruled
     number = world.open_pr("bob", {WEB: request(count=8)})
     world.gate(number)
@@ -81,19 +78,15 @@ def test_a_verdict_set_by_someone_else_is_reported_and_launcher_s_is_restored(
     world.repo("mallory").get_commit(head).create_status(
         state="success", description="1 request may launch", context="launcher/approval"
     )
-    assert world.status(number) == ("success", "1 request may launch")  # GitHub shows the latest
-    outcome, out = world.gate(number)
+    world.review("alice", number, "COMMENT", "any news?")  # a new event: the gate runs again
+    outcome, _ = world.gate(number)
     assert not outcome.skipped
-    latest = next(
-        s
-        for s in world.repo("alice").get_commit(head).get_statuses()
-        if s.context == "launcher/approval"
-    )
-    assert (latest.creator.login, latest.state) == (BOT, "pending")
+    assert world.status(number) == ("pending", "waiting for 1 approval from dev approvers")
     body = world.comments(number)[0].body
     assert "a launcher/approval status was also set by mallory (success" in body
     assert "launcher ignores it" in body
-    refused_merge(world, "bob", number)
+    refused_merge(world, "bob", number)  # the ruleset wants the check from launcher's app
+    refused_merge(world, "mallory", number)
     outcome, _ = world.gate(number)  # reported once: the next run has nothing new
     assert outcome.skipped
 
@@ -116,10 +109,9 @@ def test_launcher_status_lists_foreign_verdicts_from_launcher_s_own_record(
     )  # fmt: skip
     for name, value in {
         "GITHUB_REPOSITORY": world.repo_name,
-        "GITHUB_TOKEN": world.tokens[BOT],
         "GITHUB_API_URL": world.sb.url,
-        "LAUNCHER_BOT_LOGIN": BOT,
         "LAUNCHER_GITHUB_THROTTLE": "0",
+        **world.app_env(),
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

@@ -21,7 +21,7 @@ WEB = "deployments/dev/web.yaml"
 
 @pytest.fixture
 def ruled(world: World) -> World:
-    """The documented ruleset on main (before the app pins the check: any launcher/approval)."""
+    """The documented ruleset on main: launcher/approval required from launcher's app."""
     world.sb.create_ruleset(
         world.repo_name,
         {
@@ -44,7 +44,9 @@ def ruled(world: World) -> World:
                     "type": "required_status_checks",
                     "parameters": {
                         "strict_required_status_checks_policy": False,
-                        "required_status_checks": [{"context": "launcher/approval"}],
+                        "required_status_checks": [
+                            {"context": "launcher/approval", "integration_id": world.app.id}
+                        ],
                     },
                 },
             ],

@@ -26,6 +26,9 @@ STATUS_CALLS = {
     "GET /repos/{owner}/{repo}/pulls": 1,
     # launch records, sweep records, and the gate's records of others' launcher/approval
     "GET /repos/{owner}/{repo}/deployments": 3,
+    # app mode: find the app's installation, mint this run's one-hour token
+    "GET /repos/{owner}/{repo}/installation": 1,
+    "POST /app/installations/{installation_id}/access_tokens": 1,
 }
 
 
@@ -36,6 +39,21 @@ def scenario(launch_world: World, monkeypatch: pytest.MonkeyPatch) -> Scenario:
 
 def _age(s: Scenario, key: str) -> str:
     return short_duration(LATER - s.created(key))
+
+
+def test_status_in_trial_mode_starts_with_a_banner(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("LAUNCHER_APP_ID", "LAUNCHER_APP_PRIVATE_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GITHUB_TOKEN", scenario.world.tokens["launcher-bot"])
+    result = scenario.cli("status", "--now", AT)
+    assert result.code == 0, result.err
+    first, second = result.out.splitlines()[:2]
+    assert first.startswith("TRIAL MODE: launcher runs with the plain GITHUB_TOKEN, so any writer")
+    assert second == "launcher status at 2026-12-01 11:00 UTC"
+    data = json.loads(scenario.cli("status", "--now", AT, "--format", "json").out)
+    assert data["trial_mode"] is True
 
 
 def test_status_lists_every_state_with_list_calls_only(scenario: Scenario) -> None:
@@ -163,9 +181,10 @@ def test_pending_shows_approvals_and_deadlines(scenario: Scenario) -> None:
     assert "GET /repos/{owner}/{repo}/pulls/{pull_number}" not in counts  # listed, not fetched
     assert "GET /repos/{owner}/{repo}/deployments" not in counts
     # lists, then per pull request: reviews, files, pools.yaml, the request, and GitHub's record
-    # of who pushed (activity), its events and its head tree's modes; 1 team
+    # of who pushed (activity), its events and its head tree's modes; 1 team; 2 to
+    # authenticate as the app
     assert counts["GET /repos/{owner}/{repo}/activity"] == 3
-    assert sum(counts.values()) == 5 + 3 * 7 + 1
+    assert sum(counts.values()) == 5 + 3 * 7 + 1 + 2
     nope_left = short_duration(s.created("dev/nope") + timedelta(days=14) - LATER)
     expected = [
         ["POOL", "REQUEST", "PR", "STATE", "REQUESTER", "AGE", "LAUNCH AT", "AUTO-REJECT IN",
@@ -221,7 +240,10 @@ def test_pending_filters_by_approver_requester_and_pool(scenario: Scenario) -> N
 def test_commands_without_github_settings_exit_2(
     scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("GITHUB_TOKEN")
+    # Neither the app's settings nor a token: trial mode without its token.
+    for name in ("LAUNCHER_APP_ID", "LAUNCHER_APP_PRIVATE_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     for command in ("status", "pending"):
         result = scenario.cli(command)
         assert result.code == 2 and "GITHUB_TOKEN must be set" in result.err

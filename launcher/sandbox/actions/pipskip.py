@@ -3,12 +3,14 @@
 Installing into the project's own venv would replace its editable install and needs the
 network; instead each requirement must already be installed, else this fails like pip would.
 A local path (`.`) means the project at that path, or the runner's configured project when
-the path holds none (the stand-in repository carries only pools and requests).
+the path holds none (the stand-in repository carries only pools and requests); a `setup.py`
+there is executed, as setuptools' build backend would.
 Runs as a script: `python pipskip.py PROJECT ARGS...` where ARGS are pip's.
 """
 
 import importlib.metadata as md
 import re
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -39,6 +41,10 @@ def main(argv: list[str]) -> int:
             i += 1
             continue
         if arg.startswith((".", "/")):
+            if (Path(arg) / "setup.py").is_file():
+                # setuptools' build backend executes setup.py to build the project: so does
+                # this stand-in, so a workflow installing a tree that has one runs it.
+                subprocess.run([sys.executable, "setup.py", "--name"], cwd=arg, check=False)
             pyproject = Path(arg) / "pyproject.toml"
             name = project
             if pyproject.is_file():

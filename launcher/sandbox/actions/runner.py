@@ -351,9 +351,17 @@ class ActionsRunner:
         script = shims / "pipskip.py"
         shutil.copy(Path(__file__).with_name("pipskip.py"), script)
         real = self.python_bin_dir / "python"
+        # `python -m pip` puts the working directory first on sys.path, so a `pip/` there is
+        # what runs (as on a real runner); `python -I -m pip` ignores it.
         python = (
-            '#!/bin/sh\nif [ "$1" = -m ] && [ "$2" = pip ]; then shift 2\n'
-            f'  exec "{real}" "{script}" "{self.project}" "$@"\nfi\nexec "{real}" "$@"\n'
+            "#!/bin/sh\n"
+            'if [ "$1" = -I ] && [ "$2" = -m ] && [ "$3" = pip ]; then shift 3\n'
+            f'  exec "{real}" "{script}" "{self.project}" "$@"\nfi\n'
+            'if [ "$1" = -m ] && [ "$2" = pip ]; then\n'
+            "  if [ -e pip/__init__.py ] || [ -e pip/__main__.py ] || [ -e pip.py ]; then\n"
+            f'    exec "{real}" "$@"\n  fi\n'
+            f'  shift 2\n  exec "{real}" "{script}" "{self.project}" "$@"\nfi\n'
+            f'exec "{real}" "$@"\n'
         )
         pip = f'#!/bin/sh\nexec "{real}" "{script}" "{self.project}" "$@"\n'
         for name, text in (("python", python), ("python3", python), ("pip", pip), ("pip3", pip)):

@@ -88,7 +88,8 @@ def register(router: Router) -> None:
         perms = body.get("permissions")
         if perms is not None and not isinstance(perms, dict):
             raise validation(resource="Installation", field="permissions", code="invalid")
-        token = req.gh.apps.mint(inst, perms, names)
+        # An empty object asks for no narrowing, as on GitHub (PyGithub always sends one).
+        token = req.gh.apps.mint(inst, perms or None, names)
         out: dict[str, Any] = {
             "token": token.value,
             "expires_at": iso(token.expires_at or 0),

@@ -17,7 +17,6 @@ token), so their check runs, comments and deployments name their app like GitHub
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -445,7 +444,8 @@ class Apps:
             )
         except jwt.PyJWTError:
             raise ApiError(401, BAD_JWT) from None
-        iat, exp, t = claims.get("iat"), claims.get("exp"), time.time()
+        # GitHub's clock: the sandbox clock, which the jobs signing the JWT also read.
+        iat, exp, t = claims.get("iat"), claims.get("exp"), now()
         if not isinstance(iat, int) or iat > t + JWT_CLOCK_DRIFT:
             raise ApiError(401, IAT_BAD)
         if not isinstance(exp, (int, float)) or exp <= t:
@@ -458,7 +458,7 @@ class Apps:
         """An app JWT as an app would sign it (``iat`` 60 s back, ``exp`` 9 minutes on)."""
         import jwt
 
-        t = int(time.time())
+        t = int(now())
         iat = t - 60 if iat is None else iat
         exp = iat + 540 if exp is None else exp
         return jwt.encode(
