@@ -58,10 +58,12 @@ def test_a_workflow_calling_the_wrong_command_fails_the_demo(tmp_path: Path) -> 
     workflows = tmp_path / "workflows"
     shutil.copytree(REPO / ".github" / "workflows", workflows)
     gate = workflows / "gate.yml"
-    gate.write_text(gate.read_text().replace("run: launcher gate", "run: launcher gait"))
+    text = gate.read_text()
+    assert 'launcher/run.py" gate' in text
+    gate.write_text(text.replace('launcher/run.py" gate', 'launcher/run.py" gait'))
     result = demo("--workflows", str(workflows), timeout=120)
     assert result.returncode == 1
-    assert "launcher demo failed: PR #1 has no launcher/approval status: did gate.yml run?" in (
+    assert "launcher demo failed: PR #1 has no launcher/approval check run: did gate.yml run?" in (
         result.stderr
     )
 
@@ -70,7 +72,9 @@ def test_a_workflow_passing_the_wrong_variable_fails_the_demo(tmp_path: Path) ->
     workflows = tmp_path / "workflows"
     shutil.copytree(REPO / ".github" / "workflows", workflows)
     gate = workflows / "gate.yml"
-    gate.write_text(gate.read_text().replace("GITHUB_TOKEN: ${{", "GH_TOKEN: ${{"))
+    text = gate.read_text()
+    assert "LAUNCHER_APP_PRIVATE_KEY: ${{" in text
+    gate.write_text(text.replace("LAUNCHER_APP_PRIVATE_KEY: ${{", "LAUNCHER_APP_KEY: ${{"))
     result = demo("--workflows", str(workflows), timeout=120)
     assert result.returncode == 1
-    assert "has no launcher/approval status" in result.stderr
+    assert "has no launcher/approval check run" in result.stderr

@@ -166,7 +166,11 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
     decision = decide_pull(gh, info, reviews, match=match, history=history)
     # Commit statuses of launcher's name (launcher writes none): read when deciding only, so
     # a re-run with nothing changed stays within its budget; the next decision reports any.
-    foreign = (*foreign, *foreign_statuses(gh, info.head_sha, CONTEXT))
+    unread: list[str] = []
+    try:
+        foreign = (*foreign, *foreign_statuses(gh, info.head_sha, CONTEXT))
+    except GitHubError as exc:  # a report, not the decision (a token without statuses: read)
+        unread.append(f"could not read others' {CONTEXT} statuses: {exc}")
     statuses = [v for v in foreign if v.kind == "status"]
     meta = {
         "fingerprint": fingerprint(info, reviews, gh.teams_read, history, foreign),
@@ -176,7 +180,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
         "statuses": [[v.creator, v.state] for v in statuses],
     }
     existing = gh.find_comment(number, MARKER)
-    writes = _apply(gh, info, reviews, decision, meta, existing, check, foreign)
+    writes = _apply(gh, info, reviews, decision, meta, existing, check, foreign, unread)
     _report(gh, decision, out)
     return Outcome(decision.state, decision.description, writes)
 
@@ -288,9 +292,10 @@ def _apply(
     existing: Comment | None,
     check: CheckRun | None,
     foreign: tuple[Verdict, ...],
+    notes: list[str],
 ) -> list[str]:
     writes: list[str] = []
-    notes: list[str] = foreign_notes(foreign, CONTEXT)
+    notes = [*foreign_notes(foreign, CONTEXT), *notes]
     try:
         who = foreign_verdicts.record(gh, info, foreign)
         if who:

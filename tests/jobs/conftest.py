@@ -182,6 +182,39 @@ def world(github_sandbox: GitHubSandbox, tmp_path: Path) -> World:  # noqa: F811
     return World(sb, tokens, tmp_path, app)
 
 
+ENVIRONMENTS = ("launcher-gate", "launcher-launch")
+
+
+def app_runner(world: World, workflows: Path | None = None, **kwargs: Any) -> Any:
+    """A local Actions runner for acme/infra set up as docs/adopting.md says: launcher's code
+    on the default branch, the app's key only in the two environments (default branch only),
+    LAUNCHER_APP_ID as a variable. `workflows`: run these files instead of the repository's."""
+    import sys
+
+    from launcher.demo.stage import launcher_code
+    from launcher.sandbox.actions import ActionsRunner
+
+    sb = world.sb
+    root = Path(__file__).parents[2]
+    sb.push_files(world.repo_name, "main", launcher_code(root), "launcher's code", "pat")
+    key = world.app.private_key_pem().decode()
+    for name in ENVIRONMENTS:
+        if sb.gh.actions_environments.get(sb.repo(world.repo_name), name) is None:
+            sb.create_environment(
+                world.repo_name, name, branches=["main"], secrets={"LAUNCHER_APP_PRIVATE_KEY": key}
+            )
+    kwargs.setdefault("extra_env", {"LAUNCHER_GITHUB_THROTTLE": "0"})
+    return ActionsRunner.for_sandbox(
+        sb,
+        world.repo_name,
+        workflows_dir=workflows,
+        vars={"LAUNCHER_APP_ID": str(world.app.id), **kwargs.pop("vars", {})},
+        python_bin_dir=Path(sys.executable).parent,
+        workdir=world.tmp,
+        **kwargs,
+    )
+
+
 @pytest.fixture
 def launch_world(world: World, moto_server: Any) -> World:
     """The seeded stand-in plus a moto EC2 server, with pools that launch into it."""

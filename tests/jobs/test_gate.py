@@ -353,3 +353,41 @@ def test_a_file_list_cut_at_3000_files_is_an_error(world: World) -> None:
     state, description = world.status(number)
     assert state == "error"
     assert "3000 files or more" in description
+
+
+def test_the_review_hand_over_is_a_pointer_the_gate_reads_again(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    number = world.open_pr("bob", {WEB: request()})
+    world.review("dave", number)
+    # What the workflow_run payload says about the run is not trusted: only the numbers.
+    event = {
+        "action": "completed",
+        "workflow_run": {
+            "name": "launcher review",
+            "conclusion": "failure",
+            "head_sha": "0" * 40,
+            "pull_requests": [{"number": number, "head": {"sha": "f" * 40}}],
+        },
+    }
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    for key, value in {
+        "GITHUB_EVENT_NAME": "workflow_run",
+        "GITHUB_EVENT_PATH": str(path),
+        "GITHUB_REPOSITORY": "acme/infra",
+        "GITHUB_API_URL": world.sb.url,
+        "LAUNCHER_GITHUB_THROTTLE": "0",
+        **world.app_env(),
+    }.items():
+        monkeypatch.setenv(key, value)
+    result = run_cli(tmp_path, "gate", "--no-match")
+    assert result.code == 0, result.err
+    assert world.status(number) == ("success", "1 request may launch")
+    # A run GitHub lists no pull request for (another branch, a fork): nothing to gate.
+    event["workflow_run"]["pull_requests"] = []  # type: ignore[index]
+    path.write_text(json.dumps(event))
+    result = run_cli(tmp_path, "gate", "--no-match")
+    assert result.code == 0 and "names no pull request of this repository" in result.out

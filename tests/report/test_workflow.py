@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-from launcher.sandbox.actions import ActionsRunner, load_workflow, triggers
+from launcher.sandbox.actions import load_workflow, triggers
 from tests.conftest import REPO
-from tests.jobs.conftest import BOT, World, request
+from tests.jobs.conftest import World, app_runner, request
 
 WORKFLOWS = REPO / ".github" / "workflows"
 REPORT = WORKFLOWS / "report.yml"
@@ -32,14 +29,9 @@ def test_report_workflow_builds_the_site(world: World, monkeypatch: pytest.Monke
         monkeypatch.delenv(name, raising=False)
     number = world.open_pr("bob", {"deployments/dev/web.yaml": request()})
     world.gate(number)
-    runner = ActionsRunner(
-        world.sb.git_dir("acme/infra"),
+    runner = app_runner(
+        world,
         WORKFLOWS,
-        repository="acme/infra",
-        api_url=world.sb.url,
-        token=world.tokens[BOT],
-        vars={"LAUNCHER_BOT_LOGIN": BOT},
-        python_bin_dir=Path(sys.executable).parent,
         extra_env={"LAUNCHER_GITHUB_THROTTLE": "0", "AWS_CONFIG_FILE": "/nonexistent"},
     )
     build, deploy = runner.run_workflow("report.yml", "workflow_dispatch")

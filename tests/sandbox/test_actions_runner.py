@@ -15,7 +15,7 @@ from launcher.sandbox.actions import expressions as ex
 from launcher.sandbox.actions.runner import parse_env_file
 from launcher.sandbox.actions.workflow import dispatch_inputs, filter_matches
 from tests.conftest import REPO
-from tests.jobs.conftest import BOT, World, request, world  # noqa: F401
+from tests.jobs.conftest import World, app_runner, request, world  # noqa: F401
 
 GATE = REPO / ".github" / "workflows" / "gate.yml"
 VENV_BIN = Path(sys.executable).parent
@@ -124,11 +124,22 @@ def write(tmp: Path, text: str, name: str = "wf.yml") -> Path:
 def test_gate_triggers_on_its_pull_request_and_review_types() -> None:
     wf = load_workflow(GATE)
     pr = {"action": "opened", "pull_request": {"base": {"ref": "main"}}}
-    assert triggers(wf, "pull_request", pr)
-    assert triggers(wf, "pull_request", {**pr, "action": "edited"})
-    assert not triggers(wf, "pull_request", {**pr, "action": "closed"})
-    assert triggers(wf, "pull_request_review", {**pr, "action": "submitted"})
+    # The privileged gate runs the default branch's code only: never on pull_request(_review).
+    assert triggers(wf, "pull_request_target", pr)
+    assert triggers(wf, "pull_request_target", {**pr, "action": "edited"})
+    assert not triggers(wf, "pull_request_target", {**pr, "action": "closed"})
+    assert not triggers(wf, "pull_request", pr)
+    assert not triggers(wf, "pull_request_review", {**pr, "action": "submitted"})
+
+    def run_of(name: str) -> dict[str, Any]:
+        return {"action": "completed", "workflow": {"name": name}, "workflow_run": {"name": name}}
+
+    assert triggers(wf, "workflow_run", run_of("launcher review"))
+    assert not triggers(wf, "workflow_run", run_of("other"))
     assert not triggers(wf, "push", {"ref": "refs/heads/main"})
+    review = load_workflow(GATE.parent / "review.yml")
+    assert triggers(review, "pull_request_review", {**pr, "action": "dismissed"})
+    assert review.raw["permissions"] == {} and "environment" not in review.raw["jobs"]["hand-over"]
 
 
 def test_push_schedule_and_dispatch_triggers(tmp_path: Path) -> None:
@@ -398,45 +409,39 @@ def test_unknown_action_input_and_missing_aws_fail_the_step(
 
 # -- gate.yml for real, against the GitHub stand-in ------------------------------------------
 def gate_runner(world: World, workflows: Path) -> ActionsRunner:  # noqa: F811
-    return ActionsRunner(
-        world.sb.git_dir("acme/infra"),
-        workflows,
-        repository="acme/infra",
-        api_url=world.sb.url,
-        token=world.tokens[BOT],
-        vars={"LAUNCHER_BOT_LOGIN": BOT},
-        python_bin_dir=VENV_BIN,
-        extra_env={"LAUNCHER_GITHUB_THROTTLE": "0"},
-    )
+    return app_runner(world, workflows)
 
 
-def test_gate_workflow_sets_the_approval_status(world: World) -> None:  # noqa: F811
+def test_gate_workflow_sets_the_approval_check(world: World) -> None:  # noqa: F811
+    runner = gate_runner(world, GATE.parent)
     number = world.open_pr("alice", {"deployments/dev/web.yaml": request()})
     event = world.sb.last_event("pull_request")
-    (job,) = gate_runner(world, GATE.parent).run_event("pull_request", event.payload)
+    (job,) = runner.run_event("pull_request_target", event.payload)
     assert job.ok, job.log()
-    assert job.name == "launcher gate"
+    assert job.name == "launcher gate" and job.environment == "launcher-gate"
     assert [s.name for s in job.steps][-1] == "Gate"
     assert world.status(number) == ("success", "1 request may launch")
     assert world.labels(number) == ["launch:approved"]
-    assert job.steps[0].outputs["commit"] == event.payload["pull_request"]["base"]["sha"]
+    # launcher's code comes from the default branch's latest commit
+    assert job.steps[0].outputs["commit"] == world.sb.branch_sha("acme/infra", "main")
     assert "**launcher/approval**: success: 1 request may launch" in job.summary
 
 
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        ("run: launcher gate", "run: launcher gait"),  # the wrong command
-        ("GITHUB_TOKEN: ${{", "GH_TOKEN: ${{"),  # the wrong variable
+        ('launcher/run.py" gate', 'launcher/run.py" gait'),  # the wrong command
+        ("LAUNCHER_APP_PRIVATE_KEY: ${{", "LAUNCHER_APP_KEY: ${{"),  # the wrong variable
     ],
 )
 def test_a_broken_gate_workflow_fails(world: World, tmp_path: Path, old: str, new: str) -> None:  # noqa: F811
     text = GATE.read_text()
     assert old in text
     write(tmp_path, text.replace(old, new), "gate.yml")
+    runner = gate_runner(world, tmp_path)
     number = world.open_pr("alice", {"deployments/dev/web.yaml": request()})
     event = world.sb.last_event("pull_request")
-    (job,) = gate_runner(world, tmp_path).run_event("pull_request", event.payload)
+    (job,) = runner.run_event("pull_request_target", event.payload)
     assert job.result == "failure"
     assert job.steps[-1].exit_code != 0
     assert world.status(number) is None

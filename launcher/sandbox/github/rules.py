@@ -678,6 +678,10 @@ class Rules:
             return
         head = repo.head_sha(issue)
         mb = repo.git.merge_base(repo.base_sha(issue), head)
+        if mb == head:
+            # The base now contains the head: the pull request is being merged (its base moves
+            # before it is marked merged). GitHub keeps a merged pull request's approvals.
+            return
         for review in list(repo.reviews.get(issue.number, [])):
             if review.state != "APPROVED":
                 continue
