@@ -5,6 +5,7 @@ and applying the fix through the API clears it."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,35 +26,17 @@ CODEOWNERS = "* @acme/platform\n/deployments/\n"
 
 
 def ruleset_body(app_id: int) -> dict[str, Any]:
-    return {
-        "name": "launcher",
-        "target": "branch",
-        "enforcement": "active",
-        "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
-        # Admins may push the fixes below straight to main, as the docs allow.
-        "bypass_actors": [{"actor_id": 5, "actor_type": "RepositoryRole", "bypass_mode": "always"}],
-        "rules": [
-            {
-                "type": "pull_request",
-                "parameters": {
-                    "required_approving_review_count": 0,
-                    "dismiss_stale_reviews_on_push": True,
-                    "require_code_owner_review": True,
-                    "require_last_push_approval": False,
-                    "required_review_thread_resolution": False,
-                },
-            },
-            {
-                "type": "required_status_checks",
-                "parameters": {
-                    "strict_required_status_checks_policy": False,
-                    "required_status_checks": [
-                        {"context": "launcher/approval", "integration_id": app_id}
-                    ],
-                },
-            },
-        ],
-    }
+    """The documented ruleset (docs/ruleset.json) with the app's id, plus an admin bypass so
+    these tests can push the fixes straight to main."""
+    body = json.loads((Path(__file__).parents[2] / "docs" / "ruleset.json").read_text())
+    for rule in body["rules"]:
+        if rule["type"] == "required_status_checks":
+            for check in rule["parameters"]["required_status_checks"]:
+                check["integration_id"] = app_id
+    body["bypass_actors"] = [
+        {"actor_id": 5, "actor_type": "RepositoryRole", "bypass_mode": "always"}
+    ]
+    return dict(body)
 
 
 @dataclass
@@ -164,6 +147,7 @@ def failing(result: Result) -> list[str]:
 
 
 def test_a_complete_repository_passes_every_line(complete: Repo) -> None:
+    """The documented ruleset, environments and CODEOWNERS: every line holds."""
     result = complete.doctor()
     assert result.code == 0, result.out + result.err
     assert failing(result) == []
@@ -182,7 +166,7 @@ def _no_pull_request_rule(r: Repo) -> None:
 
 
 def _restore_pull_request_rule(r: Repo) -> None:
-    rule = ruleset_body(r.app_id)["rules"][0]
+    (rule,) = [x for x in ruleset_body(r.app_id)["rules"] if x["type"] == "pull_request"]
     r.put_ruleset(lambda b: b["rules"].append(rule))
 
 
