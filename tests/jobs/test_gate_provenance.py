@@ -8,6 +8,8 @@ required) and checks it is refused: no passing verdict, and the attacker's merge
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,37 +23,14 @@ WEB = "deployments/dev/web.yaml"
 
 @pytest.fixture
 def ruled(world: World) -> World:
-    """The documented ruleset on main: launcher/approval required from launcher's app."""
-    world.sb.create_ruleset(
-        world.repo_name,
-        {
-            "name": "launcher",
-            "target": "branch",
-            "enforcement": "active",
-            "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
-            "rules": [
-                {
-                    "type": "pull_request",
-                    "parameters": {
-                        "required_approving_review_count": 0,
-                        "dismiss_stale_reviews_on_push": True,
-                        "require_code_owner_review": False,
-                        "require_last_push_approval": False,
-                        "required_review_thread_resolution": False,
-                    },
-                },
-                {
-                    "type": "required_status_checks",
-                    "parameters": {
-                        "strict_required_status_checks_policy": False,
-                        "required_status_checks": [
-                            {"context": "launcher/approval", "integration_id": world.app.id}
-                        ],
-                    },
-                },
-            ],
-        },
-    )
+    """The documented ruleset on main (docs/ruleset.json): pull requests, code-owner review,
+    stale approvals dismissed, launcher/approval required from launcher's app."""
+    body = json.loads((Path(__file__).parents[2] / "docs" / "ruleset.json").read_text())
+    for rule in body["rules"]:
+        if rule["type"] == "required_status_checks":
+            for check in rule["parameters"]["required_status_checks"]:
+                check["integration_id"] = world.app.id
+    world.sb.create_ruleset(world.repo_name, body)
     return world
 
 
