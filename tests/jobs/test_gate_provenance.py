@@ -323,3 +323,23 @@ def test_a_head_commit_no_recorded_push_put_there_is_an_error(world: World) -> N
     assert outcome.exit_code == 1
     state, description = world.status(number)
     assert state == "error" and "who pushed it cannot be told" in description
+
+
+def test_annotations_go_on_the_check_run_fifty_per_request(world: World) -> None:
+    bad = request().replace("count: 1", "count: [1")
+    files = {f"deployments/dev/bad-{i:02d}.yaml": bad for i in range(60)}
+    number = world.open_pr("alice", files)
+    outcome, _ = world.gate(number)
+    assert outcome.exit_code == 1  # a failure verdict, not an error on GitHub's limit
+    assert world.status(number)[0] == "failure"
+    head = world.repo("alice").get_pull(number).head.sha
+    (run,) = [
+        r
+        for r in world.repo("alice").get_commit(head).get_check_runs(check_name="launcher/approval")
+        if r.app.slug == "launcher"
+    ]
+    assert run.output.annotations_count == 60  # 50 with the run, 10 more in an update
+    posted = [
+        r for r in world.sb.requests() if r.method in ("POST", "PATCH") and "check-runs" in r.path
+    ]
+    assert [r.method for r in posted] == ["POST", "PATCH"]

@@ -57,7 +57,7 @@ push restrictions; bypass actors, pull-request allowances and non-enforced admin
 ``gh.rules.check_push(repo, ref, actor, old, new)`` is the one push check and
 ``sb.required_checks(repo, branch)`` lists (context, app id) pairs.
 Limits (``limits.py``): bodies 65,536 characters, status descriptions 140,
-check-run text 65,535 and 50 annotations per request, 1,000 statuses per
+check-run text 65,535 and 50 annotations per request (updates append them), 1,000 statuses per
 commit and context; unknown search qualifiers are refused. Opening a pull request
 requests its CODEOWNERS; deleting its head (or base) branch closes it.
 

@@ -1120,7 +1120,12 @@ class GitHub:
         if "external_id" in body:
             run.external_id = str(body["external_id"] or "")
         if "output" in body and isinstance(body["output"], dict):
-            run.output = dict(body["output"])
+            # GitHub: "each time you update the check run, annotations are appended to the
+            # list of annotations that already exist" (50 per request, see limits).
+            kept = list((run.output or {}).get("annotations") or [])
+            output = dict(body["output"])
+            output["annotations"] = kept + list(output.get("annotations") or [])
+            run.output = output
         status = body.get("status")
         conclusion = body.get("conclusion")
         valid_status = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
