@@ -208,6 +208,16 @@ def test_stale_approvals_dismissed_on_push(prod: Prod) -> None:
     assert prod.repo("carol").get_pull(pr.number).merge().merged
 
 
+def test_merging_keeps_the_pull_requests_approvals(prod: Prod) -> None:
+    # The base moves to contain the head as the merge happens: not a stale approval.
+    ruleset(prod.sb, pr_rule(dismiss_stale_reviews_on_push=True))
+    pr = prod.open()
+    review = prod.repo("bob").get_pull(pr.number).create_review(event="APPROVE")
+    assert prod.repo("carol").get_pull(pr.number).merge(merge_method="merge").merged
+    assert prod.repo("alice").get_pull(pr.number).get_review(review.id).state == "APPROVED"
+    assert not prod.sb.events(event="pull_request_review", action="dismissed")
+
+
 def test_stale_approvals_dismissed_when_the_merge_base_changes(prod: Prod) -> None:
     sb = prod.sb
     first = sb.branch_sha(REPO, "main")
