@@ -1,12 +1,16 @@
 """Count the GitHub API requests `launcher gate` makes, on the GitHub stand-in.
 
 A pull request with N request files spread over P pools, and R reviews (half from the pools'
-approvers, half from other people), by an author who needs approval. The gate runs twice: a
+approvers, half from other people), by an author who needs approval; a second requester pushed
+the last file onto the author's branch, so the gate reads who pushed (the activity log and the
+pull request's commits) as well as the pull request's events. The gate runs twice: a
 first run (decides and writes status, comment, label, review requests) and a re-run with
 nothing changed. launcher runs in app mode: each run authenticates as the app (find the
-installation, mint a one-hour token: 2 requests, counted). Goal for the re-run: at most 8
-requests + 1 per 100 files + 1 per 100 reviews, independent of the number of pools and
-approvers; the writes column leaves out the token mint (not a write to the repository).
+installation, mint a one-hour token: 2 requests, counted). Goal for the re-run (issue 17): at
+most 8 requests for 100 files and 50 reviews, the authentication, GitHub's record of who pushed
+(the activity log and the commits) and the pull request's events included, independent of the
+number of pools and approvers; above that, 1 more per further 100 files or 100 reviews. The
+writes column leaves out the token mint (not a write to the repository).
 
     python bench/gate_calls.py [--files 100] [--reviews 50] [--pools 1 10 25]
 """
@@ -38,7 +42,7 @@ def pools_yaml(n_pools: int, approvers: list[str]) -> str:
         lines += [
             f"  pool-{p}:",
             "    permissions:",
-            "      create_with_approval: [requester]",
+            "      create_with_approval: [requester, helper]",
             '      modify: ["group:owners", ' + ", ".join(approvers[len(approvers) // 2 :]) + "]",
             "    images: {rhel9: {us-east-1: ami-0123456789abcdef0}}",
             "    hardware_profiles: {small: {vcpus: 2, memory_gib: 4}}",
@@ -57,7 +61,7 @@ def scenario(n_files: int, n_reviews: int, n_pools: int, verbose: bool = False) 
     with GitHubSandbox() as sb:
         approvers = [f"approver-{i}" for i in range(max(2, n_reviews // 2))]
         others = [f"watcher-{i}" for i in range(n_reviews - n_reviews // 2)]
-        people = ["requester", *approvers, *others]
+        people = ["requester", "helper", *approvers, *others]
         tokens = {login: sb.add_user(login) for login in people}
         sb.add_org("acme", members=people)
         sb.add_team("acme", "platform", members=[approvers[0]])
@@ -73,7 +77,9 @@ def scenario(n_files: int, n_reviews: int, n_pools: int, verbose: bool = False) 
             )
             for i in range(n_files)
         }
+        last = dict([files.popitem()])
         sb.push_files("acme/infra", "feature", files, "requests", "requester", base="main")
+        sb.push_files("acme/infra", "feature", last, "one more", "helper")
         pull = (
             sb.client(tokens["requester"])
             .get_repo("acme/infra")
@@ -111,7 +117,9 @@ def scenario(n_files: int, n_reviews: int, n_pools: int, verbose: bool = False) 
                 if k.startswith(WRITE_METHODS) and not k.startswith("POST /app/")
             )
             figures[f"{run} state"] = outcome.state.value  # type: ignore[assignment]
-        figures["goal"] = 8 + math.ceil(n_files / 100) + math.ceil(n_reviews / 100)
+        figures["goal"] = (
+            8 + max(0, math.ceil(n_files / 100) - 1) + max(0, math.ceil(n_reviews / 100) - 1)
+        )
         return figures
 
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
+from launcher.core import limits
 from launcher.core.approvals import Review
 from launcher.core.deployments import Deployment
 from launcher.core.gate import ChangedFile
 from launcher.core.permissions import MembershipUnknown
+from launcher.core.problems import Problem
 from launcher.core.pulls import Pull
 from launcher.core.yamlsafe import MAX_BYTES
 
@@ -262,6 +264,7 @@ class GitHub:
         self.gh = _client(settings)
         self.repo = self.gh.get_repo(settings.repository)  # lazy: no request until used
         self._teams: dict[str, frozenset[str]] = {}
+        self._foreign_checks: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._pulls: dict[int, Any] = {}
 
     # --- reading ------------------------------------------------------------------------
@@ -300,6 +303,8 @@ class GitHub:
             if reviewers
             else (),
             merge_commit_sha=p.merge_commit_sha,
+            head_ref=p.head.ref,
+            default_branch=(p.base.repo.default_branch if p.base.repo else "") or "",
             head_repo=(p.head.raw_data.get("repo") or {}).get("full_name") or "",
         )
 
@@ -351,7 +356,12 @@ class GitHub:
     def reviews(self, number: int) -> list[Review]:
         return [
             Review(
-                r.id, r.user.login if r.user else "ghost", r.state, r.commit_id or "", r.body or ""
+                r.id,
+                r.user.login if r.user else "ghost",
+                r.state,
+                r.commit_id or "",
+                r.body or "",
+                r.submitted_at,
             )
             for r in self._pull(number).get_reviews()
         ]
@@ -409,11 +419,9 @@ class GitHub:
         other app, and commit statuses, are not launcher's and are ignored: in app mode only
         launcher's app can have written what this returns."""
         slug = self.settings.bot_login.removesuffix("[bot]").casefold()
-        mine = [
-            run
-            for run in self.repo.get_commit(sha).get_check_runs(check_name=name, filter="all")
-            if run.app is not None and str(run.app.slug).casefold() == slug
-        ]
+        runs = list(self.repo.get_commit(sha).get_check_runs(check_name=name, filter="all"))
+        mine = [r for r in runs if r.app is not None and str(r.app.slug).casefold() == slug]
+        self._foreign_checks[(sha, name)] = _foreign_checks(runs, slug)
         if mine:
             run = max(mine, key=lambda r: r.id)  # the latest: the one GitHub's rules judge
             state = run.external_id if run.external_id in VERDICT_STATES else "error"
@@ -431,6 +439,8 @@ class GitHub:
         summary: str = "",
         details_url: str | None = None,
         current: CheckRun | None | bool = False,
+        text: str = "",
+        annotations: Sequence[Problem] = (),
     ) -> bool:
         """Publish the verdict as a new check run `name` on `sha`, written by launcher (the app
         in app mode), unless launcher's latest one already says the same (`current` False: read
@@ -454,6 +464,11 @@ class GitHub:
             "external_id": state,
             "output": {"title": title, "summary": summary},
         }
+        if text:  # the full list (issue 17): the details below the summary
+            kwargs["output"]["text"] = _fit(text, CHECK_TEXT_MAX)
+        batches = list(limits.batches(list(annotations)))  # GitHub takes 50 per request
+        if batches:
+            kwargs["output"]["annotations"] = _annotations(batches[0])
         if details_url:
             kwargs["details_url"] = details_url
         if state == "pending":
@@ -461,8 +476,15 @@ class GitHub:
         else:
             kwargs["status"] = "completed"
             kwargs["conclusion"] = "success" if state == "success" else "failure"
-        self.repo.create_check_run(**kwargs)
+        run = self.repo.create_check_run(**kwargs)
+        for batch in batches[1:]:
+            run.edit(output={**kwargs["output"], "annotations": _annotations(batch)})
         return True
+
+    def foreign_checks(self, sha: str, name: str) -> tuple[Any, ...]:
+        """Other apps' latest check runs `name` on `sha`, from the list `verdict` read (no
+        request of its own): never launcher's verdict, reported by the gate."""
+        return self._foreign_checks.get((sha, name), ())
 
     @_wrap("writing the comment")
     def upsert_comment(self, number: int, marker: str, body: str, existing: Comment | None) -> bool:
@@ -628,3 +650,30 @@ class GitHub:
             kwargs["environment_url"] = environment_url
         self.repo.get_deployment(deployment_id).create_status(state, **kwargs)
         return True
+
+
+def _foreign_checks(runs: list[Any], slug: str) -> tuple[Any, ...]:
+    """Each other app's latest run, as the gate's foreign verdicts."""
+    from launcher.adapters.github_verdicts import Verdict
+
+    latest: dict[str, Any] = {}
+    for run in sorted(runs, key=lambda r: r.id, reverse=True):
+        app = str(run.app.slug) if run.app is not None else "an unknown app"
+        if app.casefold() == slug or app.casefold() in latest:
+            continue
+        state = run.conclusion or run.status or ""
+        latest[app.casefold()] = Verdict("check run", app, str(state), run.output.title or "")
+    return tuple(latest[k] for k in sorted(latest))
+
+
+def _annotations(problems: Sequence[Problem]) -> list[dict[str, Any]]:
+    return [
+        {
+            "path": p.path,
+            "start_line": max(1, p.line),
+            "end_line": max(1, p.line),
+            "annotation_level": "failure",
+            "message": p.message[:64000],
+        }
+        for p in problems
+    ]

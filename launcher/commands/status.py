@@ -85,10 +85,22 @@ def run(args: argparse.Namespace) -> int:
                 (*overview.notes, note),
                 overview.ec2_read,
             )
+    from dataclasses import asdict
+
+    from launcher.adapters.github import GitHubError
+    from launcher.jobs import foreign_verdicts
+
+    try:  # launcher's own record of verdicts others set (one list call)
+        foreign = foreign_verdicts.recorded(gh)
+    except GitHubError as exc:
+        print(f"launcher status: {exc}", file=sys.stderr)
+        return 2
     if args.format == "json":
-        print(json.dumps(status_json(overview) | {"trial_mode": gh.settings.trial}, indent=2))
+        data = status_json(overview) | {"trial_mode": gh.settings.trial}
+        data["foreign_verdicts"] = [asdict(v) for v in foreign]
+        print(json.dumps(data, indent=2))
     else:
         if gh.settings.trial:
             print(TRIAL_BANNER)
-        print("\n".join(status_lines(overview)))
+        print("\n".join([*status_lines(overview), *foreign_verdicts.lines(foreign)]))
     return 0

@@ -10,8 +10,12 @@ Comments saying "approved", edited comments and labels never count: only reviews
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import datetime
+
+from launcher.core.provenance import Dismissal
 
 DECIDING = {"APPROVED", "CHANGES_REQUESTED", "DISMISSED"}
 
@@ -25,6 +29,7 @@ class Review:
     state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PENDING
     commit_id: str
     body: str = ""
+    submitted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ class Tally:
     rejected_by: tuple[Review, ...]  # approvers whose latest deciding review requests changes
     ignored: tuple[str, ...]  # approvals that do not count: not an approver, or the author
     required: int
+    before_base: tuple[str, ...] = ()  # approvers whose approval predates the latest base change
+    kept_vetoes: Mapping[int, str] = dataclass_field(default_factory=dict)  # review id -> who
+    # dismissed that rejection without being allowed to lift it
 
     @property
     def missing(self) -> int:
@@ -58,27 +66,56 @@ def tally(
     author: str,
     head_sha: str,
     required: int,
+    pushers: frozenset[str] = frozenset(),
+    base_changed_at: datetime | None = None,
+    dismissals: Mapping[int, Dismissal] | None = None,
+    may_dismiss: frozenset[str] = frozenset(),
 ) -> Tally:
-    """Count the approvals that hold for `approvers` (casefolded logins) on `head_sha`."""
+    """Count the approvals that hold for `approvers` (casefolded logins) on `head_sha`.
+
+    `pushers` (casefolded logins that pushed onto the pull request) approve no more than the
+    author does. Approvals submitted at or before `base_changed_at` were given for another
+    diff. A dismissed rejection is lifted only when its dismissal's actor is in `may_dismiss`
+    (the pool's approvers or admins) and is neither the author nor a pusher; a dismissal
+    recorded without such an actor leaves the veto standing. A DISMISSED review without a
+    dismissal event is a dismissed approval (GitHub records every dismissal of a rejection).
+    """
     approved: list[str] = []
     stale: list[str] = []
     rejected: list[Review] = []
     ignored: list[str] = []
+    before_base: list[str] = []
+    kept: dict[int, str] = {}
+    parties = pushers | {author.casefold()}
     for login, review in latest_deciding(reviews).items():
-        is_approver = login in approvers and login != author.casefold()
+        is_approver = login in approvers and login not in parties
         if review.state == "APPROVED":
             if not is_approver:
                 ignored.append(review.user)
             elif review.commit_id != head_sha:
                 stale.append(review.user)
+            elif base_changed_at is not None and (
+                review.submitted_at is None or review.submitted_at <= base_changed_at
+            ):
+                before_base.append(review.user)
             else:
                 approved.append(review.user)
         elif review.state == "CHANGES_REQUESTED" and is_approver:
             rejected.append(review)
+        elif review.state == "DISMISSED" and is_approver and dismissals is not None:
+            dismissal = dismissals.get(review.id)
+            if dismissal is None or dismissal.previous_state != "changes_requested":
+                continue
+            actor = dismissal.actor.casefold() if dismissal.actor else None
+            if actor is None or actor not in may_dismiss or actor in parties:
+                rejected.append(review)
+                kept[review.id] = dismissal.actor or "an unknown account"
     return Tally(
         approved_by=tuple(sorted(approved, key=str.casefold)),
         stale=tuple(sorted(stale, key=str.casefold)),
         rejected_by=tuple(rejected),
         ignored=tuple(sorted(ignored, key=str.casefold)),
         required=required,
+        before_base=tuple(sorted(before_base, key=str.casefold)),
+        kept_vetoes=kept,
     )

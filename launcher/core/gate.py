@@ -9,13 +9,13 @@ grant itself permissions; anything this cannot decide is an `error`, never a `su
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 
 from launcher.core.approvals import Review, Tally, tally
 from launcher.core.documents import REQUEST_PATH, load_policy, load_request
-from launcher.core.model import Policy, Tier
+from launcher.core.model import Policy, Pool, Tier
 from launcher.core.permissions import (
     MembershipUnknown,
     TeamResolver,
@@ -26,10 +26,13 @@ from launcher.core.permissions import (
     tier_of,
 )
 from launcher.core.problems import Problem
+from launcher.core.provenance import History, Pusher
 from launcher.core.text import clip
 from launcher.core.times import parse_utc_text, utc_text
 
 DEPLOYMENTS = "deployments/"
+REGULAR = "100644"
+_MODES = {"120000": "a symbolic link", "160000": "a submodule", "100755": "an executable file"}
 POLICY_PATH = "pools.yaml"
 CONTEXT = "launcher/approval"
 LAUNCH_AT_PREFIX = "launch:at "
@@ -97,6 +100,7 @@ class Decision:
     request_users: tuple[str, ...] = ()  # approvers to ask (logins), author excluded
     request_teams: tuple[str, ...] = ()  # team slugs to ask, as "org/team"
     error: str | None = None
+    pushers: tuple[str, ...] = ()  # who else pushed onto the pull request (shown, not mentioned)
 
     @property
     def launch_at(self) -> datetime | None:
@@ -126,6 +130,8 @@ class GateInput:
     policy_raw: bytes | None  # pools.yaml at the base commit
     head_contents: Mapping[str, bytes]  # request paths at the head commit
     match_warnings: Mapping[str, list[str]] = field(default_factory=dict)
+    history: History = field(default_factory=History)  # pushers, base changes, dismissals
+    modes: Mapping[str, str] | None = None  # git modes at the head (None: not read)
 
 
 def _is_request_area(path: str) -> bool:
@@ -172,7 +178,15 @@ def _decide(data: GateInput, teams: TeamResolver) -> Decision:
             continue
         match = REQUEST_PATH.fullmatch(path)
         removing = change in ("removed", "renamed from")
-        if match is None and removing:
+        mode = None if removing or data.modes is None else data.modes.get(path)
+        if match is not None and not removing and mode is not None and mode != REGULAR:
+            message = (
+                f"{path} is {_MODES.get(mode, f'a git entry of mode {mode}')}: only regular "
+                "files (mode 100644) are launch requests"
+            )
+            problem = Problem(path, 1, 1, message)
+            items.append(_invalid(path, change, State.FAILURE, message, (problem,)))
+        elif match is None and removing:
             control_paths.append(path)  # tidying up a stray file: admins decide
         elif match is None:
             message = (
@@ -187,7 +201,8 @@ def _decide(data: GateInput, teams: TeamResolver) -> Decision:
             items.append(judge.addition(path, change))
     if control_paths:
         items.append(judge.control(control_paths))
-    return _summarise(items, data, policy)
+    decision = _summarise(items, data, policy)
+    return replace(decision, pushers=tuple(p.shown for p in data.history.pushers))
 
 
 class _Judge:
@@ -198,18 +213,53 @@ class _Judge:
         self.policy = policy
         self.teams = teams
         self.tallies: dict[str, Tally] = {}
+        self.history = data.history
+        self.pusher_logins = frozenset(
+            p.login.casefold() for p in data.history.pushers if p.login is not None
+        )
+
+    def _tally(self, approving: frozenset[str], required: int) -> Tally:
+        """Approvals from `approving`; dismissals of their rejections count only when made by
+        one of them or an admin, never by the author or a pusher."""
+        # Admins' teams are read only when a rejection was dismissed: a re-run with nothing
+        # dismissed reads no team it does not otherwise need.
+        admins = (
+            expand(self.policy.admins, self.policy, self.teams)
+            if any(
+                d.previous_state == "changes_requested" for d in self.history.dismissals.values()
+            )
+            else frozenset()
+        )
+        return tally(
+            self.data.reviews,
+            approvers=approving,
+            author=self.data.author,
+            head_sha=self.data.head_sha,
+            required=required,
+            pushers=self.pusher_logins,
+            base_changed_at=self.history.base_changed_at,
+            dismissals=self.history.dismissals,
+            may_dismiss=approving | admins,
+        )
 
     def pool_tally(self, pool_name: str) -> Tally:
         if pool_name not in self.tallies:
             pool = self.policy.pools[pool_name]
-            self.tallies[pool_name] = tally(
-                self.data.reviews,
-                approvers=approvers(pool, self.policy, self.teams),
-                author=self.data.author,
-                head_sha=self.data.head_sha,
-                required=pool.approvals_required,
-            )
+            approving = approvers(pool, self.policy, self.teams)
+            self.tallies[pool_name] = self._tally(approving, pool.approvals_required)
         return self.tallies[pool_name]
+
+    def effective_tier(self, pool: Pool) -> tuple[Tier, str]:
+        """The lowest tier among the author and every pusher, with who holds it: a pull
+        request launches only as far as everyone who put commits on it may."""
+        author = self.data.author
+        tier = tier_of(author, pool, self.policy, self.teams)
+        who = author
+        for pusher in self.history.pushers:
+            theirs = _pusher_tier(pusher, pool, self.policy, self.teams)
+            if _TIER_ORDER.index(theirs) < _TIER_ORDER.index(tier):
+                tier, who = theirs, pusher.shown
+        return tier, who
 
     def removal(self, path: str, change: str, pool_name: str) -> Item:
         """Removing a request terminates it: it needs the same permission as creating it."""
@@ -240,7 +290,7 @@ class _Judge:
     ) -> Item:
         pool = self.policy.pools[pool_name]
         author = self.data.author
-        tier = tier_of(author, pool, self.policy, self.teams)
+        tier, who_limits = self.effective_tier(pool)
         approvers = tuple(display_principals(pool.permissions.modify, self.policy))
 
         def item(state: State, summary: str, counted: Tally | None = None) -> Item:
@@ -258,17 +308,24 @@ class _Judge:
                 approvers=approvers,
             )
 
+        limited = "" if who_limits == author else f"pushed by {who_limits}: "
         if tier is not Tier.CREATE_WITH_APPROVAL:
             state = State.SUCCESS if tier.may_launch_alone else State.FAILURE
-            return item(state, explain(author, pool, tier, self.policy))
+            if who_limits != author and tier is Tier.NONE and who_limits not in _people(self):
+                return item(
+                    state,
+                    f"{limited}a bot or unknown account holds no tier on pool {pool_name}: "
+                    "only people named in pools.yaml may push onto a launch request",
+                )
+            return item(state, limited + explain(who_limits, pool, tier, self.policy))
         counted = self.pool_tally(pool_name)
         if counted.rejected_by:
             review = counted.rejected_by[0]
-            return item(State.FAILURE, _rejection(review), counted)
+            return item(State.FAILURE, _rejection(review, counted), counted)
         if counted.missing:
             who = ", ".join(display_principals(pool.permissions.modify, self.policy))
             summary = (
-                f"{author} has create_with_approval on pool {pool_name}: needs "
+                f"{limited}{who_limits} has create_with_approval on pool {pool_name}: needs "
                 f"{_approvals(counted.missing)} from {who}"
             )
             return item(State.PENDING, summary, counted)
@@ -278,17 +335,11 @@ class _Judge:
     def control(self, paths: list[str]) -> Item:
         """Anything outside deployments/ can change who may launch: admins must approve."""
         admins = expand(self.policy.admins, self.policy, self.teams)
-        counted = tally(
-            self.data.reviews,
-            approvers=admins,
-            author=self.data.author,
-            head_sha=self.data.head_sha,
-            required=1,
-        )
+        counted = self._tally(admins, 1)
         shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         who = ", ".join(display_principals(self.policy.admins, self.policy))
         if counted.rejected_by:
-            state, summary = State.FAILURE, _rejection(counted.rejected_by[0])
+            state, summary = State.FAILURE, _rejection(counted.rejected_by[0], counted)
         elif counted.missing:
             state = State.PENDING
             summary = f"changes {shown}: needs an approving review from an admin ({who})"
@@ -328,8 +379,29 @@ def _invalid(
     )
 
 
-def _rejection(review: Review) -> str:
-    return f"rejected by @{review.user}: {review.body.strip() or 'no reason given'}"
+def _rejection(review: Review, counted: Tally | None = None) -> str:
+    text = f"rejected by @{review.user}: {review.body.strip() or 'no reason given'}"
+    dismisser = counted.kept_vetoes.get(review.id) if counted else None
+    if dismisser:
+        text += (
+            f" (dismissed by {dismisser}, who may not lift it: only the pool's approvers or "
+            "an admin, other than the author and pushers)"
+        )
+    return text
+
+
+_TIER_ORDER = (Tier.NONE, Tier.CREATE_WITH_APPROVAL, Tier.CREATE, Tier.MODIFY)
+
+
+def _pusher_tier(pusher: Pusher, pool: Pool, policy: Policy, teams: TeamResolver) -> Tier:
+    if not pusher.has_tier or pusher.login is None:
+        return Tier.NONE
+    return tier_of(pusher.login, pool, policy, teams)
+
+
+def _people(judge: _Judge) -> set[str]:
+    """Shown names of the pushers that are people (bots and unknown accounts are not)."""
+    return {p.shown for p in judge.history.pushers if p.has_tier}
 
 
 def _approvals(n: int) -> str:

@@ -27,6 +27,8 @@ class Pull:
     requested_users: tuple[str, ...] = ()
     requested_teams: tuple[str, ...] = ()  # "org/slug"
     merge_commit_sha: str | None = None
+    head_ref: str = ""  # the head branch's name (pushes onto it are read from the activity log)
+    default_branch: str = ""  # the base repository's default branch, as the pull request says
     head_repo: str | None = None  # the head's owner/name ("": deleted repository; None: unread)
 
     @property

@@ -3,11 +3,13 @@
 The verdict is the check run `launcher/approval`, written by launcher's GitHub App (in trial
 mode, by GITHUB_TOKEN's github-actions app, and it says it is forgeable). Re-runs are cheap and
 silent: the check run's summary carries a fingerprint of everything the decision depended on
-(head and base commits, author, reviews, the teams consulted), so when nothing changed the job
-only confirms launcher's check run still says the same. Only launcher's own check run is read:
-statuses or check runs anyone else sets are ignored (and the ruleset requires the check from
-the app). Any error while deciding publishes an `error` verdict (fail closed) and exits
-non-zero.
+(head and base commits, author, reviews, the teams consulted, who pushed, the latest change of
+base, the dismissals, the foreign verdicts reported), so when nothing changed the job only
+confirms launcher's check run still says the same; the editable comment carries nothing a
+re-run relies on. Only launcher's own check run is read as the verdict: statuses or check runs
+anyone else sets are ignored, reported on the pull request with who set them and recorded for
+`launcher status` (the ruleset requires the check from the app). Any error while deciding
+publishes an `error` verdict (fail closed) and exits non-zero.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from launcher.adapters.github import CheckRun, Comment, GitHub, GitHubError
+from launcher.adapters.github_history import pull_history, tree_modes
+from launcher.adapters.github_verdicts import Verdict, foreign_statuses
 from launcher.core.approvals import Review
 from launcher.core.documents import REQUEST_PATH, load_policy, load_request
 from launcher.core.gate import (
@@ -27,17 +31,21 @@ from launcher.core.gate import (
     LABELS,
     LAUNCH_AT_PREFIX,
     POLICY_PATH,
+    REGULAR,
     Decision,
     GateInput,
     State,
     decide,
     launch_at_label,
 )
-from launcher.core.gate_report import MARKER, read_meta, render
+from launcher.core.gate_report import MARKER, details, read_meta, render
 from launcher.core.permissions import MembershipUnknown
+from launcher.core.provenance import History
 from launcher.core.pulls import Pull
 from launcher.core.text import clip
 from launcher.core.workflow_commands import workflow_command
+from launcher.jobs import foreign_verdicts
+from launcher.jobs.foreign_verdicts import foreign_notes
 
 MAX_REQUEST_FILES = 300  # per pull request; a larger one is refused rather than half-read
 MANAGED_LABELS = set(LABELS.values())
@@ -56,10 +64,18 @@ class Outcome:
         return 0 if self.state in (State.SUCCESS, State.PENDING) else 1
 
 
-def fingerprint(info: Pull, reviews: list[Review], teams: dict[str, frozenset[str]]) -> str:
+def fingerprint(
+    info: Pull,
+    reviews: list[Review],
+    teams: dict[str, frozenset[str]],
+    history: History | None = None,
+    foreign: tuple[Verdict, ...] = (),
+) -> str:
     """Everything a decision depends on, as one hash."""
     data = {
-        "v": 1,
+        "v": 2,
+        "history": (history or History()).fingerprint(),
+        "foreign": sorted([v.kind, v.creator.casefold(), v.state] for v in foreign),
         "head": info.head_sha,
         "base": info.base_sha,
         "author": info.author.casefold(),
@@ -103,7 +119,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
     if info.state != "open":
         out.write(f"pull request #{number} is {info.state}: nothing to gate\n")
         return Outcome(State.SUCCESS, "closed", skipped=True)
-    default = gh.default_branch()
+    default = info.default_branch or gh.default_branch()  # the pull request carries it
     if info.base_ref != default:
         # Only the default branch launches, and the status belongs to the head commit, which
         # a pull request into main may share: a decision made against another base (its
@@ -123,16 +139,21 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
         _report(gh, decision, out)
         return Outcome(State.FAILURE, FORK_REFUSAL, writes)
     reviews = gh.reviews(number)
+    history = pull_history(gh, info)  # who pushed, base changes, dismissals (GitHub's record)
     check = gh.verdict(info.head_sha, CONTEXT)  # launcher's own: nobody else can write it
     meta = read_meta(check.summary) if check else None
+    # Other apps' check runs of launcher's name come with the same list: ignored, reported.
+    foreign = gh.foreign_checks(info.head_sha, CONTEXT)
 
     if check is not None and meta and isinstance(meta.get("teams"), list):
         for team in meta["teams"]:
             if isinstance(team, str):
                 gh.team_members(team)  # re-read: membership may have changed
         status = meta.get("status")
+        known = _known_statuses(meta)
         if (
-            meta.get("fingerprint") == fingerprint(info, reviews, gh.teams_read)
+            meta.get("fingerprint")
+            == fingerprint(info, reviews, gh.teams_read, history, (*foreign, *known))
             and isinstance(status, list)
             and status[:1] != [State.ERROR.value]  # an error is never reused: decide again
             and check.state == status[0]
@@ -142,19 +163,38 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
             out.write(f"nothing changed since the last run: {state.value}: {status[1]}\n")
             return Outcome(state, status[1], skipped=True)
 
-    decision = decide_pull(gh, info, reviews, match=match)
+    decision = decide_pull(gh, info, reviews, match=match, history=history)
+    # Commit statuses of launcher's name (launcher writes none): read when deciding only, so
+    # a re-run with nothing changed stays within its budget; the next decision reports any.
+    unread: list[str] = []
+    try:
+        foreign = (*foreign, *foreign_statuses(gh, info.head_sha, CONTEXT))
+    except GitHubError as exc:  # a report, not the decision (a token without statuses: read)
+        unread.append(f"could not read others' {CONTEXT} statuses: {exc}")
+    statuses = [v for v in foreign if v.kind == "status"]
     meta = {
-        "fingerprint": fingerprint(info, reviews, gh.teams_read),
+        "fingerprint": fingerprint(info, reviews, gh.teams_read, history, foreign),
         "teams": sorted(gh.teams_read),
         "status": [decision.state.value, decision.description],
         "labels": sorted(wanted_labels(decision)) if decision.label else None,
+        "statuses": [[v.creator, v.state] for v in statuses],
     }
     existing = gh.find_comment(number, MARKER)
-    writes = _apply(
-        gh, info, reviews, decision, render(decision, meta), render(decision, None), existing, check
-    )
+    writes = _apply(gh, info, reviews, decision, meta, existing, check, foreign, unread)
     _report(gh, decision, out)
     return Outcome(decision.state, decision.description, writes)
+
+
+def _known_statuses(meta: dict[str, object]) -> tuple[Verdict, ...]:
+    """The foreign statuses the last decision saw (kept in launcher's own check run)."""
+    known = meta.get("statuses")
+    if not isinstance(known, list):
+        return ()
+    return tuple(
+        Verdict("status", str(v[0]), str(v[1]))
+        for v in known
+        if isinstance(v, list) and len(v) == 2
+    )
 
 
 def is_managed_label(label: str) -> bool:
@@ -175,12 +215,22 @@ def _labels_ok(info: Pull, wanted: object) -> bool:
     return sorted(label for label in info.labels if is_managed_label(label)) == sorted(wanted)
 
 
-def decide_pull(gh: GitHub, info: Pull, reviews: list[Review], *, match: bool = False) -> Decision:
+def decide_pull(
+    gh: GitHub,
+    info: Pull,
+    reviews: list[Review],
+    *,
+    match: bool = False,
+    history: History | None = None,
+) -> Decision:
     """The gate's decision for a pull request as GitHub shows it now, without writing anything.
 
     The launch job calls this for a merged pull request to re-check, at launch time, that its
-    requests were allowed at its merged head (reviews and the base's pools.yaml of that time).
+    requests were allowed at its merged head (reviews and the base's pools.yaml of that time,
+    and who pushed onto it, read here when not handed in).
     """
+    if history is None:
+        history = pull_history(gh, info)
     files = gh.changed_files(info.number)
     wanted = [
         f.path
@@ -195,12 +245,19 @@ def decide_pull(gh: GitHub, info: Pull, reviews: list[Review], *, match: bool = 
             f"{MAX_REQUEST_FILES} are checked in one pull request: split it"
         )
     policy_raw = gh.read_file(POLICY_PATH, info.base_sha)  # policy: always the base commit
+    # Modes from the git tree: the contents API reads a symlink as its target.
+    modes = tree_modes(gh, info.head_sha) if wanted else {}
     contents = {}
     for path in wanted:
+        if modes.get(path) != REGULAR:
+            continue  # a symlink, submodule or executable is invalid: never read as a request
         raw = gh.read_file(path, info.head_sha)  # requests: the head commit, as data
         if raw is not None:
             contents[path] = raw
-    data = GateInput(info.author, info.head_sha, files, reviews, policy_raw, contents)
+    data = GateInput(
+        info.author, info.head_sha, files, reviews, policy_raw, contents, history=history
+    )
+    data.modes = modes
     if match and policy_raw is not None:
         data.match_warnings = _match_warnings(policy_raw, contents)
     return decide(data, gh)
@@ -231,28 +288,20 @@ def _apply(
     info: Pull,
     reviews: list[Review],
     decision: Decision,
-    summary: str,
-    body: str,
+    meta: dict[str, object],
     existing: Comment | None,
     check: CheckRun | None,
+    foreign: tuple[Verdict, ...],
+    notes: list[str],
 ) -> list[str]:
     writes: list[str] = []
-    if gh.set_verdict(
-        info.head_sha,
-        CONTEXT,
-        decision.state.value,
-        decision.description,
-        summary,
-        info.html_url,
-        current=check,
-    ):
-        writes.append(f"check {decision.state.value}")
-    if gh.upsert_comment(info.number, MARKER, body, existing):
-        writes.append("comment")
-    if decision.label is not None:  # None: undecided, leave the labels as they are
-        wanted = wanted_labels(decision)
-        if gh.sync_labels(info.number, info.labels, is_managed_label, wanted):
-            writes.append("label " + ", ".join(sorted(wanted)))
+    notes = [*foreign_notes(foreign, CONTEXT), *notes]
+    try:
+        who = foreign_verdicts.record(gh, info, foreign)
+        if who:
+            writes.append("recorded foreign verdicts by " + ", ".join(who))
+    except GitHubError as exc:  # a report, not the decision: never an error
+        notes.append(f"could not record the foreign verdicts for `launcher status`: {exc}")
     reviewed = {r.user.casefold() for r in reviews}
     asked = {u.casefold() for u in info.requested_users}
     users = [
@@ -262,8 +311,32 @@ def _apply(
     ]
     asked_teams = {t.casefold() for t in info.requested_teams}
     teams = [t for t in decision.request_teams if t.casefold() not in asked_teams]
-    if gh.request_reviews(info.number, users, teams):
-        writes.append("review requests " + ", ".join([*users, *(f"@{t}" for t in teams)]))
+    try:
+        if gh.request_reviews(info.number, users, teams):
+            writes.append("review requests " + ", ".join([*users, *(f"@{t}" for t in teams)]))
+    except GitHubError as exc:
+        # Asking for reviews is a courtesy, not part of the decision: GitHub refuses it for a
+        # team without access to the repository, and that must not end the run in `error`.
+        asked_for = ", ".join([*users, *(f"@{t}" for t in teams)])
+        notes.append(f"could not request reviews from {asked_for}: {exc}")
+    if gh.set_verdict(
+        info.head_sha,
+        CONTEXT,
+        decision.state.value,
+        decision.description,
+        render(decision, meta, notes),
+        info.html_url,
+        current=check,
+        text=details(decision),
+        annotations=decision.annotations,
+    ):
+        writes.append(f"check {decision.state.value}")
+    if gh.upsert_comment(info.number, MARKER, render(decision, None, notes), existing):
+        writes.append("comment")
+    if decision.label is not None:  # None: undecided, leave the labels as they are
+        wanted = wanted_labels(decision)
+        if gh.sync_labels(info.number, info.labels, is_managed_label, wanted):
+            writes.append("label " + ", ".join(sorted(wanted)))
     return writes
 
 
@@ -280,7 +353,11 @@ def _report(gh: GitHub, decision: Decision, out: TextIO) -> None:
         for warning in item.warnings:
             out.write(workflow_command("warning", warning, file=item.path) + "\n")
     out.write(f"{CONTEXT}: {decision.state.value}: {decision.description}\n")
-    gh.settings.append_summary(f"**{CONTEXT}**: {decision.state.value}: {decision.description}\n")
+    # The full list (every file), capped below GitHub's check-run text limit: the job summary
+    # until the verdict is a check run, whose details then carry it.
+    gh.settings.append_summary(
+        f"**{CONTEXT}**: {decision.state.value}: {decision.description}\n\n{details(decision)}"
+    )
 
 
 def _fail_closed(gh: GitHub, reason: str, sha: str | None, out: TextIO) -> Outcome:

@@ -24,7 +24,8 @@ STATUS_CALLS = {
     "GET /repos/{owner}/{repo}/git/trees/{tree_sha}": 1,
     "GET /repos/{owner}/{repo}/git/blobs/{file_sha}": 1,
     "GET /repos/{owner}/{repo}/pulls": 1,
-    "GET /repos/{owner}/{repo}/deployments": 2,
+    # launch records, sweep records, and the gate's records of others' launcher/approval
+    "GET /repos/{owner}/{repo}/deployments": 3,
     # app mode: find the app's installation, mint this run's one-hour token
     "GET /repos/{owner}/{repo}/installation": 1,
     "POST /app/installations/{installation_id}/access_tokens": 1,
@@ -179,8 +180,11 @@ def test_pending_shows_approvals_and_deadlines(scenario: Scenario) -> None:
     assert counts["GET /repos/{owner}/{repo}/contents/{path}"] == 6  # pools.yaml + the request
     assert "GET /repos/{owner}/{repo}/pulls/{pull_number}" not in counts  # listed, not fetched
     assert "GET /repos/{owner}/{repo}/deployments" not in counts
-    # lists, 4 per pull request, 1 team, 2 to authenticate as the app
-    assert sum(counts.values()) == 5 + 3 * 4 + 1 + 2
+    # lists, then per pull request: reviews, files, pools.yaml, the request, and GitHub's record
+    # of who pushed (activity), its events and its head tree's modes; 1 team; 2 to
+    # authenticate as the app
+    assert counts["GET /repos/{owner}/{repo}/activity"] == 3
+    assert sum(counts.values()) == 5 + 3 * 7 + 1 + 2
     nope_left = short_duration(s.created("dev/nope") + timedelta(days=14) - LATER)
     expected = [
         ["POOL", "REQUEST", "PR", "STATE", "REQUESTER", "AGE", "LAUNCH AT", "AUTO-REJECT IN",

@@ -58,7 +58,7 @@ the merge queue"); other rule types are stored and returned, not enforced.
 ``gh.rules.check_push(repo, ref, actor, old, new)`` is the one push check and
 ``sb.required_checks(repo, branch)`` lists (context, app id) pairs.
 Limits (``limits.py``): bodies 65,536 characters, status descriptions 140,
-check-run text 65,535 and 50 annotations per request, 1,000 statuses per
+check-run text 65,535 and 50 annotations per request (updates append them), 1,000 statuses per
 commit and context (bodies also on edits and review submissions); unknown search
 qualifiers are refused. Opening a pull request requests its CODEOWNERS (``dir/*`` owns
 direct files only; each request is a ``review_requested`` issue event); deleting its head

@@ -11,6 +11,14 @@ from launcher.sandbox.github.rules import Rules, Ruleset
 from launcher.sandbox.github.state import Repo, iso
 
 NOT_PROTECTED = "Branch not protected"
+UPGRADE = "Upgrade to GitHub Pro or make this repository public to enable this feature."
+
+
+def need_plan(req: Request, repo: Repo) -> None:
+    """GitHub Free offers branch protection and rulesets for public repositories only: for a
+    private repository of an owner on Free, these endpoints answer 403 with GitHub's text."""
+    if repo.private and repo.owner.lower() in req.gh.free_plan_owners:
+        raise ApiError(403, UPGRADE)
 
 
 def _flag(value: Any) -> bool:
@@ -186,6 +194,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
     @router.add("GET", B, "repos/get-branch-protection")
     def get_protection(req: Request) -> Response:
         repo = repo_of(req)
+        need_plan(req, repo)
         admin(req, repo)
         branch = req.params["branch"]
         p = req.gh.rules.protection(repo, branch)
@@ -202,6 +211,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
     @router.add("PUT", B, "repos/update-branch-protection")
     def put_protection(req: Request) -> Response:
         repo = repo_of(req)
+        need_plan(req, repo)
         admin(req, repo)
         branch = req.params["branch"]
         existed = req.gh.rules.protection(repo, branch) is not None
@@ -212,6 +222,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
     @router.add("DELETE", B, "repos/delete-branch-protection")
     def delete_protection(req: Request) -> Response:
         repo = repo_of(req)
+        need_plan(req, repo)
         admin(req, repo)
         branch = req.params["branch"]
         if req.gh.rules.protection(repo, branch) is None:
@@ -230,12 +241,14 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
     @router.add("GET", f"{R}/rulesets", "repos/get-repo-rulesets")
     def list_rulesets(req: Request) -> Response:
         repo = repo_of(req)
+        need_plan(req, repo)
         items = sorted(req.gh.rules.repo_rulesets(repo).values(), key=lambda r: r.id)
         return req.paginate([ruleset_json(req, repo, r, full=False) for r in items])
 
     @router.add("POST", f"{R}/rulesets", "repos/create-repo-ruleset")
     def create_ruleset(req: Request) -> Response:
         repo = repo_of(req)
+        need_plan(req, repo)
         admin(req, repo)
         rs = req.gh.rules.save_ruleset(repo, req.json())
         out = ruleset_json(req, repo, rs)
@@ -246,11 +259,13 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
     @router.add("GET", f"{R}/rulesets/{{ruleset_id}}", "repos/get-repo-ruleset")
     def get_ruleset(req: Request) -> Response:
         repo = repo_of(req)
+        need_plan(req, repo)
         return Response(200, ruleset_json(req, repo, ruleset_of(req, repo)))
 
     @router.add("PUT", f"{R}/rulesets/{{ruleset_id}}", "repos/update-repo-ruleset")
     def update_ruleset(req: Request) -> Response:
         repo = repo_of(req)
+        need_plan(req, repo)
         admin(req, repo)
         rs = ruleset_of(req, repo)
         before = (rs.name, rs.enforcement)
@@ -268,6 +283,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
     @router.add("DELETE", f"{R}/rulesets/{{ruleset_id}}", "repos/delete-repo-ruleset")
     def delete_ruleset(req: Request) -> Response:
         repo = repo_of(req)
+        need_plan(req, repo)
         admin(req, repo)
         rs = ruleset_of(req, repo)
         out = ruleset_json(req, repo, rs)
@@ -279,6 +295,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
     @router.add("GET", f"{R}/rules/branches/{{branch}}", "repos/get-branch-rules")
     def branch_rules(req: Request) -> Response:
         repo = repo_of(req)
+        need_plan(req, repo)
         branch = req.params["branch"]
         out = []
         for rs in sorted(req.gh.rules.repo_rulesets(repo).values(), key=lambda r: r.id):

@@ -330,6 +330,14 @@ class GitHubSandbox:
         r = self.repo(repo)
         merge_queue.dequeue(self.gh, r, self.gh.get_pull(r, number), actor)
 
+    def set_plan(self, owner: str, plan: str) -> None:
+        """The owner's GitHub plan: on ``free``, its private repositories answer 403 on branch
+        protection and ruleset endpoints, as GitHub does."""
+        if plan == "free":
+            self.gh.free_plan_owners.add(owner.lower())
+        else:
+            self.gh.free_plan_owners.discard(owner.lower())
+
     def set_org_immutable_subject(self, org: str, enabled: bool) -> None:
         """The organization-level OIDC immutable-subject setting repositories fall back to."""
         self.gh.actions_oidc.orgs_immutable[org.lower()] = enabled

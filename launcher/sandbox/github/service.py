@@ -80,6 +80,8 @@ class GitHub:
         self._pr_diff_cache: dict[tuple[str, str, str], tuple[list[FileChange], int]] = {}
         # GitHub Actions' settings (sandbox/github/environments.py, oidc.py)
         self.actions_environments = Environments()
+        # Owners on GitHub Free: their private repositories get no rulesets or protection.
+        self.free_plan_owners: set[str] = set()
         self.actions_oidc = Oidc()
         self.merge_queues = MergeQueues()  # sandbox/github/merge_queue.py
         self.events.listeners.append(lambda event: merge_queue.on_event(self, event))
@@ -1184,7 +1186,12 @@ class GitHub:
         if "external_id" in body:
             run.external_id = str(body["external_id"] or "")
         if "output" in body and isinstance(body["output"], dict):
-            run.output = dict(body["output"])
+            # GitHub: "each time you update the check run, annotations are appended to the
+            # list of annotations that already exist" (50 per request, see limits).
+            kept = list((run.output or {}).get("annotations") or [])
+            output = dict(body["output"])
+            output["annotations"] = kept + list(output.get("annotations") or [])
+            run.output = output
         status = body.get("status")
         conclusion = body.get("conclusion")
         valid_status = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
