@@ -26,6 +26,7 @@ from launcher.core.fleet import Fleet, FleetInstance, by_location, fleet_locatio
 from launcher.core.gate import POLICY_PATH, Decision, ItemKind, State
 from launcher.core.gate_report import untrusted
 from launcher.core.lifecycle import (
+    LIVE,
     Action,
     Category,
     Complete,
@@ -40,11 +41,9 @@ from launcher.core.lifecycle import (
     Retag,
     Schedule,
     Terminate,
-    error_of,
     expires_at,
     invalid_version,
     plan,
-    state_of,
     version_of,
 )
 from launcher.core.matching import (
@@ -58,6 +57,17 @@ from launcher.core.matching import (
 from launcher.core.model import LaunchRequest, Policy
 from launcher.core.pulls import Pull
 from launcher.core.quota import COUNTED_STATES, DEPLOYMENT_TAG, POOL_TAG, Usage, count_usage
+from launcher.core.record import (
+    Event,
+    EventKind,
+    GroupRecord,
+    Inferred,
+    Kind,
+    PlacementRecord,
+    RequestRecord,
+    encode,
+    infer,
+)
 from launcher.core.text import clip, plural
 from launcher.core.times import utc_iso
 from launcher.jobs.comments import comment_once
@@ -275,56 +285,16 @@ class _Run:
         return self._provenance[path]
 
     def _records(self, listed: list[Deployment]) -> list[Record]:
-        """launcher's deployments as Records, reading a deployment's latest status (one call
-        each) only where the plan needs it exactly. Per request, newest first:
-
-        - a `failure` deployment is FAILED with its payload's `error` (its only status);
-        - every other deployment is read down to the newest one that is not FAILED (the
-          request's anchor: what runs or waits now, or how it ended);
-        - an older `launch` whose instances (payload ids, or its launch commit's tag) are on
-          EC2 is read: it may still be running;
-        - the rest were superseded by a newer deployment of the request: an older `launch`
-          with no instance left is EXPIRED past its `expires_at`, else TERMINATED; an older
-          `schedule` is TERMINATED. (Only a crash between recording a newer deployment and
-          ending an older one could leave the older one's status active; nothing is launched
-          or kept running on the strength of it.)
-        """
-        live_ids = {i.instance_id for i in self.fleet}
-        live_commits = {(i.key, i.commit) for i in self.fleet}
-        per_key: dict[str, list[Deployment]] = {}
-        for d in sorted(listed, key=lambda d: d.id):
-            if d.key is not None and d.version is not None:  # recorded by the launch job
-                per_key.setdefault(d.key, []).append(d)
-        records: list[Record] = []
-        for key, items in per_key.items():
-            anchored = False
-            for d in reversed(items):
-                known: tuple[RequestState, LastError | None]
-                maybe_live = d.kind == "launch" and (
-                    bool(set(d.instance_ids) & live_ids) or (key, d.launch_commit) in live_commits
-                )
-                if d.kind == "failure":
-                    known = (RequestState.FAILED, error_of(d.error))
-                elif not anchored or maybe_live:
-                    known = self._read_state(d)
-                elif d.kind == "launch":
-                    ended = d.expires_at is not None and d.expires_at <= self.now
-                    known = (RequestState.EXPIRED if ended else RequestState.TERMINATED, None)
-                else:
-                    known = (RequestState.TERMINATED, None)
-                if known[0] is not RequestState.FAILED:
-                    anchored = True
-                records.append(_record(d, *known))
-        return sorted(records, key=lambda r: r.deployment_id)
-
-    def _read_state(self, d: Deployment) -> tuple[RequestState, LastError | None]:
-        status = self.gh.deployment_status(d.id)
-        if status is not None:
-            return state_of(*status)
-        # created, then the run stopped before its first status
-        if d.kind == "schedule":
-            return RequestState.SCHEDULED, None
-        return RequestState.LAUNCHING, None
+        """launcher's deployments as the plan's Records, in the states `infer` reads from the
+        records and the fleet (no deployment-status read: see launcher.core.record)."""
+        items = [i for d in listed if (i := d.listed()) is not None and i.record.version]
+        inferred = infer(
+            items,
+            (i.instance_id for i in self.fleet),
+            ((i.key, i.commit) for i in self.fleet),
+            self.now,
+        )
+        return [_record(i) for i in inferred]
 
     # --- acting ----------------------------------------------------------------
 
@@ -438,12 +408,20 @@ class _Run:
             return
         pool = self.policy.pools[request.pool]
         until = expires_at(self.now, request.max_runtime, pool.max_runtime)
-        payload = self._payload(d, "launch", approval, self.now, until, action.attempt)
-        payload.update(
+        payload = self._payload(
+            d,
+            Kind.LAUNCH,
+            approval,
+            self.now,
+            until,
+            action.attempt,
             launch_commit=d.commit,
-            placement=_placement_json(placement, ids),
-            instance_ids=[i for group in ids.values() for i in group],
+            placement=_placement_record(placement, ids),
+            instance_ids=tuple(i for group in ids.values() for i in group),
         )
+        # The comment first, the record last: a run that stops in between is finished by the
+        # next (Complete), whose comment is the same one (found by its marker).
+        self._comment(approval, d, "running", _running_text(request, placement, ids, until))
         deployment = self.gh.create_deployment(d.commit, d.key, payload, f"launch {d.key}", TASK)
         count = sum(len(v) for v in ids.values())
         where = f"{placement.provider.name} ({placement.region})"
@@ -467,7 +445,6 @@ class _Run:
             self._inactive(action.record, f"launched as deployment {deployment}")
         if isinstance(action, Replace):
             self._end_old(action.old, action.old_records, d)
-        self._comment(approval, d, "running", _running_text(request, placement, ids, until))
 
     def _run_groups(
         self, action: Launch, request: LaunchRequest, approval: Approval
@@ -617,7 +594,7 @@ class _Run:
             self._fail(d, None, refused.error, None)
             return
         when = utc_iso(d.launch_at) if d.launch_at else "now"
-        payload = self._payload(d, "schedule", approval, None, None, action.attempt)
+        payload = self._payload(d, Kind.SCHEDULE, approval, None, None, action.attempt)
         deployment = self.gh.create_deployment(d.commit, d.key, payload, f"schedule {d.key}", TASK)
         self.gh.set_deployment_status(
             deployment, "queued", f"scheduled: launches at {when}", current=None
@@ -639,11 +616,16 @@ class _Run:
             for location, here in by_location(action.fleet.instances).items():
                 ids = [r for i in here for r in (i.instance_id, *i.volume_ids)]
                 self.ec2.retag(location, ids, {"launcher:expires-at": value})
-        payload = self._payload(d, "launch", approval, running.launched_at, action.expires_at, 0)
-        payload.update(
+        payload = self._payload(
+            d,
+            Kind.LAUNCH,
+            approval,
+            running.launched_at,
+            action.expires_at,
+            0,
             launch_commit=running.launch_commit or running.commit,
-            placement=dict(running.placement or {}),
-            instance_ids=list(running.instance_ids),
+            placement=running.placement,
+            instance_ids=running.instance_ids,
         )
         deployment = self.gh.create_deployment(d.commit, d.key, payload, f"retag {d.key}", TASK)
         text = f"running; max_runtime changed: expires {value or 'never'}"
@@ -652,7 +634,9 @@ class _Run:
             "success",
             text,
             log_url=self.options.log_url,
-            environment_url=_console_url(str((running.placement or {}).get("region", "")), d.key),
+            environment_url=_console_url(
+                running.placement.region if running.placement else "", d.key
+            ),
             current=None,
         )
         self._inactive(running, f"max_runtime changed: see deployment {deployment}")
@@ -685,34 +669,35 @@ class _Run:
         record = action.record
         first = fleet.instances[0]
         until = fleet.expires_at
-        placement = {
-            "region": first.region,
-            "role_arn": first.role_arn,
-            "groups": [
-                {
-                    "name": name,
-                    "instance_type": next(
-                        i.instance_type for i in fleet.instances if i.group == name
-                    ),
-                    "instance_ids": [i.instance_id for i in fleet.instances if i.group == name],
-                }
+        placement = PlacementRecord(
+            region=first.region,
+            role_arn=first.role_arn,
+            groups=tuple(
+                GroupRecord(
+                    name=name,
+                    instance_type=next(i.instance_type for i in fleet.instances if i.group == name),
+                    count=wanted[name],
+                    instance_ids=tuple(i.instance_id for i in fleet.instances if i.group == name),
+                )
                 for name in sorted(wanted)
-            ],
-        }
-        if record is None or record.state is not RequestState.LAUNCHING:
-            payload = self._payload(d, "launch", approval, self.now, until, attempt)
-            payload.update(
-                launch_commit=fleet.commit,
-                placement=placement,
-                instance_ids=list(fleet.instance_ids),
-            )
-            deployment = self.gh.create_deployment(
-                d.commit, d.key, payload, f"launch {d.key}", TASK
-            )
-            if record is not None:
-                self._inactive(record, f"launched as deployment {deployment}")
-        else:
-            deployment = record.deployment_id
+            ),
+        )
+        payload = self._payload(
+            d,
+            Kind.LAUNCH,
+            approval,
+            self.now,
+            until,
+            attempt,
+            launch_commit=fleet.commit,
+            placement=placement,
+            instance_ids=fleet.instance_ids,
+        )
+        ids = ", ".join(fleet.instance_ids)
+        self._comment(approval, d, "running", f"is running: instances {ids} in {first.region}.")
+        deployment = self.gh.create_deployment(d.commit, d.key, payload, f"launch {d.key}", TASK)
+        if record is not None:
+            self._inactive(record, f"launched as deployment {deployment}")
         running = self._running(
             deployment,
             d.key,
@@ -721,8 +706,8 @@ class _Run:
             until,
         )
         self.report.done.append(f"recorded {d.key} (launched by an earlier run): {running}")
-        ids = ", ".join(fleet.instance_ids)
-        self._comment(approval, d, "running", f"is running: instances {ids} in {first.region}.")
+        if action.old or action.old_records:  # a replacement that stopped before its end
+            self._end_old(action.old, action.old_records, d)
 
     # terminate ------------------------------------------------------------------------------------
 
@@ -738,6 +723,8 @@ class _Run:
             self._inactive(record, text)
         shown = ", ".join(ids) if ids else "no instances"
         self.report.done.append(f"{action.reason.value} {action.key}: {shown}")
+        if action.reason is Reason.REMOVED and action.records:
+            self._record_ended(action.records[-1], text)
         if action.reason is Reason.REPLACED:
             return
         for record in action.records:
@@ -750,6 +737,25 @@ class _Run:
                 )
                 body = f"{sentence}; terminated {shown}."
                 self._post_comment(record.pr, record, outcome, body)
+
+    def _record_ended(self, last: Record, text: str) -> None:
+        """An `ended` record: the request left main. The same content added back later is a
+        new request (launched afresh), not the version that ran or failed before."""
+        record = RequestRecord(
+            kind=Kind.ENDED,
+            key=last.key,
+            path=last.path,
+            version=last.version,
+            blob=last.blob,
+            pr=last.pr,
+            requested_by=last.requested_by,
+            attempt=last.attempt,
+            events=(Event(EventKind.ENDED, self.now, "", self.head, text),),
+        )
+        deployment = self.gh.create_deployment(
+            last.commit, last.key, encode(record), f"ended {last.key}", TASK
+        )
+        self.gh.set_deployment_status(deployment, "inactive", text, current=None)
 
     def _terminate_fleets(self, fleets: Iterable[Fleet]) -> None:
         for location, ended in by_location(i for f in fleets for i in f.instances).items():
@@ -770,42 +776,50 @@ class _Run:
     def _payload(
         self,
         d: Desired,
-        kind: str,
+        kind: Kind,
         approval: Approval | None,
         launched_at: datetime | None,
         until: datetime | None,
         attempt: int,
+        **facts: Any,
     ) -> dict[str, Any]:
-        return {
-            "launcher": 1,
-            "kind": kind,
-            "request": {"key": d.key, "path": d.path},
-            "version": d.version.to_json(),
-            "blob": d.blob,
-            "pr": approval.pr.number if approval else None,
-            "requested_by": approval.requested_by if approval else None,
-            "approved_by": list(approval.approved_by) if approval else [],
-            "launch_at": utc_iso(d.launch_at) if d.launch_at else None,
-            "max_runtime": d.max_runtime.total_seconds() if d.max_runtime else None,
-            "launched_at": utc_iso(launched_at) if launched_at else None,
-            "expires_at": utc_iso(until) if until else None,
-            "attempt": attempt,
-        }
+        """The deployment payload of a record of `d` (launcher.core.record.encode)."""
+        record = RequestRecord(
+            kind=kind,
+            key=d.key,
+            path=d.path,
+            version=d.version,
+            blob=d.blob,
+            pr=approval.pr.number if approval else None,
+            requested_by=approval.requested_by if approval else "",
+            approved_by=approval.approved_by if approval else (),
+            launch_at=d.launch_at,
+            max_runtime=d.max_runtime,
+            launched_at=launched_at,
+            expires_at=until,
+            attempt=attempt,
+            **facts,
+        )
+        return encode(record)
 
     def _fail(
         self, d: Desired, record: Record | None, error: LastError, approval: Approval | None
     ) -> None:
-        """FAILED: on the version's SCHEDULED record, or on a new deployment of the version."""
-        if record is not None and record.state in (RequestState.SCHEDULED, RequestState.LAUNCHING):
-            deployment = record.deployment_id
-        else:
-            payload = self._payload(
-                d, "failure", approval, None, None, record.attempt if record else 0
-            )
-            payload["error"] = error.describe()
-            deployment = self.gh.create_deployment(
-                d.commit, d.key, payload, f"failed {d.key}", TASK
-            )
+        """FAILED: always a new `failure` record (its category a field), so the state is read
+        from the list; a SCHEDULED record it replaces is marked inactive."""
+        payload = self._payload(
+            d,
+            Kind.FAILURE,
+            approval,
+            None,
+            None,
+            record.attempt if record else 0,
+            failure=error,
+            events=(Event(EventKind.FAILED, self.now, "", d.commit, error.describe()),),
+        )
+        deployment = self.gh.create_deployment(d.commit, d.key, payload, f"failed {d.key}", TASK)
+        if record is not None and record.state in LIVE - {RequestState.RUNNING}:
+            self._inactive(record, f"failed: see deployment {deployment}")
         self.gh.set_deployment_status(
             deployment, "failure", error.describe(), log_url=self.options.log_url
         )
@@ -867,30 +881,30 @@ class _Run:
 # --- small helpers ----------------------------------------------------------------------
 
 
-def _record(d: Deployment, state: RequestState, error: LastError | None) -> Record:
-    """A deployment the launch job recorded, in a known state, as the plan's Record."""
-    version = d.version
-    key = d.key
-    assert version is not None and key is not None  # only such deployments are kept
+def _record(item: Inferred) -> Record:
+    """A record in its inferred state, as the plan's Record."""
+    r = item.record
+    assert r.version is not None  # only versioned records are kept
     return Record(
-        deployment_id=d.id,
-        key=key,
-        version=version,
-        commit=d.sha,
-        state=state,
-        path=d.path,
-        blob=d.blob,
-        launch_commit=d.launch_commit,
-        instance_ids=d.instance_ids,
-        placement=d.placement,
-        expires_at=d.expires_at,
-        launch_at=d.launch_at,
-        launched_at=d.launched_at,
-        last_error=error,
-        pr=d.pr,
-        requested_by=d.requested_by,
-        approved_by=d.approved_by,
-        attempt=d.attempt,
+        deployment_id=item.id,
+        key=r.key,
+        version=r.version,
+        commit=item.commit,
+        state=item.state,
+        path=r.path,
+        blob=r.blob,
+        launch_commit=r.launch_commit or item.commit,
+        instance_ids=r.instance_ids,
+        placement=r.placement,
+        expires_at=r.expires_at,
+        launch_at=r.launch_at,
+        launched_at=r.launched_at,
+        last_error=r.failure,
+        pr=r.pr,
+        requested_by=r.requested_by,
+        approved_by=r.approved_by,
+        attempt=r.attempt,
+        ended=r.kind is Kind.ENDED,
     )
 
 
@@ -908,23 +922,23 @@ def _no_placement(result: MatchResult, exhausted: list[Exhausted]) -> tuple[Cate
     return Category.NO_MATCH, "; ".join(reasons) or "no placement"
 
 
-def _placement_json(placement: Placement, ids: dict[str, list[str]]) -> dict[str, Any]:
-    return {
-        "provider": placement.provider.name,
-        "region": placement.region,
-        "role_arn": placement.provider.role_arn,
-        "groups": [
-            {
-                "name": g.group,
-                "count": g.count,
-                "instance_type": g.instance_type,
-                "image_id": g.image_id,
-                "zone": g.zone,
-                "instance_ids": ids.get(g.group, []),
-            }
+def _placement_record(placement: Placement, ids: dict[str, list[str]]) -> PlacementRecord:
+    return PlacementRecord(
+        provider=placement.provider.name,
+        region=placement.region,
+        role_arn=placement.provider.role_arn,
+        groups=tuple(
+            GroupRecord(
+                name=g.group,
+                count=g.count,
+                instance_type=g.instance_type,
+                image_id=g.image_id,
+                zone=g.zone,
+                instance_ids=tuple(ids.get(g.group, [])),
+            )
             for g in placement.groups
-        ],
-    }
+        ),
+    )
 
 
 def _running_text(

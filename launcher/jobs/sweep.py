@@ -160,11 +160,9 @@ def _sweep_deployments(
     latest = newest(listed)
     fleets = fleets_of(i for i in ec2.fleet(fleet_locations(policy, listed)) if i.key)
     reasons, maybe_due = reconcile_reasons(files, listed, fleets, now)
-    for d in maybe_due:
-        status = gh.deployment_status(d.id)
-        if status is None or status[0] in ("queued", "pending"):
-            due = utc_text(d.launch_at) if d.launch_at else "now"
-            reasons.append(f"{d.key}: scheduled launch due since {due}")
+    for d in maybe_due:  # the newest record: a launch or a failure would be a newer one
+        due = utc_text(d.launch_at) if d.launch_at else "now"
+        reasons.append(f"{d.key}: scheduled launch due since {due}")
     _warn_expiries(gh, fleets, latest, options, report)
     _orphans(ec2, orphans(files, listed, fleets), options, report)
     if reasons:
