@@ -16,6 +16,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -397,6 +398,7 @@ class EC2:
                 if m.get("Ebs", {}).get("VolumeId")
             ),
             vcpus=self._vcpus(location, instance) if state in COUNTED_STATES else 0,
+            launched_at=_launch_time(instance),
         )
 
     def subnet_zones(self, location: Location, subnet_ids: Iterable[str]) -> dict[str, str]:
@@ -426,10 +428,13 @@ class EC2:
             state.root_devices[image_id] = _root_device(image)
         return state.root_devices[image_id]
 
-    def run_instances(self, spec: RunSpec) -> list[str]:
+    def run_instances(self, spec: RunSpec) -> Launched:
         """RunInstances for one group: all `count` or none, IMDSv2 only, encrypted root
         volume, tags on instances and volumes, and the ClientToken that makes a retried call
-        return the first call's instances instead of new ones. Raises LaunchError."""
+        return the first call's instances instead of new ones. Every parameter depends only on
+        the spec (nothing from a clock). When EC2 says the token was used with other
+        parameters (`IdempotentParameterMismatch`), the instances launched under it are found
+        (DescribeInstances on `client-token`) and adopted. Raises LaunchError."""
         tags = [{"Key": k, "Value": v} for k, v in spec.tags.items()]
         device, size = self.root_device(spec.location, spec.image_id)
         ebs: dict[str, Any] = {"Encrypted": True, "DeleteOnTermination": True}
@@ -456,13 +461,44 @@ class EC2:
             kwargs["SecurityGroupIds"] = list(spec.security_group_ids)
         try:
             answer = self.client(*spec.location).run_instances(**kwargs)
+            found = answer.get("Instances", [])
         except _aws_errors() as exc:
-            raise _launch_error(exc, f"launching {spec.count} x {spec.instance_type}") from exc
-        ids = [i["InstanceId"] for i in answer.get("Instances", [])]
+            error = _launch_error(exc, f"launching {spec.count} x {spec.instance_type}")
+            if error.code != "IdempotentParameterMismatch":
+                raise error from exc
+            found = self._by_token(spec)
+            if len(found) != spec.count:
+                raise error from exc
+        found = [i for i in found if (i.get("State") or {}).get("Name") != "terminated"]
+        ids = [i["InstanceId"] for i in found]
         if len(ids) != spec.count:  # MinCount = MaxCount: EC2 never does this; fail closed
             self.terminate(spec.location, ids)
             raise LaunchError("IncompleteLaunch", f"asked for {spec.count}, got {len(ids)}")
-        return ids
+        times = [t for i in found if (t := _launch_time(i)) is not None]
+        volumes = tuple(
+            m["Ebs"]["VolumeId"]
+            for i in found
+            for m in i.get("BlockDeviceMappings", [])
+            if m.get("Ebs", {}).get("VolumeId")
+        )
+        return Launched(ids, min(times) if times else None, volumes)
+
+    def _by_token(self, spec: RunSpec) -> list[dict[str, Any]]:
+        """The live instances launched under the spec's ClientToken (an earlier run's)."""
+        filters = [
+            {"Name": "client-token", "Values": [spec.client_token]},
+            {"Name": "instance-state-name", "Values": list(FLEET_STATES)},
+        ]
+        try:
+            pages = self.client(*spec.location).get_paginator("describe_instances")
+            return [
+                i
+                for page in pages.paginate(Filters=filters)
+                for r in page["Reservations"]
+                for i in r["Instances"]
+            ]
+        except _aws_errors() as exc:
+            raise _launch_error(exc, "finding instances by client token") from exc
 
     def terminate(self, location: Location, instance_ids: Iterable[str]) -> None:
         """TerminateInstances, 500 ids per call; terminating a terminated one is a no-op."""
@@ -533,6 +569,15 @@ class RunSpec:
     security_group_ids: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Launched:
+    """What one RunInstances gave (or an earlier one, adopted by its client token)."""
+
+    ids: list[str]
+    launched_at: datetime | None  # the earliest LaunchTime
+    volume_ids: tuple[str, ...] = ()
+
+
 class LaunchError(EC2Error):
     """EC2 refused a launch call. `capacity`: try elsewhere now; `transient`: try again on a
     later run; neither: final (limits, bad AMI, bad parameters, no permission)."""
@@ -549,6 +594,13 @@ class LaunchError(EC2Error):
     @property
     def transient(self) -> bool:
         return self.code in TRANSIENT_CODES or self.code == "Connection"
+
+
+def _launch_time(instance: dict[str, Any]) -> datetime | None:
+    value = instance.get("LaunchTime")
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return instant_or_none(value) if isinstance(value, str) else None
 
 
 def _root_device(image: dict[str, Any]) -> tuple[str, int | None]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
 
-from launcher.adapters.ec2 import EC2, EC2Error, LaunchError, RunSpec
+from launcher.adapters.ec2 import EC2, EXPIRES_TAG, EC2Error, Launched, LaunchError, RunSpec
 from launcher.adapters.github import GitHub, GitHubError
 from launcher.core.deployments import LAUNCH_TASK, Deployment
 from launcher.core.documents import load_policy, load_request, request_key
@@ -161,10 +161,14 @@ def git_blob_sha(content: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
 
 
-def client_token(key: str, commit: str, placement: Placement, group: GroupPlacement, n: int) -> str:
-    """Same request, commit, placement and attempt -> same token (≤ 64 characters): EC2
-    returns the first call's instances to a retried call instead of launching more."""
-    parts = [key, commit, placement.provider.name, placement.region, group.group]
+def client_token(
+    key: str, version: str, commit: str, placement: Placement, group: GroupPlacement, n: int
+) -> str:
+    """Same request, version, asking commit, placement, group and attempt -> same token (≤ 64
+    characters): EC2 returns the first call's instances to a retried call instead of
+    launching more. Nothing else goes in, and nothing in the call depends on anything else
+    (no clock), so two runs racing send identical calls."""
+    parts = [key, version, commit, placement.provider.name, placement.region, group.group]
     parts += [group.instance_type, group.zone or "", str(n)]
     return "launcher-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
 
@@ -187,6 +191,8 @@ class _Run:
         self._provenance: dict[str, tuple[str, Pull | None]] = {}
         self._decisions: dict[int, Decision] = {}
         self._freed: set[str] = set()  # instance ids terminated (and uncounted) in this run
+        self._launched_at: datetime | None = None  # LaunchTime of the last _run_groups
+        self._volumes: tuple[str, ...] = ()
 
     # --- reading the three views ----------------------------------------------------------------
 
@@ -407,12 +413,20 @@ class _Run:
             self._fail(d, action.record, refused.error, approval)
             return
         pool = self.policy.pools[request.pool]
-        until = expires_at(self.now, request.max_runtime, pool.max_runtime)
+        launched_at = _started(self.now, self._launched_at)
+        until = expires_at(launched_at, request.max_runtime, pool.max_runtime)
+        # the expiry tag after launch, from LaunchTime: never a RunInstances parameter
+        all_ids = [i for group in ids.values() for i in group]
+        self.ec2.retag(
+            location_of(placement.provider),
+            [*all_ids, *self._volumes],
+            {EXPIRES_TAG: utc_iso(until) if until else ""},
+        )
         payload = self._payload(
             d,
             Kind.LAUNCH,
             approval,
-            self.now,
+            launched_at,
             until,
             action.attempt,
             launch_commit=d.commit,
@@ -466,6 +480,7 @@ class _Run:
         allowed = self._allowed_zones(pool.providers)
         exhausted: list[Exhausted] = []
         launched: dict[str, tuple[GroupPlacement, Location, list[str]]] = {}
+        answers: dict[str, Launched] = {}
         tries = 0
         while True:
             placement, result = next_placement(request, pool, catalogues, usage, exhausted, allowed)
@@ -484,7 +499,9 @@ class _Run:
                         continue
                     tries += 1
                     spec = self._spec(d, request, approval, placement, group, action.attempt)
-                    launched[group.group] = (group, location, self.ec2.run_instances(spec))
+                    answer = self.ec2.run_instances(spec)
+                    answers[group.group] = answer
+                    launched[group.group] = (group, location, answer.ids)
             except LaunchError as exc:
                 if exc.capacity and tries < MAX_ATTEMPTS:
                     exhausted.append(Exhausted(location, group.instance_type, group.zone))
@@ -504,6 +521,9 @@ class _Run:
         self.usage[pool.name] = self.usage.get(pool.name, Usage()).plus(
             placement.instances, placement.vcpus
         )
+        times = [a.launched_at for n, a in answers.items() if n in launched and a.launched_at]
+        self._launched_at = min(times, default=None)
+        self._volumes = tuple(v for n, a in answers.items() if n in launched for v in a.volume_ids)
         return placement, {name: ids for name, (_, _, ids) in launched.items()}
 
     def _rollback(self, launched: dict[str, tuple[GroupPlacement, Location, list[str]]]) -> None:
@@ -522,8 +542,6 @@ class _Run:
         group: GroupPlacement,
         attempt: int,
     ) -> RunSpec:
-        pool = self.policy.pools[request.pool]
-        until = expires_at(self.now, request.max_runtime, pool.max_runtime)
         tags = {
             "Name": f"{d.key}/{group.group}",
             DEPLOYMENT_TAG: d.key,
@@ -532,7 +550,6 @@ class _Run:
             "launcher:requested-by": approval.requested_by,
             "launcher:commit": d.commit,
             "launcher:pr": str(approval.pr.number),
-            "launcher:expires-at": utc_iso(until) if until else "",
         }
         if approval.approved_by:
             tags["launcher:approved-by"] = _tag_value(",".join(approval.approved_by))
@@ -553,7 +570,7 @@ class _Run:
             image_id=group.image_id,
             instance_type=group.instance_type,
             count=group.count,
-            client_token=client_token(d.key, d.commit, placement, group, attempt),
+            client_token=client_token(d.key, d.version.id, d.commit, placement, group, attempt),
             tags=tags,
             zone=group.zone,
             subnet_id=subnet,
@@ -668,7 +685,15 @@ class _Run:
             return
         record = action.record
         first = fleet.instances[0]
+        launched_at = _started(self.now, fleet.launched_at)
         until = fleet.expires_at
+        if until is None:  # stopped before the expiry tag: written now, from LaunchTime
+            pool = self.policy.pools[request.pool]
+            until = expires_at(launched_at, request.max_runtime, pool.max_runtime)
+            if until is not None:
+                for location, here in by_location(fleet.instances).items():
+                    ids_here = [r for i in here for r in (i.instance_id, *i.volume_ids)]
+                    self.ec2.retag(location, ids_here, {EXPIRES_TAG: utc_iso(until)})
         placement = PlacementRecord(
             region=first.region,
             role_arn=first.role_arn,
@@ -686,7 +711,7 @@ class _Run:
             d,
             Kind.LAUNCH,
             approval,
-            self.now,
+            launched_at,
             until,
             attempt,
             launch_commit=fleet.commit,
@@ -957,6 +982,12 @@ def _running_text(
     lines.append("")
     lines.append(f"It expires at {utc_iso(until)}." if until else "It has no expiry time.")
     return "\n".join(lines)
+
+
+def _started(now: datetime, launch_time: datetime | None) -> datetime:
+    """When a request's runtime starts: EC2's LaunchTime, or the run's clock if that is
+    earlier (a run given a `now` in the past)."""
+    return min(now, launch_time) if launch_time else now
 
 
 def _console_url(region: str, key: str) -> str | None:
