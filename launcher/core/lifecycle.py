@@ -454,7 +454,8 @@ def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Act
         if old or stale:
             actions.append(Terminate(d.key, Reason.REPLACED, stale, old))
         return actions
-    if state is RequestState.FAILED and retry:
+    if state is RequestState.FAILED and (retry or d.commit != current.commit):
+        # retried by hand, or asked again through another commit (a new approved pull request)
         return [*actions, _launch(d, seen, fleets, running, current.attempt + 1, None)]
     # FAILED, TERMINATED, EXPIRED: final for this version; instances still tagged with its
     # commit (a termination that did not finish) are ended again.

@@ -57,6 +57,7 @@ from launcher.core.matching import (
 from launcher.core.model import LaunchRequest, Policy
 from launcher.core.pulls import Pull
 from launcher.core.quota import COUNTED_STATES, DEPLOYMENT_TAG, POOL_TAG, Usage, count_usage
+from launcher.core.reasons import ReasonKind, all_quota, kind_of
 from launcher.core.record import (
     Event,
     EventKind,
@@ -261,7 +262,10 @@ class _Run:
         self.requests[key] = request
         version = version_of(request)
         same = next((i for i in listed if i.environment == key and i.version == version), None)
-        commit = same.sha if same is not None else self._provenance_of(path)[0]
+        # A new file content of a version that FAILED is asked for again (a new pull request,
+        # approved this time): its own commit, so the plan sees a new ask.
+        asked = same is not None and same.kind != "failure"
+        commit = same.sha if same is not None and asked else self._provenance_of(path)[0]
         pool = self.policy.pools[request.pool]
         runtime = request.max_runtime or pool.max_runtime
         return Desired(
@@ -934,17 +938,20 @@ def _record(item: Inferred) -> Record:
 
 
 def _no_placement(result: MatchResult, exhausted: list[Exhausted]) -> tuple[Category, str]:
-    reasons = result.reasons
-    quota = [r for r in reasons if "quota" in r]
-    if result.pool_reasons and any("quota" in r for r in result.pool_reasons):
+    """The failure category of a request no placement holds, from the reasons' kinds (never
+    their words): QUOTA when the pool's quota, or on every provider tried only the quota,
+    stands in the way."""
+    quota = [r for r in result.reasons if kind_of(r) is ReasonKind.QUOTA]
+    if any(kind_of(r) is ReasonKind.QUOTA for r in result.pool_reasons):
         return Category.QUOTA, quota[0]
-    if reasons and len(quota) == len([m for m in result.providers if m.reasons]) and quota:
+    tried = [m.reasons for m in result.providers if m.reasons]
+    if tried and all(all_quota(reasons) for reasons in tried):
         return Category.QUOTA, quota[0]
     if exhausted:
         return Category.LAUNCH_ERROR, (
             "no capacity: InsufficientInstanceCapacity on every matching placement"
         )
-    return Category.NO_MATCH, "; ".join(reasons) or "no placement"
+    return Category.NO_MATCH, "; ".join(result.reasons) or "no placement"
 
 
 def _placement_record(placement: Placement, ids: dict[str, list[str]]) -> PlacementRecord:
