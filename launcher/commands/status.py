@@ -32,6 +32,12 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--pool", metavar="P", help="only this pool's requests and quota")
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="also each request's history: every decision launcher recorded (approved by whom, "
+        "rejected, launched, failed, ended), oldest first (JSON always has it)",
+    )
     add_common(parser)
     parser.set_defaults(func=run)
 
@@ -82,5 +88,5 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(status_json(overview), indent=2))
     else:
-        print("\n".join(status_lines(overview)))
+        print("\n".join(status_lines(overview, history=args.history)))
     return 0

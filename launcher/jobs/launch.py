@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from launcher.adapters.ec2 import EC2, EXPIRES_TAG, EC2Error, Launched, LaunchError, RunSpec
 from launcher.adapters.github import GitHub, GitHubError
+from launcher.core.approvals import Review, latest_deciding
 from launcher.core.deployments import LAUNCH_TASK, Deployment
 from launcher.core.documents import load_policy, load_request, request_key
 from launcher.core.fallback import MAX_ATTEMPTS, Exhausted, next_placement
@@ -80,9 +81,10 @@ COMMENT_MARKER = "<!-- launcher:launch {key} {version} {outcome} -->"
 class Refused(Exception):
     """The request cannot launch: recorded as FAILED with this category."""
 
-    def __init__(self, category: Category, message: str) -> None:
+    def __init__(self, category: Category, message: str, events: tuple[Event, ...] = ()) -> None:
         super().__init__(message)
         self.error = LastError(category, message)
+        self.events = events  # the decisions behind it (a rejecting review: who, why)
 
 
 class Transient(Exception):
@@ -133,6 +135,7 @@ class Approval:
     pr: Pull
     requested_by: str
     approved_by: tuple[str, ...]
+    events: tuple[Event, ...] = ()  # each counted approval: who, on which commit, its text
 
 
 def run_launch(
@@ -192,6 +195,7 @@ class _Run:
         self._provenance: dict[str, tuple[str, Pull | None]] = {}
         self._decisions: dict[int, Decision] = {}
         self._freed: set[str] = set()  # instance ids terminated (and uncounted) in this run
+        self._reviews: dict[int, list[Review]] = {}
         self._launched_at: datetime | None = None  # LaunchTime of the last _run_groups
         self._volumes: tuple[str, ...] = ()
 
@@ -358,7 +362,9 @@ class _Run:
         if pr.number not in self._decisions:
             from launcher.jobs.gate import decide_pull
 
-            self._decisions[pr.number] = decide_pull(self.gh, pr, self.gh.reviews(pr.number))
+            reviews = self.gh.reviews(pr.number)
+            self._reviews[pr.number] = reviews
+            self._decisions[pr.number] = decide_pull(self.gh, pr, reviews)
         decision = self._decisions[pr.number]
         if decision.state is State.ERROR:
             raise Transient(f"could not re-check #{pr.number}: {decision.description}")
@@ -382,9 +388,26 @@ class _Run:
             )
         if item.state is State.SUCCESS:
             approved = item.tally.approved_by if item.tally else ()
-            return Approval(pr, pr.author, tuple(approved))
+            latest = latest_deciding(self._reviews.get(pr.number, ()))
+            events = tuple(
+                Event(
+                    EventKind.APPROVED,
+                    None,
+                    login,
+                    latest[login.casefold()].commit_id if login.casefold() in latest else "",
+                    clip(latest[login.casefold()].body.strip(), 500)
+                    if login.casefold() in latest
+                    else "",
+                )
+                for login in approved
+            )
+            return Approval(pr, pr.author, tuple(approved), events)
         if item.tally and item.tally.rejected_by:
-            raise Refused(Category.REJECTED, f"#{pr.number}: {item.summary}")
+            rejected = tuple(
+                Event(EventKind.REJECTED, None, r.user, r.commit_id, clip(r.body.strip(), 500))
+                for r in item.tally.rejected_by
+            )
+            raise Refused(Category.REJECTED, f"#{pr.number}: {item.summary}", rejected)
         raise Refused(
             Category.NOT_APPROVED,
             f"#{pr.number} was merged without the gate's approval ({item.summary})",
@@ -408,13 +431,13 @@ class _Run:
         try:
             approval = self._approval(d)
         except Refused as refused:
-            self._fail(d, action.record, refused.error, None)
+            self._fail(d, action.record, refused.error, None, refused.events)
             return
         try:
             request = self._request(d)
             placement, ids = self._run_groups(action, request, approval)
         except Refused as refused:
-            self._fail(d, action.record, refused.error, approval)
+            self._fail(d, action.record, refused.error, approval, refused.events)
             return
         pool = self.policy.pools[request.pool]
         launched_at = _started(self.now, self._launched_at)
@@ -435,7 +458,16 @@ class _Run:
             action.attempt,
             launch_commit=d.commit,
             placement=_placement_record(placement, ids),
-            instance_ids=tuple(i for group in ids.values() for i in group),
+            instance_ids=tuple(all_ids),
+            events=(
+                Event(
+                    EventKind.LAUNCHED,
+                    launched_at,
+                    "",
+                    d.commit,
+                    f"{len(all_ids)} on {placement.provider.name} ({placement.region})",
+                ),
+            ),
         )
         # The comment first, the record last: a run that stops in between is finished by the
         # next (Complete), whose comment is the same one (found by its marker).
@@ -612,10 +644,13 @@ class _Run:
             approval = self._approval(d)
             self._request(d)
         except Refused as refused:
-            self._fail(d, None, refused.error, None)
+            self._fail(d, None, refused.error, None, refused.events)
             return
         when = utc_iso(d.launch_at) if d.launch_at else "now"
-        payload = self._payload(d, Kind.SCHEDULE, approval, None, None, action.attempt)
+        scheduled = Event(EventKind.SCHEDULED, self.now, "", d.commit, f"launches at {when}")
+        payload = self._payload(
+            d, Kind.SCHEDULE, approval, None, None, action.attempt, events=(scheduled,)
+        )
         deployment = self.gh.create_deployment(d.commit, d.key, payload, f"schedule {d.key}", TASK)
         self.gh.set_deployment_status(
             deployment, "queued", f"scheduled: launches at {when}", current=None
@@ -630,7 +665,7 @@ class _Run:
         try:
             approval = self._approval(d)
         except Refused as refused:
-            self._fail(d, None, refused.error, None)
+            self._fail(d, None, refused.error, None, refused.events)
             return
         value = utc_iso(action.expires_at) if action.expires_at else ""
         if action.fleet is not None:
@@ -679,7 +714,7 @@ class _Run:
             request = self._request(d)
         except Refused as refused:
             self._terminate_fleets([fleet])
-            self._fail(d, action.record, refused.error, None)
+            self._fail(d, action.record, refused.error, None, refused.events)
             return
         wanted = {g.name: g.count for g in request.instances}
         attempt = action.record.attempt if action.record else 0
@@ -721,6 +756,15 @@ class _Run:
             launch_commit=fleet.commit,
             placement=placement,
             instance_ids=fleet.instance_ids,
+            events=(
+                Event(
+                    EventKind.LAUNCHED,
+                    launched_at,
+                    "",
+                    fleet.commit,
+                    f"{len(fleet.instances)} in {first.region} (recorded by a later run)",
+                ),
+            ),
         )
         ids = ", ".join(fleet.instance_ids)
         self._comment(approval, d, "running", f"is running: instances {ids} in {first.region}.")
@@ -812,7 +856,9 @@ class _Run:
         attempt: int,
         **facts: Any,
     ) -> dict[str, Any]:
-        """The deployment payload of a record of `d` (launcher.core.record.encode)."""
+        """The deployment payload of a record of `d` (launcher.core.record.encode); its
+        events are the approvals it rests on and what happened (`events` in `facts`)."""
+        facts["events"] = (*(approval.events if approval else ()), *facts.get("events", ()))
         record = RequestRecord(
             kind=kind,
             key=d.key,
@@ -832,7 +878,12 @@ class _Run:
         return encode(record)
 
     def _fail(
-        self, d: Desired, record: Record | None, error: LastError, approval: Approval | None
+        self,
+        d: Desired,
+        record: Record | None,
+        error: LastError,
+        approval: Approval | None,
+        events: tuple[Event, ...] = (),
     ) -> None:
         """FAILED: always a new `failure` record (its category a field), so the state is read
         from the list; a SCHEDULED record it replaces is marked inactive."""
@@ -844,7 +895,7 @@ class _Run:
             None,
             record.attempt if record else 0,
             failure=error,
-            events=(Event(EventKind.FAILED, self.now, "", d.commit, error.describe()),),
+            events=(*events, Event(EventKind.FAILED, self.now, "", d.commit, error.describe())),
         )
         deployment = self.gh.create_deployment(d.commit, d.key, payload, f"failed {d.key}", TASK)
         if record is not None and record.state in LIVE - {RequestState.RUNNING}:

@@ -160,3 +160,39 @@ def test_an_image_alias_named_like_quota_without_an_ami_is_no_match(launch_world
     [(_, error)] = launch(launch_world).failed
     assert error.category is Category.NO_MATCH, error
     assert "quota-team has no AMI in us-east-1" in error.message
+
+
+def _history(world: World, key: str = "dev/web") -> list[str]:
+    from launcher.adapters.github import GitHub
+    from launcher.jobs.status import gather
+    from launcher.report.text import status_json, status_lines
+    from tests.jobs.test_launch import new_ec2
+
+    overview = gather(GitHub(world.settings()), new_ec2(), NOW + timedelta(minutes=1)).overview
+    text = status_lines(overview, history=True)  # `launcher status --history`
+    assert f"history of {key}:" in text and f"history of {key}:" not in status_lines(overview)
+    [row] = [r for r in status_json(overview)["requests"] if r["request"] == key]
+    return [" ".join(filter(None, (e["event"], e["by"], e["text"]))) for e in row["history"]]
+
+
+def test_status_shows_who_approved_and_the_launch_as_history(launch_world: World) -> None:
+    number = launch_world.open_pr("bob", {WEB: request()})
+    launch_world.review("dave", number, body="OK for the QA cycle")
+    launch_world.repo("bob").get_pull(number).merge()
+    launch(launch_world)
+    history = _history(launch_world)
+    assert history[0] == "approved dave OK for the QA cycle"
+    assert history[1].startswith("launched ") and "1 on dev-use1 (us-east-1)" in history[1]
+
+
+def test_a_rejection_merged_anyway_is_failed_rejected_with_who_and_why(
+    launch_world: World,
+) -> None:
+    number = launch_world.open_pr("bob", {WEB: request()})
+    launch_world.review("dave", number, "REQUEST_CHANGES", "Too big for dev")
+    launch_world.repo("bob").get_pull(number).merge()  # an admin bypass
+    [(_, error)] = launch(launch_world).failed
+    assert error.category is Category.REJECTED
+    history = _history(launch_world)
+    assert history[0] == "rejected dave Too big for dev"
+    assert history[1].startswith("failed rejected: ")
