@@ -21,6 +21,13 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from launcher.core.compute import (
+    ComputeError,
+    Launched,
+    LaunchError,
+    LaunchErrorKind,
+    RunSpec,
+)
 from launcher.core.fleet import FleetInstance
 from launcher.core.matching import (
     ImageInfo,
@@ -57,7 +64,7 @@ class _LocationState:
     subnet_zones: dict[str, str] = field(default_factory=dict)  # subnet id -> zone
 
 
-class EC2Error(Exception):
+class EC2Error(ComputeError):
     """An AWS call failed after botocore's retries; the message says which and why."""
 
 
@@ -422,7 +429,9 @@ class EC2:
             try:
                 [image] = self.client(*location).describe_images(ImageIds=[image_id])["Images"]
             except ValueError as exc:
-                raise LaunchError("InvalidAMIID.NotFound", f"{image_id} not found") from exc
+                raise LaunchError(
+                    LaunchErrorKind.REFUSED, "InvalidAMIID.NotFound", f"{image_id} not found"
+                ) from exc
             except _aws_errors() as exc:
                 raise _launch_error(exc, f"reading image {image_id}") from exc
             state.root_devices[image_id] = _root_device(image)
@@ -473,7 +482,11 @@ class EC2:
         ids = [i["InstanceId"] for i in found]
         if len(ids) != spec.count:  # MinCount = MaxCount: EC2 never does this; fail closed
             self.terminate(spec.location, ids)
-            raise LaunchError("IncompleteLaunch", f"asked for {spec.count}, got {len(ids)}")
+            raise LaunchError(
+                LaunchErrorKind.REFUSED,
+                "IncompleteLaunch",
+                f"asked for {spec.count}, got {len(ids)}",
+            )
         times = [t for i in found if (t := _launch_time(i)) is not None]
         volumes = tuple(
             m["Ebs"]["VolumeId"]
@@ -510,6 +523,9 @@ class EC2:
                 raise EC2Error(
                     f"terminating instances in {location.region} failed: {describe_error(exc)}"
                 ) from exc
+
+    def console_url(self, region: str, key: str) -> str | None:
+        return console_url(region, key)
 
     def retag(self, location: Location, resource_ids: Iterable[str], tags: dict[str, str]) -> None:
         """CreateTags (which overwrites) on instances and their volumes."""
@@ -554,46 +570,14 @@ TRANSIENT_CODES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """One instance group's RunInstances call."""
-
-    location: Location
-    image_id: str
-    instance_type: str
-    count: int
-    client_token: str
-    tags: dict[str, str]
-    zone: str | None = None
-    subnet_id: str | None = None
-    security_group_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Launched:
-    """What one RunInstances gave (or an earlier one, adopted by its client token)."""
-
-    ids: list[str]
-    launched_at: datetime | None  # the earliest LaunchTime
-    volume_ids: tuple[str, ...] = ()
-
-
-class LaunchError(EC2Error):
-    """EC2 refused a launch call. `capacity`: try elsewhere now; `transient`: try again on a
-    later run; neither: final (limits, bad AMI, bad parameters, no permission)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}".rstrip(": "))
-        self.code = code
-        self.message = message
-
-    @property
-    def capacity(self) -> bool:
-        return self.code in CAPACITY_CODES
-
-    @property
-    def transient(self) -> bool:
-        return self.code in TRANSIENT_CODES or self.code == "Connection"
+def console_url(region: str, key: str) -> str | None:
+    """The EC2 console filtered on a request's instances (its `launcher:deployment` tag)."""
+    if not region:
+        return None
+    return (
+        f"https://{region}.console.aws.amazon.com/ec2/home?region={region}"
+        f"#Instances:tag:{DEPLOYMENT_TAG}={key}"
+    )
 
 
 def _launch_time(instance: dict[str, Any]) -> datetime | None:
@@ -616,8 +600,18 @@ def _launch_error(exc: BaseException, doing: str) -> LaunchError:
 
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
-        return LaunchError(error.get("Code", "Error"), f"{doing}: {error.get('Message', '')}")
-    return LaunchError("Connection", f"{doing}: {describe_error(exc)}")
+        code = error.get("Code", "Error")
+        return LaunchError(_kind(code), code, f"{doing}: {error.get('Message', '')}")
+    return LaunchError(LaunchErrorKind.TRANSIENT, "Connection", f"{doing}: {describe_error(exc)}")
+
+
+def _kind(code: str) -> LaunchErrorKind:
+    """What an EC2 error code means for the launch: the adapter's knowledge, nobody else's."""
+    if code in CAPACITY_CODES:
+        return LaunchErrorKind.CAPACITY
+    if code in TRANSIENT_CODES:
+        return LaunchErrorKind.TRANSIENT
+    return LaunchErrorKind.REFUSED
 
 
 def _message(exc: BaseException) -> str:

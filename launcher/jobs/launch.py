@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
 
-from launcher.adapters.ec2 import EC2, EXPIRES_TAG, EC2Error, Launched, LaunchError, RunSpec
+from launcher.adapters.ec2 import EXPIRES_TAG
 from launcher.adapters.github import GitHub, GitHubError
 from launcher.core.approvals import Review, latest_deciding
+from launcher.core.compute import Compute, ComputeError, Launched, LaunchError, RunSpec
 from launcher.core.deployments import LAUNCH_TASK, Deployment
 from launcher.core.documents import load_policy, load_request, request_key
 from launcher.core.fallback import MAX_ATTEMPTS, Exhausted, next_placement
@@ -139,14 +140,14 @@ class Approval:
 
 
 def run_launch(
-    gh: GitHub, ec2: EC2, options: LaunchOptions, out: TextIO = sys.stdout
+    gh: GitHub, ec2: Compute, options: LaunchOptions, out: TextIO = sys.stdout
 ) -> LaunchReport:
     """One reconcile. The sweep calls this with its `now` to launch due SCHEDULED requests
     and terminate expired ones (both are part of the plan)."""
     report = LaunchReport()
     try:
         _Run(gh, ec2, options, report, out).run()
-    except (GitHubError, EC2Error, Transient) as exc:
+    except (GitHubError, ComputeError, Transient) as exc:
         report.errors.append(str(exc))  # nothing could be planned: fail closed, act on nothing
     for line in report.done:
         out.write(f"{line}\n")
@@ -179,7 +180,7 @@ def client_token(
 
 class _Run:
     def __init__(
-        self, gh: GitHub, ec2: EC2, options: LaunchOptions, report: LaunchReport, out: TextIO
+        self, gh: GitHub, ec2: Compute, options: LaunchOptions, report: LaunchReport, out: TextIO
     ) -> None:
         self.gh, self.ec2, self.options, self.report, self.out = gh, ec2, options, report, out
         self.now = options.now
@@ -333,7 +334,7 @@ class _Run:
                 self._act(action)
             except Transient as exc:
                 self.report.errors.append(f"{action.key}: {exc}")
-            except (GitHubError, EC2Error) as exc:
+            except (GitHubError, ComputeError) as exc:
                 self.report.errors.append(f"{action.key}: {action.name}: {exc}")
 
     def _act(self, action: Action) -> None:
@@ -550,7 +551,7 @@ class _Run:
                         Category.LAUNCH_ERROR, f"no capacity after {tries} tries: {exc}"
                     ) from exc
                 raise Refused(Category.LAUNCH_ERROR, str(exc)) from exc
-            except EC2Error:
+            except ComputeError:
                 self._rollback(launched)
                 raise
             break
@@ -690,7 +691,7 @@ class _Run:
             "success",
             text,
             log_url=self.options.log_url,
-            environment_url=_console_url(
+            environment_url=self.ec2.console_url(
                 running.placement.region if running.placement else "", d.key
             ),
             current=None,
@@ -928,7 +929,7 @@ class _Run:
             "success",
             clip(running),
             log_url=self.options.log_url,
-            environment_url=_console_url(region, key),
+            environment_url=self.ec2.console_url(region, key),
             current=current,
         )
         return running
@@ -1046,15 +1047,6 @@ def _started(now: datetime, launch_time: datetime | None) -> datetime:
     """When a request's runtime starts: EC2's LaunchTime, or the run's clock if that is
     earlier (a run given a `now` in the past)."""
     return min(now, launch_time) if launch_time else now
-
-
-def _console_url(region: str, key: str) -> str | None:
-    if not region:
-        return None
-    return (
-        f"https://{region}.console.aws.amazon.com/ec2/home?region={region}"
-        f"#Instances:tag:{DEPLOYMENT_TAG}={key}"
-    )
 
 
 def _tag_value(text: str) -> str:

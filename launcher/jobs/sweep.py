@@ -25,8 +25,10 @@ from launcher.core.documents import load_policy, request_key
 from launcher.core.durations import format_duration
 from launcher.core.fleet import Fleet, by_location, fleet_locations, fleets_of
 from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, ItemKind, State
+from launcher.core.lifecycle import Category, LastError
 from launcher.core.model import Policy
 from launcher.core.pulls import Pull
+from launcher.core.record import Event, EventKind, Kind, RequestRecord, encode
 from launcher.core.sweep import (
     AUTO_REJECTED,
     StaleStage,
@@ -368,14 +370,18 @@ def _record_closed(
     for key, path in keys:
         if (key, info.head_sha) in done:
             continue
-        payload = {
-            "launcher": 1,
-            "kind": "failure",
-            "request": {"key": key, "path": path},
-            "pr": info.number,
-            "requested_by": info.author,
-            "error": error,
-        }
+        kind = EventKind.STALE if category == Category.STALE.value else EventKind.AUTO_REJECTED
+        payload = encode(
+            RequestRecord(
+                kind=Kind.FAILURE,
+                key=key,
+                path=path,
+                pr=info.number,
+                requested_by=info.author,
+                failure=LastError(Category(category), reason),
+                events=(Event(kind, None, "", info.head_sha, reason),),
+            )
+        )
 
         def record(key: str = key, payload: dict[str, object] = payload) -> None:
             deployment = gh.create_deployment(info.head_sha, key, payload, error, REQUEST_TASK)
