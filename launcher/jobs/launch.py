@@ -652,6 +652,9 @@ class _Run:
         payload = self._payload(
             d, Kind.SCHEDULE, approval, None, None, action.attempt, events=(scheduled,)
         )
+        # the comment before the record, as everywhere: a stop in between repeats the action,
+        # whose comment is found by its marker; a record never hides a missing comment
+        self._comment(approval, d, "scheduled", f"is approved and scheduled to launch at {when}.")
         deployment = self.gh.create_deployment(d.commit, d.key, payload, f"schedule {d.key}", TASK)
         self.gh.set_deployment_status(
             deployment, "queued", f"scheduled: launches at {when}", current=None
@@ -659,7 +662,6 @@ class _Run:
         if action.supersedes is not None:
             self._inactive(action.supersedes, f"rescheduled as deployment {deployment}")
         self.report.done.append(f"scheduled {d.key} for {when}")
-        self._comment(approval, d, "scheduled", f"is approved and scheduled to launch at {when}.")
 
     def _retag(self, action: Retag) -> None:
         d, running = action.desired, action.running
@@ -684,6 +686,13 @@ class _Run:
             placement=running.placement,
             instance_ids=running.instance_ids,
         )
+        self._comment(
+            approval,
+            d,
+            "retagged",
+            f"keeps its instances; its max_runtime changed, so it now expires at "
+            f"{value or 'no set time'}.",
+        )
         deployment = self.gh.create_deployment(d.commit, d.key, payload, f"retag {d.key}", TASK)
         text = f"running; max_runtime changed: expires {value or 'never'}"
         self.gh.set_deployment_status(
@@ -698,13 +707,6 @@ class _Run:
         )
         self._inactive(running, f"max_runtime changed: see deployment {deployment}")
         self.report.done.append(f"retagged {d.key}: expires {value or 'never'}")
-        self._comment(
-            approval,
-            d,
-            "retagged",
-            f"keeps its instances; its max_runtime changed, so it now expires at "
-            f"{value or 'no set time'}.",
-        )
 
     def _complete(self, action: Complete) -> None:
         """Record instances a crashed run launched, if they are the whole request; otherwise
@@ -786,31 +788,31 @@ class _Run:
     # terminate ------------------------------------------------------------------------------------
 
     def _terminate(self, action: Terminate) -> None:
-        self._terminate_fleets(action.fleets)
         ids = [i for f in action.fleets for i in f.instance_ids]
         text = {
             Reason.REMOVED: f"terminated: removed from {self.branch}",
             Reason.EXPIRED: "expired: max_runtime reached",
             Reason.REPLACED: "terminated: replaced by a newer version",
         }[action.reason]
+        shown = ", ".join(ids) if ids else "no instances"
+        if action.reason is not Reason.REPLACED:
+            # the comments first: once the instances are gone, nothing would repeat them
+            for record in action.records:
+                if record.pr:
+                    outcome = "expired" if action.reason is Reason.EXPIRED else "terminated"
+                    sentence = (
+                        "reached its max_runtime"
+                        if action.reason is Reason.EXPIRED
+                        else f"was removed from {self.branch}"
+                    )
+                    body = f"{sentence}; terminated {shown}."
+                    self._post_comment(record.pr, record, outcome, body)
+        self._terminate_fleets(action.fleets)
         for record in action.records:
             self._inactive(record, text)
-        shown = ", ".join(ids) if ids else "no instances"
         self.report.done.append(f"{action.reason.value} {action.key}: {shown}")
         if action.reason is Reason.REMOVED and action.records:
             self._record_ended(action.records[-1], text)
-        if action.reason is Reason.REPLACED:
-            return
-        for record in action.records:
-            if record.pr:
-                outcome = "expired" if action.reason is Reason.EXPIRED else "terminated"
-                sentence = (
-                    "reached its max_runtime"
-                    if action.reason is Reason.EXPIRED
-                    else f"was removed from {self.branch}"
-                )
-                body = f"{sentence}; terminated {shown}."
-                self._post_comment(record.pr, record, outcome, body)
 
     def _record_ended(self, last: Record, text: str) -> None:
         """An `ended` record: the request left main. The same content added back later is a
@@ -898,6 +900,12 @@ class _Run:
             failure=error,
             events=(*events, Event(EventKind.FAILED, self.now, "", d.commit, error.describe())),
         )
+        pr = approval.pr if approval else self._provenance.get(d.path, ("", None))[1]
+        if pr is not None:  # the comment first: the record must never hide a missing one
+            body = f"could not launch: **{error.category.value}**: {untrusted(error.message)}"
+            self._comment(
+                Approval(pr, pr.author, approval.approved_by if approval else ()), d, "failed", body
+            )
         deployment = self.gh.create_deployment(d.commit, d.key, payload, f"failed {d.key}", TASK)
         if record is not None and record.state in LIVE - {RequestState.RUNNING}:
             self._inactive(record, f"failed: see deployment {deployment}")
@@ -905,12 +913,6 @@ class _Run:
             deployment, "failure", error.describe(), log_url=self.options.log_url
         )
         self.report.failed.append((d.key, error))
-        pr = approval.pr if approval else self._provenance.get(d.path, ("", None))[1]
-        if pr is not None:
-            body = f"could not launch: **{error.category.value}**: {untrusted(error.message)}"
-            self._comment(
-                Approval(pr, pr.author, approval.approved_by if approval else ()), d, "failed", body
-            )
 
     def _running(
         self,
