@@ -357,37 +357,52 @@ def _record_closed(
     report: SweepReport,
 ) -> None:
     """Record each waiting request as FAILED (`auto_rejected` or `stale`) with a deployment of
-    the pull request's head, under its own task so the launch reconcile never acts on it."""
-    keys = []
+    the pull request's head, under its own task so the launch reconcile never acts on it. A
+    request an approver rejected is recorded as FAILED `rejected`, with who and why: the
+    audit trail keeps "admin disallowed" apart from "never approved in time"."""
+    items = []
     for item in decision.items:
         key = request_key(item.path)
         if item.kind is ItemKind.REQUEST and key and item.state in (State.PENDING, State.FAILURE):
-            keys.append((key, item.path))
-    if not keys:
+            items.append((key, item))
+    if not items:
         return
     done = {(d.environment, d.sha) for d in gh.deployments(REQUEST_TASK)}
-    error = f"{category}: {reason}"
-    for key, path in keys:
+    for key, item in items:
         if (key, info.head_sha) in done:
             continue
-        kind = EventKind.STALE if category == Category.STALE.value else EventKind.AUTO_REJECTED
+        rejections = item.tally.rejected_by if item.tally else ()
+        events: tuple[Event, ...]
+        if rejections:
+            failure = LastError(Category.REJECTED, f"#{info.number}: {item.summary}")
+            events = tuple(
+                Event(EventKind.REJECTED, None, r.user, r.commit_id, clip(r.body.strip(), 500))
+                for r in rejections
+            )
+        else:
+            failure = LastError(Category(category), reason)
+            kind = EventKind.STALE if category == Category.STALE.value else EventKind.AUTO_REJECTED
+            events = (Event(kind, None, "", info.head_sha, reason),)
+        error = failure.describe()
         payload = encode(
             RequestRecord(
                 kind=Kind.FAILURE,
                 key=key,
-                path=path,
+                path=item.path,
                 pr=info.number,
                 requested_by=info.author,
-                failure=LastError(Category(category), reason),
-                events=(Event(kind, None, "", info.head_sha, reason),),
+                failure=failure,
+                events=events,
             )
         )
 
-        def record(key: str = key, payload: dict[str, object] = payload) -> None:
+        def record(
+            key: str = key, payload: dict[str, object] = payload, error: str = error
+        ) -> None:
             deployment = gh.create_deployment(info.head_sha, key, payload, error, REQUEST_TASK)
             gh.set_deployment_status(deployment, "failure", error, current=None)
 
-        report.budget.spend(f"record {key} as FAILED ({category})", record)
+        report.budget.spend(f"record {key} as FAILED ({failure.category.value})", record)
 
 
 def _finish(gh: GitHub, report: SweepReport, out: TextIO) -> SweepReport:
