@@ -7,13 +7,16 @@ file and a test fails when the committed file differs from what the code says.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from launcher.cli import build_parser
 from launcher.core import schemas
 from launcher.core.lifecycle import Category, RequestState
+from launcher.core.record import FORMAT, READABLE, EventKind, Kind, RequestRecord, infer
 
 HEADER = """\
 # Reference
@@ -164,11 +167,52 @@ def states_section() -> list[str]:
     return lines
 
 
+KIND_MEANINGS = {
+    Kind.SCHEDULE: "approved; waits for its `launch_at` (SCHEDULED while it is the newest)",
+    Kind.LAUNCH: "instances launched (or retagged): placement, instance ids, expiry",
+    Kind.FAILURE: "FAILED, with `failure: {category, message}`",
+    Kind.ENDED: "removed from main with nothing left running: an identical re-add is new",
+}
+EVENT_MEANINGS = {
+    EventKind.APPROVED: "an approver's counted review: who, on which commit, its text",
+    EventKind.REJECTED: "an approver requested changes: who, on which commit, why",
+    EventKind.AUTO_REJECTED: "not approved before its launch time (the sweep)",
+    EventKind.STALE: "pending longer than the pool's `request_ttl` (the sweep)",
+    EventKind.SCHEDULED: "recorded as SCHEDULED, with its launch time",
+    EventKind.LAUNCHED: "instances launched: how many, where, from which commit",
+    EventKind.FAILED: "did not launch: the category and reason",
+    EventKind.ENDED: "ended: removed from main",
+}
+
+
+def record_section() -> list[str]:
+    """launcher's record, from launcher.core.record (the one encoder and decoder)."""
+    lines = ["## The record of a request", ""]
+    lines.append(
+        f"Each record is a GitHub deployment (task `launcher`, environment `<pool>/<name>`) "
+        f"whose payload is one `RequestRecord` (`launcher: {FORMAT}`; formats "
+        f"{', '.join(str(v) for v in sorted(READABLE))} are read). A new state is a new "
+        "record; deployment statuses are written for GitHub's pages but never read back."
+    )
+    lines += ["", "| kind | meaning |", "| --- | --- |"]
+    lines += [f"| `{k.value}` | {KIND_MEANINGS[k]} |" for k in Kind]
+    lines += ["", "| field | type |", "| --- | --- |"]
+    lines += [
+        f"| `{f.name}` | `{str(f.type).replace('|', '&#124;')}` |" for f in fields(RequestRecord)
+    ]
+    lines += ["", "| event | meaning |", "| --- | --- |"]
+    lines += [f"| `{e.value}` | {EVENT_MEANINGS[e]} |" for e in EventKind]
+    doc = inspect.getdoc(infer) or ""
+    lines += ["", "How a state is read (`launcher.core.record.infer`):", "", doc, ""]
+    return lines
+
+
 def render() -> str:
     lines = [HEADER]
     lines += format_section("deployment", "Launch request: `deployments/<pool>/<name>.yaml`")
     lines += format_section("pools", "Policy: `pools.yaml`")
     lines += states_section()
+    lines += record_section()
     lines += commands_section()
     return "\n".join(lines).rstrip() + "\n"
 

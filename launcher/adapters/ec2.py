@@ -16,10 +16,18 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from launcher.core.compute import (
+    ComputeError,
+    Launched,
+    LaunchError,
+    LaunchErrorKind,
+    RunSpec,
+)
 from launcher.core.fleet import FleetInstance
 from launcher.core.matching import (
     ImageInfo,
@@ -56,7 +64,7 @@ class _LocationState:
     subnet_zones: dict[str, str] = field(default_factory=dict)  # subnet id -> zone
 
 
-class EC2Error(Exception):
+class EC2Error(ComputeError):
     """An AWS call failed after botocore's retries; the message says which and why."""
 
 
@@ -397,6 +405,7 @@ class EC2:
                 if m.get("Ebs", {}).get("VolumeId")
             ),
             vcpus=self._vcpus(location, instance) if state in COUNTED_STATES else 0,
+            launched_at=_launch_time(instance),
         )
 
     def subnet_zones(self, location: Location, subnet_ids: Iterable[str]) -> dict[str, str]:
@@ -420,16 +429,21 @@ class EC2:
             try:
                 [image] = self.client(*location).describe_images(ImageIds=[image_id])["Images"]
             except ValueError as exc:
-                raise LaunchError("InvalidAMIID.NotFound", f"{image_id} not found") from exc
+                raise LaunchError(
+                    LaunchErrorKind.REFUSED, "InvalidAMIID.NotFound", f"{image_id} not found"
+                ) from exc
             except _aws_errors() as exc:
                 raise _launch_error(exc, f"reading image {image_id}") from exc
             state.root_devices[image_id] = _root_device(image)
         return state.root_devices[image_id]
 
-    def run_instances(self, spec: RunSpec) -> list[str]:
+    def run_instances(self, spec: RunSpec) -> Launched:
         """RunInstances for one group: all `count` or none, IMDSv2 only, encrypted root
         volume, tags on instances and volumes, and the ClientToken that makes a retried call
-        return the first call's instances instead of new ones. Raises LaunchError."""
+        return the first call's instances instead of new ones. Every parameter depends only on
+        the spec (nothing from a clock). When EC2 says the token was used with other
+        parameters (`IdempotentParameterMismatch`), the instances launched under it are found
+        (DescribeInstances on `client-token`) and adopted. Raises LaunchError."""
         tags = [{"Key": k, "Value": v} for k, v in spec.tags.items()]
         device, size = self.root_device(spec.location, spec.image_id)
         ebs: dict[str, Any] = {"Encrypted": True, "DeleteOnTermination": True}
@@ -456,13 +470,48 @@ class EC2:
             kwargs["SecurityGroupIds"] = list(spec.security_group_ids)
         try:
             answer = self.client(*spec.location).run_instances(**kwargs)
+            found = answer.get("Instances", [])
         except _aws_errors() as exc:
-            raise _launch_error(exc, f"launching {spec.count} x {spec.instance_type}") from exc
-        ids = [i["InstanceId"] for i in answer.get("Instances", [])]
+            error = _launch_error(exc, f"launching {spec.count} x {spec.instance_type}")
+            if error.code != "IdempotentParameterMismatch":
+                raise error from exc
+            found = self._by_token(spec)
+            if len(found) != spec.count:
+                raise error from exc
+        found = [i for i in found if (i.get("State") or {}).get("Name") != "terminated"]
+        ids = [i["InstanceId"] for i in found]
         if len(ids) != spec.count:  # MinCount = MaxCount: EC2 never does this; fail closed
             self.terminate(spec.location, ids)
-            raise LaunchError("IncompleteLaunch", f"asked for {spec.count}, got {len(ids)}")
-        return ids
+            raise LaunchError(
+                LaunchErrorKind.REFUSED,
+                "IncompleteLaunch",
+                f"asked for {spec.count}, got {len(ids)}",
+            )
+        times = [t for i in found if (t := _launch_time(i)) is not None]
+        volumes = tuple(
+            m["Ebs"]["VolumeId"]
+            for i in found
+            for m in i.get("BlockDeviceMappings", [])
+            if m.get("Ebs", {}).get("VolumeId")
+        )
+        return Launched(ids, min(times) if times else None, volumes)
+
+    def _by_token(self, spec: RunSpec) -> list[dict[str, Any]]:
+        """The live instances launched under the spec's ClientToken (an earlier run's)."""
+        filters = [
+            {"Name": "client-token", "Values": [spec.client_token]},
+            {"Name": "instance-state-name", "Values": list(FLEET_STATES)},
+        ]
+        try:
+            pages = self.client(*spec.location).get_paginator("describe_instances")
+            return [
+                i
+                for page in pages.paginate(Filters=filters)
+                for r in page["Reservations"]
+                for i in r["Instances"]
+            ]
+        except _aws_errors() as exc:
+            raise _launch_error(exc, "finding instances by client token") from exc
 
     def terminate(self, location: Location, instance_ids: Iterable[str]) -> None:
         """TerminateInstances, 500 ids per call; terminating a terminated one is a no-op."""
@@ -474,6 +523,9 @@ class EC2:
                 raise EC2Error(
                     f"terminating instances in {location.region} failed: {describe_error(exc)}"
                 ) from exc
+
+    def console_url(self, region: str, key: str) -> str | None:
+        return console_url(region, key)
 
     def retag(self, location: Location, resource_ids: Iterable[str], tags: dict[str, str]) -> None:
         """CreateTags (which overwrites) on instances and their volumes."""
@@ -518,37 +570,21 @@ TRANSIENT_CODES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """One instance group's RunInstances call."""
-
-    location: Location
-    image_id: str
-    instance_type: str
-    count: int
-    client_token: str
-    tags: dict[str, str]
-    zone: str | None = None
-    subnet_id: str | None = None
-    security_group_ids: tuple[str, ...] = ()
+def console_url(region: str, key: str) -> str | None:
+    """The EC2 console filtered on a request's instances (its `launcher:deployment` tag)."""
+    if not region:
+        return None
+    return (
+        f"https://{region}.console.aws.amazon.com/ec2/home?region={region}"
+        f"#Instances:tag:{DEPLOYMENT_TAG}={key}"
+    )
 
 
-class LaunchError(EC2Error):
-    """EC2 refused a launch call. `capacity`: try elsewhere now; `transient`: try again on a
-    later run; neither: final (limits, bad AMI, bad parameters, no permission)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}".rstrip(": "))
-        self.code = code
-        self.message = message
-
-    @property
-    def capacity(self) -> bool:
-        return self.code in CAPACITY_CODES
-
-    @property
-    def transient(self) -> bool:
-        return self.code in TRANSIENT_CODES or self.code == "Connection"
+def _launch_time(instance: dict[str, Any]) -> datetime | None:
+    value = instance.get("LaunchTime")
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return instant_or_none(value) if isinstance(value, str) else None
 
 
 def _root_device(image: dict[str, Any]) -> tuple[str, int | None]:
@@ -564,8 +600,18 @@ def _launch_error(exc: BaseException, doing: str) -> LaunchError:
 
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
-        return LaunchError(error.get("Code", "Error"), f"{doing}: {error.get('Message', '')}")
-    return LaunchError("Connection", f"{doing}: {describe_error(exc)}")
+        code = error.get("Code", "Error")
+        return LaunchError(_kind(code), code, f"{doing}: {error.get('Message', '')}")
+    return LaunchError(LaunchErrorKind.TRANSIENT, "Connection", f"{doing}: {describe_error(exc)}")
+
+
+def _kind(code: str) -> LaunchErrorKind:
+    """What an EC2 error code means for the launch: the adapter's knowledge, nobody else's."""
+    if code in CAPACITY_CODES:
+        return LaunchErrorKind.CAPACITY
+    if code in TRANSIENT_CODES:
+        return LaunchErrorKind.TRANSIENT
+    return LaunchErrorKind.REFUSED
 
 
 def _message(exc: BaseException) -> str:

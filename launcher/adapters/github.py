@@ -530,6 +530,20 @@ class GitHub:
     def comment(self, number: int, body: str) -> None:
         self.repo.get_issue(number).create_comment(self.settings.mark(body))
 
+    @_wrap("listing comments")
+    def find_comments(self, number: int, marker: str) -> list[Comment]:
+        """Every comment of the bot's carrying `marker`, oldest first (a race may leave two)."""
+        bot = self.settings.bot_login.casefold()
+        return [
+            Comment(c.id, c.user.login, c.body)
+            for c in self.repo.get_issue(number).get_comments()
+            if marker in (c.body or "") and c.user.login.casefold() == bot
+        ]
+
+    @_wrap("deleting a comment")
+    def delete_comment(self, number: int, comment_id: int) -> None:
+        self.repo.get_issue(number).get_comment(comment_id).delete()
+
     # --- deployments (launch job) -----------------------------------------------------------
 
     @_wrap("reading the default branch")

@@ -32,6 +32,12 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--pool", metavar="P", help="only this pool's requests and quota")
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="also each request's history: every decision launcher recorded (approved by whom, "
+        "rejected, launched, failed, ended), oldest first (JSON always has it)",
+    )
     add_common(parser)
     parser.set_defaults(func=run)
 
@@ -102,5 +108,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         if gh.settings.trial:
             print(TRIAL_BANNER)
-        print("\n".join([*status_lines(overview), *foreign_verdicts.lines(foreign)]))
+        print(
+            "\n".join(
+                [*status_lines(overview, history=args.history), *foreign_verdicts.lines(foreign)]
+            )
+        )
     return 0

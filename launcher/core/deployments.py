@@ -4,7 +4,8 @@ The launch job writes one deployment per request version and outcome (`kind`: sc
 or failure) under the task `launcher`, with the facts in its payload; the sweep records pull
 requests it closed unmerged under `launcher-request`. Only the bot's own deployments are ever
 listed (the adapter drops anyone else's), and a payload is untrusted shape-wise: every accessor
-here checks types and answers "absent" rather than guessing.
+here reads through `launcher.core.record.decode`, which checks types and answers "absent"
+rather than guessing.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
-from launcher.core.lifecycle import Version
+from launcher.core.lifecycle import LastError, Version
 from launcher.core.matching import Location
-from launcher.core.times import instant_or_none
+from launcher.core.record import Listed, PlacementRecord, RequestRecord, decode
 
 LAUNCH_TASK = "launcher"  # the launch job's deployments
 REQUEST_TASK = "launcher-request"  # the sweep's records of pull requests closed unmerged
 
-Kind = Literal["schedule", "launch", "failure"]
-KINDS: tuple[Kind, ...] = ("schedule", "launch", "failure")
+Kind = Literal["schedule", "launch", "failure", "ended"]
 
 
 @dataclass(frozen=True)
@@ -37,105 +38,98 @@ class Deployment:
     payload: Mapping[str, Any]
     created_at: datetime | None = None
 
+    @cached_property
+    def record(self) -> RequestRecord | None:
+        """The payload decoded (`launcher.core.record.decode`, the only reader): None when it
+        is not launcher's record for this environment."""
+        return decode(self.payload, self.environment)
+
+    def listed(self) -> Listed | None:
+        record = self.record
+        return None if record is None else Listed(self.id, self.sha, record, self.created_at)
+
     @property
     def key(self) -> str | None:
-        """The request (`<pool>/<name>`) of a deployment launcher recorded: marked, with a
-        request for its own environment. None for anything else."""
-        request = self.payload.get("request")
-        if self.payload.get("launcher") != 1 or not isinstance(request, dict):
-            return None
-        return self.environment if request.get("key") == self.environment else None
+        """The request (`<pool>/<name>`) of a deployment launcher recorded. None for anything
+        else."""
+        return self.record.key if self.record else None
 
     @property
     def kind(self) -> Kind | None:
-        kind = self.payload.get("kind")
-        return next((k for k in KINDS if k == kind), None)
+        return self.record.kind.value if self.record else None
 
     @property
     def request_key(self) -> str:
-        """The request the payload names (checked against the environment by `key`)."""
-        request = self.payload.get("request")
-        return str(request.get("key")) if isinstance(request, dict) else ""
+        return self.record.key if self.record else ""
 
     @property
     def path(self) -> str:
-        request = self.payload.get("request")
-        return str(request.get("path") or "") if isinstance(request, dict) else ""
+        return self.record.path if self.record else ""
 
     @property
     def blob(self) -> str:
         """The git blob of the request file this deployment is about."""
-        return _text(self.payload.get("blob"))
+        return self.record.blob if self.record else ""
 
     @property
     def pr(self) -> int | None:
         """The pull request that brought the request to the default branch."""
-        pr = self.payload.get("pr")
-        return pr if isinstance(pr, int) and not isinstance(pr, bool) else None
+        return self.record.pr if self.record else None
 
     @property
     def requested_by(self) -> str:
-        return _text(self.payload.get("requested_by"))
+        return self.record.requested_by if self.record else ""
 
     @property
     def approved_by(self) -> tuple[str, ...]:
-        return tuple(str(a) for a in self.payload.get("approved_by") or ())
+        return self.record.approved_by if self.record else ()
 
     @property
-    def error(self) -> str:
-        """A `failure` deployment's error, `category: message`."""
-        return _text(self.payload.get("error"))
+    def failure(self) -> LastError | None:
+        return self.record.failure if self.record else None
 
     @property
     def launch_commit(self) -> str:
         """The commit a `launch` deployment's instances are tagged with."""
-        return _text(self.payload.get("launch_commit")) or self.sha
+        return (self.record.launch_commit if self.record else "") or self.sha
 
     @property
     def instance_ids(self) -> tuple[str, ...]:
-        return tuple(str(i) for i in self.payload.get("instance_ids") or ())
+        return self.record.instance_ids if self.record else ()
 
     @property
-    def placement(self) -> Mapping[str, Any] | None:
-        placement = self.payload.get("placement")
-        return placement if isinstance(placement, dict) else None
+    def placement(self) -> PlacementRecord | None:
+        return self.record.placement if self.record else None
 
     @property
     def location(self) -> Location | None:
         """Where the payload says the instances were placed, if it says."""
-        placement = self.placement
-        if placement is None or not isinstance(placement.get("region"), str):
-            return None
-        return Location(placement["region"], placement.get("role_arn") or None)
+        return self.placement.location if self.placement else None
 
     @property
     def launch_at(self) -> datetime | None:
-        return instant_or_none(self.payload.get("launch_at"))
+        return self.record.launch_at if self.record else None
 
     @property
     def launched_at(self) -> datetime | None:
-        return instant_or_none(self.payload.get("launched_at"))
+        return self.record.launched_at if self.record else None
 
     @property
     def expires_at(self) -> datetime | None:
-        return instant_or_none(self.payload.get("expires_at"))
+        return self.record.expires_at if self.record else None
 
     @property
     def max_runtime(self) -> timedelta | None:
         """The effective max_runtime the version was recorded with."""
-        seconds = self.payload.get("max_runtime")
-        if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds > 0:
-            return timedelta(seconds=seconds)
-        return None
+        return self.record.max_runtime if self.record else None
 
     @property
     def version(self) -> Version | None:
-        return Version.from_json(self.payload.get("version"))
+        return self.record.version if self.record else None
 
     @property
     def attempt(self) -> int:
-        attempt = self.payload.get("attempt")
-        return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else 0
+        return self.record.attempt if self.record else 0
 
 
 def newest(deployments: Iterable[Deployment]) -> dict[str, Deployment]:
@@ -146,7 +140,3 @@ def newest(deployments: Iterable[Deployment]) -> dict[str, Deployment]:
         if key is not None:
             found[key] = d
     return found
-
-
-def _text(value: object) -> str:
-    return str(value) if value else ""

@@ -35,6 +35,7 @@ class FleetInstance:
     expires_at: datetime | None = None
     volume_ids: tuple[str, ...] = ()
     vcpus: int = 0
+    launched_at: datetime | None = None  # EC2's LaunchTime
 
     @property
     def location(self) -> Location:
@@ -56,6 +57,11 @@ class Fleet:
     @property
     def expires_at(self) -> datetime | None:
         times = [i.expires_at for i in self.instances if i.expires_at]
+        return min(times) if times else None
+
+    @property
+    def launched_at(self) -> datetime | None:
+        times = [i.launched_at for i in self.instances if i.launched_at]
         return min(times) if times else None
 
     def counts(self) -> dict[str, int]:

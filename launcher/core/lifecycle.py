@@ -17,12 +17,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from launcher.core.fleet import Fleet
 from launcher.core.model import LaunchRequest
 from launcher.core.text import clip
 from launcher.core.times import utc_iso
+
+if TYPE_CHECKING:
+    from launcher.core.record import PlacementRecord
 
 
 class RequestState(Enum):
@@ -202,7 +205,7 @@ class Record:
     blob: str = ""
     launch_commit: str | None = None  # the commit the instances are tagged with
     instance_ids: tuple[str, ...] = ()
-    placement: Mapping[str, Any] | None = None
+    placement: PlacementRecord | None = None
     expires_at: datetime | None = None
     launch_at: datetime | None = None
     launched_at: datetime | None = None
@@ -211,6 +214,7 @@ class Record:
     requested_by: str = ""
     approved_by: tuple[str, ...] = ()
     attempt: int = 0
+    ended: bool = False  # an `ended` record: the request left main with nothing running
 
 
 # --- predicates the sweep reuses -------------------------------------------------------------
@@ -304,6 +308,8 @@ class Complete(Action):
     desired: Desired
     fleet: Fleet
     record: Record | None = None
+    old: tuple[Fleet, ...] = ()  # an interrupted replacement: ended once this one is recorded
+    old_records: tuple[Record, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -347,11 +353,16 @@ def plan(
 
 
 def _for_removed(key: str, seen: _Key) -> list[Action]:
+    """A request that left main: its live records end and every instance carrying its tags is
+    terminated (a launch that stopped before recording included: they are not orphans). A
+    request whose newest record is not an end (a FAILED version) gets an `ended` mark, so the
+    same content added again later is a new request, not the old failure."""
     live = tuple(r for r in seen.records if r.state in LIVE)
-    if not seen.records:
-        return [Orphan(key, tuple(seen.fleets))] if seen.fleets else []
     if live or seen.fleets:
         return [Terminate(key, Reason.REMOVED, live, tuple(seen.fleets))]
+    newest = seen.records[-1] if seen.records else None
+    if newest is not None and newest.state is RequestState.FAILED:
+        return [Terminate(key, Reason.REMOVED, (newest,), ())]
     return []
 
 
@@ -405,7 +416,7 @@ def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Act
         same_spec = running is not None and running.version.spec == d.version.spec
         running_commit = (running.launch_commit or running.commit) if running else None
         if here is not None and not (same_spec and here.commit == running_commit):
-            return [*actions, Complete(d.key, d, here)]
+            return [*actions, _complete(d, seen, fleets, here, None)]
         if running is not None and same_spec:
             fleet = fleets.get(running_commit or "")
             when = (
@@ -426,12 +437,12 @@ def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Act
     if state is RequestState.LAUNCHING:
         here = fleets.get(launch_commit) or fleets.get(d.commit)
         if here is not None:
-            return [*actions, Complete(d.key, d, here, current)]
+            return [*actions, _complete(d, seen, fleets, here, current)]
         return [*actions, _launch(d, seen, fleets, running, current.attempt, current)]
     if state is RequestState.SCHEDULED:
         here = fleets.get(d.commit)
         if here is not None:
-            return [*actions, Complete(d.key, d, here, current)]
+            return [*actions, _complete(d, seen, fleets, here, current)]
         if launch_due(current, now) or d.launch_at is None or d.launch_at <= now:
             return [*actions, _launch(d, seen, fleets, running, current.attempt, current)]
         return actions
@@ -443,7 +454,8 @@ def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Act
         if old or stale:
             actions.append(Terminate(d.key, Reason.REPLACED, stale, old))
         return actions
-    if state is RequestState.FAILED and retry:
+    if state is RequestState.FAILED and (retry or d.commit != current.commit):
+        # retried by hand, or asked again through another commit (a new approved pull request)
         return [*actions, _launch(d, seen, fleets, running, current.attempt + 1, None)]
     # FAILED, TERMINATED, EXPIRED: final for this version; instances still tagged with its
     # commit (a termination that did not finish) are ended again.
@@ -452,6 +464,18 @@ def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Act
         reason = Reason.EXPIRED if state is RequestState.EXPIRED else Reason.REMOVED
         actions.append(Terminate(d.key, reason, (), (leftover,)))
     return actions
+
+
+def _complete(
+    d: Desired, seen: _Key, fleets: Mapping[str, Fleet], here: Fleet, record: Record | None
+) -> Complete:
+    old = tuple(f for commit, f in sorted(fleets.items()) if commit != here.commit)
+    old_records = tuple(
+        r
+        for r in seen.records
+        if r.state in (RequestState.RUNNING, RequestState.LAUNCHING) and r is not record
+    )
+    return Complete(d.key, d, here, record, old, old_records)
 
 
 def _launch(

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from launcher.core.model import Hardware, InstanceGroup, LaunchRequest, Policy, Pool, Provider
 from launcher.core.quota import Usage, quota_reasons, usage_of
+from launcher.core.reasons import quota as typed_quota
 
 # --- the catalogue: what EC2 offers in one account and region --------------------------------
 
@@ -281,7 +282,7 @@ def _match_provider(
     limit = pool.quota.vcpus if pool.quota else None
     if limit is not None and usage.vcpus + request.vcpus <= limit < usage.vcpus + placement.vcpus:
         # The types chosen have more vCPUs than asked, and the surplus breaks the quota.
-        reason = (
+        reason = typed_quota(
             f"{provider.name}: quota of pool {pool.name} reached on the chosen types "
             f"({usage.vcpus} running + {placement.vcpus} placed > {limit} vCPUs)"
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from launcher.core.model import Quota
+from launcher.core.reasons import quota as typed_quota
 
 if TYPE_CHECKING:
     from launcher.core.fleet import FleetInstance
@@ -46,19 +47,24 @@ def count_usage(instances: Iterable[FleetInstance]) -> dict[str, Usage]:
 def quota_reasons(
     pool: str, quota: Quota | None, usage: Usage, instances: int, vcpus: int
 ) -> list[str]:
-    """Why `instances`/`vcpus` more would break the pool's quota; empty when they fit."""
+    """Why `instances`/`vcpus` more would break the pool's quota (typed QUOTA reasons);
+    empty when they fit."""
     if quota is None:
         return []
-    reasons = []
+    reasons: list[str] = []
     if quota.instances is not None and usage.instances + instances > quota.instances:
         reasons.append(
-            f"pool {pool}: quota reached ({usage.instances} running + {instances} requested "
-            f"> {quota.instances} instances)"
+            typed_quota(
+                f"pool {pool}: quota reached ({usage.instances} running + {instances} "
+                f"requested > {quota.instances} instances)"
+            )
         )
     if quota.vcpus is not None and usage.vcpus + vcpus > quota.vcpus:
         reasons.append(
-            f"pool {pool}: quota reached ({usage.vcpus} running + {vcpus} requested "
-            f"> {quota.vcpus} vCPUs)"
+            typed_quota(
+                f"pool {pool}: quota reached ({usage.vcpus} running + {vcpus} requested "
+                f"> {quota.vcpus} vCPUs)"
+            )
         )
     return reasons
 

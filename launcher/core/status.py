@@ -10,8 +10,8 @@ from them, so the cost of a run grows with pages of lists, not with the number o
   RUNNING; whose instances are gone is EXPIRED when its `expires_at` has passed, else
   TERMINATED (removed from main, or replaced); a `failure` is FAILED with its payload's
   `error`; a `schedule` whose `launch_at` is ahead is SCHEDULED;
-- only a `schedule` whose `launch_at` has passed needs its latest status (the launch may have
-  failed on that very deployment): `status_reads` names those, and the job reads them;
+- a `schedule` that is still the newest record waits (a launch or a failure is always a
+  newer record), so no deployment status is ever read;
 - a request on main that no deployment records yet is LAUNCHING (the launch job has not
   recorded it, or instances are up and the record is missing).
 
@@ -24,17 +24,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from launcher.core.deployments import LAUNCH_TASK, REQUEST_TASK, Deployment, newest
 from launcher.core.documents import request_key, request_path
 from launcher.core.fleet import FleetInstance
 from launcher.core.gate import LABELS, Decision, ItemKind, State
-from launcher.core.lifecycle import LastError, RequestState, error_of, state_of
+from launcher.core.lifecycle import LastError, RequestState
 from launcher.core.model import Policy, Quota
 from launcher.core.permissions import TeamResolver, approvers, display_principals
 from launcher.core.pulls import Pull
 from launcher.core.quota import Usage, count_usage
+from launcher.core.record import Event, Inferred, history, infer, newest_per_key
 from launcher.core.sweep import KEEP_OPEN
 
 # Display order: what needs someone first, what is over last.
@@ -93,6 +94,7 @@ class RequestStatus:
     approvals: Approvals | None = None
     source: Source = ""
     note: str = ""
+    history: tuple[Event, ...] = ()  # every decision launcher recorded, oldest first
 
     @property
     def waiting(self) -> bool:
@@ -148,19 +150,6 @@ class Overview:
 # --- deployments ---------------------------------------------------------------------------
 
 
-def status_reads(deployments: Iterable[Deployment], now: datetime) -> list[int]:
-    """Deployments whose latest status must be read: the newest of a request is a `schedule`
-    whose launch time has passed (launched, failed or still waiting for the sweep: only its
-    status tells). Everything else is inferred from lists."""
-    due = []
-    for d in newest(deployments).values():
-        if d.task != LAUNCH_TASK or d.kind != "schedule":
-            continue
-        if d.launch_at is None or d.launch_at <= now:
-            due.append(d.id)
-    return sorted(due)
-
-
 # --- the overview --------------------------------------------------------------------------
 
 
@@ -170,8 +159,9 @@ class _Inputs:
     now: datetime
     fleet: list[FleetInstance] | None
     files: Mapping[str, str] | None
-    statuses: Mapping[int, tuple[str, str] | None]
     open_numbers: set[int] = field(default_factory=set)
+    inferred: Mapping[str, Inferred] = field(default_factory=dict)  # per key, with EC2 read
+    history: Mapping[str, tuple[Event, ...]] = field(default_factory=dict)
 
 
 def build(
@@ -181,7 +171,6 @@ def build(
     pulls: Sequence[Pull] = (),
     decisions: Mapping[int, Decision] | None = None,
     deployments: Iterable[Deployment] = (),
-    statuses: Mapping[int, tuple[str, str] | None] | None = None,
     fleet: Sequence[FleetInstance] | None = None,
     files: Mapping[str, str] | None = None,
     notes: Iterable[str] = (),
@@ -189,15 +178,15 @@ def build(
     """Every request's state, and each pool's quota use.
 
     `fleet` None means EC2 was not read: RUNNING, TERMINATED and EXPIRED then come from the
-    records and main's tree alone (said in the notes). `statuses` holds the reads
-    `status_reads` asked for; `decisions` the gate's decisions per pull request number.
+    records and main's tree alone (said in the notes). `decisions` holds the gate's decisions
+    per pull request number. Records are read through `launcher.core.record.infer`, the one
+    inference the launch job and the sweep use too.
     """
     inputs = _Inputs(
         policy,
         now,
         list(fleet) if fleet is not None else None,
         files,
-        statuses or {},
         {p.number for p in pulls},
     )
     rows: list[RequestStatus] = []
@@ -210,7 +199,20 @@ def build(
         else:
             note = f"the gate could not decide: {decision.error}" if decision else ""
             rows.append(_listed_row(pull, inputs, note))
-    latest = newest(deployments)
+    listed = list(deployments)
+    latest = newest(listed)
+    records = [i for d in listed if (i := d.listed()) is not None]
+    inputs.history = history(records)
+    if inputs.fleet is not None:
+        launch_records = [i for i in records if i.record.version is not None]
+        inputs.inferred = newest_per_key(
+            infer(
+                launch_records,
+                (i.instance_id for i in inputs.fleet),
+                ((i.key, i.commit) for i in inputs.fleet),
+                now,
+            )
+        )
     for key, d in sorted(latest.items()):
         row = _deployed_row(key, d, inputs)
         if row is not None:
@@ -319,23 +321,6 @@ def _decided_rows(pull: Pull, decision: Decision, inputs: _Inputs) -> list[Reque
     return rows
 
 
-def _placement_text(placement: Any) -> str:
-    if not isinstance(placement, dict):
-        return ""
-    where = " ".join(
-        str(part) for part in (placement.get("provider"), placement.get("region")) if part
-    )
-    if placement.get("provider") and placement.get("region"):
-        where = f"{placement['provider']} ({placement['region']})"
-    sizes = []
-    for group in placement.get("groups") or ():
-        if not isinstance(group, dict):
-            continue
-        count = group.get("count") or len(group.get("instance_ids") or ())
-        sizes.append(f"{count} × {group.get('instance_type') or '?'}")
-    return f"{where}: {', '.join(sizes)}" if sizes and where else where
-
-
 def _on_main(key: str, files: Mapping[str, str] | None) -> bool | None:
     return None if files is None else request_path(key) in files
 
@@ -358,22 +343,28 @@ def _deployed_row(key: str, d: Deployment, inputs: _Inputs) -> RequestStatus | N
         pr=d.pr,
         deployment_id=d.id,
         environment=d.environment,
-        placement=_placement_text(d.placement),
+        placement=d.placement.describe() if d.placement else "",
         created_at=d.created_at,
         launch_at=d.launch_at,
         expires_at=d.expires_at,
         source="payload",
+        history=inputs.history.get(key, ()),
     )
     on_main = _on_main(key, inputs.files)
     if d.kind == "failure":
         running = len(live_all)
         note = f"the previous version keeps running ({running} instances)" if running else ""
-        return replace(row, last_error=error_of(d.error), instances=running, note=note)
+        return replace(row, last_error=d.failure, instances=running, note=note)
     if d.kind == "schedule":
-        return _scheduled(row, d, on_main, inputs)
+        return _scheduled(row, on_main, inputs)
+    if d.kind == "ended":
+        return replace(
+            row, state=RequestState.TERMINATED, source="payload", note="removed from main"
+        )
     if d.kind != "launch":
         return None
-    return _launched(row, set(d.instance_ids), live_all, on_main, inputs)
+    inferred = inputs.inferred.get(key)
+    return _launched(row, inferred, live_all, on_main, inputs)
 
 
 def _ended(
@@ -387,18 +378,21 @@ def _ended(
 
 def _launched(
     row: RequestStatus,
-    ids: set[str],
+    inferred: Inferred | None,
     live_all: list[FleetInstance],
     on_main: bool | None,
     inputs: _Inputs,
 ) -> RequestStatus:
     now = inputs.now
-    if inputs.fleet is None:  # no EC2: the record and main's tree only
+    if inputs.fleet is None or inferred is None:  # no EC2: the record and main's tree only
         if on_main is False or (row.expires_at is not None and row.expires_at <= now):
             return _ended(row, on_main, now, "payload")
         return replace(row, state=RequestState.RUNNING, note="EC2 not read")
-    live = [i for i in live_all if i.instance_id in ids]
-    if not live:
+    ids = set(inferred.live)
+    live = [
+        i for i in live_all if i.instance_id in ids or i.commit == inferred.record.launch_commit
+    ]
+    if inferred.state is not RequestState.RUNNING or not live:
         return _ended(row, on_main, now, "ec2")
     expires = min((i.expires_at for i in live if i.expires_at), default=row.expires_at)
     note = ""
@@ -416,29 +410,14 @@ def _launched(
     )
 
 
-def _scheduled(
-    row: RequestStatus, d: Deployment, on_main: bool | None, inputs: _Inputs
-) -> RequestStatus:
+def _scheduled(row: RequestStatus, on_main: bool | None, inputs: _Inputs) -> RequestStatus:
+    """The newest record is a `schedule`: a launch or a failure would be a newer record, so it
+    still waits (for its time, or for the next sweep)."""
     if on_main is False:
         return replace(row, state=RequestState.TERMINATED, source="tree", note="removed from main")
     if row.launch_at is not None and row.launch_at > inputs.now:
         return replace(row, state=RequestState.SCHEDULED)
-    status = inputs.statuses.get(d.id)
-    if status is None:
-        return replace(
-            row, state=RequestState.SCHEDULED, note="launch due: the next sweep launches it"
-        )
-    state, error = state_of(*status)
-    row = replace(row, state=state, last_error=error, source="status")
-    if state is RequestState.SCHEDULED:
-        return replace(row, note="launch due: the next sweep launches it")
-    if state in (RequestState.LAUNCHING, RequestState.RUNNING):
-        return replace(row, instances=len(_live(inputs, row.key)))
-    if state is RequestState.EXPIRED:
-        return replace(row, note="max_runtime reached")
-    if state is RequestState.TERMINATED:
-        return replace(row, note=status[1])
-    return row
+    return replace(row, state=RequestState.SCHEDULED, note="launch due: the next sweep launches it")
 
 
 def _unrecorded_rows(latest: Mapping[str, Deployment], inputs: _Inputs) -> list[RequestStatus]:

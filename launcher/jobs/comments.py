@@ -1,6 +1,7 @@
 """Comments the jobs post at most once: each carries a hidden marker, and a marker the bot has
-already posted on that pull request is never posted again (a re-run, a retry, two sweeps at
-the same time). Others' copies of a marker do not count: only the bot's own comments are read.
+already posted on that pull request is never posted again (a re-run, a retry), and when two
+runs at the same time both posted it, the next one deletes the later copy. Others' copies of
+a marker do not count: only the bot's own comments are read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ def comment_once(
     `write` runs the posting (the sweep passes its budget, which may defer it or, in a dry
     run, only describe it); by default it is posted now. True when it was not there yet.
     """
-    if gh.find_comment(number, marker) is not None:
+    found = gh.find_comments(number, marker)
+    if found:
+        # two runs racing may both have posted: the oldest stays, later copies go
+        for duplicate in sorted(found, key=lambda c: c.id)[1:]:
+            gh.delete_comment(number, duplicate.id)
         return False
     post = functools.partial(gh.comment, number, f"{marker}\n{text}")
     if write is None:

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
 
-from launcher.adapters.ec2 import EC2, EC2Error, LaunchError, RunSpec
+from launcher.adapters.ec2 import EXPIRES_TAG
 from launcher.adapters.github import GitHub, GitHubError
+from launcher.core.approvals import Review, latest_deciding
+from launcher.core.compute import Compute, ComputeError, Launched, LaunchError, RunSpec
 from launcher.core.deployments import LAUNCH_TASK, Deployment
 from launcher.core.documents import load_policy, load_request, request_key
 from launcher.core.fallback import MAX_ATTEMPTS, Exhausted, next_placement
@@ -26,6 +28,7 @@ from launcher.core.fleet import Fleet, FleetInstance, by_location, fleet_locatio
 from launcher.core.gate import POLICY_PATH, Decision, ItemKind, State
 from launcher.core.gate_report import untrusted
 from launcher.core.lifecycle import (
+    LIVE,
     Action,
     Category,
     Complete,
@@ -40,11 +43,9 @@ from launcher.core.lifecycle import (
     Retag,
     Schedule,
     Terminate,
-    error_of,
     expires_at,
     invalid_version,
     plan,
-    state_of,
     version_of,
 )
 from launcher.core.matching import (
@@ -58,6 +59,18 @@ from launcher.core.matching import (
 from launcher.core.model import LaunchRequest, Policy
 from launcher.core.pulls import Pull
 from launcher.core.quota import COUNTED_STATES, DEPLOYMENT_TAG, POOL_TAG, Usage, count_usage
+from launcher.core.reasons import ReasonKind, all_quota, kind_of
+from launcher.core.record import (
+    Event,
+    EventKind,
+    GroupRecord,
+    Inferred,
+    Kind,
+    PlacementRecord,
+    RequestRecord,
+    encode,
+    infer,
+)
 from launcher.core.text import clip, plural
 from launcher.core.times import utc_iso
 from launcher.jobs.comments import comment_once
@@ -69,9 +82,10 @@ COMMENT_MARKER = "<!-- launcher:launch {key} {version} {outcome} -->"
 class Refused(Exception):
     """The request cannot launch: recorded as FAILED with this category."""
 
-    def __init__(self, category: Category, message: str) -> None:
+    def __init__(self, category: Category, message: str, events: tuple[Event, ...] = ()) -> None:
         super().__init__(message)
         self.error = LastError(category, message)
+        self.events = events  # the decisions behind it (a rejecting review: who, why)
 
 
 class Transient(Exception):
@@ -122,17 +136,18 @@ class Approval:
     pr: Pull
     requested_by: str
     approved_by: tuple[str, ...]
+    events: tuple[Event, ...] = ()  # each counted approval: who, on which commit, its text
 
 
 def run_launch(
-    gh: GitHub, ec2: EC2, options: LaunchOptions, out: TextIO = sys.stdout
+    gh: GitHub, ec2: Compute, options: LaunchOptions, out: TextIO = sys.stdout
 ) -> LaunchReport:
     """One reconcile. The sweep calls this with its `now` to launch due SCHEDULED requests
     and terminate expired ones (both are part of the plan)."""
     report = LaunchReport()
     try:
         _Run(gh, ec2, options, report, out).run()
-    except (GitHubError, EC2Error, Transient) as exc:
+    except (GitHubError, ComputeError, Transient) as exc:
         report.errors.append(str(exc))  # nothing could be planned: fail closed, act on nothing
     for line in report.done:
         out.write(f"{line}\n")
@@ -151,17 +166,21 @@ def git_blob_sha(content: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
 
 
-def client_token(key: str, commit: str, placement: Placement, group: GroupPlacement, n: int) -> str:
-    """Same request, commit, placement and attempt -> same token (≤ 64 characters): EC2
-    returns the first call's instances to a retried call instead of launching more."""
-    parts = [key, commit, placement.provider.name, placement.region, group.group]
+def client_token(
+    key: str, version: str, commit: str, placement: Placement, group: GroupPlacement, n: int
+) -> str:
+    """Same request, version, asking commit, placement, group and attempt -> same token (≤ 64
+    characters): EC2 returns the first call's instances to a retried call instead of
+    launching more. Nothing else goes in, and nothing in the call depends on anything else
+    (no clock), so two runs racing send identical calls."""
+    parts = [key, version, commit, placement.provider.name, placement.region, group.group]
     parts += [group.instance_type, group.zone or "", str(n)]
     return "launcher-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
 
 
 class _Run:
     def __init__(
-        self, gh: GitHub, ec2: EC2, options: LaunchOptions, report: LaunchReport, out: TextIO
+        self, gh: GitHub, ec2: Compute, options: LaunchOptions, report: LaunchReport, out: TextIO
     ) -> None:
         self.gh, self.ec2, self.options, self.report, self.out = gh, ec2, options, report, out
         self.now = options.now
@@ -177,6 +196,9 @@ class _Run:
         self._provenance: dict[str, tuple[str, Pull | None]] = {}
         self._decisions: dict[int, Decision] = {}
         self._freed: set[str] = set()  # instance ids terminated (and uncounted) in this run
+        self._reviews: dict[int, list[Review]] = {}
+        self._launched_at: datetime | None = None  # LaunchTime of the last _run_groups
+        self._volumes: tuple[str, ...] = ()
 
     # --- reading the three views ----------------------------------------------------------------
 
@@ -245,7 +267,10 @@ class _Run:
         self.requests[key] = request
         version = version_of(request)
         same = next((i for i in listed if i.environment == key and i.version == version), None)
-        commit = same.sha if same is not None else self._provenance_of(path)[0]
+        # A new file content of a version that FAILED is asked for again (a new pull request,
+        # approved this time): its own commit, so the plan sees a new ask.
+        asked = same is not None and same.kind != "failure"
+        commit = same.sha if same is not None and asked else self._provenance_of(path)[0]
         pool = self.policy.pools[request.pool]
         runtime = request.max_runtime or pool.max_runtime
         return Desired(
@@ -275,56 +300,16 @@ class _Run:
         return self._provenance[path]
 
     def _records(self, listed: list[Deployment]) -> list[Record]:
-        """launcher's deployments as Records, reading a deployment's latest status (one call
-        each) only where the plan needs it exactly. Per request, newest first:
-
-        - a `failure` deployment is FAILED with its payload's `error` (its only status);
-        - every other deployment is read down to the newest one that is not FAILED (the
-          request's anchor: what runs or waits now, or how it ended);
-        - an older `launch` whose instances (payload ids, or its launch commit's tag) are on
-          EC2 is read: it may still be running;
-        - the rest were superseded by a newer deployment of the request: an older `launch`
-          with no instance left is EXPIRED past its `expires_at`, else TERMINATED; an older
-          `schedule` is TERMINATED. (Only a crash between recording a newer deployment and
-          ending an older one could leave the older one's status active; nothing is launched
-          or kept running on the strength of it.)
-        """
-        live_ids = {i.instance_id for i in self.fleet}
-        live_commits = {(i.key, i.commit) for i in self.fleet}
-        per_key: dict[str, list[Deployment]] = {}
-        for d in sorted(listed, key=lambda d: d.id):
-            if d.key is not None and d.version is not None:  # recorded by the launch job
-                per_key.setdefault(d.key, []).append(d)
-        records: list[Record] = []
-        for key, items in per_key.items():
-            anchored = False
-            for d in reversed(items):
-                known: tuple[RequestState, LastError | None]
-                maybe_live = d.kind == "launch" and (
-                    bool(set(d.instance_ids) & live_ids) or (key, d.launch_commit) in live_commits
-                )
-                if d.kind == "failure":
-                    known = (RequestState.FAILED, error_of(d.error))
-                elif not anchored or maybe_live:
-                    known = self._read_state(d)
-                elif d.kind == "launch":
-                    ended = d.expires_at is not None and d.expires_at <= self.now
-                    known = (RequestState.EXPIRED if ended else RequestState.TERMINATED, None)
-                else:
-                    known = (RequestState.TERMINATED, None)
-                if known[0] is not RequestState.FAILED:
-                    anchored = True
-                records.append(_record(d, *known))
-        return sorted(records, key=lambda r: r.deployment_id)
-
-    def _read_state(self, d: Deployment) -> tuple[RequestState, LastError | None]:
-        status = self.gh.deployment_status(d.id)
-        if status is not None:
-            return state_of(*status)
-        # created, then the run stopped before its first status
-        if d.kind == "schedule":
-            return RequestState.SCHEDULED, None
-        return RequestState.LAUNCHING, None
+        """launcher's deployments as the plan's Records, in the states `infer` reads from the
+        records and the fleet (no deployment-status read: see launcher.core.record)."""
+        items = [i for d in listed if (i := d.listed()) is not None and i.record.version]
+        inferred = infer(
+            items,
+            (i.instance_id for i in self.fleet),
+            ((i.key, i.commit) for i in self.fleet),
+            self.now,
+        )
+        return [_record(i) for i in inferred]
 
     # --- acting ----------------------------------------------------------------
 
@@ -349,7 +334,7 @@ class _Run:
                 self._act(action)
             except Transient as exc:
                 self.report.errors.append(f"{action.key}: {exc}")
-            except (GitHubError, EC2Error) as exc:
+            except (GitHubError, ComputeError) as exc:
                 self.report.errors.append(f"{action.key}: {action.name}: {exc}")
 
     def _act(self, action: Action) -> None:
@@ -378,7 +363,9 @@ class _Run:
         if pr.number not in self._decisions:
             from launcher.jobs.gate import decide_pull
 
-            self._decisions[pr.number] = decide_pull(self.gh, pr, self.gh.reviews(pr.number))
+            reviews = self.gh.reviews(pr.number)
+            self._reviews[pr.number] = reviews
+            self._decisions[pr.number] = decide_pull(self.gh, pr, reviews)
         decision = self._decisions[pr.number]
         if decision.state is State.ERROR:
             raise Transient(f"could not re-check #{pr.number}: {decision.description}")
@@ -402,9 +389,26 @@ class _Run:
             )
         if item.state is State.SUCCESS:
             approved = item.tally.approved_by if item.tally else ()
-            return Approval(pr, pr.author, tuple(approved))
+            latest = latest_deciding(self._reviews.get(pr.number, ()))
+            events = tuple(
+                Event(
+                    EventKind.APPROVED,
+                    None,
+                    login,
+                    latest[login.casefold()].commit_id if login.casefold() in latest else "",
+                    clip(latest[login.casefold()].body.strip(), 500)
+                    if login.casefold() in latest
+                    else "",
+                )
+                for login in approved
+            )
+            return Approval(pr, pr.author, tuple(approved), events)
         if item.tally and item.tally.rejected_by:
-            raise Refused(Category.REJECTED, f"#{pr.number}: {item.summary}")
+            rejected = tuple(
+                Event(EventKind.REJECTED, None, r.user, r.commit_id, clip(r.body.strip(), 500))
+                for r in item.tally.rejected_by
+            )
+            raise Refused(Category.REJECTED, f"#{pr.number}: {item.summary}", rejected)
         raise Refused(
             Category.NOT_APPROVED,
             f"#{pr.number} was merged without the gate's approval ({item.summary})",
@@ -428,22 +432,47 @@ class _Run:
         try:
             approval = self._approval(d)
         except Refused as refused:
-            self._fail(d, action.record, refused.error, None)
+            self._fail(d, action.record, refused.error, None, refused.events)
             return
         try:
             request = self._request(d)
             placement, ids = self._run_groups(action, request, approval)
         except Refused as refused:
-            self._fail(d, action.record, refused.error, approval)
+            self._fail(d, action.record, refused.error, approval, refused.events)
             return
         pool = self.policy.pools[request.pool]
-        until = expires_at(self.now, request.max_runtime, pool.max_runtime)
-        payload = self._payload(d, "launch", approval, self.now, until, action.attempt)
-        payload.update(
-            launch_commit=d.commit,
-            placement=_placement_json(placement, ids),
-            instance_ids=[i for group in ids.values() for i in group],
+        launched_at = _started(self.now, self._launched_at)
+        until = expires_at(launched_at, request.max_runtime, pool.max_runtime)
+        # the expiry tag after launch, from LaunchTime: never a RunInstances parameter
+        all_ids = [i for group in ids.values() for i in group]
+        self.ec2.retag(
+            location_of(placement.provider),
+            [*all_ids, *self._volumes],
+            {EXPIRES_TAG: utc_iso(until) if until else ""},
         )
+        payload = self._payload(
+            d,
+            Kind.LAUNCH,
+            approval,
+            launched_at,
+            until,
+            action.attempt,
+            launch_commit=d.commit,
+            placement=_placement_record(placement, ids),
+            instance_ids=tuple(all_ids),
+            events=(
+                Event(
+                    EventKind.LAUNCHED,
+                    launched_at,
+                    "",
+                    d.commit,
+                    f"{len(all_ids)} on {placement.provider.name} ({placement.region})",
+                ),
+            ),
+        )
+        # The comment first, the record last: a run that stops in between is finished by the
+        # next (Complete), whose comment is the same one (found by its marker).
+        self._comment(approval, d, "running", _running_text(request, placement, ids, until))
         deployment = self.gh.create_deployment(d.commit, d.key, payload, f"launch {d.key}", TASK)
         count = sum(len(v) for v in ids.values())
         where = f"{placement.provider.name} ({placement.region})"
@@ -467,7 +496,6 @@ class _Run:
             self._inactive(action.record, f"launched as deployment {deployment}")
         if isinstance(action, Replace):
             self._end_old(action.old, action.old_records, d)
-        self._comment(approval, d, "running", _running_text(request, placement, ids, until))
 
     def _run_groups(
         self, action: Launch, request: LaunchRequest, approval: Approval
@@ -489,6 +517,7 @@ class _Run:
         allowed = self._allowed_zones(pool.providers)
         exhausted: list[Exhausted] = []
         launched: dict[str, tuple[GroupPlacement, Location, list[str]]] = {}
+        answers: dict[str, Launched] = {}
         tries = 0
         while True:
             placement, result = next_placement(request, pool, catalogues, usage, exhausted, allowed)
@@ -507,7 +536,9 @@ class _Run:
                         continue
                     tries += 1
                     spec = self._spec(d, request, approval, placement, group, action.attempt)
-                    launched[group.group] = (group, location, self.ec2.run_instances(spec))
+                    answer = self.ec2.run_instances(spec)
+                    answers[group.group] = answer
+                    launched[group.group] = (group, location, answer.ids)
             except LaunchError as exc:
                 if exc.capacity and tries < MAX_ATTEMPTS:
                     exhausted.append(Exhausted(location, group.instance_type, group.zone))
@@ -520,13 +551,16 @@ class _Run:
                         Category.LAUNCH_ERROR, f"no capacity after {tries} tries: {exc}"
                     ) from exc
                 raise Refused(Category.LAUNCH_ERROR, str(exc)) from exc
-            except EC2Error:
+            except ComputeError:
                 self._rollback(launched)
                 raise
             break
         self.usage[pool.name] = self.usage.get(pool.name, Usage()).plus(
             placement.instances, placement.vcpus
         )
+        times = [a.launched_at for n, a in answers.items() if n in launched and a.launched_at]
+        self._launched_at = min(times, default=None)
+        self._volumes = tuple(v for n, a in answers.items() if n in launched for v in a.volume_ids)
         return placement, {name: ids for name, (_, _, ids) in launched.items()}
 
     def _rollback(self, launched: dict[str, tuple[GroupPlacement, Location, list[str]]]) -> None:
@@ -545,8 +579,6 @@ class _Run:
         group: GroupPlacement,
         attempt: int,
     ) -> RunSpec:
-        pool = self.policy.pools[request.pool]
-        until = expires_at(self.now, request.max_runtime, pool.max_runtime)
         tags = {
             "Name": f"{d.key}/{group.group}",
             DEPLOYMENT_TAG: d.key,
@@ -555,7 +587,6 @@ class _Run:
             "launcher:requested-by": approval.requested_by,
             "launcher:commit": d.commit,
             "launcher:pr": str(approval.pr.number),
-            "launcher:expires-at": utc_iso(until) if until else "",
         }
         if approval.approved_by:
             tags["launcher:approved-by"] = _tag_value(",".join(approval.approved_by))
@@ -576,7 +607,7 @@ class _Run:
             image_id=group.image_id,
             instance_type=group.instance_type,
             count=group.count,
-            client_token=client_token(d.key, d.commit, placement, group, attempt),
+            client_token=client_token(d.key, d.version.id, d.commit, placement, group, attempt),
             tags=tags,
             zone=group.zone,
             subnet_id=subnet,
@@ -614,10 +645,16 @@ class _Run:
             approval = self._approval(d)
             self._request(d)
         except Refused as refused:
-            self._fail(d, None, refused.error, None)
+            self._fail(d, None, refused.error, None, refused.events)
             return
         when = utc_iso(d.launch_at) if d.launch_at else "now"
-        payload = self._payload(d, "schedule", approval, None, None, action.attempt)
+        scheduled = Event(EventKind.SCHEDULED, self.now, "", d.commit, f"launches at {when}")
+        payload = self._payload(
+            d, Kind.SCHEDULE, approval, None, None, action.attempt, events=(scheduled,)
+        )
+        # the comment before the record, as everywhere: a stop in between repeats the action,
+        # whose comment is found by its marker; a record never hides a missing comment
+        self._comment(approval, d, "scheduled", f"is approved and scheduled to launch at {when}.")
         deployment = self.gh.create_deployment(d.commit, d.key, payload, f"schedule {d.key}", TASK)
         self.gh.set_deployment_status(
             deployment, "queued", f"scheduled: launches at {when}", current=None
@@ -625,25 +662,36 @@ class _Run:
         if action.supersedes is not None:
             self._inactive(action.supersedes, f"rescheduled as deployment {deployment}")
         self.report.done.append(f"scheduled {d.key} for {when}")
-        self._comment(approval, d, "scheduled", f"is approved and scheduled to launch at {when}.")
 
     def _retag(self, action: Retag) -> None:
         d, running = action.desired, action.running
         try:
             approval = self._approval(d)
         except Refused as refused:
-            self._fail(d, None, refused.error, None)
+            self._fail(d, None, refused.error, None, refused.events)
             return
         value = utc_iso(action.expires_at) if action.expires_at else ""
         if action.fleet is not None:
             for location, here in by_location(action.fleet.instances).items():
                 ids = [r for i in here for r in (i.instance_id, *i.volume_ids)]
                 self.ec2.retag(location, ids, {"launcher:expires-at": value})
-        payload = self._payload(d, "launch", approval, running.launched_at, action.expires_at, 0)
-        payload.update(
+        payload = self._payload(
+            d,
+            Kind.LAUNCH,
+            approval,
+            running.launched_at,
+            action.expires_at,
+            0,
             launch_commit=running.launch_commit or running.commit,
-            placement=dict(running.placement or {}),
-            instance_ids=list(running.instance_ids),
+            placement=running.placement,
+            instance_ids=running.instance_ids,
+        )
+        self._comment(
+            approval,
+            d,
+            "retagged",
+            f"keeps its instances; its max_runtime changed, so it now expires at "
+            f"{value or 'no set time'}.",
         )
         deployment = self.gh.create_deployment(d.commit, d.key, payload, f"retag {d.key}", TASK)
         text = f"running; max_runtime changed: expires {value or 'never'}"
@@ -652,18 +700,13 @@ class _Run:
             "success",
             text,
             log_url=self.options.log_url,
-            environment_url=_console_url(str((running.placement or {}).get("region", "")), d.key),
+            environment_url=self.ec2.console_url(
+                running.placement.region if running.placement else "", d.key
+            ),
             current=None,
         )
         self._inactive(running, f"max_runtime changed: see deployment {deployment}")
         self.report.done.append(f"retagged {d.key}: expires {value or 'never'}")
-        self._comment(
-            approval,
-            d,
-            "retagged",
-            f"keeps its instances; its max_runtime changed, so it now expires at "
-            f"{value or 'no set time'}.",
-        )
 
     def _complete(self, action: Complete) -> None:
         """Record instances a crashed run launched, if they are the whole request; otherwise
@@ -674,7 +717,7 @@ class _Run:
             request = self._request(d)
         except Refused as refused:
             self._terminate_fleets([fleet])
-            self._fail(d, action.record, refused.error, None)
+            self._fail(d, action.record, refused.error, None, refused.events)
             return
         wanted = {g.name: g.count for g in request.instances}
         attempt = action.record.attempt if action.record else 0
@@ -684,35 +727,53 @@ class _Run:
             return
         record = action.record
         first = fleet.instances[0]
+        launched_at = _started(self.now, fleet.launched_at)
         until = fleet.expires_at
-        placement = {
-            "region": first.region,
-            "role_arn": first.role_arn,
-            "groups": [
-                {
-                    "name": name,
-                    "instance_type": next(
-                        i.instance_type for i in fleet.instances if i.group == name
-                    ),
-                    "instance_ids": [i.instance_id for i in fleet.instances if i.group == name],
-                }
+        if until is None:  # stopped before the expiry tag: written now, from LaunchTime
+            pool = self.policy.pools[request.pool]
+            until = expires_at(launched_at, request.max_runtime, pool.max_runtime)
+            if until is not None:
+                for location, here in by_location(fleet.instances).items():
+                    ids_here = [r for i in here for r in (i.instance_id, *i.volume_ids)]
+                    self.ec2.retag(location, ids_here, {EXPIRES_TAG: utc_iso(until)})
+        placement = PlacementRecord(
+            region=first.region,
+            role_arn=first.role_arn,
+            groups=tuple(
+                GroupRecord(
+                    name=name,
+                    instance_type=next(i.instance_type for i in fleet.instances if i.group == name),
+                    count=wanted[name],
+                    instance_ids=tuple(i.instance_id for i in fleet.instances if i.group == name),
+                )
                 for name in sorted(wanted)
-            ],
-        }
-        if record is None or record.state is not RequestState.LAUNCHING:
-            payload = self._payload(d, "launch", approval, self.now, until, attempt)
-            payload.update(
-                launch_commit=fleet.commit,
-                placement=placement,
-                instance_ids=list(fleet.instance_ids),
-            )
-            deployment = self.gh.create_deployment(
-                d.commit, d.key, payload, f"launch {d.key}", TASK
-            )
-            if record is not None:
-                self._inactive(record, f"launched as deployment {deployment}")
-        else:
-            deployment = record.deployment_id
+            ),
+        )
+        payload = self._payload(
+            d,
+            Kind.LAUNCH,
+            approval,
+            launched_at,
+            until,
+            attempt,
+            launch_commit=fleet.commit,
+            placement=placement,
+            instance_ids=fleet.instance_ids,
+            events=(
+                Event(
+                    EventKind.LAUNCHED,
+                    launched_at,
+                    "",
+                    fleet.commit,
+                    f"{len(fleet.instances)} in {first.region} (recorded by a later run)",
+                ),
+            ),
+        )
+        ids = ", ".join(fleet.instance_ids)
+        self._comment(approval, d, "running", f"is running: instances {ids} in {first.region}.")
+        deployment = self.gh.create_deployment(d.commit, d.key, payload, f"launch {d.key}", TASK)
+        if record is not None:
+            self._inactive(record, f"launched as deployment {deployment}")
         running = self._running(
             deployment,
             d.key,
@@ -721,35 +782,56 @@ class _Run:
             until,
         )
         self.report.done.append(f"recorded {d.key} (launched by an earlier run): {running}")
-        ids = ", ".join(fleet.instance_ids)
-        self._comment(approval, d, "running", f"is running: instances {ids} in {first.region}.")
+        if action.old or action.old_records:  # a replacement that stopped before its end
+            self._end_old(action.old, action.old_records, d)
 
     # terminate ------------------------------------------------------------------------------------
 
     def _terminate(self, action: Terminate) -> None:
-        self._terminate_fleets(action.fleets)
         ids = [i for f in action.fleets for i in f.instance_ids]
         text = {
             Reason.REMOVED: f"terminated: removed from {self.branch}",
             Reason.EXPIRED: "expired: max_runtime reached",
             Reason.REPLACED: "terminated: replaced by a newer version",
         }[action.reason]
+        shown = ", ".join(ids) if ids else "no instances"
+        if action.reason is not Reason.REPLACED:
+            # the comments first: once the instances are gone, nothing would repeat them
+            for record in action.records:
+                if record.pr:
+                    outcome = "expired" if action.reason is Reason.EXPIRED else "terminated"
+                    sentence = (
+                        "reached its max_runtime"
+                        if action.reason is Reason.EXPIRED
+                        else f"was removed from {self.branch}"
+                    )
+                    body = f"{sentence}; terminated {shown}."
+                    self._post_comment(record.pr, record, outcome, body)
+        self._terminate_fleets(action.fleets)
         for record in action.records:
             self._inactive(record, text)
-        shown = ", ".join(ids) if ids else "no instances"
         self.report.done.append(f"{action.reason.value} {action.key}: {shown}")
-        if action.reason is Reason.REPLACED:
-            return
-        for record in action.records:
-            if record.pr:
-                outcome = "expired" if action.reason is Reason.EXPIRED else "terminated"
-                sentence = (
-                    "reached its max_runtime"
-                    if action.reason is Reason.EXPIRED
-                    else f"was removed from {self.branch}"
-                )
-                body = f"{sentence}; terminated {shown}."
-                self._post_comment(record.pr, record, outcome, body)
+        if action.reason is Reason.REMOVED and action.records:
+            self._record_ended(action.records[-1], text)
+
+    def _record_ended(self, last: Record, text: str) -> None:
+        """An `ended` record: the request left main. The same content added back later is a
+        new request (launched afresh), not the version that ran or failed before."""
+        record = RequestRecord(
+            kind=Kind.ENDED,
+            key=last.key,
+            path=last.path,
+            version=last.version,
+            blob=last.blob,
+            pr=last.pr,
+            requested_by=last.requested_by,
+            attempt=last.attempt,
+            events=(Event(EventKind.ENDED, self.now, "", self.head, text),),
+        )
+        deployment = self.gh.create_deployment(
+            last.commit, last.key, encode(record), f"ended {last.key}", TASK
+        )
+        self.gh.set_deployment_status(deployment, "inactive", text, current=None)
 
     def _terminate_fleets(self, fleets: Iterable[Fleet]) -> None:
         for location, ended in by_location(i for f in fleets for i in f.instances).items():
@@ -770,52 +852,67 @@ class _Run:
     def _payload(
         self,
         d: Desired,
-        kind: str,
+        kind: Kind,
         approval: Approval | None,
         launched_at: datetime | None,
         until: datetime | None,
         attempt: int,
+        **facts: Any,
     ) -> dict[str, Any]:
-        return {
-            "launcher": 1,
-            "kind": kind,
-            "request": {"key": d.key, "path": d.path},
-            "version": d.version.to_json(),
-            "blob": d.blob,
-            "pr": approval.pr.number if approval else None,
-            "requested_by": approval.requested_by if approval else None,
-            "approved_by": list(approval.approved_by) if approval else [],
-            "launch_at": utc_iso(d.launch_at) if d.launch_at else None,
-            "max_runtime": d.max_runtime.total_seconds() if d.max_runtime else None,
-            "launched_at": utc_iso(launched_at) if launched_at else None,
-            "expires_at": utc_iso(until) if until else None,
-            "attempt": attempt,
-        }
+        """The deployment payload of a record of `d` (launcher.core.record.encode); its
+        events are the approvals it rests on and what happened (`events` in `facts`)."""
+        facts["events"] = (*(approval.events if approval else ()), *facts.get("events", ()))
+        record = RequestRecord(
+            kind=kind,
+            key=d.key,
+            path=d.path,
+            version=d.version,
+            blob=d.blob,
+            pr=approval.pr.number if approval else None,
+            requested_by=approval.requested_by if approval else "",
+            approved_by=approval.approved_by if approval else (),
+            launch_at=d.launch_at,
+            max_runtime=d.max_runtime,
+            launched_at=launched_at,
+            expires_at=until,
+            attempt=attempt,
+            **facts,
+        )
+        return encode(record)
 
     def _fail(
-        self, d: Desired, record: Record | None, error: LastError, approval: Approval | None
+        self,
+        d: Desired,
+        record: Record | None,
+        error: LastError,
+        approval: Approval | None,
+        events: tuple[Event, ...] = (),
     ) -> None:
-        """FAILED: on the version's SCHEDULED record, or on a new deployment of the version."""
-        if record is not None and record.state in (RequestState.SCHEDULED, RequestState.LAUNCHING):
-            deployment = record.deployment_id
-        else:
-            payload = self._payload(
-                d, "failure", approval, None, None, record.attempt if record else 0
-            )
-            payload["error"] = error.describe()
-            deployment = self.gh.create_deployment(
-                d.commit, d.key, payload, f"failed {d.key}", TASK
-            )
-        self.gh.set_deployment_status(
-            deployment, "failure", error.describe(), log_url=self.options.log_url
+        """FAILED: always a new `failure` record (its category a field), so the state is read
+        from the list; a SCHEDULED record it replaces is marked inactive."""
+        payload = self._payload(
+            d,
+            Kind.FAILURE,
+            approval,
+            None,
+            None,
+            record.attempt if record else 0,
+            failure=error,
+            events=(*events, Event(EventKind.FAILED, self.now, "", d.commit, error.describe())),
         )
-        self.report.failed.append((d.key, error))
         pr = approval.pr if approval else self._provenance.get(d.path, ("", None))[1]
-        if pr is not None:
+        if pr is not None:  # the comment first: the record must never hide a missing one
             body = f"could not launch: **{error.category.value}**: {untrusted(error.message)}"
             self._comment(
                 Approval(pr, pr.author, approval.approved_by if approval else ()), d, "failed", body
             )
+        deployment = self.gh.create_deployment(d.commit, d.key, payload, f"failed {d.key}", TASK)
+        if record is not None and record.state in LIVE - {RequestState.RUNNING}:
+            self._inactive(record, f"failed: see deployment {deployment}")
+        self.gh.set_deployment_status(
+            deployment, "failure", error.describe(), log_url=self.options.log_url
+        )
+        self.report.failed.append((d.key, error))
 
     def _running(
         self,
@@ -834,7 +931,7 @@ class _Run:
             "success",
             clip(running),
             log_url=self.options.log_url,
-            environment_url=_console_url(region, key),
+            environment_url=self.ec2.console_url(region, key),
             current=current,
         )
         return running
@@ -867,64 +964,67 @@ class _Run:
 # --- small helpers ----------------------------------------------------------------------
 
 
-def _record(d: Deployment, state: RequestState, error: LastError | None) -> Record:
-    """A deployment the launch job recorded, in a known state, as the plan's Record."""
-    version = d.version
-    key = d.key
-    assert version is not None and key is not None  # only such deployments are kept
+def _record(item: Inferred) -> Record:
+    """A record in its inferred state, as the plan's Record."""
+    r = item.record
+    assert r.version is not None  # only versioned records are kept
     return Record(
-        deployment_id=d.id,
-        key=key,
-        version=version,
-        commit=d.sha,
-        state=state,
-        path=d.path,
-        blob=d.blob,
-        launch_commit=d.launch_commit,
-        instance_ids=d.instance_ids,
-        placement=d.placement,
-        expires_at=d.expires_at,
-        launch_at=d.launch_at,
-        launched_at=d.launched_at,
-        last_error=error,
-        pr=d.pr,
-        requested_by=d.requested_by,
-        approved_by=d.approved_by,
-        attempt=d.attempt,
+        deployment_id=item.id,
+        key=r.key,
+        version=r.version,
+        commit=item.commit,
+        state=item.state,
+        path=r.path,
+        blob=r.blob,
+        launch_commit=r.launch_commit or item.commit,
+        instance_ids=r.instance_ids,
+        placement=r.placement,
+        expires_at=r.expires_at,
+        launch_at=r.launch_at,
+        launched_at=r.launched_at,
+        last_error=r.failure,
+        pr=r.pr,
+        requested_by=r.requested_by,
+        approved_by=r.approved_by,
+        attempt=r.attempt,
+        ended=r.kind is Kind.ENDED,
     )
 
 
 def _no_placement(result: MatchResult, exhausted: list[Exhausted]) -> tuple[Category, str]:
-    reasons = result.reasons
-    quota = [r for r in reasons if "quota" in r]
-    if result.pool_reasons and any("quota" in r for r in result.pool_reasons):
+    """The failure category of a request no placement holds, from the reasons' kinds (never
+    their words): QUOTA when the pool's quota, or on every provider tried only the quota,
+    stands in the way."""
+    quota = [r for r in result.reasons if kind_of(r) is ReasonKind.QUOTA]
+    if any(kind_of(r) is ReasonKind.QUOTA for r in result.pool_reasons):
         return Category.QUOTA, quota[0]
-    if reasons and len(quota) == len([m for m in result.providers if m.reasons]) and quota:
+    tried = [m.reasons for m in result.providers if m.reasons]
+    if tried and all(all_quota(reasons) for reasons in tried):
         return Category.QUOTA, quota[0]
     if exhausted:
         return Category.LAUNCH_ERROR, (
             "no capacity: InsufficientInstanceCapacity on every matching placement"
         )
-    return Category.NO_MATCH, "; ".join(reasons) or "no placement"
+    return Category.NO_MATCH, "; ".join(result.reasons) or "no placement"
 
 
-def _placement_json(placement: Placement, ids: dict[str, list[str]]) -> dict[str, Any]:
-    return {
-        "provider": placement.provider.name,
-        "region": placement.region,
-        "role_arn": placement.provider.role_arn,
-        "groups": [
-            {
-                "name": g.group,
-                "count": g.count,
-                "instance_type": g.instance_type,
-                "image_id": g.image_id,
-                "zone": g.zone,
-                "instance_ids": ids.get(g.group, []),
-            }
+def _placement_record(placement: Placement, ids: dict[str, list[str]]) -> PlacementRecord:
+    return PlacementRecord(
+        provider=placement.provider.name,
+        region=placement.region,
+        role_arn=placement.provider.role_arn,
+        groups=tuple(
+            GroupRecord(
+                name=g.group,
+                count=g.count,
+                instance_type=g.instance_type,
+                image_id=g.image_id,
+                zone=g.zone,
+                instance_ids=tuple(ids.get(g.group, [])),
+            )
             for g in placement.groups
-        ],
-    }
+        ),
+    )
 
 
 def _running_text(
@@ -945,13 +1045,10 @@ def _running_text(
     return "\n".join(lines)
 
 
-def _console_url(region: str, key: str) -> str | None:
-    if not region:
-        return None
-    return (
-        f"https://{region}.console.aws.amazon.com/ec2/home?region={region}"
-        f"#Instances:tag:{DEPLOYMENT_TAG}={key}"
-    )
+def _started(now: datetime, launch_time: datetime | None) -> datetime:
+    """When a request's runtime starts: EC2's LaunchTime, or the run's clock if that is
+    earlier (a run given a `now` in the past)."""
+    return min(now, launch_time) if launch_time else now
 
 
 def _tag_value(text: str) -> str:

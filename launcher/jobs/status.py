@@ -22,7 +22,7 @@ from launcher.core.fleet import FleetInstance, fleet_locations
 from launcher.core.gate import POLICY_PATH, Decision
 from launcher.core.model import Policy
 from launcher.core.pulls import Pull
-from launcher.core.status import Overview, build, status_reads
+from launcher.core.status import Overview, build
 
 if TYPE_CHECKING:
     from launcher.adapters.ec2 import EC2
@@ -69,7 +69,6 @@ def gather(
             for task in ((LAUNCH_TASK, REQUEST_TASK) if records else ())
             for d in gh.deployments(task)
         ]
-        statuses = {i: gh.deployment_status(i) for i in status_reads(deployments, now)}
     except GitHubError as exc:
         raise StatusError(str(exc)) from exc
 
@@ -92,7 +91,6 @@ def gather(
         pulls=pulls,
         decisions=decisions,
         deployments=deployments,
-        statuses=statuses,
         fleet=fleet,
         files=files,
         notes=notes + errors,

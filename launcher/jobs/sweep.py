@@ -25,8 +25,10 @@ from launcher.core.documents import load_policy, request_key
 from launcher.core.durations import format_duration
 from launcher.core.fleet import Fleet, by_location, fleet_locations, fleets_of
 from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, ItemKind, State
+from launcher.core.lifecycle import Category, LastError
 from launcher.core.model import Policy
 from launcher.core.pulls import Pull
+from launcher.core.record import Event, EventKind, Kind, RequestRecord, encode
 from launcher.core.sweep import (
     AUTO_REJECTED,
     StaleStage,
@@ -160,11 +162,9 @@ def _sweep_deployments(
     latest = newest(listed)
     fleets = fleets_of(i for i in ec2.fleet(fleet_locations(policy, listed)) if i.key)
     reasons, maybe_due = reconcile_reasons(files, listed, fleets, now)
-    for d in maybe_due:
-        status = gh.deployment_status(d.id)
-        if status is None or status[0] in ("queued", "pending"):
-            due = utc_text(d.launch_at) if d.launch_at else "now"
-            reasons.append(f"{d.key}: scheduled launch due since {due}")
+    for d in maybe_due:  # the newest record: a launch or a failure would be a newer one
+        due = utc_text(d.launch_at) if d.launch_at else "now"
+        reasons.append(f"{d.key}: scheduled launch due since {due}")
     _warn_expiries(gh, fleets, latest, options, report)
     _orphans(ec2, orphans(files, listed, fleets), options, report)
     if reasons:
@@ -359,33 +359,52 @@ def _record_closed(
     report: SweepReport,
 ) -> None:
     """Record each waiting request as FAILED (`auto_rejected` or `stale`) with a deployment of
-    the pull request's head, under its own task so the launch reconcile never acts on it."""
-    keys = []
+    the pull request's head, under its own task so the launch reconcile never acts on it. A
+    request an approver rejected is recorded as FAILED `rejected`, with who and why: the
+    audit trail keeps "admin disallowed" apart from "never approved in time"."""
+    items = []
     for item in decision.items:
         key = request_key(item.path)
         if item.kind is ItemKind.REQUEST and key and item.state in (State.PENDING, State.FAILURE):
-            keys.append((key, item.path))
-    if not keys:
+            items.append((key, item))
+    if not items:
         return
     done = {(d.environment, d.sha) for d in gh.deployments(REQUEST_TASK)}
-    error = f"{category}: {reason}"
-    for key, path in keys:
+    for key, item in items:
         if (key, info.head_sha) in done:
             continue
-        payload = {
-            "launcher": 1,
-            "kind": "failure",
-            "request": {"key": key, "path": path},
-            "pr": info.number,
-            "requested_by": info.author,
-            "error": error,
-        }
+        rejections = item.tally.rejected_by if item.tally else ()
+        events: tuple[Event, ...]
+        if rejections:
+            failure = LastError(Category.REJECTED, f"#{info.number}: {item.summary}")
+            events = tuple(
+                Event(EventKind.REJECTED, None, r.user, r.commit_id, clip(r.body.strip(), 500))
+                for r in rejections
+            )
+        else:
+            failure = LastError(Category(category), reason)
+            kind = EventKind.STALE if category == Category.STALE.value else EventKind.AUTO_REJECTED
+            events = (Event(kind, None, "", info.head_sha, reason),)
+        error = failure.describe()
+        payload = encode(
+            RequestRecord(
+                kind=Kind.FAILURE,
+                key=key,
+                path=item.path,
+                pr=info.number,
+                requested_by=info.author,
+                failure=failure,
+                events=events,
+            )
+        )
 
-        def record(key: str = key, payload: dict[str, object] = payload) -> None:
+        def record(
+            key: str = key, payload: dict[str, object] = payload, error: str = error
+        ) -> None:
             deployment = gh.create_deployment(info.head_sha, key, payload, error, REQUEST_TASK)
             gh.set_deployment_status(deployment, "failure", error, current=None)
 
-        report.budget.spend(f"record {key} as FAILED ({category})", record)
+        report.budget.spend(f"record {key} as FAILED ({failure.category.value})", record)
 
 
 def _finish(gh: GitHub, report: SweepReport, out: TextIO) -> SweepReport:

@@ -305,6 +305,16 @@ class _Site:
         )
         return _table(caption, headers, body)
 
+    def history(self, rows: Sequence[RequestStatus]) -> str:
+        """Each request's events (launcher's record of every decision), oldest first."""
+        items = "".join(
+            f"<details><summary>{_e(r.key)}</summary><ol>"
+            + "".join(f"<li>{_e(e.describe())}</li>" for e in r.history)
+            + "</ol></details>"
+            for r in rows
+        )
+        return self.section("history", "History", rows, items)
+
     def section(self, ident: str, title: str, rows: Sequence[RequestStatus], content: str) -> str:
         inner = content if rows else '<p class="empty">None.</p>'
         return (
@@ -411,6 +421,7 @@ class _Site:
                 ended,
                 self.requests_table(ended, "Terminated and expired requests, newest first"),
             ),
+            self.history([r for r in o.requests if r.history]),
             '<section aria-labelledby="pools"><h2 id="pools">Pools</h2>'
             + _table(
                 "Quota use and approvers per pool",

@@ -101,7 +101,7 @@ def pending_lines(rows: Sequence[RequestStatus], now: datetime) -> list[str]:
     return table(headers, body)
 
 
-def status_lines(overview: Overview) -> list[str]:
+def status_lines(overview: Overview, *, history: bool = False) -> list[str]:
     now = overview.now
     lines = [f"launcher status at {utc_text(now)}", ""]
     if overview.requests:
@@ -134,8 +134,19 @@ def status_lines(overview: Overview) -> list[str]:
     else:
         lines.append("no requests")
     lines += ["", *table(("POOL", "INSTANCES", "VCPUS", "APPROVERS"), _pool_rows(overview.pools))]
+    if history:
+        lines += history_lines(overview.requests)
     if overview.notes:
         lines += ["", *(f"note: {n}" for n in overview.notes)]
+    return lines
+
+
+def history_lines(rows: Sequence[RequestStatus]) -> list[str]:
+    """Each request's events (every decision launcher recorded), oldest first."""
+    lines: list[str] = []
+    for r in rows:
+        if r.history:
+            lines += ["", f"history of {r.key}:", *(f"  {e.describe()}" for e in r.history)]
     return lines
 
 
@@ -203,6 +214,16 @@ def row_json(r: RequestStatus, now: datetime) -> dict[str, Any]:
         },
         "source": r.source,
         "note": r.note or None,
+        "history": [
+            {
+                "event": e.kind.value,
+                "at": _iso(e.at),
+                "by": e.by or None,
+                "commit": e.commit or None,
+                "text": e.text or None,
+            }
+            for e in r.history
+        ],
     }
 
 

@@ -7,19 +7,25 @@ this module itself never imports boto3 or botocore.
 
 Its timestamps (LaunchTime...) follow the sandbox clock (`launcher.sandbox.clock`).
 
-Known moto gaps (no ClientToken idempotency, only MinCount instances launched, never
-InsufficientInstanceCapacity) are covered with `inject_ec2_error`, which makes a client
-answer an operation with the real AWS error shape.
+moto lacks AWS's ClientToken rule; `start_server` models it (`patch_client_tokens`): per
+account and region, RunInstances with a token already used and the same parameters returns the
+original reservation and launches nothing; with other parameters it fails with
+`IdempotentParameterMismatch`; a token stays taken until 24 h after its instances terminated.
+DescribeInstances accepts the `client-token` filter. Other gaps (only MinCount instances
+launched, never InsufficientInstanceCapacity) are covered with `inject_ec2_error`, which makes
+a client answer an operation with the real AWS error shape.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from launcher.core.quota import DEPLOYMENT_TAG, POOL_TAG
@@ -96,7 +102,14 @@ def start_server(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
     bound_host, bound_port = server.get_host_and_port()
     # The server runs in this process: its LaunchTime etc. follow the sandbox clock, which
     # the GitHub stand-in and the runner's jobs share (launcher.sandbox.clock).
-    return MotoServer(bound_host, bound_port, server, saved, clock.patch_moto())
+    unpatch_clock = clock.patch_moto()
+    unpatch_tokens = patch_client_tokens()
+
+    def unpatch() -> None:
+        unpatch_tokens()
+        unpatch_clock()
+
+    return MotoServer(bound_host, bound_port, server, saved, unpatch)
 
 
 @contextmanager
@@ -123,6 +136,71 @@ def patched_env(values: Mapping[str, str], remove: tuple[str, ...] = ()) -> Iter
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+# --- AWS's ClientToken rule, which moto lacks ------------------------------------------------
+
+TOKEN_VALIDITY = timedelta(hours=24)  # after the instances terminated (AWS: "at least 24 h")
+_IGNORED = frozenset({"Action", "Version", "ClientToken"})
+_TERMINATED_AT = re.compile(r"\((\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC\)")
+
+
+def patch_client_tokens() -> Callable[[], None]:
+    """Make the in-process moto server keep AWS's ClientToken rule for RunInstances (per
+    account and region: same token and parameters, the original reservation; other
+    parameters, IdempotentParameterMismatch; taken until 24 h after termination) and accept
+    DescribeInstances' `client-token` filter. Returns the function that undoes it."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.responses.instances import InstanceResponse
+    from moto.ec2.utils import filter_dict_attribute_mapping
+
+    original = InstanceResponse.run_instances
+
+    def run_instances(self: Any) -> Any:
+        token = self._get_param("ClientToken")
+        if not token:
+            return original(self)
+        # the table lives on the region's backend: moto's reset forgets it with the instances
+        table = self.ec2_backend.__dict__.setdefault("_launcher_client_tokens", {})
+        params = sorted(
+            (k, tuple(v) if isinstance(v, list) else v)
+            for k, v in self.querystring.items()
+            if k not in _IGNORED
+        )
+        known = table.get(token)
+        if known is not None and not _token_expired(known[1]):
+            if known[0] != params:
+                raise EC2ClientError(
+                    "IdempotentParameterMismatch",
+                    f"The client token {token} has already been used with other parameters.",
+                )
+            return ActionResult(known[1])
+        result = original(self)
+        table[token] = (params, result.result)
+        return result
+
+    InstanceResponse.run_instances = run_instances  # type: ignore[method-assign]
+    filter_dict_attribute_mapping["client-token"] = "client_token"
+
+    def undo() -> None:
+        InstanceResponse.run_instances = original  # type: ignore[method-assign]
+        filter_dict_attribute_mapping.pop("client-token", None)
+
+    return undo
+
+
+def _token_expired(reservation: Any) -> bool:
+    """All its instances terminated more than TOKEN_VALIDITY ago (on the sandbox clock)."""
+    ended = []
+    for instance in reservation.instances:
+        if instance.state != "terminated":
+            return False
+        match = _TERMINATED_AT.search(instance._reason or "")
+        if match is None:
+            return False
+        ended.append(datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC))
+    return bool(ended) and max(ended) + TOKEN_VALIDITY <= clock.now_datetime()
 
 
 # --- seeding ------------------------------------------------------------------------------------

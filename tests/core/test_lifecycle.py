@@ -15,7 +15,6 @@ from launcher.core.lifecycle import (
     Desired,
     LastError,
     Launch,
-    Orphan,
     Reason,
     Record,
     Replace,
@@ -317,13 +316,18 @@ def test_removed_scheduled_request_is_marked_inactive() -> None:
 
 def test_removed_and_done_is_quiet() -> None:
     d = desired()
-    for state in (RequestState.TERMINATED, RequestState.FAILED, RequestState.EXPIRED):
+    for state in (RequestState.TERMINATED, RequestState.EXPIRED):
         assert plan([], [record(d, state)], [], NOW) == []
 
 
-def test_unknown_instances_are_orphans() -> None:
+def test_a_removed_failed_request_is_marked_ended_so_a_readd_is_new() -> None:
+    failed = record(desired(), RequestState.FAILED)
+    assert plan([], [failed], [], NOW) == [Terminate("dev/web", Reason.REMOVED, (failed,), ())]
+
+
+def test_tagged_instances_of_a_removed_request_are_ended_not_orphans() -> None:
     f = fleet("c9", key="dev/ghost")
-    assert plan([], [], [f], NOW) == [Orphan("dev/ghost", (f,))]
+    assert plan([], [], [f], NOW) == [Terminate("dev/ghost", Reason.REMOVED, (), (f,))]
 
 
 def test_plan_orders_by_key() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from launcher.adapters.ec2 import EC2
 from launcher.adapters.github import GitHub
-from launcher.core.lifecycle import Category
+from launcher.core.lifecycle import Category, RequestState
 from launcher.jobs.launch import LaunchOptions, LaunchReport, run_launch
 from launcher.sandbox.moto import BUILTIN_AMIS, inject_ec2_error
 from tests.jobs.conftest import APP_BOT, World
@@ -195,7 +195,11 @@ def test_crash_after_run_instances_then_rerun_launches_once(launch_world: World,
     second = launch(launch_world)
     assert second.exit_code == 0, second.errors
     assert sorted(i["InstanceId"] for i in instances(key="dev/web")) == launched
-    assert statuses(launch_world, "dev/web")[-1][-1][0] == "success"
+    # the record (the list) says RUNNING; the comment naming the instances was posted once
+    [running] = [r for r in second.records + launch(launch_world).records if r.key == "dev/web"][
+        -1:
+    ]
+    assert running.state is RequestState.RUNNING
     assert len(comment_bodies(launch_world, number)) == 1
     assert launch(launch_world).done == []
 
@@ -426,9 +430,8 @@ def test_expired_request_left_on_main_is_never_launched_again(launch_world: Worl
     assert instances(key="dev/web") == []
 
 
-def test_a_run_reads_statuses_only_where_the_plan_needs_them(launch_world: World) -> None:
-    """Superseded deployments whose instances are gone and `failure` deployments are known
-    from the list; the newest deployment of each request is read."""
+def test_a_run_reads_no_deployment_status(launch_world: World) -> None:
+    """Every state is inferred from the records and the fleet (launcher.core.record.infer)."""
     world = launch_world
     merged(world, "alice", {WEB: request(launch_at="2026-12-01T10:00:00Z")})
     launch(world)  # schedule
@@ -444,6 +447,6 @@ def test_a_run_reads_statuses_only_where_the_plan_needs_them(launch_world: World
     world.sb.reset_requests()
     report = launch(world, now=later)
     assert report.planned == [] and report.done == [], report.planned
-    assert len(report.records) == 5  # web: schedule, launch, replacement; big; gone
+    assert len(report.records) == 6  # web: schedule, launch, replacement; big; gone, ended
     reads = {k: n for k, n in world.sb.request_counts().items() if k.endswith("/statuses")}
-    assert sum(reads.values()) == 2, reads  # dev/web's newest and dev/gone's
+    assert sum(reads.values()) == 0, reads

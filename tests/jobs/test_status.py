@@ -11,7 +11,7 @@ import pytest
 from launcher.core.deployments import Deployment
 from launcher.core.lifecycle import Category, RequestState
 from launcher.core.model import Policy, Pool
-from launcher.core.status import build, short_duration, status_reads
+from launcher.core.status import RequestStatus, build, short_duration
 from tests.jobs.conftest import World
 from tests.jobs.status_scenario import LATER, Scenario, build_scenario
 
@@ -260,33 +260,33 @@ def _deployed(id: int, kind: str, **payload: object) -> Deployment:
     return Deployment(id, "launcher", "dev/a", "sha", body)
 
 
-def test_only_a_due_schedule_needs_a_status_read() -> None:
-    future = _deployed(1, "schedule", launch_at="2026-12-02T09:00:00Z")
-    due = _deployed(2, "schedule", launch_at="2026-12-01T08:00:00Z")
-    assert status_reads([future], NOW) == []
-    assert status_reads([future, due], NOW) == [2]
-    assert status_reads([due, _deployed(3, "launch")], NOW) == []  # superseded
+def _row(*deployments: Deployment) -> RequestStatus:
+    files = {"deployments/dev/a.yaml": "blob"}
+    [row] = build(POLICY, NOW, deployments=deployments, fleet=[], files=files).requests
+    return row
+
+
+def test_a_due_schedule_that_is_the_newest_record_still_waits() -> None:
+    row = _row(_deployed(2, "schedule", launch_at="2026-12-01T08:00:00Z"))
+    assert row.state is RequestState.SCHEDULED
+    assert "next sweep launches it" in row.note
 
 
 @pytest.mark.parametrize(
-    ("status", "state", "category"),
+    ("failure", "category"),
     [
-        (None, RequestState.SCHEDULED, None),
-        (("queued", "scheduled"), RequestState.SCHEDULED, None),
-        (("in_progress", "launching"), RequestState.LAUNCHING, None),
-        (("failure", "no_match: no provider"), RequestState.FAILED, Category.NO_MATCH),
-        (("inactive", "terminated: removed from main"), RequestState.TERMINATED, None),
+        ({"failure": {"category": "no_match", "message": "quota-team has no AMI"}}, "no_match"),
+        ({"launcher": 1, "error": "quota: the pool's instance quota"}, "quota"),  # format 1
     ],
 )
-def test_a_due_schedule_takes_its_status(
-    status: tuple[str, str] | None, state: RequestState, category: Category | None
+def test_a_failure_after_a_schedule_is_failed_with_its_recorded_category(
+    failure: dict[str, object], category: str
 ) -> None:
     due = _deployed(2, "schedule", launch_at="2026-12-01T08:00:00Z")
-    statuses = {2: status} if status else {}
-    files = {"deployments/dev/a.yaml": "blob"}
-    [row] = build(POLICY, NOW, deployments=[due], statuses=statuses, fleet=[], files=files).requests
-    assert row.state is state
-    assert (row.last_error.category if row.last_error else None) is category
+    failed = _deployed(3, "failure", **{"launcher": 2, **failure})
+    row = _row(due, failed)
+    assert row.state is RequestState.FAILED
+    assert row.last_error is not None and row.last_error.category is Category(category)
 
 
 def test_without_ec2_states_come_from_records_and_main() -> None:

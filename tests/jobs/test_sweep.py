@@ -157,3 +157,23 @@ def test_sweep_command_rejects_a_naive_now(tmp_path) -> None:  # type: ignore[no
     result = run_cli(tmp_path, "sweep", "--now", "2026-12-01T09:00:00")
     assert result.code == 2
     assert "has no time zone" in result.err
+
+
+def test_a_rejected_request_closed_as_stale_is_recorded_failed_rejected(world: World) -> None:
+    """The audit trail keeps who rejected it and why once the pull request is closed."""
+    from launcher.adapters.github import GitHub
+    from launcher.jobs.status import gather
+    from launcher.report.text import status_json
+
+    number = world.open_pr("bob", {WEB: request()})
+    world.review("dave", number, "REQUEST_CHANGES", "Too big for dev")
+    world.gate(number)
+    opened = created(world, number)
+    world.sweep((opened + timedelta(days=14)).isoformat())
+    assert world.pull_state(number) == "closed"
+    overview = gather(GitHub(world.settings()), None, opened + timedelta(days=15)).overview
+    [row] = [r for r in status_json(overview)["requests"] if r["request"] == "dev/web"]
+    assert (row["state"], row["category"]) == ("FAILED", "rejected")
+    assert [(e["event"], e["by"], e["text"]) for e in row["history"]] == [
+        ("rejected", "dave", "Too big for dev")
+    ]

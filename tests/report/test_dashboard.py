@@ -119,8 +119,11 @@ def test_dashboard_in_a_browser_is_valid_and_accessible(site: Path, tmp_path: Pa
         assert "rejected by @dave: use the shared <b>staging</b>" in alerts[1]  # as text
         order = page.eval_on_selector_all("main h2", "hs => hs.map(h => h.id)")
         assert order == [
-            "waiting", "scheduled", "launching", "running", "failures", "ended", "pools",
+            "waiting", "scheduled", "launching", "running", "failures", "ended", "history",
+            "pools",
         ]  # fmt: skip
+        history = page.locator("section[aria-labelledby=history] details").all_inner_texts()
+        assert any(h.startswith("dev/web") for h in history)  # each request's events
         running = page.locator("section[aria-labelledby=running] tbody tr").all_inner_texts()
         assert len(running) == 1 and "dev/web" in running[0] and "expires in 6d 22h" in running[0]
         failures = page.locator("section[aria-labelledby=failures] tbody tr").all_inner_texts()

@@ -1,0 +1,94 @@
+"""What the jobs need from a compute provider, as a protocol with typed errors.
+
+The launch job and the sweep talk to compute only through `Compute`: the EC2 adapter
+(`launcher.adapters.ec2.EC2`) implements it, and owns what is EC2's own (tag encoding on the
+wire, client tokens on RunInstances, console links, which AWS error codes mean what). Tests
+use an in-memory implementation (`tests/fakes.py`). A second provider implements the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+from launcher.core.fleet import FleetInstance
+from launcher.core.matching import Catalogues, Location
+from launcher.core.model import Pool
+
+
+class ComputeError(Exception):
+    """A read or an action on the provider failed (after its client's retries): without it
+    a run could launch twice, so it acts on nothing more."""
+
+
+class LaunchErrorKind(Enum):
+    CAPACITY = "capacity"  # none of this type here now: try the next placement
+    TRANSIENT = "transient"  # throttled, unavailable: leave it to the next run, unrecorded
+    REFUSED = "refused"  # limits, a bad image, bad parameters, no permission: FAILED
+
+
+class LaunchError(ComputeError):
+    """The provider refused a launch call, with its own code; `kind` says what to do."""
+
+    def __init__(self, kind: LaunchErrorKind, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}".rstrip(": "))
+        self.kind = kind
+        self.code = code
+        self.message = message
+
+    @property
+    def capacity(self) -> bool:
+        return self.kind is LaunchErrorKind.CAPACITY
+
+    @property
+    def transient(self) -> bool:
+        return self.kind is LaunchErrorKind.TRANSIENT
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One instance group's launch: all `count` or none, under `client_token`."""
+
+    location: Location
+    image_id: str
+    instance_type: str
+    count: int
+    client_token: str
+    tags: dict[str, str]
+    zone: str | None = None
+    subnet_id: str | None = None
+    security_group_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Launched:
+    """What one launch call gave (or an earlier one, adopted by its client token)."""
+
+    ids: list[str]
+    launched_at: datetime | None  # the earliest launch time the provider reports
+    volume_ids: tuple[str, ...] = ()
+
+
+class Compute(Protocol):
+    def fleet(self, locations: Iterable[Location]) -> list[FleetInstance]:
+        """Every launcher-tagged instance not terminated. Raises ComputeError."""
+        ...
+
+    def catalogues(self, pools: Iterable[Pool]) -> Catalogues: ...
+
+    def subnet_zones(self, location: Location, subnet_ids: Iterable[str]) -> dict[str, str]: ...
+
+    def run_instances(self, spec: RunSpec) -> Launched:
+        """Raises LaunchError (typed) or ComputeError."""
+        ...
+
+    def terminate(self, location: Location, instance_ids: Iterable[str]) -> None: ...
+
+    def retag(
+        self, location: Location, resource_ids: Iterable[str], tags: dict[str, str]
+    ) -> None: ...
+
+    def console_url(self, region: str, key: str) -> str | None: ...
