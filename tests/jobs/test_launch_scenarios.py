@@ -10,7 +10,7 @@ import pytest
 
 from launcher.core.lifecycle import Category, RequestState
 from launcher.jobs.launch import LaunchReport, _Run
-from tests.jobs.conftest import World
+from tests.jobs.conftest import APP, World
 from tests.jobs.test_launch import (
     AMI,
     NOW,
@@ -142,7 +142,10 @@ def test_a_comment_doubled_by_a_race_is_removed_by_the_next_run(launch_world: Wo
     launch(launch_world)  # the comment is posted, the record is not
     [body] = comment_bodies(launch_world, number)
     # a second run racing the first posted the same comment again
-    launch_world.repo("launcher-bot").get_issue(number).create_comment(body)
+    racer = launch_world.sb.installation_token(APP, launch_world.repo_name)
+    launch_world.sb.client(racer).get_repo(launch_world.repo_name).get_issue(number).create_comment(
+        body
+    )
     assert len(comment_bodies(launch_world, number)) == 2
     report = launch(launch_world)
     assert report.exit_code == 0, report.errors
