@@ -43,7 +43,7 @@ from launcher.core.sweep import (
 )
 from launcher.core.text import clip
 from launcher.core.times import utc_text
-from launcher.jobs.comments import comment_once
+from launcher.jobs.comments import comment_once, remove_duplicates
 from launcher.jobs.gate import decide_pull, is_managed_label
 from launcher.jobs.launch import TASK, LaunchOptions, run_launch
 
@@ -58,6 +58,8 @@ class SweepOptions:
     stale_warning: timedelta = timedelta(hours=24)
     expiry_warnings: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
     reap_orphans: bool = False
+    # how far back closed pull requests are checked for comments a race doubled
+    recheck_closed: timedelta = timedelta(days=1)
 
 
 @dataclass
@@ -134,6 +136,7 @@ def run_sweep(
         report.errors.append(str(exc))
         return _finish(gh, report, out)
     _sweep_pulls(gh, pulls, policy, options, report)
+    _tidy_closed(gh, options, report)
     if ec2 is not None and policy is not None:
         try:
             _sweep_deployments(gh, ec2, files, policy, options, report)
@@ -258,6 +261,30 @@ def _sweep_pulls(
                 )
         except GitHubError as exc:
             report.errors.append(f"#{pull.number}: {exc}")
+
+
+def _tidy_closed(gh: GitHub, options: SweepOptions, report: SweepReport) -> None:
+    """Two sweeps at once may both comment before either closes the pull request; closed, it
+    is not listed again. Launcher's own FAILED records of the last `recheck_closed` name the
+    few pull requests the sweep closed (one listing, newest first, usually one page), the one it
+    closed this run included: the later copy of each of its comments there is deleted, so one
+    stays."""
+    since = options.now - options.recheck_closed
+    try:
+        recent = gh.recent_deployments(REQUEST_TASK, since)
+        numbers = sorted(
+            {
+                d.record.pr
+                for d in recent
+                if d.record is not None
+                and d.record.kind is Kind.FAILURE
+                and d.record.pr is not None
+            }
+        )
+        for number in numbers:
+            remove_duplicates(gh, number, SWEEP_MARKER.split("{")[0], write=report.budget.spend)
+    except GitHubError as exc:
+        report.errors.append(f"checking closed pull requests for doubled comments: {exc}")
 
 
 def _auto_reject(gh: GitHub, pull: Pull, options: SweepOptions, report: SweepReport) -> None:
