@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from launcher.core import limits
@@ -505,12 +506,20 @@ class GitHub:
         is_managed: Callable[[str], bool],
         wanted: set[str],
     ) -> bool:
-        """Make the managed labels exactly `wanted`; labels launcher does not manage stay."""
+        """Make the managed labels exactly `wanted`; labels launcher does not manage stay.
+        A label another run removed since `current` was read (GitHub answers 404) is gone,
+        as wanted: two runs at once both finish."""
+        from github import GithubException
+
         issue = self.repo.get_issue(number)
         changed = False
         for label in current:
             if is_managed(label) and label not in wanted:
-                issue.remove_from_labels(label)
+                try:
+                    issue.remove_from_labels(label)
+                except GithubException as exc:
+                    if exc.status != 404:
+                        raise
                 changed = True
         missing = sorted(wanted - set(current))
         if missing:
@@ -607,6 +616,28 @@ class GitHub:
                     payload = {}
             payload = payload if isinstance(payload, dict) else {}
             found.append(Deployment(d.id, task, d.environment, d.sha, payload, d.created_at))
+        return found
+
+    @_wrap("listing deployments")
+    def recent_deployments(self, task: str, since: datetime) -> list[Deployment]:
+        """The bot's deployments for `task` created at or after `since`, newest first: the
+        listing (newest first) stops at the first older one, so usually one page."""
+        bot = self.settings.bot_login.casefold()
+        found = []
+        for d in self.repo.get_deployments(task=task):
+            created = d.created_at if d.created_at.tzinfo else d.created_at.replace(tzinfo=UTC)
+            if created < since:
+                break
+            if d.creator is None or d.creator.login.casefold() != bot:
+                continue
+            payload = d.payload
+            if isinstance(payload, str):
+                try:
+                    payload = json.loads(payload) if payload else {}
+                except ValueError:
+                    payload = {}
+            payload = payload if isinstance(payload, dict) else {}
+            found.append(Deployment(d.id, task, d.environment, d.sha, payload, created))
         return found
 
     @_wrap("reading deployment statuses")

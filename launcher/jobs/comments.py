@@ -7,6 +7,7 @@ a marker do not count: only the bot's own comments are read.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 
 from launcher.adapters.github import GitHub
@@ -37,3 +38,31 @@ def comment_once(
     else:
         write(post)
     return True
+
+
+def remove_duplicates(
+    gh: GitHub,
+    number: int,
+    prefix: str,
+    *,
+    write: Callable[[str, Callable[[], object]], object],
+) -> int:
+    """Delete the later copies of each of the bot's markers starting with `prefix` on pull
+    request `number` (one comments listing): a race left two, or a run crashed before it could
+    tidy up. The oldest copy stays, as `comment_once` keeps it. `write(what, delete)` runs each
+    deletion (the sweep's budget). Returns how many copies were found doubled."""
+    pattern = re.compile(re.escape(prefix) + r"[^>]*-->")
+    by_marker: dict[str, list[int]] = {}
+    for comment in gh.find_comments(number, prefix):
+        found = pattern.search(comment.body or "")
+        if found:
+            by_marker.setdefault(found.group(0), []).append(comment.id)
+    doubled = 0
+    for marker, ids in sorted(by_marker.items()):
+        for duplicate in sorted(ids)[1:]:
+            doubled += 1
+            write(
+                f"delete a doubled comment {marker} on #{number}",
+                functools.partial(gh.delete_comment, number, duplicate),
+            )
+    return doubled

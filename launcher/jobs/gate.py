@@ -45,6 +45,7 @@ from launcher.core.pulls import Pull
 from launcher.core.text import clip
 from launcher.core.workflow_commands import workflow_command
 from launcher.jobs import foreign_verdicts
+from launcher.jobs.closed_records import closed_records
 from launcher.jobs.foreign_verdicts import foreign_notes
 
 MAX_REQUEST_FILES = 300  # per pull request; a larger one is refused rather than half-read
@@ -117,6 +118,8 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
     info = gh.pull(number)
     seen["head"] = info.head_sha
     if info.state != "open":
+        if not info.merged:
+            return _closed_unmerged(gh, info, out)
         out.write(f"pull request #{number} is {info.state}: nothing to gate\n")
         return Outcome(State.SUCCESS, "closed", skipped=True)
     default = info.default_branch or gh.default_branch()  # the pull request carries it
@@ -213,6 +216,26 @@ def _labels_ok(info: Pull, wanted: object) -> bool:
     if not isinstance(wanted, list):
         return wanted is None
     return sorted(label for label in info.labels if is_managed_label(label)) == sorted(wanted)
+
+
+def _closed_unmerged(gh: GitHub, info: Pull, out: TextIO) -> Outcome:
+    """Closed unmerged (by its requester, or by the sweep): each request an approver rejected
+    is recorded FAILED `rejected` with who rejected it and why, so the audit trail keeps
+    "admin disallowed" after the pull request is gone. The rejections are reviews as GitHub
+    records them (identity and commit), the record is written under launcher's identity through
+    the one encoder; nothing else is written on a closed pull request."""
+    if info.base_ref != (info.default_branch or gh.default_branch()):
+        out.write(f"pull request #{info.number} is closed: nothing to gate\n")
+        return Outcome(State.SUCCESS, "closed", skipped=True)
+    decision = decide_pull(gh, info, gh.reviews(info.number))
+    writes = []
+    for what, write in closed_records(gh, info, decision, "", "", rejected_only=True):
+        write()
+        writes.append(what)
+        out.write(f"{what}\n")
+    if not writes:
+        out.write(f"pull request #{info.number} is closed: nothing to gate or record\n")
+    return Outcome(State.SUCCESS, "closed", writes, skipped=not writes)
 
 
 def decide_pull(

@@ -21,14 +21,13 @@ from typing import TextIO
 from launcher.adapters.ec2 import EC2, EC2Error
 from launcher.adapters.github import GitHub, GitHubError
 from launcher.core.deployments import REQUEST_TASK, Deployment, newest
-from launcher.core.documents import load_policy, request_key
+from launcher.core.documents import load_policy
 from launcher.core.durations import format_duration
 from launcher.core.fleet import Fleet, by_location, fleet_locations, fleets_of
-from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, ItemKind, State
-from launcher.core.lifecycle import Category, LastError
+from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, State
 from launcher.core.model import Policy
 from launcher.core.pulls import Pull
-from launcher.core.record import Event, EventKind, Kind, RequestRecord, encode
+from launcher.core.record import Kind
 from launcher.core.sweep import (
     AUTO_REJECTED,
     StaleStage,
@@ -43,7 +42,8 @@ from launcher.core.sweep import (
 )
 from launcher.core.text import clip
 from launcher.core.times import utc_text
-from launcher.jobs.comments import comment_once
+from launcher.jobs.closed_records import closed_records
+from launcher.jobs.comments import comment_once, remove_duplicates
 from launcher.jobs.gate import decide_pull, is_managed_label
 from launcher.jobs.launch import TASK, LaunchOptions, run_launch
 
@@ -58,6 +58,8 @@ class SweepOptions:
     stale_warning: timedelta = timedelta(hours=24)
     expiry_warnings: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
     reap_orphans: bool = False
+    # how far back closed pull requests are checked for comments a race doubled
+    recheck_closed: timedelta = timedelta(days=1)
 
 
 @dataclass
@@ -134,6 +136,7 @@ def run_sweep(
         report.errors.append(str(exc))
         return _finish(gh, report, out)
     _sweep_pulls(gh, pulls, policy, options, report)
+    _tidy_closed(gh, options, report)
     if ec2 is not None and policy is not None:
         try:
             _sweep_deployments(gh, ec2, files, policy, options, report)
@@ -260,6 +263,30 @@ def _sweep_pulls(
             report.errors.append(f"#{pull.number}: {exc}")
 
 
+def _tidy_closed(gh: GitHub, options: SweepOptions, report: SweepReport) -> None:
+    """Two sweeps at once may both comment before either closes the pull request; closed, it
+    is not listed again. Launcher's own FAILED records of the last `recheck_closed` name the
+    few pull requests the sweep closed (one listing, newest first, usually one page), the one it
+    closed this run included: the later copy of each of its comments there is deleted, so one
+    stays."""
+    since = options.now - options.recheck_closed
+    try:
+        recent = gh.recent_deployments(REQUEST_TASK, since)
+        numbers = sorted(
+            {
+                d.record.pr
+                for d in recent
+                if d.record is not None
+                and d.record.kind is Kind.FAILURE
+                and d.record.pr is not None
+            }
+        )
+        for number in numbers:
+            remove_duplicates(gh, number, SWEEP_MARKER.split("{")[0], write=report.budget.spend)
+    except GitHubError as exc:
+        report.errors.append(f"checking closed pull requests for doubled comments: {exc}")
+
+
 def _auto_reject(gh: GitHub, pull: Pull, options: SweepOptions, report: SweepReport) -> None:
     """Verify against the pull request itself (labels are only a hint), then close it."""
     info = gh.pull(pull.number)
@@ -358,53 +385,11 @@ def _record_closed(
     reason: str,
     report: SweepReport,
 ) -> None:
-    """Record each waiting request as FAILED (`auto_rejected` or `stale`) with a deployment of
-    the pull request's head, under its own task so the launch reconcile never acts on it. A
-    request an approver rejected is recorded as FAILED `rejected`, with who and why: the
-    audit trail keeps "admin disallowed" apart from "never approved in time"."""
-    items = []
-    for item in decision.items:
-        key = request_key(item.path)
-        if item.kind is ItemKind.REQUEST and key and item.state in (State.PENDING, State.FAILURE):
-            items.append((key, item))
-    if not items:
-        return
-    done = {(d.environment, d.sha) for d in gh.deployments(REQUEST_TASK)}
-    for key, item in items:
-        if (key, info.head_sha) in done:
-            continue
-        rejections = item.tally.rejected_by if item.tally else ()
-        events: tuple[Event, ...]
-        if rejections:
-            failure = LastError(Category.REJECTED, f"#{info.number}: {item.summary}")
-            events = tuple(
-                Event(EventKind.REJECTED, None, r.user, r.commit_id, clip(r.body.strip(), 500))
-                for r in rejections
-            )
-        else:
-            failure = LastError(Category(category), reason)
-            kind = EventKind.STALE if category == Category.STALE.value else EventKind.AUTO_REJECTED
-            events = (Event(kind, None, "", info.head_sha, reason),)
-        error = failure.describe()
-        payload = encode(
-            RequestRecord(
-                kind=Kind.FAILURE,
-                key=key,
-                path=item.path,
-                pr=info.number,
-                requested_by=info.author,
-                failure=failure,
-                events=events,
-            )
-        )
-
-        def record(
-            key: str = key, payload: dict[str, object] = payload, error: str = error
-        ) -> None:
-            deployment = gh.create_deployment(info.head_sha, key, payload, error, REQUEST_TASK)
-            gh.set_deployment_status(deployment, "failure", error, current=None)
-
-        report.budget.spend(f"record {key} as FAILED ({failure.category.value})", record)
+    """Record each waiting request as FAILED (`auto_rejected` or `stale`, or `rejected` with
+    who and why when an approver's rejection stands), under its own task so the launch
+    reconcile never acts on it (launcher.jobs.closed_records)."""
+    for what, write in closed_records(gh, info, decision, category, reason):
+        report.budget.spend(what, write)
 
 
 def _finish(gh: GitHub, report: SweepReport, out: TextIO) -> SweepReport:

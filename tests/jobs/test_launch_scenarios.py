@@ -3,14 +3,17 @@ that keeps AWS's ClientToken rule (launcher.sandbox.moto.patch_client_tokens).""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from launcher.adapters.github import GitHub
 from launcher.core.lifecycle import Category, RequestState
 from launcher.jobs.launch import LaunchReport, _Run
-from tests.jobs.conftest import APP, World
+from tests.conftest import run_cli
+from tests.jobs.conftest import World
 from tests.jobs.test_launch import (
     AMI,
     NOW,
@@ -84,16 +87,39 @@ def test_the_expiry_tag_is_written_after_launch_from_launch_time(launch_world: W
     assert tags(instance)["launcher:expires-at"] == "2026-12-01T17:00:00Z"  # the run's now + 8h
 
 
-def test_failed_then_approved_in_a_new_pull_request_launches(launch_world: World) -> None:
+def shown_by_status(world: World, monkeypatch: pytest.MonkeyPatch, key: str) -> dict[str, Any]:
+    """The request as `launcher status --format json` shows it (app mode, as the jobs ran)."""
+    env = {
+        "GITHUB_REPOSITORY": world.repo_name,
+        "GITHUB_API_URL": world.sb.url,
+        "LAUNCHER_GITHUB_THROTTLE": "0",
+        **world.app_env(),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    shown = run_cli(world.tmp, "status", "--now", NOW.isoformat(), "--format", "json")
+    assert shown.code == 0, shown.err
+    [found] = [r for r in json.loads(shown.out)["requests"] if r["request"] == key]
+    return dict(found)
+
+
+def test_failed_then_approved_in_a_new_pull_request_launches(
+    launch_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     merged(launch_world, "bob", {WEB: request()})  # merged without the approval bob needs
     [(_, error)] = launch(launch_world).failed
     assert error.category is Category.NOT_APPROVED
+    before = shown_by_status(launch_world, monkeypatch, "dev/web")
+    assert (before["state"], before["category"]) == ("FAILED", "not_approved")
     again = request().replace("description: test", "description: approved this time")
     merged(launch_world, "bob", {WEB: again}, approver="dave")
     report = launch(launch_world)
     assert report.exit_code == 0, (report.failed, report.errors)
     assert len(instances(key="dev/web")) == 1
     assert state(launch(launch_world)) is RequestState.RUNNING
+    # and `launcher status` shows the new version RUNNING, not the old failure
+    web = shown_by_status(launch_world, monkeypatch, "dev/web")
+    assert (web["state"], web["instances"], web["category"]) == ("RUNNING", 1, None)
 
 
 def test_failed_removed_and_added_again_through_approved_pull_requests_launches(
@@ -142,10 +168,7 @@ def test_a_comment_doubled_by_a_race_is_removed_by_the_next_run(launch_world: Wo
     launch(launch_world)  # the comment is posted, the record is not
     [body] = comment_bodies(launch_world, number)
     # a second run racing the first posted the same comment again
-    racer = launch_world.sb.installation_token(APP, launch_world.repo_name)
-    launch_world.sb.client(racer).get_repo(launch_world.repo_name).get_issue(number).create_comment(
-        body
-    )
+    GitHub(launch_world.settings()).comment(number, body)  # as launcher's app
     assert len(comment_bodies(launch_world, number)) == 2
     report = launch(launch_world)
     assert report.exit_code == 0, report.errors

@@ -6,7 +6,12 @@ max_runtime, removals), runs, clock steps and crashes after a write. Once the ru
   its record names (nothing orphaned, nothing of an old version left);
 - each RUNNING request has exactly its requested count;
 - a request on main that is due and unexpired is RUNNING;
-- no notification is doubled, and each RUNNING request's comment exists.
+- no notification is doubled, and each RUNNING request's comment exists;
+- a request merged without the approval its requester needs is not RUNNING and has no
+  instances; once approved in a later pull request it is RUNNING like any other.
+
+Two runs interleave too: run A reads (GitHub and the fleet), run B runs to completion at A's
+first fleet write, then A applies what it planned from its stale read.
 
 The example count is kept small (each step is real HTTP to the stand-in) and derandomized, so
 the suite stays fast and deterministic.
@@ -16,7 +21,9 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -58,16 +65,18 @@ class Reconcile(RuleBasedStateMachine):
             {"README.md": b"model\n", "pools.yaml": POOLS.encode()},
             collaborators={name: "write" for name in PEOPLE},
         )
-        self.world = World(base.sb, base.tokens, base.tmp, app=base.app)
+        self.world = World(base.sb, base.tokens, base.tmp, base.app)  # app mode, as the jobs run
         self.world.repo_name = f"acme/model{n}"
         self.now = NOW
         self.compute = FakeCompute(now=lambda: self.now, images={AMI: "x86_64"})
         self.main: dict[str, tuple[int, bool]] = {}  # name -> (count, has max_runtime)
+        self.unapproved: set[str] = set()  # on main, merged without the approval it needs
         self.spec_since: dict[str, datetime] = {}  # when its count last changed or it came
 
-    def run(self) -> LaunchReport:
+    def run(self, compute: Any = None) -> LaunchReport:
         gh = GitHub(self.world.settings())
-        return run_launch(gh, self.compute, LaunchOptions(now=self.now), io.StringIO())
+        options = LaunchOptions(now=self.now)
+        return run_launch(gh, compute or self.compute, options, io.StringIO())
 
     @rule(name=st.sampled_from(NAMES), count=st.integers(1, 2), runtime=st.booleans())
     def merge(self, name: str, count: int, runtime: bool) -> None:
@@ -75,9 +84,24 @@ class Reconcile(RuleBasedStateMachine):
         if self.main.get(name) == (count, runtime):
             return
         merged(self.world, "alice", {path(name): text})
-        if self.main.get(name, (None, None))[0] != count:
+        if self.main.get(name, (None, None))[0] != count or name in self.unapproved:
             self.spec_since[name] = self.now
         self.main[name] = (count, runtime)
+        self.unapproved.discard(name)
+
+    @rule(name=st.sampled_from(NAMES), count=st.integers(1, 2), approved=st.booleans())
+    def merge_by_bob(self, name: str, count: int, approved: bool) -> None:
+        """bob may only create with approval: dave approves, or bob merges without it (an
+        admin bypass) and the request is FAILED not_approved until approved in a later PR."""
+        if name in self.main and not (approved and name in self.unapproved):
+            return  # a new request of bob's, or the approved fix of one that failed
+        merged(self.world, "bob", {path(name): request(name, count)}, "dave" if approved else "")
+        self.spec_since[name] = self.now
+        self.main[name] = (count, False)
+        if approved:
+            self.unapproved.discard(name)
+        else:
+            self.unapproved.add(name)
 
     @precondition(lambda self: bool(self.main))
     @rule(data=st.data())
@@ -85,10 +109,23 @@ class Reconcile(RuleBasedStateMachine):
         name = data.draw(st.sampled_from(sorted(self.main)))
         merged(self.world, "alice", {path(name): None})
         del self.main[name]
+        self.unapproved.discard(name)
 
     @rule()
     def launch(self) -> None:
         self.run()
+
+    @rule()
+    def two_runs_interleaved(self) -> None:
+        """Run A reads; at its first fleet write, run B runs to completion; A then applies."""
+        raced: list[LaunchReport] = []
+
+        def race() -> None:
+            if not raced:
+                raced.append(self.run())
+
+        self.run(compute=_RaceAtFirstWrite(self.compute, race))
+        race()  # A wrote nothing to the fleet: B runs after it
 
     @rule(hours=st.sampled_from((1, 5)))
     def clock(self, hours: int) -> None:
@@ -116,6 +153,7 @@ class Reconcile(RuleBasedStateMachine):
         if remove and name in self.main:
             merged(self.world, "alice", {path(name): None})
             del self.main[name]
+            self.unapproved.discard(name)
 
     def teardown(self) -> None:
         try:
@@ -138,8 +176,15 @@ class Reconcile(RuleBasedStateMachine):
         for key in running:
             name = key.split("/", 1)[1]
             assert name in self.main, f"{key} RUNNING but not on main"
+            assert name not in self.unapproved, f"{key} RUNNING without its approval"
             assert len(self.compute.running(key)) == self.main[name][0]
+        for name in self.unapproved:
+            state = newest.get(f"dev/{name}")
+            assert state is not None and state.state is RequestState.FAILED, (name, state)
+            assert self.compute.running(f"dev/{name}") == []
         for name, (_, has_runtime) in self.main.items():
+            if name in self.unapproved:
+                continue
             due = not has_runtime or self.now < self.spec_since[name] + RUNTIME
             state = newest.get(f"dev/{name}")
             if due:
@@ -153,7 +198,7 @@ class Reconcile(RuleBasedStateMachine):
         seen: dict[tuple[int, str], int] = {}  # (pull request, marker) -> comments
         for pull in repo.get_pulls(state="closed"):
             for c in pull.get_issue_comments():
-                if c.user.login != APP_BOT:  # only launcher's app speaks for it
+                if c.user.login != APP_BOT:  # launcher's app's comments only
                     continue
                 marker = c.body.splitlines()[0]
                 seen[(pull.number, marker)] = seen.get((pull.number, marker), 0) + 1
@@ -163,6 +208,28 @@ class Reconcile(RuleBasedStateMachine):
             version = record.version.id  # type: ignore[attr-defined]
             wanted = (f"launcher:launch {key} {version} running", f"{key} {version} retagged")
             assert any(w in m for _, m in seen for w in wanted), (key, sorted(seen))
+
+
+class _RaceAtFirstWrite:
+    """The Compute fake as run A sees it: its first write (launch, terminate, retag) lets
+    run B run to completion first, so A applies a plan made from what it read before B."""
+
+    WRITES = ("run_instances", "terminate", "retag")
+
+    def __init__(self, inner: FakeCompute, race: Callable[[], None]) -> None:
+        self._inner = inner
+        self._race = race
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in self.WRITES:
+            return attr
+
+        def write(*args: Any, **kwargs: Any) -> Any:
+            self._race()
+            return attr(*args, **kwargs)
+
+        return write
 
 
 @pytest.fixture
@@ -175,8 +242,8 @@ def test_the_reconcile_settles_to_what_main_asks(model_world: World) -> None:
     run_state_machine_as_test(
         Reconcile,
         settings=settings(
-            max_examples=8,
-            stateful_step_count=10,
+            max_examples=10,
+            stateful_step_count=12,
             deadline=None,
             derandomize=True,
             database=None,

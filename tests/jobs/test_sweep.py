@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import pytest
+
+from launcher.adapters.github import GitHub
 from tests.conftest import run_cli
-from tests.jobs.conftest import World, request
+from tests.jobs.conftest import APP_BOT, World, request
 
 WEB = "deployments/dev/web.yaml"
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -177,3 +181,73 @@ def test_a_rejected_request_closed_as_stale_is_recorded_failed_rejected(world: W
     assert [(e["event"], e["by"], e["text"]) for e in row["history"]] == [
         ("rejected", "dave", "Too big for dev")
     ]
+
+
+def auto_reject_notices(world: World, number: int) -> list[Any]:
+    """launcher's app's auto-reject comments on the pull request, oldest first."""
+    return [
+        c
+        for c in world.comments(number)
+        if "launcher:sweep:auto_rejected" in c.body and c.user.login == APP_BOT
+    ]
+
+
+def test_two_sweeps_at_once_leave_one_auto_reject_comment(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run A reads the comments (none), run B runs to completion (comments, closes), then A
+    posts its copy: once both are done, one comment stays, the older (B's)."""
+    number = open_scheduled(world)
+    read = GitHub.find_comments
+    raced: list[int] = []
+
+    def racing(self: GitHub, n: int, marker: str) -> Any:
+        found = read(self, n, marker)
+        if not raced and marker.endswith("auto_rejected -->"):
+            raced.append(n)
+            report, _ = world.sweep("2026-12-01T09:00:00Z")  # run B, between A's read and post
+            assert report.exit_code == 0, report.errors
+            assert len(auto_reject_notices(world, number)) == 1
+        return found
+
+    monkeypatch.setattr(GitHub, "find_comments", racing)
+    report, _ = world.sweep("2026-12-01T09:00:00Z")  # run A
+    monkeypatch.undo()
+    assert raced == [number] and report.exit_code == 0, report.errors
+    assert world.pull_state(number) == "closed"
+    notices = auto_reject_notices(world, number)
+    assert len(notices) == 1
+    assert (
+        report.budget.done.count(
+            f"delete a doubled comment <!-- launcher:sweep:auto_rejected --> on #{number}"
+        )
+        == 1
+    )
+
+
+def test_a_copy_left_on_a_closed_pull_request_is_removed_by_the_next_sweep(world: World) -> None:
+    """A racing run posted its copy after the first run closed the pull request and tidied up
+    (or crashed before tidying): the next sweep finds it through launcher's own record."""
+    number = open_scheduled(world)
+    world.sweep("2026-12-01T09:00:00Z")
+    [kept] = auto_reject_notices(world, number)
+    GitHub(world.settings()).comment(number, kept.body)  # the racing run's copy, as the app
+    assert len(auto_reject_notices(world, number)) == 2
+    report, _ = world.sweep("2026-12-01T09:30:00Z")
+    assert report.exit_code == 0, report.errors
+    assert [c.id for c in auto_reject_notices(world, number)] == [kept.id]
+    world.sb.reset_requests()
+    again, _ = world.sweep("2026-12-01T09:45:00Z")
+    assert again.budget.done == [] and writes(world) == []
+
+
+def test_a_copy_by_anyone_else_is_not_launcher_s_and_stays(world: World) -> None:
+    """Only the app's own comments are read: a writer's copy of the marker is neither counted
+    nor deleted (nobody can make launcher delete its own notice by posting a copy first)."""
+    number = open_scheduled(world)
+    world.sweep("2026-12-01T09:00:00Z")
+    [kept] = auto_reject_notices(world, number)
+    world.repo("bob").get_issue(number).create_comment(kept.body)
+    world.sweep("2026-12-01T09:30:00Z")
+    assert [c.id for c in auto_reject_notices(world, number)] == [kept.id]
+    assert sum("launcher:sweep:auto_rejected" in c.body for c in world.comments(number)) == 2

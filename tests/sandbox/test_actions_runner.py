@@ -127,7 +127,9 @@ def test_gate_triggers_on_its_pull_request_and_review_types() -> None:
     # The privileged gate runs the default branch's code only: never on pull_request(_review).
     assert triggers(wf, "pull_request_target", pr)
     assert triggers(wf, "pull_request_target", {**pr, "action": "edited"})
-    assert not triggers(wf, "pull_request_target", {**pr, "action": "closed"})
+    # closed: a request an approver rejected is recorded FAILED rejected (issue 15)
+    assert triggers(wf, "pull_request_target", {**pr, "action": "closed"})
+    assert not triggers(wf, "pull_request_target", {**pr, "action": "labeled"})
     assert not triggers(wf, "pull_request", pr)
     assert not triggers(wf, "pull_request_review", {**pr, "action": "submitted"})
 
