@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -603,31 +603,22 @@ class GitHub:
         """The bot's deployments for `task` with their creation time, newest first (100 per
         page, no status reads). Deployments made by anyone else are ignored, so nobody can
         fake launcher's record."""
-        bot = self.settings.bot_login.casefold()
-        found = []
-        for d in self.repo.get_deployments(task=task):
-            if d.creator is None or d.creator.login.casefold() != bot:
-                continue
-            payload = d.payload
-            if isinstance(payload, str):
-                try:
-                    payload = json.loads(payload) if payload else {}
-                except ValueError:
-                    payload = {}
-            payload = payload if isinstance(payload, dict) else {}
-            found.append(Deployment(d.id, task, d.environment, d.sha, payload, d.created_at))
-        return found
+        return list(self._own_deployments(task))
 
     @_wrap("listing deployments")
     def recent_deployments(self, task: str, since: datetime) -> list[Deployment]:
         """The bot's deployments for `task` created at or after `since`, newest first: the
         listing (newest first) stops at the first older one, so usually one page."""
+        return list(self._own_deployments(task, since))
+
+    def _own_deployments(self, task: str, since: datetime | None = None) -> Iterator[Deployment]:
+        """The one reading of launcher's deployments: the bot's only (anyone may create a
+        deployment), payload decoded leniently (a non-JSON payload reads as empty)."""
         bot = self.settings.bot_login.casefold()
-        found = []
         for d in self.repo.get_deployments(task=task):
             created = d.created_at if d.created_at.tzinfo else d.created_at.replace(tzinfo=UTC)
-            if created < since:
-                break
+            if since is not None and created < since:
+                return
             if d.creator is None or d.creator.login.casefold() != bot:
                 continue
             payload = d.payload
@@ -637,8 +628,7 @@ class GitHub:
                 except ValueError:
                     payload = {}
             payload = payload if isinstance(payload, dict) else {}
-            found.append(Deployment(d.id, task, d.environment, d.sha, payload, created))
-        return found
+            yield Deployment(d.id, task, d.environment, d.sha, payload, created)
 
     @_wrap("reading deployment statuses")
     def deployment_status(self, deployment_id: int) -> tuple[str, str] | None:

@@ -230,6 +230,22 @@ def settings_json(gh: GitHub, repo: Repo) -> dict[str, Any]:
     return out
 
 
+def customization(body: dict[str, Any]) -> tuple[list[str] | None, bool | None]:
+    """The ``include_claim_keys`` and ``use_immutable_subject`` of a customization PUT
+    (repository or organization), each None when absent; 422 as GitHub when malformed."""
+    keys = body.get("include_claim_keys")
+    if keys is not None and (
+        not isinstance(keys, list)
+        or not all(isinstance(k, str) and CLAIM_KEY.fullmatch(k) for k in keys)
+        or len(set(keys)) != len(keys)
+    ):
+        raise ApiError(422, "Invalid request: include_claim_keys must be unique claim keys")
+    chosen = body.get("use_immutable_subject")
+    if chosen is not None and not isinstance(chosen, bool):
+        raise ApiError(422, "Invalid request: use_immutable_subject must be a boolean")
+    return keys, chosen
+
+
 def register(router: Router) -> None:
     def repo_of(req: Request) -> Repo:
         return req.gh.get_repo(req.params["owner"], req.params["repo"], req.user)
@@ -249,16 +265,7 @@ def register(router: Router) -> None:
         use_default = body.get("use_default")
         if not isinstance(use_default, bool):
             raise ApiError(422, "Invalid request: use_default is required and must be a boolean")
-        keys = body.get("include_claim_keys")
-        if keys is not None and (
-            not isinstance(keys, list)
-            or not all(isinstance(k, str) and CLAIM_KEY.fullmatch(k) for k in keys)
-            or len(set(keys)) != len(keys)
-        ):
-            raise ApiError(422, "Invalid request: include_claim_keys must be unique claim keys")
-        chosen = body.get("use_immutable_subject")
-        if chosen is not None and not isinstance(chosen, bool):
-            raise ApiError(422, "Invalid request: use_immutable_subject must be a boolean")
+        keys, chosen = customization(body)
         with req.gh.state.lock:
             s = req.gh.actions_oidc.settings(repo)
             s.use_default = use_default
@@ -293,16 +300,7 @@ def register(router: Router) -> None:
         if req.gh.state.orgs[org].members.get(user.lower()) != "admin":
             raise ApiError(403, "Must have admin rights to Repository.")
         body = req.json()
-        keys = body.get("include_claim_keys")
-        if keys is not None and (
-            not isinstance(keys, list)
-            or not all(isinstance(k, str) and CLAIM_KEY.fullmatch(k) for k in keys)
-            or len(set(keys)) != len(keys)
-        ):
-            raise ApiError(422, "Invalid request: include_claim_keys must be unique claim keys")
-        chosen = body.get("use_immutable_subject")
-        if chosen is not None and not isinstance(chosen, bool):
-            raise ApiError(422, "Invalid request: use_immutable_subject must be a boolean")
+        keys, chosen = customization(body)
         with req.gh.state.lock:
             if keys is not None:
                 req.gh.actions_oidc.orgs_template[org] = list(keys)
