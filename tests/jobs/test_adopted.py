@@ -238,3 +238,23 @@ def test_pull_request_files_never_run_in_a_privileged_job_before_or_after_merge(
 
 def _log(a: Adopted) -> str:
     return "\n".join(j.log() for j in a.jobs)
+
+
+def test_a_review_hand_over_and_a_pull_request_event_share_one_gate_queue(
+    adopted: Adopted,
+) -> None:
+    """Two gate runs for one pull request at once race: one that read the reviews before an
+    approver requested changes can write its success after the run that wrote the failure,
+    and GitHub judges the latest check run. The author can start such runs at will (edit the
+    title: pull_request_target `edited`) while a review starts the hand-over (workflow_run),
+    so both triggers must fall into one concurrency group per pull request, where the newer
+    run cancels the older."""
+    a, world = adopted, adopted.world
+    number = world.open_pr("bob", {WEB: request()})
+    opened = by_workflow(a.pump())["gate.yml"]
+    world.review("dave", number, "REQUEST_CHANGES", "no")
+    handed = by_workflow(a.pump())["gate.yml"]
+    world.repo("bob").get_pull(number).edit(title="launch, please")
+    edited = by_workflow(a.pump())["gate.yml"]
+    groups = {j.concurrency for j in (*opened, *handed, *edited)}
+    assert groups == {f"launcher-gate-{number}"}, groups
