@@ -141,8 +141,10 @@ def test_a_comment_doubled_by_a_race_is_removed_by_the_next_run(launch_world: Wo
     crash_before_recording(launch_world)
     launch(launch_world)  # the comment is posted, the record is not
     [body] = comment_bodies(launch_world, number)
-    # a second run racing the first posted the same comment again
-    launch_world.repo("launcher-bot").get_issue(number).create_comment(body)
+    # a second run racing the first posted the same comment again (as launcher's app)
+    app = launch_world.sb.installation_token(launch_world.app, launch_world.repo_name)
+    app_repo = launch_world.sb.client(app).get_repo(launch_world.repo_name)
+    app_repo.get_issue(number).create_comment(body)
     assert len(comment_bodies(launch_world, number)) == 2
     report = launch(launch_world)
     assert report.exit_code == 0, report.errors
