@@ -28,7 +28,7 @@ from launcher.core.lifecycle import RequestState
 from launcher.jobs.launch import LaunchOptions, LaunchReport, run_launch
 from launcher.sandbox.github import GitHubSandbox
 from tests.fakes import FakeCompute
-from tests.jobs.conftest import PEOPLE, World
+from tests.jobs.conftest import APP_BOT, PEOPLE, World
 from tests.jobs.test_launch import AMI, NOW, POOLS, merged, request
 
 NAMES = ("a", "b")
@@ -58,7 +58,7 @@ class Reconcile(RuleBasedStateMachine):
             {"README.md": b"model\n", "pools.yaml": POOLS.encode()},
             collaborators={name: "write" for name in PEOPLE},
         )
-        self.world = World(base.sb, base.tokens, base.tmp)
+        self.world = World(base.sb, base.tokens, base.tmp, base.app)
         self.world.repo_name = f"acme/model{n}"
         self.now = NOW
         self.compute = FakeCompute(now=lambda: self.now, images={AMI: "x86_64"})
@@ -153,7 +153,7 @@ class Reconcile(RuleBasedStateMachine):
         seen: dict[tuple[int, str], int] = {}  # (pull request, marker) -> comments
         for pull in repo.get_pulls(state="closed"):
             for c in pull.get_issue_comments():
-                if c.user.login != "launcher-bot":
+                if c.user.login != APP_BOT:
                     continue
                 marker = c.body.splitlines()[0]
                 seen[(pull.number, marker)] = seen.get((pull.number, marker), 0) + 1
