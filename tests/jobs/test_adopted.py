@@ -238,3 +238,56 @@ def test_pull_request_files_never_run_in_a_privileged_job_before_or_after_merge(
 
 def _log(a: Adopted) -> str:
     return "\n".join(j.log() for j in a.jobs)
+
+
+def test_a_review_hand_over_and_a_pull_request_event_share_one_gate_queue(
+    adopted: Adopted,
+) -> None:
+    """Two gate runs for one pull request at once race: one that read the reviews before an
+    approver requested changes can write its success after the run that wrote the failure,
+    and GitHub judges the latest check run. The author can start such runs at will (edit the
+    title: pull_request_target `edited`) while a review starts the hand-over (workflow_run),
+    so both triggers must fall into one concurrency group per pull request, where the newer
+    run cancels the older."""
+    a, world = adopted, adopted.world
+    number = world.open_pr("bob", {WEB: request()})
+    opened = by_workflow(a.pump())["gate.yml"]
+    world.review("dave", number, "REQUEST_CHANGES", "no")
+    handed = by_workflow(a.pump())["gate.yml"]
+    world.repo("bob").get_pull(number).edit(title="launch, please")
+    edited = by_workflow(a.pump())["gate.yml"]
+    groups = {j.concurrency for j in (*opened, *handed, *edited)}
+    assert groups == {f"launcher-gate-{number}"}, groups
+
+
+IMPOSTOR = """name: launcher review
+on: [pull_request]
+permissions: {}
+jobs:
+  hand-over:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "the requester's own 'launcher review', completing on their branch"
+"""
+
+
+def test_a_workflow_named_like_the_hand_over_only_makes_the_gate_read_again(
+    adopted: Adopted,
+) -> None:
+    """A requester adds a workflow named `launcher review` on their branch: its completion
+    starts the privileged gate (workflow_run matches workflows by name), but the hand-over is a
+    pointer only, so the gate reads the pull request again and its verdict does not move."""
+    a, world = adopted, adopted.world
+    number = world.open_pr("bob", {WEB: request(), ".github/workflows/impostor.yml": IMPOSTOR})
+    flows = by_workflow(a.pump())
+    assert "impostor.yml" in flows
+    # the pull request's opening, and the impostor's completion (among others)
+    assert len(flows["gate.yml"]) >= 2 and all(j.ok for j in flows["gate.yml"])
+    assert {j.concurrency for j in flows["gate.yml"]} == {f"launcher-gate-{number}"}
+    assert world.status(number) == (
+        "pending",
+        "waiting for 1 approval from dev approvers, 1 approval from admins",
+    )
+    with pytest.raises(GithubException) as blocked:
+        world.repo("bob").get_pull(number).merge()
+    assert blocked.value.status == 405
