@@ -544,15 +544,7 @@ class GitHub:
             if fields.get("state") not in (None, "open", "closed"):
                 raise validation(resource="PullRequest", field="state", code="invalid")
             limits.check_body(fields.get("body"), "PullRequest")
-            changes: dict[str, Any] = {}
-            if "title" in fields and fields["title"] != issue.title:
-                changes["title"] = {"from": issue.title}
-                rename = {"from": issue.title, "to": fields["title"]}
-                issue.title = fields["title"]
-                self.record(repo, issue, "renamed", actor, rename=rename)
-            if "body" in fields and fields["body"] != issue.body:
-                changes["body"] = {"from": issue.body or ""}
-                issue.body = fields["body"]
+            changes = self._edit_text(repo, issue, actor, fields)
             if "base" in fields and fields["base"] != pr.base_ref:
                 changes["base"] = {
                     "ref": {"from": pr.base_ref},
@@ -911,9 +903,11 @@ class GitHub:
                 names = [str(x.get("name", "")) if isinstance(x, dict) else x for x in labels]
                 self.set_labels(repo, issue, actor, names, [], replace=True)
 
-    def _update_plain_issue(
+    def _edit_text(
         self, repo: Repo, issue: Issue, actor: str, fields: Mapping[str, Any]
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Apply a new title/body (issues and pull requests alike): the webhook's ``changes``,
+        and a ``renamed`` record for a new title."""
         changes: dict[str, Any] = {}
         if "title" in fields and fields["title"] != issue.title:
             changes["title"] = {"from": issue.title}
@@ -923,6 +917,12 @@ class GitHub:
         if "body" in fields and fields["body"] != issue.body:
             changes["body"] = {"from": issue.body or ""}
             issue.body = fields["body"]
+        return changes
+
+    def _update_plain_issue(
+        self, repo: Repo, issue: Issue, actor: str, fields: Mapping[str, Any]
+    ) -> None:
+        changes = self._edit_text(repo, issue, actor, fields)
         issue.updated_at = now()
         if changes:
             self._emit(
