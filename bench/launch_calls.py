@@ -29,8 +29,8 @@ from launcher.core.lifecycle import version_of
 from launcher.core.quota import DEPLOYMENT_TAG, POOL_TAG
 from launcher.core.record import Kind, PlacementRecord, RequestRecord, encode
 from launcher.core.times import utc_iso
-from launcher.jobs import launch as launch_job
 from launcher.jobs.launch import TASK, LaunchOptions, git_blob_sha, run_launch
+from launcher.jobs.launch import views as launch_views
 from launcher.sandbox.github import GitHubSandbox
 from launcher.sandbox.moto import BUILTIN_AMIS, moto_server, patched_env
 
@@ -54,16 +54,20 @@ def request(name: str) -> str:
     )
 
 
-def _read_every_status(self: Any, listed: list[Any]) -> list[Any]:
+def _read_every_status(gh: GitHub) -> Any:
     """The previous rule, for reference: one status read per launcher deployment (the
     states are then inferred as now, so both rules plan the same)."""
-    for d in listed:
-        if d.key is not None:
-            self.gh.deployment_status(d.id)
-    return ORIGINAL_RECORDS(self, listed)
+
+    def records_of(listed: list[Any], fleet: Any, now: datetime) -> list[Any]:
+        for d in listed:
+            if d.key is not None:
+                gh.deployment_status(d.id)
+        return ORIGINAL_RECORDS(listed, fleet, now)
+
+    return records_of
 
 
-ORIGINAL_RECORDS = launch_job._Run._records
+ORIGINAL_RECORDS = launch_views.records_of
 
 
 def scenario(n_running: int) -> dict[str, dict[str, float]]:
@@ -154,14 +158,15 @@ def _measure(sb: GitHubSandbox, n_running: int) -> dict[str, dict[str, float]]:
     settings = Settings("acme/infra", bot, sb.url, "launcher-bot", throttle=False)
     result = {}
     for rule in ("every status (before)", "inferred (after)"):
+        gh = GitHub(settings)
         if rule.startswith("every"):
-            launch_job._Run._records = _read_every_status  # type: ignore[method-assign]
+            launch_views.records_of = _read_every_status(gh)
         try:
             sb.reset_requests()
             ec2 = EC2(read_timeout=900)  # moto filters 5,000 instances slowly: not EC2 itself
-            report = run_launch(GitHub(settings), ec2, LaunchOptions(now=now), io.StringIO())
+            report = run_launch(gh, ec2, LaunchOptions(now=now), io.StringIO())
         finally:
-            launch_job._Run._records = ORIGINAL_RECORDS  # type: ignore[method-assign]
+            launch_views.records_of = ORIGINAL_RECORDS
         assert not report.errors and report.planned == [], (report.errors, report.planned)
         counts = sb.request_counts()
         result[rule] = {

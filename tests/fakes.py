@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from launcher.core.compute import Launched, LaunchError, LaunchErrorKind, RunSpec
+from launcher.adapters.ec2 import run_spec
+from launcher.core.compute import GroupLaunch, Launched, LaunchError, LaunchErrorKind
 from launcher.core.fleet import FleetInstance
 from launcher.core.matching import (
     Catalogues,
@@ -82,8 +83,9 @@ class FakeCompute:
 
     # --- acting ----------------------------------------------------------------------------
 
-    def run_instances(self, spec: RunSpec) -> Launched:
+    def run_instances(self, launch: GroupLaunch) -> Launched:
         self.calls.append("run_instances")
+        spec = run_spec(launch)  # the EC2 adapter's tags and client token
         if self.fail_next:
             raise self.fail_next.pop(0)
         params = (spec.image_id, spec.instance_type, spec.count, spec.zone, spec.subnet_id)
@@ -132,17 +134,14 @@ class FakeCompute:
                 found = self.instances[i]
                 found.data = replace(found.data, state="terminated")
 
-    def retag(self, location: Location, resource_ids: Iterable[str], tags: dict[str, str]) -> None:
-        from launcher.core.times import instant_or_none
-
-        self.calls.append("retag")
+    def set_expiry(
+        self, location: Location, resource_ids: Iterable[str], until: datetime | None
+    ) -> None:
+        self.calls.append("set_expiry")
         for i in resource_ids:
             if i in self.instances:
                 found = self.instances[i]
-                found.tags.update(tags)
-                if "launcher:expires-at" in tags:
-                    expires = instant_or_none(tags["launcher:expires-at"])
-                    found.data = replace(found.data, expires_at=expires)
+                found.data = replace(found.data, expires_at=until)
 
     # --- for assertions --------------------------------------------------------------------
 

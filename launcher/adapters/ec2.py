@@ -12,6 +12,7 @@ from the default chain, and a provider's `role_arn` is assumed with STS once per
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -21,13 +22,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from launcher.core.compute import (
-    ComputeError,
-    Launched,
-    LaunchError,
-    LaunchErrorKind,
-    RunSpec,
-)
+from launcher.core.compute import ComputeError, GroupLaunch, Launched, LaunchError, LaunchErrorKind
 from launcher.core.fleet import FleetInstance
 from launcher.core.matching import (
     ImageInfo,
@@ -39,7 +34,7 @@ from launcher.core.matching import (
 )
 from launcher.core.model import Pool
 from launcher.core.quota import COUNTED_STATES, DEPLOYMENT_TAG, POOL_TAG, Usage, count_usage
-from launcher.core.times import instant_or_none
+from launcher.core.times import instant_or_none, utc_iso
 
 if TYPE_CHECKING:
     import boto3
@@ -437,13 +432,15 @@ class EC2:
             state.root_devices[image_id] = _root_device(image)
         return state.root_devices[image_id]
 
-    def run_instances(self, spec: RunSpec) -> Launched:
+    def run_instances(self, launch: GroupLaunch) -> Launched:
         """RunInstances for one group: all `count` or none, IMDSv2 only, encrypted root
         volume, tags on instances and volumes, and the ClientToken that makes a retried call
         return the first call's instances instead of new ones. Every parameter depends only on
-        the spec (nothing from a clock). When EC2 says the token was used with other
-        parameters (`IdempotentParameterMismatch`), the instances launched under it are found
+        the launch's fields, which are the token's inputs or follow from them (nothing from a
+        clock). When EC2 says the token was used with other parameters
+        (`IdempotentParameterMismatch`), the instances launched under it are found
         (DescribeInstances on `client-token`) and adopted. Raises LaunchError."""
+        spec = run_spec(launch)
         tags = [{"Key": k, "Value": v} for k, v in spec.tags.items()]
         device, size = self.root_device(spec.location, spec.image_id)
         ebs: dict[str, Any] = {"Encrypted": True, "DeleteOnTermination": True}
@@ -527,6 +524,12 @@ class EC2:
     def console_url(self, region: str, key: str) -> str | None:
         return console_url(region, key)
 
+    def set_expiry(
+        self, location: Location, resource_ids: Iterable[str], until: datetime | None
+    ) -> None:
+        """The `launcher:expires-at` tag (empty: never), written after launch."""
+        self.retag(location, resource_ids, {EXPIRES_TAG: utc_iso(until) if until else ""})
+
     def retag(self, location: Location, resource_ids: Iterable[str], tags: dict[str, str]) -> None:
         """CreateTags (which overwrites) on instances and their volumes."""
         ids = sorted(set(resource_ids))
@@ -544,6 +547,69 @@ FLEET_STATES = ("pending", "running", "stopping", "stopped")
 COMMIT_TAG = "launcher:commit"
 EXPIRES_TAG = "launcher:expires-at"
 GROUP_TAG = "launcher:group"
+REQUESTED_BY_TAG = "launcher:requested-by"
+PR_TAG = "launcher:pr"
+APPROVED_BY_TAG = "launcher:approved-by"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One RunInstances call as EC2 sees it: the tags on the wire and the ClientToken."""
+
+    location: Location
+    image_id: str
+    instance_type: str
+    count: int
+    client_token: str
+    tags: dict[str, str]
+    zone: str | None = None
+    subnet_id: str | None = None
+    security_group_ids: tuple[str, ...] = ()
+
+
+def run_spec(launch: GroupLaunch) -> RunSpec:
+    """The RunInstances call of a group launch: the tags that let the fleet be read back
+    (`_fleet_instance`) and its client token."""
+    tags = {
+        "Name": f"{launch.key}/{launch.group}",
+        DEPLOYMENT_TAG: launch.key,
+        POOL_TAG: launch.pool,
+        GROUP_TAG: launch.group,
+        REQUESTED_BY_TAG: launch.requested_by,
+        COMMIT_TAG: launch.commit,
+        PR_TAG: str(launch.pr),
+    }
+    if launch.approved_by:
+        tags[APPROVED_BY_TAG] = _tag_value(",".join(launch.approved_by))
+    return RunSpec(
+        location=launch.location,
+        image_id=launch.image_id,
+        instance_type=launch.instance_type,
+        count=launch.count,
+        client_token=client_token(launch),
+        tags=tags,
+        zone=launch.zone,
+        subnet_id=launch.subnet_id,
+        security_group_ids=launch.security_group_ids,
+    )
+
+
+def client_token(launch: GroupLaunch) -> str:
+    """Same request, version, asking commit, placement, group and attempt -> same token (≤ 64
+    characters, EC2's limit): EC2 returns the first call's instances to a retried call instead
+    of launching more. Nothing else goes in, and nothing in the call depends on anything else
+    (no clock), so two runs racing send identical calls. A re-add or a revert is asked by
+    another commit, so it gets another token (EC2 keeps one for at least 24 h after the
+    instances end)."""
+    parts = [launch.key, launch.version, launch.commit, launch.provider, launch.location.region]
+    parts += [launch.group, launch.instance_type, launch.zone or "", str(launch.attempt)]
+    return "launcher-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
+
+
+def _tag_value(text: str) -> str:
+    """EC2 tag values hold 256 characters."""
+    return text if len(text) <= 256 else text[:255] + "…"
+
 
 # Codes that mean "no capacity here": try the next zone, type or provider.
 CAPACITY_CODES = frozenset(

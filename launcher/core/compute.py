@@ -1,9 +1,10 @@
 """What the jobs need from a compute provider, as a protocol with typed errors.
 
 The launch job and the sweep talk to compute only through `Compute`: the EC2 adapter
-(`launcher.adapters.ec2.EC2`) implements it, and owns what is EC2's own (tag encoding on the
-wire, client tokens on RunInstances, console links, which AWS error codes mean what). Tests
-use an in-memory implementation (`tests/fakes.py`). A second provider implements the same.
+(`launcher.adapters.ec2.EC2`) implements it, and owns what is EC2's own: tag encoding on the
+wire, the client token of each RunInstances (from a `GroupLaunch`), the expiry tag, console
+links, which AWS error codes mean what. Tests use an in-memory implementation
+(`tests/fakes.py`). A second provider implements the same.
 """
 
 from __future__ import annotations
@@ -49,15 +50,30 @@ class LaunchError(ComputeError):
 
 
 @dataclass(frozen=True)
-class RunSpec:
-    """One instance group's launch: all `count` or none, under `client_token`."""
+class GroupLaunch:
+    """One instance group's launch, as the launch job asks for it: all `count` or none.
+
+    The provider's adapter turns it into its own call: the tags it writes (so the fleet can be
+    read back: request, pool, group, commit, who asked and approved), and an idempotency key
+    that depends only on the request, its version, the commit that asked, the placement, the
+    group and the attempt, so that a retried or racing call gets the first call's instances.
+    Nothing in it comes from a clock: the expiry is written after launch (`set_expiry`).
+    """
 
     location: Location
+    provider: str  # the pool's provider entry (its name)
+    key: str  # the request: <pool>/<name>
+    pool: str
+    version: str  # the request version's id
+    commit: str  # the record or merge commit that asked for this launch
+    attempt: int
+    group: str
     image_id: str
     instance_type: str
     count: int
-    client_token: str
-    tags: dict[str, str]
+    requested_by: str
+    pr: int
+    approved_by: tuple[str, ...] = ()
     zone: str | None = None
     subnet_id: str | None = None
     security_group_ids: tuple[str, ...] = ()
@@ -77,18 +93,30 @@ class Compute(Protocol):
         """Every launcher-tagged instance not terminated. Raises ComputeError."""
         ...
 
-    def catalogues(self, pools: Iterable[Pool]) -> Catalogues: ...
-
-    def subnet_zones(self, location: Location, subnet_ids: Iterable[str]) -> dict[str, str]: ...
-
-    def run_instances(self, spec: RunSpec) -> Launched:
-        """Raises LaunchError (typed) or ComputeError."""
+    def catalogues(self, pools: Iterable[Pool]) -> Catalogues:
+        """What each location of the pools offers (types, zones, images), read once per run;
+        an unreadable location is a catalogue that says why, not an error."""
         ...
 
-    def terminate(self, location: Location, instance_ids: Iterable[str]) -> None: ...
+    def subnet_zones(self, location: Location, subnet_ids: Iterable[str]) -> dict[str, str]:
+        """Subnet id -> zone, for the subnets a provider entry lists."""
+        ...
 
-    def retag(
-        self, location: Location, resource_ids: Iterable[str], tags: dict[str, str]
-    ) -> None: ...
+    def run_instances(self, launch: GroupLaunch) -> Launched:
+        """Launch one group, idempotently (the same spec again: the same instances). Raises
+        LaunchError (typed) or ComputeError."""
+        ...
 
-    def console_url(self, region: str, key: str) -> str | None: ...
+    def terminate(self, location: Location, instance_ids: Iterable[str]) -> None:
+        """End the instances (ending an ended one is no error). Raises ComputeError."""
+        ...
+
+    def set_expiry(
+        self, location: Location, resource_ids: Iterable[str], until: datetime | None
+    ) -> None:
+        """Write when the instances (and their volumes) expire, None for never."""
+        ...
+
+    def console_url(self, region: str, key: str) -> str | None:
+        """A link to the request's instances in the provider's console, if it has one."""
+        ...

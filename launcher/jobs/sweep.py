@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TextIO
 
-from launcher.adapters.ec2 import EC2, EC2Error
 from launcher.adapters.github import GitHub, GitHubError
+from launcher.core.compute import Compute, ComputeError
 from launcher.core.deployments import REQUEST_TASK, Deployment, newest
 from launcher.core.documents import load_policy
 from launcher.core.durations import format_duration
@@ -122,7 +122,7 @@ class SweepReport:
 
 
 def run_sweep(
-    gh: GitHub, options: SweepOptions, out: TextIO, ec2: EC2 | None = None
+    gh: GitHub, options: SweepOptions, out: TextIO, ec2: Compute | None = None
 ) -> SweepReport:
     """One sweep. Without `ec2` only the pull request rules run (no AWS access needed)."""
     report = SweepReport(Budget(options.max_actions, options.dry_run))
@@ -140,7 +140,7 @@ def run_sweep(
     if ec2 is not None and policy is not None:
         try:
             _sweep_deployments(gh, ec2, files, policy, options, report)
-        except (GitHubError, EC2Error) as exc:
+        except (GitHubError, ComputeError) as exc:
             report.errors.append(str(exc))
     elif ec2 is not None:
         report.errors.append(f"{POLICY_PATH} on {branch} is missing or invalid: nothing launched")
@@ -149,7 +149,7 @@ def run_sweep(
 
 def _sweep_deployments(
     gh: GitHub,
-    ec2: EC2,
+    ec2: Compute,
     files: dict[str, str],
     policy: Policy,
     options: SweepOptions,
@@ -204,7 +204,7 @@ def _warn_expiries(
         comment_once(gh, record.pr, marker, text, write=report.budget.spender(what))
 
 
-def _orphans(ec2: EC2, found: list[Fleet], options: SweepOptions, report: SweepReport) -> None:
+def _orphans(ec2: Compute, found: list[Fleet], options: SweepOptions, report: SweepReport) -> None:
     for orphan in found:
         ids = ", ".join(orphan.instance_ids)
         report.orphans.append(f"{orphan.key} (commit {orphan.commit[:12]}): {ids}")
@@ -219,7 +219,7 @@ def _orphans(ec2: EC2, found: list[Fleet], options: SweepOptions, report: SweepR
 
 
 def _reconcile(
-    gh: GitHub, ec2: EC2, reasons: list[str], options: SweepOptions, report: SweepReport
+    gh: GitHub, ec2: Compute, reasons: list[str], options: SweepOptions, report: SweepReport
 ) -> None:
     """The launch job's reconcile, within what is left of this run's budget."""
     budget = report.budget

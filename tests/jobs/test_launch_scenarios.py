@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from launcher.adapters import ec2 as ec2_adapter
 from launcher.adapters.github import GitHub
 from launcher.core.lifecycle import Category, RequestState
-from launcher.jobs.launch import LaunchReport, _Run
+from launcher.jobs.launch import LaunchReport
 from tests.conftest import run_cli
 from tests.jobs.conftest import World
 from tests.jobs.test_launch import (
@@ -62,17 +63,17 @@ def test_a_token_used_with_other_parameters_adopts_the_instances(
     tag came from its clock): EC2 answers IdempotentParameterMismatch; the instances found by
     client token are adopted, none terminated, none launched twice."""
     merged(launch_world, "alice", {WEB: request(count=2)})
-    spec = _Run._spec
+    spec = ec2_adapter.run_spec
 
-    def older_spec(self: Any, *args: Any) -> Any:
-        made = spec(self, *args)
+    def older_spec(launch: Any) -> Any:
+        made = spec(launch)
         made.tags["launcher:expires-at"] = "2026-12-08T09:00:00Z"
         return made
 
-    monkeypatch.setattr(_Run, "_spec", older_spec)
+    monkeypatch.setattr(ec2_adapter, "run_spec", older_spec)
     crash_before_recording(launch_world)
     launch(launch_world)
-    monkeypatch.setattr(_Run, "_spec", spec)
+    monkeypatch.setattr(ec2_adapter, "run_spec", spec)
     first = sorted(i["InstanceId"] for i in instances(key="dev/web"))
     report = launch(launch_world, now=NOW + timedelta(minutes=5))
     assert report.exit_code == 0, (report.failed, report.errors)

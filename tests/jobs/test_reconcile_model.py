@@ -211,10 +211,10 @@ class Reconcile(RuleBasedStateMachine):
 
 
 class _RaceAtFirstWrite:
-    """The Compute fake as run A sees it: its first write (launch, terminate, retag) lets
+    """The Compute fake as run A sees it: its first write (launch, terminate, expiry) lets
     run B run to completion first, so A applies a plan made from what it read before B."""
 
-    WRITES = ("run_instances", "terminate", "retag")
+    WRITES = ("run_instances", "terminate", "set_expiry")
 
     def __init__(self, inner: FakeCompute, race: Callable[[], None]) -> None:
         self._inner = inner

@@ -7,10 +7,13 @@ terminate, or finish what a crashed run started. It is a reconcile, not an event
 run dropped by the concurrency group is made up by the next one. One request's failure never
 stops the others; the run exits 1 when any request failed or could not be handled.
 
-The job is split by concern: `views` (reading), `approval` (the launch-time re-check),
-`placement` (fallback and rollback), `recording`, `notifying`, `applying` (the actions) and
-`run` (read, plan, apply); this package re-exports what commands, the sweep, tests and
-benchmarks import.
+`run.reconcile` reads (`views`), plans (`plan.plan_run`, a pure function of what was read)
+and applies (`applying`: one function per action). The concerns have their own modules:
+`approval` (the launch-time re-check), `placement` (fallback, rollback, the quota ledger),
+`recording` (records as deployments), `notifying` (one comment per version and outcome).
+Compute is reached only through `launcher.core.compute.Compute`, with typed launches and
+errors: tags, client tokens and console links are the provider adapter's. This package
+re-exports what commands, the sweep, tests and benchmarks import.
 """
 
 from launcher.jobs.launch.common import (
@@ -23,8 +26,7 @@ from launcher.jobs.launch.common import (
     Transient,
     git_blob_sha,
 )
-from launcher.jobs.launch.placement import client_token
-from launcher.jobs.launch.run import _Run, run_launch
+from launcher.jobs.launch.run import reconcile, run_launch
 
 __all__ = [
     "COMMENT_MARKER",
@@ -34,8 +36,7 @@ __all__ = [
     "LaunchReport",
     "Refused",
     "Transient",
-    "_Run",
-    "client_token",
     "git_blob_sha",
+    "reconcile",
     "run_launch",
 ]

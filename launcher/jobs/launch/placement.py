@@ -1,16 +1,17 @@
 """Placement with fallback and rollback: each group on the first placement that holds,
-moving on when there is no capacity, terminating what was started on any other error; the
-RunInstances spec of a group and its client token."""
+moving on when there is no capacity, terminating what was started on any other error. The
+job hands the provider typed launches (`launcher.core.compute.GroupLaunch`); tags and client
+tokens are the adapter's."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from launcher.core.compute import ComputeError, Launched, LaunchError, RunSpec
+from launcher.core.compute import Compute, ComputeError, GroupLaunch, Launched, LaunchError
 from launcher.core.fallback import MAX_ATTEMPTS, Exhausted, next_placement
+from launcher.core.fleet import FleetInstance
 from launcher.core.lifecycle import Category, Desired, Launch, Replace
 from launcher.core.matching import (
     Catalogues,
@@ -20,36 +21,64 @@ from launcher.core.matching import (
     Placement,
     location_of,
 )
-from launcher.core.model import LaunchRequest
-from launcher.core.quota import DEPLOYMENT_TAG, POOL_TAG, Usage
+from launcher.core.model import LaunchRequest, Policy, Provider
+from launcher.core.quota import COUNTED_STATES, Usage
 from launcher.core.reasons import ReasonKind, all_quota, kind_of
-from launcher.jobs.launch.approval import _ApprovalCheck
-from launcher.jobs.launch.common import Approval, Refused, Transient
+from launcher.jobs.launch.common import Approval, LaunchReport, Refused, Transient
 
 
-def client_token(
-    key: str, version: str, commit: str, placement: Placement, group: GroupPlacement, n: int
-) -> str:
-    """Same request, version, asking commit, placement, group and attempt -> same token (≤ 64
-    characters): EC2 returns the first call's instances to a retried call instead of
-    launching more. Nothing else goes in, and nothing in the call depends on anything else
-    (no clock), so two runs racing send identical calls."""
-    parts = [key, version, commit, placement.provider.name, placement.region, group.group]
-    parts += [group.instance_type, group.zone or "", str(n)]
-    return "launcher-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
+@dataclass(frozen=True)
+class Placed:
+    """A request launched whole: where, its instances per group, and what the provider said."""
+
+    placement: Placement
+    ids: dict[str, list[str]]  # group -> instance ids
+    launched_at: datetime | None  # the earliest LaunchTime
+    volume_ids: tuple[str, ...]
+
+    @property
+    def instance_ids(self) -> list[str]:
+        return [i for group in self.ids.values() for i in group]
 
 
-class _Placing(_ApprovalCheck):
-    """Launching a request's groups on the first placement that holds."""
+class Ledger:
+    """The pools' usage as this run changes it: counted from the fleet once, lowered by what
+    the run terminates (each instance once), raised by what it launches."""
 
-    def _run_groups(
-        self, action: Launch, request: LaunchRequest, approval: Approval
-    ) -> tuple[Placement, dict[str, list[str]]]:
+    def __init__(self, usage: dict[str, Usage]) -> None:
+        self._usage = dict(usage)
+        self._freed: set[str] = set()
+
+    def now(self) -> dict[str, Usage]:
+        return dict(self._usage)
+
+    def free(self, ended: Iterable[FleetInstance]) -> None:
+        for i in ended:
+            if i.state in COUNTED_STATES and i.instance_id not in self._freed:
+                self._freed.add(i.instance_id)
+                used = self._usage.get(i.pool, Usage())
+                self._usage[i.pool] = Usage(
+                    max(0, used.instances - 1), max(0, used.vcpus - i.vcpus)
+                )
+
+    def add(self, pool: str, instances: int, vcpus: int) -> None:
+        self._usage[pool] = self._usage.get(pool, Usage()).plus(instances, vcpus)
+
+
+class Placer:
+    """Launches requests' groups for one run; reads the catalogues once, when first needed."""
+
+    def __init__(self, ec2: Compute, policy: Policy, ledger: Ledger, report: LaunchReport) -> None:
+        self.ec2, self.policy, self.ledger, self.report = ec2, policy, ledger, report
+        self._catalogues: Catalogues | None = None
+
+    def place(self, action: Launch, request: LaunchRequest, approval: Approval) -> Placed:
         """Launch every group on the first placement that holds; on no capacity move on (a
-        bounded number of times); on any other error terminate what was launched."""
+        bounded number of times); on any other error terminate what was launched. Raises
+        Refused (recorded FAILED) or Transient (left to the next run)."""
         d = action.desired
         pool = self.policy.pools[request.pool]
-        usage = dict(self.usage)
+        usage = self.ledger.now()
         if isinstance(action, Replace):  # the old instances end once the new ones run
             freed = [
                 i for f in action.old for i in f.instances if i.state in ("pending", "running")
@@ -68,7 +97,7 @@ class _Placing(_ApprovalCheck):
             placement, result = next_placement(request, pool, catalogues, usage, exhausted, allowed)
             if placement is None:
                 self._rollback(launched)
-                raise Refused(*_no_placement(result, exhausted))
+                raise Refused(*no_placement(result, exhausted))
             location = location_of(placement.provider)
             wanted = {g.group: g for g in placement.groups}
             for name, (group, where, ids) in list(launched.items()):
@@ -80,7 +109,7 @@ class _Placing(_ApprovalCheck):
                     if group.group in launched:
                         continue
                     tries += 1
-                    spec = self._spec(d, request, approval, placement, group, action.attempt)
+                    spec = self._group_launch(d, request, approval, placement, group, action)
                     answer = self.ec2.run_instances(spec)
                     answers[group.group] = answer
                     launched[group.group] = (group, location, answer.ids)
@@ -96,17 +125,19 @@ class _Placing(_ApprovalCheck):
                         Category.LAUNCH_ERROR, f"no capacity after {tries} tries: {exc}"
                     ) from exc
                 raise Refused(Category.LAUNCH_ERROR, str(exc)) from exc
-            except ComputeError:
+            except (ComputeError, Refused):
                 self._rollback(launched)
                 raise
             break
-        self.usage[pool.name] = self.usage.get(pool.name, Usage()).plus(
-            placement.instances, placement.vcpus
+        self.ledger.add(pool.name, placement.instances, placement.vcpus)
+        kept = [a for n, a in answers.items() if n in launched]
+        times = [a.launched_at for a in kept if a.launched_at]
+        return Placed(
+            placement,
+            {name: ids for name, (_, _, ids) in launched.items()},
+            min(times, default=None),
+            tuple(v for a in kept for v in a.volume_ids),
         )
-        times = [a.launched_at for n, a in answers.items() if n in launched and a.launched_at]
-        self._launched_at = min(times, default=None)
-        self._volumes = tuple(v for n, a in answers.items() if n in launched for v in a.volume_ids)
-        return placement, {name: ids for name, (_, _, ids) in launched.items()}
 
     def _rollback(self, launched: dict[str, tuple[GroupPlacement, Location, list[str]]]) -> None:
         """No half-launched request: terminate every group already started."""
@@ -115,26 +146,15 @@ class _Placing(_ApprovalCheck):
             self.report.done.append(f"rolled back {group.group}: terminated {', '.join(ids)}")
         launched.clear()
 
-    def _spec(
+    def _group_launch(
         self,
         d: Desired,
         request: LaunchRequest,
         approval: Approval,
         placement: Placement,
         group: GroupPlacement,
-        attempt: int,
-    ) -> RunSpec:
-        tags = {
-            "Name": f"{d.key}/{group.group}",
-            DEPLOYMENT_TAG: d.key,
-            POOL_TAG: request.pool,
-            "launcher:group": group.group,
-            "launcher:requested-by": approval.requested_by,
-            "launcher:commit": d.commit,
-            "launcher:pr": str(approval.pr.number),
-        }
-        if approval.approved_by:
-            tags["launcher:approved-by"] = _tag_value(",".join(approval.approved_by))
+        action: Launch,
+    ) -> GroupLaunch:
         provider = placement.provider
         subnet = None
         if provider.subnet_ids:
@@ -147,13 +167,21 @@ class _Placing(_ApprovalCheck):
                     Category.LAUNCH_ERROR,
                     f"{provider.name} has no subnet in {group.zone}",
                 )
-        return RunSpec(
+        return GroupLaunch(
             location=location_of(provider),
+            provider=provider.name,
+            key=d.key,
+            pool=request.pool,
+            version=d.version.id,
+            commit=d.commit,
+            attempt=action.attempt,
+            group=group.group,
             image_id=group.image_id,
             instance_type=group.instance_type,
             count=group.count,
-            client_token=client_token(d.key, d.version.id, d.commit, placement, group, attempt),
-            tags=tags,
+            requested_by=approval.requested_by,
+            pr=approval.pr.number,
+            approved_by=approval.approved_by,
             zone=group.zone,
             subnet_id=subnet,
             security_group_ids=provider.security_group_ids,
@@ -164,7 +192,7 @@ class _Placing(_ApprovalCheck):
             self._catalogues = self.ec2.catalogues(self.policy.pools.values())
         return self._catalogues
 
-    def _allowed_zones(self, providers: Iterable[Any]) -> dict[Location, frozenset[str]]:
+    def _allowed_zones(self, providers: Iterable[Provider]) -> dict[Location, frozenset[str]]:
         """Zones a group may be pinned to: where the provider has a subnet, if it lists any."""
         allowed = {}
         for provider in providers:
@@ -177,7 +205,7 @@ class _Placing(_ApprovalCheck):
         return allowed
 
 
-def _no_placement(result: MatchResult, exhausted: list[Exhausted]) -> tuple[Category, str]:
+def no_placement(result: MatchResult, exhausted: list[Exhausted]) -> tuple[Category, str]:
     """The failure category of a request no placement holds, from the reasons' kinds (never
     their words): QUOTA when the pool's quota, or on every provider tried only the quota,
     stands in the way."""
@@ -194,11 +222,7 @@ def _no_placement(result: MatchResult, exhausted: list[Exhausted]) -> tuple[Cate
     return Category.NO_MATCH, "; ".join(result.reasons) or "no placement"
 
 
-def _started(now: datetime, launch_time: datetime | None) -> datetime:
-    """When a request's runtime starts: EC2's LaunchTime, or the run's clock if that is
-    earlier (a run given a `now` in the past)."""
+def started(now: datetime, launch_time: datetime | None) -> datetime:
+    """When a request's runtime starts: the provider's LaunchTime, or the run's clock if that
+    is earlier (a run given a `now` in the past)."""
     return min(now, launch_time) if launch_time else now
-
-
-def _tag_value(text: str) -> str:
-    return text if len(text) <= 256 else text[:255] + "…"

@@ -1,4 +1,4 @@
-"""One run: read the three views, plan (launcher.core.lifecycle.plan), apply."""
+"""One run: read the three views, plan (a pure function of them), apply."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from typing import TextIO
 
 from launcher.adapters.github import GitHub, GitHubError
 from launcher.core.compute import Compute, ComputeError
-from launcher.core.documents import load_policy
-from launcher.core.fleet import fleet_locations, fleets_of
-from launcher.core.gate import POLICY_PATH
-from launcher.core.lifecycle import plan
 from launcher.core.quota import count_usage
 from launcher.core.text import clip
-from launcher.jobs.launch.applying import _Applying
-from launcher.jobs.launch.common import TASK, LaunchOptions, LaunchReport, Transient
+from launcher.jobs.launch.applying import Act, apply
+from launcher.jobs.launch.common import LaunchOptions, LaunchReport, Transient
+from launcher.jobs.launch.notifying import Notifier
+from launcher.jobs.launch.placement import Ledger, Placer
+from launcher.jobs.launch.plan import plan_run
+from launcher.jobs.launch.recording import Recorder
+from launcher.jobs.launch.views import read_views
 
 
 def run_launch(
@@ -24,7 +25,7 @@ def run_launch(
     and terminate expired ones (both are part of the plan)."""
     report = LaunchReport()
     try:
-        _Run(gh, ec2, options, report, out).run()
+        reconcile(gh, ec2, options, report)
     except (GitHubError, ComputeError, Transient) as exc:
         report.errors.append(str(exc))  # nothing could be planned: fail closed, act on nothing
     for line in report.done:
@@ -38,26 +39,25 @@ def run_launch(
     return report
 
 
-class _Run(_Applying):
-    """One reconcile: read, plan, apply."""
-
-    # --- reading the three views ----------------------------------------------------------------
-
-    def run(self) -> None:
-        self.branch, self.head = self.gh.default_head()
-        self.files = self.gh.tree(self.head)
-        policy_blob = self.files.get(POLICY_PATH)
-        policy = load_policy(self.gh.blob(policy_blob))[0] if policy_blob else None
-        if policy is None:
-            raise Transient(f"{POLICY_PATH} on {self.branch} is missing or invalid: no action")
-        self.policy = policy
-        listed = self.gh.deployments(TASK)
-        desired = self._desired(listed)
-        self.fleet = self.ec2.fleet(fleet_locations(policy, listed))
-        self.records = self._records(listed)
-        self.report.records = list(self.records)
-        self.usage = count_usage(self.fleet)
-        fleets = fleets_of(i for i in self.fleet if i.key)
-        actions = plan(desired, self.records, fleets, self.now, retry=self.options.retry)
-        self.report.planned = actions
-        self._execute(actions)
+def reconcile(gh: GitHub, ec2: Compute, options: LaunchOptions, report: LaunchReport) -> None:
+    """Read, plan, apply; what happened goes into `report`."""
+    views, lookups = read_views(gh, ec2, options.now)
+    report.records = list(views.records)
+    work = plan_run(views, options.now, options.retry, options.max_actions, options.dry_run)
+    report.planned = list(work.planned)
+    report.orphans.extend(work.orphans)
+    report.done.extend(work.would)
+    report.deferred.extend(work.deferred)
+    ledger = Ledger(count_usage(views.fleet))
+    act = Act(
+        now=options.now,
+        views=views,
+        lookups=lookups,
+        ec2=ec2,
+        ledger=ledger,
+        placer=Placer(ec2, views.policy, ledger, report),
+        recorder=Recorder(gh, ec2.console_url, options.log_url),
+        notifier=Notifier(gh, options.log_url),
+        report=report,
+    )
+    apply(act, work.apply)

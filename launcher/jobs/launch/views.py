@@ -1,83 +1,40 @@
 """Reading the three views: the default branch's requests (with how each reached it),
-launcher's deployments as the plan's records, and the fleet."""
+launcher's deployments as the plan's records, and the fleet; and the reads a run makes only
+when an action needs them (`Lookups`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
+from launcher.adapters.github import GitHub
+from launcher.core.approvals import Review
+from launcher.core.compute import Compute
 from launcher.core.deployments import Deployment
-from launcher.core.documents import load_request, request_key
-from launcher.core.lifecycle import Desired, Record, invalid_version, version_of
+from launcher.core.documents import load_policy, load_request, request_key
+from launcher.core.fleet import FleetInstance, fleet_locations
+from launcher.core.gate import POLICY_PATH, Decision
+from launcher.core.lifecycle import Category, Desired, Record, invalid_version, version_of
+from launcher.core.model import LaunchRequest, Policy
 from launcher.core.pulls import Pull
 from launcher.core.record import Inferred, Kind, infer
-from launcher.jobs.launch.common import Transient
-from launcher.jobs.launch.state import _State
+from launcher.jobs.launch.common import TASK, Refused, Transient
+from launcher.jobs.launch.plan import Views
 
 
-class _Views(_State):
-    """Reading the default branch's requests and launcher's records."""
+class Lookups:
+    """GitHub reads made only when an action needs them, each at most once per run: how a
+    file reached the default branch, the gate's decision on a pull request (with its reviews),
+    and a request as it loads under the policy. Memos only: nothing here changes what was
+    read."""
 
-    def _desired(self, listed: list[Deployment]) -> list[Desired]:
-        """The requests on the default branch. A file whose blob a deployment recorded costs
-        no read; a new or changed one is read and its provenance looked up."""
-        by_blob: dict[tuple[str, str], Deployment] = {}
-        for d in reversed(listed):  # oldest first: the newest wins
-            if d.request_key and d.blob:
-                by_blob[(d.request_key, d.blob)] = d
-        desired = []
-        for path, blob in sorted(self.files.items()):
-            key = request_key(path)
-            if key is None:
-                continue
-            known = by_blob.get((key, blob))
-            version = known.version if known else None
-            if known is not None and version is not None:
-                desired.append(
-                    Desired(
-                        key=key,
-                        path=path,
-                        version=version,
-                        commit=known.sha,
-                        blob=blob,
-                        launch_at=known.launch_at,
-                        max_runtime=known.max_runtime,
-                    )
-                )
-                continue
-            desired.append(self._read_desired(key, path, blob, listed))
-        return desired
+    def __init__(self, gh: GitHub, branch: str, head: str, policy: Policy) -> None:
+        self.gh, self.branch, self.head, self.policy = gh, branch, head, policy
+        self._provenance: dict[str, tuple[str, Pull | None]] = {}
+        self._decisions: dict[int, tuple[Decision, list[Review]]] = {}
+        self._requests: dict[str, LaunchRequest] = {}
 
-    def _read_desired(self, key: str, path: str, blob: str, listed: list[Deployment]) -> Desired:
-        request, problems = load_request(self.gh.blob(blob), path, self.policy)
-        if request is None:
-            problem = problems[0].message if problems else "invalid"
-            commit = self._provenance_of(path)[0]
-            return Desired(
-                key=key,
-                path=path,
-                version=invalid_version(blob),
-                commit=commit,
-                blob=blob,
-                problem=problem,
-            )
-        self.requests[key] = request
-        version = version_of(request)
-        same = next((i for i in listed if i.environment == key and i.version == version), None)
-        # A new file content of a version that FAILED is asked for again (a new pull request,
-        # approved this time): its own commit, so the plan sees a new ask.
-        asked = same is not None and same.kind != "failure"
-        commit = same.sha if same is not None and asked else self._provenance_of(path)[0]
-        pool = self.policy.pools[request.pool]
-        runtime = request.max_runtime or pool.max_runtime
-        return Desired(
-            key=key,
-            path=path,
-            version=version,
-            commit=commit,
-            blob=blob,
-            launch_at=request.launch_at,
-            max_runtime=runtime,
-        )
-
-    def _provenance_of(self, path: str) -> tuple[str, Pull | None]:
+    def provenance(self, path: str) -> tuple[str, Pull | None]:
         """(commit, pull request) through which the file's current content reached the default
         branch: the pull request's merge commit, or the pushed commit when there is none."""
         if path not in self._provenance:
@@ -93,17 +50,132 @@ class _Views(_State):
             self._provenance[path] = (pr.merge_commit_sha if pr else commit) or commit, pr
         return self._provenance[path]
 
-    def _records(self, listed: list[Deployment]) -> list[Record]:
-        """launcher's deployments as the plan's Records, in the states `infer` reads from the
-        records and the fleet (no deployment-status read: see launcher.core.record)."""
-        items = [i for d in listed if (i := d.listed()) is not None and i.record.version]
-        inferred = infer(
-            items,
-            (i.instance_id for i in self.fleet),
-            ((i.key, i.commit) for i in self.fleet),
-            self.now,
+    def known_pull(self, path: str) -> Pull | None:
+        """The pull request of `path` if this run has already looked it up (no read)."""
+        return self._provenance.get(path, ("", None))[1]
+
+    def decision(self, pr: Pull) -> tuple[Decision, list[Review]]:
+        """The gate's decision on a pull request now, and the reviews it rests on."""
+        if pr.number not in self._decisions:
+            from launcher.jobs.gate import decide_pull
+
+            reviews = self.gh.reviews(pr.number)
+            self._decisions[pr.number] = (decide_pull(self.gh, pr, reviews), reviews)
+        return self._decisions[pr.number]
+
+    def remember(self, key: str, request: LaunchRequest) -> None:
+        self._requests[key] = request
+
+    def request(self, d: Desired) -> LaunchRequest:
+        """The request as it loads under the policy now; Refused (NO_MATCH) when it does not."""
+        if d.problem is not None:
+            raise Refused(Category.NO_MATCH, f"the request does not fit pools.yaml: {d.problem}")
+        if d.key not in self._requests:
+            request, problems = load_request(self.gh.blob(d.blob), d.path, self.policy)
+            if request is None:
+                first = problems[0].message if problems else "invalid"
+                raise Refused(Category.NO_MATCH, f"the request does not fit pools.yaml: {first}")
+            self._requests[d.key] = request
+        return self._requests[d.key]
+
+
+def read_views(gh: GitHub, ec2: Compute, now: datetime) -> tuple[Views, Lookups]:
+    """The default branch's tree and policy, launcher's deployments and the fleet."""
+    branch, head = gh.default_head()
+    files = gh.tree(head)
+    policy_blob = files.get(POLICY_PATH)
+    policy = load_policy(gh.blob(policy_blob))[0] if policy_blob else None
+    if policy is None:
+        raise Transient(f"{POLICY_PATH} on {branch} is missing or invalid: no action")
+    lookups = Lookups(gh, branch, head, policy)
+    listed = gh.deployments(TASK)
+    desired = desired_of(files, listed, lookups)
+    fleet = ec2.fleet(fleet_locations(policy, listed))
+    records = records_of(listed, fleet, now)
+    views = Views(branch, head, policy, tuple(desired), tuple(records), tuple(fleet))
+    return views, lookups
+
+
+def desired_of(files: dict[str, str], listed: list[Deployment], lookups: Lookups) -> list[Desired]:
+    """The requests on the default branch. A file whose blob a deployment recorded costs
+    no read; a new or changed one is read and its provenance looked up."""
+    by_blob: dict[tuple[str, str], Deployment] = {}
+    for d in reversed(listed):  # oldest first: the newest wins
+        if d.request_key and d.blob:
+            by_blob[(d.request_key, d.blob)] = d
+    desired = []
+    for path, blob in sorted(files.items()):
+        key = request_key(path)
+        if key is None:
+            continue
+        known = by_blob.get((key, blob))
+        version = known.version if known else None
+        if known is not None and version is not None:
+            desired.append(
+                Desired(
+                    key=key,
+                    path=path,
+                    version=version,
+                    commit=known.sha,
+                    blob=blob,
+                    launch_at=known.launch_at,
+                    max_runtime=known.max_runtime,
+                )
+            )
+            continue
+        desired.append(_read_desired(key, path, blob, listed, lookups))
+    return desired
+
+
+def _read_desired(
+    key: str, path: str, blob: str, listed: list[Deployment], lookups: Lookups
+) -> Desired:
+    request, problems = load_request(lookups.gh.blob(blob), path, lookups.policy)
+    if request is None:
+        problem = problems[0].message if problems else "invalid"
+        commit = lookups.provenance(path)[0]
+        return Desired(
+            key=key,
+            path=path,
+            version=invalid_version(blob),
+            commit=commit,
+            blob=blob,
+            problem=problem,
         )
-        return [_record(i) for i in inferred]
+    lookups.remember(key, request)
+    version = version_of(request)
+    same = next((i for i in listed if i.environment == key and i.version == version), None)
+    # A new file content of a version that FAILED is asked for again (a new pull request,
+    # approved this time): its own commit, so the plan sees a new ask.
+    asked = same is not None and same.kind != "failure"
+    commit = same.sha if same is not None and asked else lookups.provenance(path)[0]
+    pool = lookups.policy.pools[request.pool]
+    runtime = request.max_runtime or pool.max_runtime
+    return Desired(
+        key=key,
+        path=path,
+        version=version,
+        commit=commit,
+        blob=blob,
+        launch_at=request.launch_at,
+        max_runtime=runtime,
+    )
+
+
+def records_of(
+    listed: list[Deployment], fleet: Iterable[FleetInstance], now: datetime
+) -> list[Record]:
+    """launcher's deployments as the plan's Records, in the states `infer` reads from the
+    records and the fleet (no deployment-status read: see launcher.core.record)."""
+    fleet = list(fleet)
+    items = [i for d in listed if (i := d.listed()) is not None and i.record.version]
+    inferred = infer(
+        items,
+        (i.instance_id for i in fleet),
+        ((i.key, i.commit) for i in fleet),
+        now,
+    )
+    return [_record(i) for i in inferred]
 
 
 def _record(item: Inferred) -> Record:

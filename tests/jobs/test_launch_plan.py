@@ -1,0 +1,58 @@
+"""The launch run's plan is a pure function of what it read (`Views`): no server, no clock
+but the one given. What a user sees: ends go first (so a swap within the quota launches),
+`--max-actions` leaves the rest to the next run, `--dry-run` only says what it would do."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from launcher.core.fleet import Fleet
+from launcher.core.lifecycle import Desired, Launch, Reason, Record, RequestState, Terminate
+from launcher.core.model import Policy
+from launcher.jobs.launch.plan import Views, plan_run
+from tests.core.test_lifecycle import NOW, desired, fleet, record
+
+
+def views(
+    desired_: tuple[Desired, ...] = (),
+    records: tuple[Record, ...] = (),
+    fleets: tuple[Fleet, ...] = (),
+) -> Views:
+    instances = tuple(i for f in fleets for i in f.instances)
+    return Views("main", "h1", Policy(), desired_, records, instances)
+
+
+def swap() -> Views:
+    """dev/old removed from main (running), dev/new added: one end, one launch."""
+    new = replace(desired(), key="dev/new")
+    old = replace(desired(), key="dev/old")
+    running = record(old, RequestState.RUNNING, launch_commit="c1")
+    return views((new,), (running,), (fleet("c1", key="dev/old"),))
+
+
+def test_ends_come_before_launches() -> None:
+    work = plan_run(swap(), NOW)
+    assert [type(a) for a in work.planned] == [Launch, Terminate]  # by key: new, old
+    assert [type(a) for a in work.apply] == [Terminate, Launch]
+    [end] = [a for a in work.apply if isinstance(a, Terminate)]
+    assert end.reason is Reason.REMOVED and end.key == "dev/old"
+
+
+def test_max_actions_defers_the_rest_to_the_next_run() -> None:
+    work = plan_run(swap(), NOW, max_actions=1)
+    assert [a.key for a in work.apply] == ["dev/old"]
+    assert [a.key for a in work.deferred] == ["dev/new"]
+
+
+def test_a_dry_run_applies_nothing_and_says_what_it_would_do() -> None:
+    work = plan_run(swap(), NOW, dry_run=True)
+    assert work.apply == () and work.deferred == ()
+    assert work.would[0].startswith("would terminate dev/old (removed): i-c10")
+    assert work.would[1].startswith("would launch dev/new (version ")
+
+
+def test_nothing_to_do_plans_nothing() -> None:
+    d = desired()
+    running = record(d, RequestState.RUNNING, launch_commit="c1")
+    work = plan_run(views((d,), (running,), (fleet("c1"),)), NOW)
+    assert work.planned == () and work.apply == ()
