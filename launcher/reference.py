@@ -14,9 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from launcher.cli import build_parser
-from launcher.core import schemas
-from launcher.core.lifecycle import Category, RequestState
-from launcher.core.record import FORMAT, READABLE, EventKind, Kind, RequestRecord, infer
+from launcher.core import compute, schemas
+from launcher.core.lifecycle import Category, LastError, RequestState, Version
+from launcher.core.record import (
+    FORMAT,
+    READABLE,
+    Event,
+    EventKind,
+    GroupRecord,
+    Kind,
+    PlacementRecord,
+    RequestRecord,
+    infer,
+)
 
 HEADER = """\
 # Reference
@@ -196,15 +206,50 @@ def record_section() -> list[str]:
     )
     lines += ["", "| kind | meaning |", "| --- | --- |"]
     lines += [f"| `{k.value}` | {KIND_MEANINGS[k]} |" for k in Kind]
-    lines += ["", "| field | type |", "| --- | --- |"]
-    lines += [
-        f"| `{f.name}` | `{str(f.type).replace('|', '&#124;')}` |" for f in fields(RequestRecord)
-    ]
+    lines += ["", *_fields_table(RequestRecord)]
     lines += ["", "| event | meaning |", "| --- | --- |"]
     lines += [f"| `{e.value}` | {EVENT_MEANINGS[e]} |" for e in EventKind]
+    for part in (PlacementRecord, GroupRecord, Event, LastError, Version):
+        lines += ["", f"`{part.__name__}`:", "", *_fields_table(part)]
     doc = inspect.getdoc(infer) or ""
     lines += ["", "How a state is read (`launcher.core.record.infer`):", "", doc, ""]
     return lines
+
+
+def _fields_table(cls: Any) -> list[str]:
+    lines = ["| field | type |", "| --- | --- |"]
+    return lines + [f"| `{f.name}` | `{str(f.type).replace('|', '&#124;')}` |" for f in fields(cls)]
+
+
+def compute_section() -> list[str]:
+    """What a compute provider implements, from launcher.core.compute (the one protocol)."""
+    lines = ["## Compute: what a provider implements", ""]
+    lines.append(
+        "The launch job and the sweep reach compute only through `launcher.core.compute."
+        "Compute`; `launcher/adapters/ec2.py` implements it for EC2 and owns what is EC2's own "
+        "(tags on the wire, client tokens, the expiry tag, console links, error codes)."
+    )
+    lines += ["", "| method | what it does |", "| --- | --- |"]
+    for name, member in inspect.getmembers(compute.Compute, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        doc = (inspect.getdoc(member) or "").replace("\n", " ")
+        signature = str(inspect.signature(member)).replace("'", "").replace("self, ", "")
+        signature = signature.replace("|", "&#124;")
+        lines.append(f"| `{name}{signature}` | {doc} |")
+    lines += ["", "A launch is asked for one group at a time as a `GroupLaunch`:", ""]
+    lines += _fields_table(compute.GroupLaunch)
+    lines += ["", "| launch error | what the job does |", "| --- | --- |"]
+    lines += [f"| `{k.value}` | {KIND_OF_ERROR[k]} |" for k in compute.LaunchErrorKind]
+    lines.append("")
+    return lines
+
+
+KIND_OF_ERROR = {
+    compute.LaunchErrorKind.CAPACITY: "tries the next placement (a bounded number of times)",
+    compute.LaunchErrorKind.TRANSIENT: "leaves the request to the next run, unrecorded",
+    compute.LaunchErrorKind.REFUSED: "records FAILED `launch_error`",
+}
 
 
 def render() -> str:
@@ -213,6 +258,7 @@ def render() -> str:
     lines += format_section("pools", "Policy: `pools.yaml`")
     lines += states_section()
     lines += record_section()
+    lines += compute_section()
     lines += commands_section()
     return "\n".join(lines).rstrip() + "\n"
 

@@ -23,3 +23,13 @@ def test_every_request_key_is_documented() -> None:
         assert key in text
     for command in ("validate", "match", "gate", "launch", "sweep", "demo", "codeowners"):
         assert f"### `launcher {command}`" in text
+
+
+def test_what_a_compute_provider_implements_is_documented() -> None:
+    from launcher.core import compute
+
+    text = reference.render()
+    for method in ("fleet", "catalogues", "run_instances", "terminate", "set_expiry"):
+        assert f"| `{method}(" in text
+    assert "` |  |" not in text  # every method says what it does
+    assert set(reference.KIND_OF_ERROR) == set(compute.LaunchErrorKind)
