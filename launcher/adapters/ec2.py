@@ -600,7 +600,10 @@ def client_token(launch: GroupLaunch) -> str:
     of launching more. Nothing else goes in, and nothing in the call depends on anything else
     (no clock), so two runs racing send identical calls. A re-add or a revert is asked by
     another commit, so it gets another token (EC2 keeps one for at least 24 h after the
-    instances end)."""
+    instances end). The other parameters (image, subnet, the approvers' tag) follow from the
+    commit and pools.yaml; should they differ between two runs (pools.yaml changed between
+    them), EC2 answers IdempotentParameterMismatch and `run_instances` adopts the instances
+    the token launched, rather than a token that changes with them launching twice."""
     parts = [launch.key, launch.version, launch.commit, launch.provider, launch.location.region]
     parts += [launch.group, launch.instance_type, launch.zone or "", str(launch.attempt)]
     return "launcher-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]

@@ -1,6 +1,7 @@
 """The launch run's plan is a pure function of what it read (`Views`): no server, no clock
 but the one given. What a user sees: ends go first (so a swap within the quota launches),
-`--max-actions` leaves the rest to the next run, `--dry-run` only says what it would do."""
+`--max-actions` leaves the rest to the next run, `--dry-run` only says what it would do; and
+the quota a run frees and takes as it applies the plan."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from dataclasses import replace
 from launcher.core.fleet import Fleet
 from launcher.core.lifecycle import Desired, Launch, Reason, Record, RequestState, Terminate
 from launcher.core.model import Policy
+from launcher.core.quota import Usage, count_usage
+from launcher.jobs.launch.placement import Ledger
 from launcher.jobs.launch.plan import Views, plan_run
 from tests.core.test_lifecycle import NOW, desired, fleet, record
 
@@ -56,3 +59,17 @@ def test_nothing_to_do_plans_nothing() -> None:
     running = record(d, RequestState.RUNNING, launch_commit="c1")
     work = plan_run(views((d,), (running,), (fleet("c1"),)), NOW)
     assert work.planned == () and work.apply == ()
+
+
+# --- the quota ledger a run keeps while it applies its plan -----------------------------------
+
+
+def test_what_a_run_ends_frees_quota_once_and_what_it_launches_takes_it() -> None:
+    running = [replace(i, vcpus=2) for i in fleet("c1", n=2).instances]
+    stopped = replace(running[0], instance_id="i-stopped", state="stopped", vcpus=0)
+    ledger = Ledger(count_usage([*running, stopped]))
+    assert ledger.now()["dev"] == Usage(2, 4)
+    ledger.free([running[0], running[0], stopped])  # twice, and a stopped one: counted once
+    assert ledger.now()["dev"] == Usage(1, 2)
+    ledger.add("dev", 3, 6)
+    assert ledger.now()["dev"] == Usage(4, 8)
