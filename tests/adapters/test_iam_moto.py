@@ -91,3 +91,17 @@ def test_the_read_only_role_cannot_launch_or_terminate(moto_server: MotoServer) 
         moto.settings.INITIAL_NO_AUTH_ACTION_COUNT = saved
     state = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
     assert state["State"]["Name"] == "running"
+
+
+def test_reading_only_reaches_provider_accounts_through_their_read_roles(
+    moto_server: MotoServer,
+) -> None:
+    """status and the dashboard (LAUNCHER_AWS_READ_ROLES=true in report.yml) assume a
+    provider's `-read` role, which the read-only role may assume, never the launching one."""
+    from launcher.adapters.ec2 import EC2
+
+    role = "arn:aws:iam::210987654321:role/launcher"
+    for read_roles, name in ((True, "launcher-read"), (False, "launcher")):
+        who = EC2(read_roles=read_roles).session(role).client("sts", region_name="us-east-1")
+        arn = who.get_caller_identity()["Arn"]
+        assert arn.startswith(f"arn:aws:sts::210987654321:assumed-role/{name}/"), arn
