@@ -16,7 +16,11 @@ pools.yaml does not allow. So each role's policy names exactly what pools.yaml n
 - TerminateInstances only on instances tagged with one of the pools;
 - the launch role may assume exactly the provider roles the pools name, each provider role
   trusts only the launch role, and the read-only role (status, the dashboard, doctor) can
-  only describe, through each provider account's read role.
+  only describe, through each provider account's read role;
+- where a provider names a `scheduler_role` (the expiry backstop), its launching role may
+  manage launcher's schedules there and pass only that role, only to EventBridge Scheduler;
+  the scheduler role trusts Scheduler of its own account and may only terminate instances
+  tagged with a pool.
 
 Pure: `documents(policy, settings)` returns file name -> JSON document; the command writes
 or checks them.
@@ -56,6 +60,12 @@ QUOTAS = ("servicequotas:GetServiceQuota",)
 LAUNCH_WORKFLOWS = ("launch.yml", "sweep.yml")
 READ_WORKFLOWS = ("report.yml",)
 MAX_GLOB_EXPANSION = 200  # instance-type patterns one glob may expand to
+# The expiry backstop (launcher.core.backstop): one-time EventBridge Scheduler schedules
+# named launcher-* in the default group, run as the provider's scheduler_role.
+SCHEDULER_SERVICE = "scheduler.amazonaws.com"
+SCHEDULE_GROUP = "default"
+SCHEDULE_PREFIX = "launcher-"
+SCHEDULE_ACTIONS = ("CreateSchedule", "DeleteSchedule", "GetSchedule", "UpdateSchedule")
 
 
 class IamError(ValueError):
@@ -85,6 +95,7 @@ class _Place:
     images: set[str] = field(default_factory=set)
     subnets: set[str] | None = field(default_factory=set)  # None: any in the region
     groups: set[str] | None = field(default_factory=set)
+    schedulers: set[str] = field(default_factory=set)  # the expiry backstop's roles here
 
 
 def read_role_arn(role_arn: str) -> str:
@@ -146,7 +157,17 @@ def _places(policy: Policy) -> dict[str | None, dict[str, _Place]]:
                     place.images.add(regions[provider.region])
             place.subnets = _union(place.subnets, provider.subnet_ids)
             place.groups = _union(place.groups, provider.security_group_ids)
+            scheduler = scheduler_role_of(provider)
+            if scheduler:
+                place.schedulers.add(scheduler)
     return places
+
+
+def scheduler_role_of(provider: Provider) -> str | None:
+    """The provider's `scheduler_role` (the expiry backstop's role, in its account), when
+    pools.yaml names one."""
+    role = getattr(provider, "scheduler_role", None)
+    return role if isinstance(role, str) and role else None
 
 
 def _union(known: set[str] | None, named: tuple[str, ...]) -> set[str] | None:
@@ -268,7 +289,75 @@ def _region_statements(s: Settings, region: str, place: _Place) -> list[dict[str
             "Condition": {"StringEquals": {f"aws:ResourceTag/{POOL_TAG}": pools}},
         },
     ]
+    if place.schedulers:
+        statements.append(
+            {
+                "Sid": f"ExpiryBackstopSchedules{sid}",
+                "Effect": "Allow",
+                "Action": [f"scheduler:{action}" for action in SCHEDULE_ACTIONS],
+                "Resource": f"arn:{s.partition}:scheduler:{region}:*:schedule/"
+                f"{SCHEDULE_GROUP}/{SCHEDULE_PREFIX}*",
+            }
+        )
     return statements
+
+
+def _pass_schedulers(regions: Mapping[str, _Place]) -> list[dict[str, Any]]:
+    roles = {role for place in regions.values() for role in place.schedulers}
+    if not roles:
+        return []
+    return [
+        {
+            "Sid": "PassOnlyTheSchedulerRoleToScheduler",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": _one(roles),
+            "Condition": {"StringEquals": {"iam:PassedToService": SCHEDULER_SERVICE}},
+        }
+    ]
+
+
+def _scheduler_documents(
+    s: Settings, places: Mapping[str | None, Mapping[str, _Place]]
+) -> dict[str, dict[str, Any]]:
+    """Each scheduler role: trusted by EventBridge Scheduler of its own account only, allowed
+    only to terminate instances tagged with a pool that launches there."""
+    pools: dict[str, set[str]] = {}
+    regions: dict[str, set[str]] = {}
+    for per in places.values():
+        for region, place in per.items():
+            for role in place.schedulers:
+                pools.setdefault(role, set()).update(place.pools)
+                regions.setdefault(role, set()).add(region)
+    out: dict[str, dict[str, Any]] = {}
+    for role in sorted(pools):
+        account = role.split(":")[4]
+        stem = provider_file(role).replace("provider-", "scheduler-", 1)
+        out[f"{stem}.json"] = _policy(
+            [
+                {
+                    "Sid": "TerminateOnlyLauncherInstances",
+                    "Effect": "Allow",
+                    "Action": "ec2:TerminateInstances",
+                    "Resource": _one(_ec2(s, r, "instance/*") for r in regions[role]),
+                    "Condition": {
+                        "StringEquals": {f"aws:ResourceTag/{POOL_TAG}": _one(pools[role])}
+                    },
+                }
+            ]
+        )
+        out[f"{stem}.trust.json"] = _policy(
+            [
+                {
+                    "Sid": "EventBridgeSchedulerOfThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"Service": SCHEDULER_SERVICE},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                }
+            ]
+        )
+    return out
 
 
 def _describe(regions: Iterable[str], actions: Iterable[str] = DESCRIBE) -> dict[str, Any]:
@@ -289,7 +378,7 @@ def _write_policy(s: Settings, regions: Mapping[str, _Place]) -> dict[str, Any]:
     statements = [_describe(regions)] if regions else []
     for region in sorted(regions):
         statements += _region_statements(s, region, regions[region])
-    return _policy(statements)
+    return _policy(statements + _pass_schedulers(regions))
 
 
 def _home_role(s: Settings, name: str) -> str:
@@ -390,6 +479,7 @@ def documents(policy: Policy, s: Settings | None = None) -> dict[str, dict[str, 
         out[f"{stem}.trust.json"] = _role_trust(_home_role(s, LAUNCH_ROLE), "TheLaunchRole")
         out[f"{stem}-read.json"] = _policy([_describe(regions, DESCRIBE + QUOTAS)])
         out[f"{stem}-read.trust.json"] = _role_trust(_home_role(s, READ_ROLE), "TheReadRole")
+    out.update(_scheduler_documents(s, places))
     return dict(sorted(out.items()))
 
 

@@ -5,13 +5,12 @@ only the one documented waiver."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import REPO, run_cli
+from tests.iam_lint import lint_folder as _lint
 
 POOLS = """\
 version: 1
@@ -32,10 +31,6 @@ pools:
     images:
       amzn2: {us-east-1: ami-0000000000000cccc}
 """
-# RunInstances is authorized per resource, so launcher's statements are split by resource and
-# each names only some of the resource types parliament expects of the action. That finding,
-# on those statements, is the only one waived.
-WAIVED = re.compile(r"Run(Instance|Volume|NetworkInterface|Subnet|SecurityGroup|Image)[A-Za-z0-9]+")
 
 
 def test_writes_one_document_per_role_and_check_detects_drift(tmp_path: Path) -> None:
@@ -90,38 +85,6 @@ def test_the_trust_policies_take_the_repositorys_subject_and_account(tmp_path: P
 def test_the_repositorys_committed_documents_are_current() -> None:
     result = run_cli(REPO, "iam-policy", "--check")
     assert result.code == 0, result.out
-
-
-def _findings(text: str) -> list[tuple[str, str, Any]]:
-    """(code, statement id, detail) of every parliament finding on one policy document."""
-    from parliament import analyze_policy_string
-
-    starts = [  # (line of the statement's `{`, its Sid): the Sid is the statement's first key
-        (number - 1, match.group(1))
-        for number, line in enumerate(text.splitlines(), start=1)
-        if (match := re.search(r'"Sid": "([A-Za-z0-9]+)"', line))
-    ]
-    found = []
-    for finding in analyze_policy_string(text).findings:
-        line = (finding.location or {}).get("line") or 0
-        within = [sid for start, sid in starts if start <= line]
-        found.append((finding.issue, within[-1] if within else "", finding.detail))
-    return found
-
-
-def _lint(folder: Path) -> list[tuple[str, str, str, Any]]:
-    unwaived = []
-    for path in sorted(folder.glob("*.json")):
-        if path.name.endswith(".trust.json"):
-            continue  # trust policies have no Resource: parliament reads identity policies
-        text = path.read_text()
-        statements = {s["Sid"]: s for s in json.loads(text)["Statement"]}
-        for code, sid, detail in _findings(text):
-            run_only = statements.get(sid, {}).get("Action") == "ec2:RunInstances"
-            if code == "RESOURCE_MISMATCH" and WAIVED.fullmatch(sid) and run_only:
-                continue
-            unwaived.append((path.name, code, sid, detail))
-    return unwaived
 
 
 def test_parliament_finds_nothing_but_the_split_run_instances_statements(

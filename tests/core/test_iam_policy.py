@@ -9,13 +9,16 @@ request's authorization checks against the generated statements as AWS documents
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 
 from launcher.core.documents import load_policy
 from launcher.core.iam import IamError, Settings, documents, expand_glob, subjects
+from launcher.core.model import Provider
 from tests.iam_eval import (
     Check,
     allows_all,
@@ -25,6 +28,7 @@ from tests.iam_eval import (
     run_instances,
     terminate,
 )
+from tests.iam_lint import lint_documents
 
 POOLS = b"""
 version: 1
@@ -259,3 +263,82 @@ def test_globs_become_iam_patterns_that_match_no_more_than_the_glob() -> None:
     assert expand_glob("c[5-7].large") == ["c5.large", "c6.large", "c7.large"]
     with pytest.raises(IamError):
         expand_glob("[a-z][a-z][a-z].large")
+
+
+# -- the expiry backstop's scheduler role ----------------------------------------------------
+SCHEDULER = "arn:aws:iam::210987654321:role/launcher-scheduler"
+
+
+@dataclass(frozen=True)
+class _WithScheduler(Provider):
+    """A provider naming the expiry backstop's role (pools.yaml's `scheduler_role`)."""
+
+    scheduler_role: str | None = None
+
+
+@pytest.fixture(scope="module")
+def backstopped() -> dict[str, dict[str, Any]]:
+    policy, _ = load_policy(POOLS)
+    assert policy is not None
+    prod_pool = policy.pools["prod"]
+    [provider] = prod_pool.providers
+    fields = {f.name: getattr(provider, f.name) for f in dataclasses.fields(provider)}
+    pools = {
+        **policy.pools,
+        "prod": replace(prod_pool, providers=(_WithScheduler(**fields, scheduler_role=SCHEDULER),)),
+    }
+    return documents(replace(policy, pools=pools))
+
+
+def schedule(region: str, name: str, group: str = "default") -> list[Check]:
+    arn = f"arn:aws:scheduler:{region}:{PROD_ACCOUNT}:schedule/{group}/{name}"
+    return [Check("scheduler:CreateSchedule", arn, {"aws:RequestedRegion": region})]
+
+
+def pass_role(role: str, service: str) -> list[Check]:
+    return [Check("iam:PassRole", role, {"iam:PassedToService": service})]
+
+
+SCHEDULER_DOC = "scheduler-210987654321-launcher-scheduler.json"
+SCHEDULER_TABLE: Sequence[tuple[str, str, Callable[[], list[Check]], bool]] = [
+    ("a launcher schedule where prod launches", PROD_ROLE, lambda: schedule("us-east-1", "launcher-prod.api-0123456789abcdef"), True),
+    ("a schedule not named launcher-*", PROD_ROLE, lambda: schedule("us-east-1", "nightly-cleanup"), False),
+    ("a launcher schedule in another group", PROD_ROLE, lambda: schedule("us-east-1", "launcher-x", group="ops"), False),
+    ("a launcher schedule in a region prod does not use", PROD_ROLE, lambda: schedule("eu-west-1", "launcher-x"), False),
+    ("passing the scheduler role to Scheduler", PROD_ROLE, lambda: pass_role(SCHEDULER, "scheduler.amazonaws.com"), True),
+    ("passing the scheduler role to EC2", PROD_ROLE, lambda: pass_role(SCHEDULER, "ec2.amazonaws.com"), False),
+    ("passing another role to Scheduler", PROD_ROLE, lambda: pass_role("arn:aws:iam::210987654321:role/admin", "scheduler.amazonaws.com"), False),
+    ("the launch role's own account has no scheduler role", LAUNCH, lambda: pass_role(SCHEDULER, "scheduler.amazonaws.com"), False),
+    ("the scheduler role ends a prod instance", SCHEDULER_DOC, lambda: terminate("us-east-1", "i-0123", PROD_TAGS, PROD_ACCOUNT), True),
+    ("the scheduler role ends an untagged instance", SCHEDULER_DOC, lambda: terminate("us-east-1", "i-0123", {}, PROD_ACCOUNT), False),
+    ("the scheduler role ends another pool's instance", SCHEDULER_DOC, lambda: terminate("us-east-1", "i-0123", DEV_TAGS, PROD_ACCOUNT), False),
+    ("the scheduler role launching", SCHEDULER_DOC, lambda: prod(), False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("what", "role", "request_", "expected"), SCHEDULER_TABLE, ids=[r[0] for r in SCHEDULER_TABLE]
+)
+def test_the_backstops_requests_are_allowed_or_denied_as_pools_yaml_says(
+    backstopped: dict[str, dict[str, Any]],
+    what: str,
+    role: str,
+    request_: Callable[[], list[Check]],
+    expected: bool,
+) -> None:
+    assert allows_all(backstopped[role], request_()) is expected, what
+
+
+def test_the_scheduler_role_trusts_only_scheduler_of_its_own_account(
+    backstopped: dict[str, dict[str, Any]],
+) -> None:
+    [trust] = backstopped["scheduler-210987654321-launcher-scheduler.trust.json"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": PROD_ACCOUNT}}
+
+
+def test_parliament_finds_nothing_in_the_backstops_documents(
+    backstopped: dict[str, dict[str, Any]],
+) -> None:
+    pytest.importorskip("parliament")
+    assert lint_documents(backstopped) == []
