@@ -175,3 +175,26 @@ def describe(action: str, region: str) -> list[Check]:
 
 def assume(role_arn: str) -> list[Check]:
     return [Check("sts:AssumeRole", role_arn, {})]
+
+
+def trusts(trust_policy: Mapping[str, Any], federated: str, claims: Mapping[str, str]) -> bool:
+    """Whether a role's trust policy lets a web identity (an OIDC token with `claims`, from
+    the provider `federated`) assume it: AssumeRoleWithWebIdentity, the Principal, and every
+    Condition on the token's `aud` and `sub`, as `<issuer host>:aud` and `<issuer host>:sub`."""
+    host = "token.actions.githubusercontent.com"
+    context = {f"{host}:{key}": value for key, value in claims.items() if key in ("aud", "sub")}
+    for statement in trust_policy["Statement"]:
+        if statement["Effect"] != "Allow":
+            continue
+        if statement.get("Principal", {}).get("Federated") != federated:
+            continue
+        if "sts:AssumeRoleWithWebIdentity" not in _list(statement.get("Action", [])):
+            continue
+        conditions = statement.get("Condition") or {}
+        if all(
+            _condition(operator, key, wanted, context)
+            for operator, keys in conditions.items()
+            for key, wanted in keys.items()
+        ):
+            return True
+    return False
