@@ -4,6 +4,9 @@ providers without subnets, and the accounts' vCPU quotas (warnings never fail th
 from __future__ import annotations
 
 import re
+from typing import Any
+
+import pytest
 
 from launcher.sandbox.pytest_plugin import github_sandbox  # noqa: F401
 from tests.cli.test_doctor import Repo, complete, failing, github_sandbox_checks  # noqa: F401
@@ -70,3 +73,74 @@ def test_pools_lines_warn_without_failing(
     assert "warnings (launcher works, less tightly)" in out
     without = complete.doctor("--no-aws")
     assert "EC2 vCPU quota" not in without.out and "subnets of dev/dev-euw1" in without.out
+
+
+POOLS_WITH_PROVIDER = """\
+version: 1
+admins: ["@acme/platform"]
+pools:
+  dev:
+    permissions: {create: [alice]}
+    quota: {vcpus: 64}
+    providers:
+      - {name: dev-use1, region: us-east-1, instance_types: ["t3.*"], subnet_ids: [subnet-0aaa]}
+  prod:
+    permissions: {create: [carol]}
+    quota: {vcpus: 16}
+    providers:
+      - name: prod-use1
+        region: us-east-1
+        instance_types: ["c6i.*"]
+        role_arn: arn:aws:iam::210987654321:role/launcher
+        subnet_ids: [subnet-0ccc]
+"""
+
+
+def test_each_accounts_quota_is_read_and_compared_with_the_pools(
+    complete: Repo,  # noqa: F811
+    moto_server: MotoServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """moto's Service Quotas knows no EC2 quota: here it answers the standard on-demand one
+    per account (32 vCPUs in the launch role's, 1152 in the provider's), so the request goes
+    over HTTP as on AWS, and the provider account is reached through its read-only role."""
+    from moto.servicequotas.models import ServiceQuotasBackend
+
+    asked: list[tuple[str, str, str]] = []
+
+    def get_service_quota(self: Any, service_code: str, quota_code: str) -> dict[str, Any]:
+        asked.append((self.account_id, self.region_name, quota_code))
+        value = 32.0 if self.account_id == "123456789012" else 1152.0
+        return {"ServiceCode": service_code, "QuotaCode": quota_code, "Value": value}
+
+    monkeypatch.setattr(ServiceQuotasBackend, "get_service_quota", get_service_quota)
+    from moto.sts.models import STSBackend
+
+    assumed: list[str] = []
+    original = STSBackend.assume_role
+
+    def assume_role(self: Any, **kwargs: Any) -> Any:
+        assumed.append(kwargs["role_arn"])
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(STSBackend, "assume_role", assume_role)
+    (complete.tmp / "pools.yaml").write_text(POOLS_WITH_PROVIDER)
+    result = complete.doctor()
+    assert result.code == 0, result.out + result.err
+    assert assumed == ["arn:aws:iam::210987654321:role/launcher-read"]  # never the launching one
+    assert sorted(asked) == [
+        ("123456789012", "us-east-1", "L-1216C47A"),
+        ("210987654321", "us-east-1", "L-1216C47A"),
+    ]
+    assert re.search(
+        r"^warn EC2 vCPU quota in the launch role's account us-east-1: .*\(L-1216C47A\): "
+        r"the pools allow 64 vCPUs here \(dev 64\), EC2 allows 32",
+        result.out,
+        re.M,
+    ), result.out
+    assert re.search(
+        r"^ok   EC2 vCPU quota in 210987654321 us-east-1: .*EC2 allows 1152 vCPUs, the pools at "
+        r"most 16 \(prod 16\)",
+        result.out,
+        re.M,
+    ), result.out
