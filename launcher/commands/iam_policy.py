@@ -12,6 +12,9 @@ from typing import Any
 from launcher.core import iam
 from launcher.core.documents import load_policy
 
+# The repository part of an OIDC subject: classic or immutable (ids after @).
+SUBJECT_PREFIX = re.compile(r"repo:[A-Za-z0-9_.-]+(?:@\d+)?/[A-Za-z0-9_.-]+(?:@\d+)?")
+
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -57,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
     if not re.fullmatch(r"\d{12}|ACCOUNT_ID", args.account):
         print(f"launcher iam-policy: --account {args.account!r} is not a 12-digit account id",
               file=sys.stderr)  # fmt: skip
+        return 2
+    if not SUBJECT_PREFIX.fullmatch(args.subject_prefix):
+        print(
+            f"launcher iam-policy: --subject-prefix {args.subject_prefix!r} is not "
+            "repo:OWNER/REPO or repo:OWNER@OWNER_ID/REPO@REPO_ID (`launcher doctor` prints it)",
+            file=sys.stderr,
+        )
         return 2
     try:
         raw = Path(args.pools).read_bytes()

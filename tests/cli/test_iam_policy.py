@@ -80,6 +80,8 @@ def test_the_trust_policies_take_the_repositorys_subject_and_account(tmp_path: P
         "AWS": "arn:aws:iam::123456789012:role/launcher-launch"
     }
     assert run_cli(tmp_path, "iam-policy", "--account", "12345").code == 2
+    bad = run_cli(tmp_path, "iam-policy", "--subject-prefix", "repo:acme/infra:environment:x")
+    assert bad.code == 2 and "is not repo:OWNER/REPO" in bad.err
 
 
 def test_the_repositorys_committed_documents_are_current() -> None:
