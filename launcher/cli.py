@@ -24,6 +24,7 @@ COMMANDS = (
     "report",
     "demo",
     "codeowners",
+    "iam_policy",
     "doctor",
     "sandbox",
 )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from launcher.core.compute import ComputeError, GroupLaunch, Launched, LaunchError, LaunchErrorKind
 from launcher.core.fleet import FleetInstance
+from launcher.core.iam import read_role_arn
 from launcher.core.matching import (
     ImageInfo,
     InstanceTypeInfo,
@@ -131,8 +132,12 @@ class EC2:
         connect_timeout: float = 5,
         read_timeout: float = 30,
         role_session_name: str = "launcher",
+        read_roles: bool = False,
     ) -> None:
         self._base = session
+        # Reading only (status, the dashboard): a provider's account is reached through its
+        # read-only role (`<role_arn>-read`, see launcher.core.iam), never the launching one.
+        self._read_roles = read_roles
         self._max_attempts = max_attempts
         self._timeouts = (connect_timeout, read_timeout)
         self._role_session_name = role_session_name
@@ -159,7 +164,8 @@ class EC2:
                 self._sessions[None] = self._base or boto3.Session()
             else:
                 sts = self._client("sts", self._region_for_sts(), None)
-                creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=self._role_session_name)[
+                assumed = read_role_arn(role_arn) if self._read_roles else role_arn
+                creds = sts.assume_role(RoleArn=assumed, RoleSessionName=self._role_session_name)[
                     "Credentials"
                 ]
                 self._sessions[role_arn] = boto3.Session(

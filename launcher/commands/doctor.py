@@ -24,9 +24,11 @@ def add_parser(subparsers: Any) -> None:
             "approvals; CODEOWNERS leaves deployments/ without owners; the environments "
             "launcher-gate and launcher-launch exist and admit only the default branch; no "
             "other workflow names launcher-launch; the workflows are launcher's; the OIDC "
-            "subject the AWS trust policy must name; no merge queue. Exit 0 when every line "
-            "holds, 1 otherwise (including a private repository on GitHub Free), 2 when it "
-            "cannot run."
+            "subject the AWS trust policy must name, and its form (classic or immutable); no "
+            "merge queue. With pools.yaml (--pools), warnings for providers without subnet_ids "
+            "and for accounts and regions whose EC2 vCPU quotas (Service Quotas) are below what "
+            "the pools allow. Exit 0 when every line holds (warnings included), 1 otherwise "
+            "(including a private repository on GitHub Free), 2 when it cannot run."
         ),
     )
     parser.add_argument(
@@ -43,6 +45,15 @@ def add_parser(subparsers: Any) -> None:
         metavar="DIR",
         help="the pinned workflow files (default: launcher's own .github/workflows)",
     )
+    parser.add_argument(
+        "--pools",
+        default="pools.yaml",
+        metavar="FILE",
+        help="also check what pools.yaml leaves open on AWS (providers without subnet_ids) and "
+        "compare the pools' vCPU quotas with EC2's in each account and region (default: "
+        "pools.yaml, when it exists)",
+    )
+    parser.add_argument("--no-aws", action="store_true", help="do not read EC2's service quotas")
     parser.set_defaults(func=run)
 
 
@@ -74,13 +85,38 @@ def run(args: argparse.Namespace) -> int:
     except GitHubError as exc:
         print(f"launcher doctor: {exc}", file=sys.stderr)
         return 2
-    lines = check(settings)
+    lines = check(settings) + aws_lines(args)
     for line in lines:
         print(line.render())
     failing = sum(1 for line in lines if not line.ok)
+    warned = sum(1 for line in lines if line.warning)
     print(
         f"{settings.repository}: every guarantee holds"
         if not failing
         else f"{settings.repository}: {failing} of {len(lines)} guarantees missing"
     )
+    if warned:
+        print(f"{warned} warning{'s' if warned != 1 else ''} (launcher works, less tightly)")
     return 0 if not failing else 1
+
+
+def aws_lines(args: argparse.Namespace) -> list[Any]:
+    """pools.yaml's AWS lines (subnets, vCPU quotas), when the file is there."""
+    from launcher.core import doctor_aws
+    from launcher.core.documents import load_policy
+
+    path = Path(args.pools)
+    if not path.is_file():
+        return []
+    policy, problems = load_policy(path.read_bytes(), args.pools)
+    if policy is None:
+        from launcher.core.doctor import Line
+
+        return [Line(f"{args.pools}", False, f"invalid: {problems[0]}", "fix pools.yaml")]
+    lines = doctor_aws.subnet_lines(policy)
+    if not args.no_aws:
+        from launcher.adapters.service_quotas import read_quotas
+
+        wanted = [(w, code) for w, per in doctor_aws.wanted(policy).items() for code in per]
+        lines += doctor_aws.quota_lines(policy, read_quotas(wanted))
+    return lines

@@ -34,11 +34,13 @@ class Line:
     ok: bool
     found: str
     fix: str = ""
+    warning: bool = False  # holds, but worth fixing: shown as "warn", never fails the run
 
     def render(self) -> str:
-        mark = "ok  " if self.ok else "FAIL"
+        mark = "FAIL" if not self.ok else "warn" if self.warning else "ok  "
         text = f"{mark} {self.name}: {self.found}"
-        return text if self.ok or not self.fix else f"{text}\n     fix: {self.fix}"
+        shown = (not self.ok or self.warning) and self.fix
+        return f"{text}\n     fix: {self.fix}" if shown else text
 
 
 @dataclass(frozen=True)
@@ -325,10 +327,22 @@ def _oidc(s: RepoSettings) -> Line:
         for key in keys:
             parts.append(prefix if key == "repo" else context if key == "context" else f"{key}:*")
         subject = ":".join(parts)
+    immutable = bool(s.oidc.get("use_immutable_subject")) or "@" in prefix
+    form = (
+        "GitHub's immutable form, repo:OWNER@OWNER_ID/REPO@REPO_ID"
+        if immutable
+        else "the classic form, repo:OWNER/REPO (renaming or recycling the names changes it)"
+    )
+    with_ref = (
+        " --job-workflow-ref"
+        if "job_workflow_ref" in keys and not s.oidc.get("use_default", True)
+        else ""
+    )
     return Line(
         name,
         True,
-        f"{subject} (the AWS role's trust policy must name exactly this `sub`)",
+        f"{subject} (the AWS role's trust policy must name exactly this `sub`; {form}; "
+        f"`launcher iam-policy --subject-prefix {prefix}{with_ref}` writes the trust policies)",
     )
 
 

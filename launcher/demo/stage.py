@@ -21,6 +21,7 @@ REPO = "acme/infra"
 APP = "launcher"  # launcher's GitHub App, played by the stand-in: the demo runs in app mode
 BOT = f"{APP}[bot]"
 AWS_ROLE = "arn:aws:iam::123456789012:role/launcher"
+AWS_READ_ROLE = "arn:aws:iam::123456789012:role/launcher-read"  # report.yml's
 LAUNCH_ENVIRONMENT = "launcher-launch"
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "mallory", "pat")
 TEAMS = {
@@ -103,7 +104,11 @@ class Stage:
             sb,
             REPO,
             workflows_dir=self.workflows,
-            vars={"LAUNCHER_APP_ID": str(app.id), "LAUNCHER_AWS_ROLE_ARN": AWS_ROLE},
+            vars={
+                "LAUNCHER_APP_ID": str(app.id),
+                "LAUNCHER_AWS_ROLE_ARN": AWS_ROLE,
+                "LAUNCHER_AWS_READ_ROLE_ARN": AWS_READ_ROLE,
+            },
             python_bin_dir=Path(sys.executable).parent,
             extra_env={"LAUNCHER_GITHUB_THROTTLE": "0", "LAUNCHER_GITHUB_TIMEOUT": "10"},
             aws_env=self.moto.env(),

@@ -10,6 +10,7 @@ base, each request file at its head), plus one call per team when approvers are 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,4 +118,7 @@ def connect_ec2() -> tuple[EC2 | None, str]:
 
     if not aws_configured():
         return None, "EC2 is not configured (no AWS credentials or AWS_ENDPOINT_URL): skipped"
-    return EC2(max_attempts=2, connect_timeout=3, read_timeout=20), ""
+    # LAUNCHER_AWS_READ_ROLES=true (report.yml, with the read-only role): provider accounts
+    # through their read-only roles.
+    read_roles = os.environ.get("LAUNCHER_AWS_READ_ROLES") == "true"
+    return EC2(max_attempts=2, connect_timeout=3, read_timeout=20, read_roles=read_roles), ""

@@ -49,13 +49,19 @@ class Repo:
     monkeypatch: pytest.MonkeyPatch
     tmp: Path
 
-    def doctor(self) -> Result:
+    def doctor(self, *extra: str) -> Result:
         self.monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
         self.monkeypatch.setenv("GITHUB_TOKEN", self.admin)
         self.monkeypatch.setenv("GITHUB_API_URL", self.sb.url)
         self.monkeypatch.setenv("LAUNCHER_GITHUB_THROTTLE", "0")
         return run_cli(
-            self.tmp, "doctor", "--app-id", str(self.app_id), "--workflows", str(self.workflows)
+            self.tmp,
+            "doctor",
+            "--app-id",
+            str(self.app_id),
+            "--workflows",
+            str(self.workflows),
+            *extra,
         )
 
     def api(self) -> Any:

@@ -9,6 +9,7 @@ workflows GitHub Actions would run, from the files GitHub would take them from.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -85,7 +86,11 @@ def adopted(launch_world: World, moto_server: Any) -> Adopted:
     runner = ActionsRunner.for_sandbox(
         sb,
         REPO,
-        vars={"LAUNCHER_APP_ID": str(world.app.id), "LAUNCHER_AWS_ROLE_ARN": AWS_ROLE},
+        vars={
+            "LAUNCHER_APP_ID": str(world.app.id),
+            "LAUNCHER_AWS_ROLE_ARN": AWS_ROLE,
+            "LAUNCHER_AWS_READ_ROLE_ARN": AWS_ROLE + "-read",
+        },
         python_bin_dir=Path(sys.executable).parent,
         extra_env={"LAUNCHER_GITHUB_THROTTLE": "0", "LAUNCHER_GITHUB_TIMEOUT": "10"},
         aws_env=moto_server.env("us-east-1"),
@@ -226,6 +231,10 @@ def test_pull_request_files_never_run_in_a_privileged_job_before_or_after_merge(
     assert {j.job_id for j in privileged} == {"gate", "launch", "sweep", "build"}
     for job in privileged:
         assert job.ok, job.log()
+    # The dashboard's job holds the read-only role; the launch and sweep jobs the launch role.
+    roles = {j.job_id: re.findall(r"assumed (\S+) with OIDC", j.log()) for j in privileged}
+    assert set(roles["build"]) == {AWS_ROLE + "-read"}
+    assert set(roles["launch"]) == set(roles["sweep"]) == {AWS_ROLE}
     # The pull request's own workflows (its gate.yml on its branch's push, steal.yml on its
     # events) were refused the environment before any step: no key.
     assert refused and {j.job_id for j in refused} == {"steal"}

@@ -1,0 +1,110 @@
+"""doctor's AWS lines: providers without subnets, and the pools' vCPU quotas against EC2's."""
+
+from __future__ import annotations
+
+from launcher.core.doctor_aws import classes_of, quota_lines, subnet_lines, wanted
+from launcher.core.documents import load_policy
+from launcher.core.model import Policy
+
+POOLS = b"""
+version: 1
+admins: ["@acme/platform"]
+pools:
+  dev:
+    permissions: {create: [alice]}
+    quota: {vcpus: 64}
+    providers:
+      - {name: dev-use1, region: us-east-1, instance_types: ["t3.*", "m6i.*"],
+         subnet_ids: [subnet-0aaa]}
+      - {name: dev-euw1, region: eu-west-1, instance_types: ["t3.*"]}
+  gpu:
+    permissions: {create: [alice]}
+    quota: {vcpus: 96}
+    providers:
+      - {name: gpu-use1, region: us-east-1, instance_types: ["g5.*", "m6i.*"],
+         subnet_ids: [subnet-0bbb]}
+  prod:
+    permissions: {create: [carol]}
+    providers:
+      - name: prod-use1
+        region: us-east-1
+        instance_types: ["c6i.*"]
+        role_arn: arn:aws:iam::210987654321:role/launcher
+        subnet_ids: [subnet-0ccc]
+"""
+STANDARD, GVT = "L-1216C47A", "L-DB2E81BA"
+PROD = "arn:aws:iam::210987654321:role/launcher"
+
+
+def policy() -> Policy:
+    loaded, problems = load_policy(POOLS)
+    assert loaded is not None, problems
+    return loaded
+
+
+def test_instance_type_globs_count_against_their_familys_quota() -> None:
+    def codes(glob: str) -> list[str]:
+        return [q.code for q in classes_of(glob)]
+
+    assert codes("t3.*") == [STANDARD]
+    assert codes("m6i.large") == [STANDARD]
+    assert codes("g4dn.*") == [GVT]
+    assert codes("vt1.*") == [GVT]
+    assert codes("inf2.*") == ["L-1945791B"]
+    assert codes("p5.48xlarge") == ["L-417A185B"]
+    assert codes("[gp]5.*") == [GVT, "L-417A185B"]
+    assert len(codes("*")) == 8  # any type: every vCPU quota
+
+
+def test_pools_are_summed_per_account_region_and_quota() -> None:
+    assert wanted(policy()) == {
+        (None, "us-east-1"): {STANDARD: [("dev", 64), ("gpu", 96)], GVT: [("gpu", 96)]},
+        (None, "eu-west-1"): {STANDARD: [("dev", 64)]},
+        (PROD, "us-east-1"): {STANDARD: [("prod", None)]},
+    }
+
+
+def test_warns_when_the_pools_allow_more_than_ec2() -> None:
+    readings: dict[tuple[tuple[str | None, str], str], float | str] = {
+        ((None, "us-east-1"), STANDARD): 128.0,  # dev 64 + gpu 96 = 160 > 128
+        ((None, "us-east-1"), GVT): 96.0,  # gpu 96: within
+        ((None, "eu-west-1"), STANDARD): 1152.0,
+        ((PROD, "us-east-1"), STANDARD): "AccessDenied: not authorized",
+    }
+    lines = {line.name: line for line in quota_lines(policy(), readings)}
+    over = lines[
+        "EC2 vCPU quota in the launch role's account us-east-1: Running On-Demand Standard "
+        "(A, C, D, H, I, M, R, T, Z) instances (L-1216C47A)"
+    ]
+    assert over.ok and over.warning
+    assert "the pools allow 160 vCPUs here (dev 64, gpu 96), EC2 allows 128" in over.found
+    assert "VcpuLimitExceeded" in over.found
+    within = lines[
+        "EC2 vCPU quota in the launch role's account us-east-1: Running On-Demand G and VT "
+        "instances (L-DB2E81BA)"
+    ]
+    assert within.ok and not within.warning
+    assert within.found.startswith("EC2 allows 96 vCPUs, the pools at most 96 (gpu 96)")
+    unread = [line for name, line in lines.items() if name.startswith("EC2 vCPU quota in 2109")]
+    assert [line.found for line in unread] == ["cannot read it (AccessDenied: not authorized)"]
+    assert unread[0].warning
+    rendered = over.render().splitlines()
+    assert rendered[0].startswith("warn EC2 vCPU quota") and rendered[1].startswith("     fix: ")
+
+
+def test_a_pool_without_a_vcpu_quota_is_unlimited_against_any_ec2_quota() -> None:
+    readings = {((PROD, "us-east-1"), STANDARD): 10000.0}
+    [line] = [
+        line
+        for line in quota_lines(policy(), readings)
+        if line.name.startswith("EC2 vCPU quota in 2109")
+    ]
+    assert line.warning
+    assert line.found.startswith("the pools allow no limit here (prod unlimited), EC2 allows 10000")
+
+
+def test_a_provider_without_subnet_ids_is_warned() -> None:
+    lines = {line.name: line for line in subnet_lines(policy())}
+    assert not lines["subnets of dev/dev-use1"].warning
+    assert lines["subnets of dev/dev-euw1"].warning
+    assert "any subnet in eu-west-1" in lines["subnets of dev/dev-euw1"].found
