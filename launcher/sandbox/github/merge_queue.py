@@ -7,8 +7,9 @@ that commit, not on the pull request's head. A gate that only judged the head wo
 checking a commit that never lands; workflows run on ``merge_group`` to check the group.
 
 Modelled as GitHub does: only a pull request that meets the branch's rules (reviews,
-required checks on its head; the queue's own rule aside) may be enqueued; enqueueing announces ``pull_request`` ``enqueued`` and
-``merge_group`` ``checks_requested`` (and a ``push`` creating the queue branch); when every
+required checks on its head; the queue's own rule aside) may be enqueued; enqueueing
+announces ``pull_request`` ``enqueued`` and ``merge_group`` ``checks_requested`` (and a
+``push`` creating the queue branch); when every
 required check (`required_checks`) succeeds on the group's commit, the branch fast-forwards
 to it, the pull request is ``dequeued`` (reason MERGE) and ``closed`` as merged, and the group
 is ``destroyed`` (reason merged), and so are the groups ahead of it; a failing required
