@@ -24,7 +24,8 @@ def add_parser(subparsers: Any) -> None:
             "approvals; CODEOWNERS leaves deployments/ without owners; the environments "
             "launcher-gate and launcher-launch exist and admit only the default branch; no "
             "other workflow names launcher-launch; the workflows are launcher's; the OIDC "
-            "subject the AWS trust policy must name; no merge queue. Exit 0 when every line "
+            "subject the AWS trust policy must name; a merge queue, if any, does not rebase. "
+            "Exit 0 when every line "
             "holds, 1 otherwise (including a private repository on GitHub Free), 2 when it "
             "cannot run."
         ),
