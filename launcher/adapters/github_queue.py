@@ -20,6 +20,7 @@ MAX_COMPARE_COMMITS = 250  # GET /compare lists at most this many commits
 @dataclass(frozen=True)
 class Comparison:
     merge_base: str
+    status: str  # ahead, behind, identical, diverged (head against base)
     commits: tuple[tuple[str, str], ...]  # (sha, message) from the merge base to the head
 
 
@@ -59,9 +60,22 @@ def compare(gh: GitHub, base: str, head: str) -> Comparison:
         raise GitHubError("the comparison names no merge base")
     return Comparison(
         merge_base,
+        str(data.get("status") or ""),
         tuple(
             (str(c.get("sha")), str((c.get("commit") or {}).get("message") or ""))
             for c in commits
             if isinstance(c, dict)
         ),
     )
+
+
+@_wrap("comparing commits")
+def reached(gh: GitHub, sha: str, ref: str) -> bool:
+    """Whether commit `sha` is on `ref` (`ref` is it, or descends from it): one comparison."""
+    requester = gh.repo._requester  # noqa: SLF001
+    _, data = requester.requestJsonAndCheck(
+        "GET",
+        f"{gh.repo.url}/compare/{quote(sha, safe='')}...{quote(ref, safe='')}",
+        parameters={"per_page": 1},
+    )
+    return isinstance(data, dict) and data.get("status") in ("ahead", "identical")
