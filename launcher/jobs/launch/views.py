@@ -3,9 +3,11 @@ launcher's deployments as the plan's records, and the fleet."""
 
 from __future__ import annotations
 
+from launcher.adapters.github_queue import reached
 from launcher.core.deployments import Deployment
 from launcher.core.documents import load_request, request_key
 from launcher.core.lifecycle import Desired, Record, invalid_version, version_of
+from launcher.core.provenance import landed_through
 from launcher.core.pulls import Pull
 from launcher.core.record import Inferred, Kind, infer
 from launcher.jobs.launch.common import Transient
@@ -84,12 +86,13 @@ class _Views(_State):
             commit = self.gh.last_commit(path, self.head)
             if commit is None:
                 raise Transient(f"no commit on {self.branch} changed {path}")
-            merged = [
-                p
-                for p in self.gh.commit_pulls(commit)
-                if p.merged and p.base_ref == self.branch and p.merge_commit_sha
-            ]
-            pr = max(merged, key=lambda p: p.number) if merged else None
+            # The pull request whose merge (or merge queue group) commit is on the branch, not
+            # the newest holding the commit: anyone can add one (core.provenance).
+            pr = landed_through(
+                self.gh.commit_pulls(commit),
+                self.branch,
+                lambda sha: reached(self.gh, sha, self.head),
+            )
             self._provenance[path] = (pr.merge_commit_sha if pr else commit) or commit, pr
         return self._provenance[path]
 
