@@ -82,8 +82,10 @@ def group_of(payload: Mapping[str, Any]) -> Group | None:
     return Group(sha, ref if ref.startswith("refs/") else f"refs/heads/{ref}")
 
 
-def decide_merge_group(gh: GitHub, group: Group) -> GroupDecision:
-    """The verdict on the group's head commit, read from the API, without writing anything."""
+def decide_merge_group(gh: GitHub, group: Group) -> GroupDecision | None:
+    """The verdict on the group's head commit, read from the API, without writing anything;
+    None when that commit is already on the default branch (a late or repeated delivery:
+    the queue merged it, there is nothing left to judge)."""
     from launcher.jobs.gate import FORK_REFUSAL, decide_pull
 
     default = gh.default_branch()
@@ -92,6 +94,8 @@ def decide_merge_group(gh: GitHub, group: Group) -> GroupDecision:
             State.FAILURE, clip(f"{group.head_ref} is not a merge group of {default}")
         )
     comparison = compare(gh, default, group.head_sha)
+    if comparison.status in ("behind", "identical"):
+        return None
     base_sha = comparison.merge_base
     base = tree_entries(gh, base_sha)
     head = tree_entries(gh, group.head_sha)
@@ -148,6 +152,9 @@ def run_merge_group(gh: GitHub, group: Group, *, out: TextIO = sys.stdout) -> Gr
         traceback.print_exc()
         reason = f"internal error: {type(exc).__name__}: {exc}"
         decision = GroupDecision(State.ERROR, clip(f"could not decide: {reason}"))
+    if decision is None:
+        out.write(f"{group.head_sha[:12]} is already on the default branch: nothing to judge\n")
+        return GroupOutcome(State.SUCCESS, "already merged")
     writes = []
     try:
         if gh.set_verdict(group.head_sha, CONTEXT, decision.state.value, decision.description,

@@ -286,6 +286,8 @@ class ActionsRunner:
     ) -> list[JobResult]:
         """Run every workflow this event triggers; their jobs' results in file order (then
         those of the workflow_run workflows they trigger, with the stand-in)."""
+        if event_name == "push" and set(str(payload.get("after") or "0")) == {"0"}:
+            return []  # a deleted branch: there is no commit to run (GitHub runs nothing)
         at = None
         if self.workflows_dir is None:  # the files come from the commit the run is on
             ref = ref or self._default_ref(event_name, payload)

@@ -272,7 +272,10 @@ def on_event(gh: GitHub, event: Event) -> None:
     invalidates every group, which are rebuilt on the new base."""
     if not gh.merge_queues.queues or event.event not in ("status", "check_run", "push"):
         return
-    if event.event == "check_run" and event.action != "completed":
+    # A check run created already completed decides too (GitHub's queue reads the check's
+    # state, not which webhook announced it).
+    run = event.payload.get("check_run") or {}
+    if event.event == "check_run" and run.get("status") != "completed":
         return
     full = str((event.payload.get("repository") or {}).get("full_name") or "")
     owner, _, name = full.partition("/")
