@@ -82,20 +82,23 @@ def group_of(payload: Mapping[str, Any]) -> Group | None:
     return Group(sha, ref if ref.startswith("refs/") else f"refs/heads/{ref}")
 
 
-def decide_merge_group(gh: GitHub, group: Group) -> GroupDecision | None:
-    """The verdict on the group's head commit, read from the API, without writing anything;
-    None when that commit is already on the default branch (a late or repeated delivery:
-    the queue merged it, there is nothing left to judge)."""
+class NotJudged(Exception):
+    """Nothing to judge: the group is not the default branch's, or it has merged already."""
+
+
+def decide_merge_group(gh: GitHub, group: Group) -> GroupDecision:
+    """The verdict on the group's head commit, read from the API, without writing anything.
+    Raises NotJudged for a group of another branch (launcher gates only the default branch,
+    as it does pull requests) or one already on the default branch (a late or repeated
+    delivery: the queue merged it)."""
     from launcher.jobs.gate import FORK_REFUSAL, decide_pull
 
     default = gh.default_branch()
     if not group.head_ref.startswith(f"refs/heads/{QUEUE_PREFIX}{default}/"):
-        return GroupDecision(
-            State.FAILURE, clip(f"{group.head_ref} is not a merge group of {default}")
-        )
+        raise NotJudged(f"{group.head_ref} is not a merge group of {default}: nothing to judge")
     comparison = compare(gh, default, group.head_sha)
     if comparison.status in ("behind", "identical"):
-        return None
+        raise NotJudged(f"{group.head_sha[:12]} is already on {default}: nothing to judge")
     base_sha = comparison.merge_base
     base = tree_entries(gh, base_sha)
     head = tree_entries(gh, group.head_sha)
@@ -146,15 +149,15 @@ def run_merge_group(gh: GitHub, group: Group, *, out: TextIO = sys.stdout) -> Gr
     error is an `error` check, which the queue takes for a failure)."""
     try:
         decision = decide_merge_group(gh, group)
+    except NotJudged as skipped:
+        out.write(f"{skipped}\n")
+        return GroupOutcome(State.SUCCESS, str(skipped))
     except (GitHubError, MembershipUnknown) as exc:
         decision = GroupDecision(State.ERROR, clip(f"could not decide: {exc}"))
     except Exception as exc:  # a bug must not leave the group without a failing check
         traceback.print_exc()
         reason = f"internal error: {type(exc).__name__}: {exc}"
         decision = GroupDecision(State.ERROR, clip(f"could not decide: {reason}"))
-    if decision is None:
-        out.write(f"{group.head_sha[:12]} is already on the default branch: nothing to judge\n")
-        return GroupOutcome(State.SUCCESS, "already merged")
     writes = []
     try:
         if gh.set_verdict(group.head_sha, CONTEXT, decision.state.value, decision.description,
