@@ -170,3 +170,17 @@ def run_merge_group(gh: GitHub, group: Group, *, out: TextIO = sys.stdout) -> Gr
               f"{decision.state.value}: {decision.description}\n")  # fmt: skip
     gh.settings.append_summary(decision.summary)
     return GroupOutcome(decision.state, decision.description, decision, writes)
+
+
+def run_merge_group_event(
+    gh: GitHub, payload: Mapping[str, Any], *, out: TextIO = sys.stdout
+) -> GroupOutcome | None:
+    """For a webhook consumer (`launcher serve`): judge the group a ``merge_group``
+    ``checks_requested`` delivery (or a ``workflow_run`` hand-over of a run on merge_group)
+    names and publish the check; None when the payload names no group (``destroyed``, any
+    other event). The delivery is a pointer only: a replay re-reads everything and writes
+    nothing new."""
+    if payload.get("merge_group") is not None and payload.get("action") != "checks_requested":
+        return None
+    group = group_of(payload)
+    return None if group is None else run_merge_group(gh, group, out=out)

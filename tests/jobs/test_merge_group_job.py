@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 from launcher.adapters.github import GitHub
-from launcher.jobs.merge_group import Group, group_of, run_merge_group
+from launcher.jobs.merge_group import Group, group_of, run_merge_group, run_merge_group_event
 from tests.jobs.conftest import World, request, verdict_of
 
 WEB = "deployments/dev/web.yaml"
@@ -43,10 +43,13 @@ def test_a_delivery_is_judged_from_the_api_and_a_group_holding_a_stray_change_fa
     )
     # Launcher's check passing on the last group merges both (the stand-in's queue requires it).
     assert world.repo("pat").get_pull(web).merged and world.repo("pat").get_pull(api).merged
-    # A replayed delivery for a group already merged writes nothing.
-    again = run_merge_group(GitHub(world.settings()), group, out=io.StringIO())
+    # A replayed delivery for a group already merged writes nothing; a `destroyed` one is
+    # not a request to judge.
+    again = run_merge_group_event(GitHub(world.settings()), second, out=io.StringIO())
+    assert again is not None
     assert again.writes == [] and again.description.endswith("is already on main: nothing to judge")
-    assert group_of(first) is not None
+    (destroyed, *_) = (e.payload for e in sb.events(0, "merge_group", "destroyed"))
+    assert run_merge_group_event(gh, destroyed) is None and group_of(first) is not None
 
 
 def test_another_branchs_group_or_a_hand_over_of_another_event_is_not_judged(
