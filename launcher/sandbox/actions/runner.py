@@ -10,7 +10,9 @@ Which code and which ref (GitHub since 2025-12-08): pull_request and review even
 pull request's workflow files on ``refs/pull/N/merge`` (GITHUB_SHA: that test merge commit,
 written in the stand-in's repository); pull_request_target, workflow_run,
 check_run and check_suite run the DEFAULT branch's files with GITHUB_REF the default branch
-and GITHUB_SHA its latest commit; push and workflow_dispatch the pushed/dispatched ref. Given
+and GITHUB_SHA its latest commit; push and workflow_dispatch the pushed/dispatched ref (a
+deleted branch's push runs nothing); merge_group the group's queue branch and commit (its
+``branches`` filter is on the branch the group merges into). Given
 no ``workflows_dir``, the runner reads `.github/workflows/` from the repository at that commit
 (so a pull request that edits a pull_request_target workflow does not change what runs).
 
