@@ -288,7 +288,10 @@ class ActionsRunner:
     ) -> list[JobResult]:
         """Run every workflow this event triggers; their jobs' results in file order (then
         those of the workflow_run workflows they trigger, with the stand-in)."""
-        if event_name == "push" and set(str(payload.get("after") or "0")) == {"0"}:
+        after = payload.get("after")
+        if event_name == "push" and (
+            payload.get("deleted") is True or (after and set(after) == {"0"})
+        ):
             return []  # a deleted branch: there is no commit to run (GitHub runs nothing)
         at = None
         if self.workflows_dir is None:  # the files come from the commit the run is on
