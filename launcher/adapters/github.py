@@ -307,6 +307,7 @@ class GitHub:
             head_ref=p.head.ref,
             default_branch=(p.base.repo.default_branch if p.base.repo else "") or "",
             head_repo=(p.head.raw_data.get("repo") or {}).get("full_name") or "",
+            merged_at=p.merged_at,
         )
 
     @_wrap("listing open pull requests")

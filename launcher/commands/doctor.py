@@ -24,10 +24,10 @@ def add_parser(subparsers: Any) -> None:
             "approvals; CODEOWNERS leaves deployments/ without owners; the environments "
             "launcher-gate and launcher-launch exist and admit only the default branch; no "
             "other workflow names launcher-launch; the workflows are launcher's; the OIDC "
-            "subject the AWS trust policy must name, and its form (classic or immutable); no "
-            "merge queue. With pools.yaml (--pools), warnings for providers without subnet_ids "
-            "and for accounts and regions whose EC2 vCPU quotas (Service Quotas) are below what "
-            "the pools allow. Exit 0 when every line holds (warnings included), 1 otherwise "
+            "subject the AWS trust policy must name, and its form (classic or immutable); a "
+            "merge queue, if any, does not rebase. With pools.yaml (--pools), warnings for "
+            "providers without subnet_ids and for accounts and regions whose EC2 vCPU quotas "
+            "(Service Quotas) are below what the pools allow. Exit 0 when every line holds (warnings included), 1 otherwise "
             "(including a private repository on GitHub Free), 2 when it cannot run."
         ),
     )

@@ -347,15 +347,31 @@ def _oidc(s: RepoSettings) -> Line:
 
 
 def _merge_queue(s: RepoSettings) -> Line:
-    name = "no merge queue"
+    """A merge queue is supported: review.yml hands each merge group to the gate, which
+    judges the group's commit. Its pull requests are found by their commits (merge) or the
+    numbers GitHub writes in the commit messages (squash); rebased commits carry neither, so
+    a queue that rebases would fail every group of more than one pull request."""
+    name = "merge queue"
     if s.rules is None:
         return _unreadable(name, "rulesets", s)
-    if _rules(s, "merge_queue"):
+    queues = _rules(s, "merge_queue")
+    if not queues:
+        return Line(name, True, f"{s.default_branch} merges pull requests directly")
+    methods = sorted(
+        {str((r.get("parameters") or {}).get("merge_method") or "MERGE").upper() for r in queues}
+    )
+    if "REBASE" in methods:
         return Line(
             name,
             False,
-            f"{s.default_branch} has a merge queue: launcher does not support merge queues yet "
-            "(its check is not run on merge groups)",
-            "remove the 'Require merge queue' rule from the default branch's ruleset",
+            f"{s.default_branch}'s merge queue rebases: launcher cannot tell which pull "
+            "request a rebased commit came from, so groups of several pull requests fail",
+            "set the merge queue's merge method to MERGE (or SQUASH) in the default branch's "
+            "ruleset",
         )
-    return Line(name, True, f"{s.default_branch} merges pull requests directly")
+    return Line(
+        name,
+        True,
+        f"{s.default_branch} merges through a merge queue ({', '.join(methods)}): launcher "
+        "judges each merge group's commit (review.yml hands it to the gate)",
+    )

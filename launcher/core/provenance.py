@@ -18,9 +18,13 @@ Pure: the adapter reads the records, this decides what they mean.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from launcher.core.pulls import Pull
 
 PUSH_TYPES = frozenset({"push", "force_push", "branch_creation"})
 BASE_CHANGE_EVENTS = frozenset({"base_ref_changed", "automatic_base_change_succeeded"})
@@ -138,3 +142,23 @@ def history(pushed_by: tuple[Pusher, ...], events: Iterable[IssueEvent]) -> Hist
                 event.review_id, event.actor, (event.review_state or "").lower()
             )
     return History(pushed_by, base_changed_at, dismissals)
+
+
+def landed_through(
+    merged: Sequence[Pull], branch: str, reached: Callable[[str], bool]
+) -> Pull | None:
+    """The merged pull request through which a commit reached `branch`, among those GitHub
+    lists for it. Several can hold one commit (a second pull request opened on the same head,
+    which GitHub marks merged once the first lands; a merge queue's group commit), and any
+    writer can make one: the pick must not depend on which is newest, or a second pull
+    request would turn an approved request into `not_approved`. So: the pull requests into
+    `branch` whose merge commit (for a merge queue, the group's commit) `reached` says is on
+    the branch, the first merged among them. `reached` is asked only when there is a choice."""
+    into = [p for p in merged if p.merged and p.base_ref == branch and p.merge_commit_sha]
+    if len(into) <= 1:
+        return into[0] if into else None
+    on_branch = [p for p in into if reached(p.merge_commit_sha or "")]
+    if not on_branch:
+        return None
+    far_future = datetime.max.replace(tzinfo=UTC)
+    return min(on_branch, key=lambda p: (p.merged_at or far_future, p.number))

@@ -30,6 +30,7 @@ class Pull:
     head_ref: str = ""  # the head branch's name (pushes onto it are read from the activity log)
     default_branch: str = ""  # the base repository's default branch, as the pull request says
     head_repo: str | None = None  # the head's owner/name ("": deleted repository; None: unread)
+    merged_at: datetime | None = None  # when it was merged (None: not merged, or not read)
 
     @property
     def waiting(self) -> bool:

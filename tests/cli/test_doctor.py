@@ -203,7 +203,7 @@ def _check_source(app_id: int | None) -> Callable[[Repo], None]:
     return change
 
 
-def _merge_queue(on: bool) -> Callable[[Repo], None]:
+def _merge_queue(method: str | None) -> Callable[[Repo], None]:
     queue = {
         "type": "merge_queue",
         "parameters": {
@@ -211,7 +211,7 @@ def _merge_queue(on: bool) -> Callable[[Repo], None]:
             "grouping_strategy": "ALLGREEN",
             "max_entries_to_build": 5,
             "max_entries_to_merge": 5,
-            "merge_method": "MERGE",
+            "merge_method": method,
             "min_entries_to_merge": 1,
             "min_entries_to_merge_wait_minutes": 5,
         },
@@ -220,7 +220,7 @@ def _merge_queue(on: bool) -> Callable[[Repo], None]:
     def change(r: Repo) -> None:
         def edit(body: dict[str, Any]) -> None:
             body["rules"] = [x for x in body["rules"] if x["type"] != "merge_queue"]
-            if on:
+            if method:
                 body["rules"].append(queue)
 
         r.put_ruleset(edit)
@@ -273,7 +273,8 @@ CASES: dict[str, tuple[Callable[[Repo], None], Callable[[Repo], None], set[str]]
         lambda r: r.write(".github/workflows/gate.yml", GATE_YML),
         set(),
     ),
-    "no merge queue": (_merge_queue(True), _merge_queue(False), set()),
+    # a merge queue is judged group by group; one that rebases hides where commits came from
+    "merge queue": (_merge_queue("REBASE"), _merge_queue("MERGE"), set()),
 }
 
 

@@ -18,6 +18,7 @@ import requests
 from launcher.sandbox import clock
 from launcher.sandbox.actions import ActionsRunner, JobResult
 from launcher.sandbox.github import GitHubSandbox
+from launcher.sandbox.github.http import ApiError
 
 VENV_BIN = Path(sys.executable).parent
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
@@ -631,6 +632,7 @@ QUEUE = workflow(
     on:
       merge_group:
         types: [checks_requested]
+        branches: [main]
     permissions: {}
     jobs:
       check:
@@ -679,6 +681,9 @@ def test_merge_groups_are_checked_on_their_own_commit_and_merged(queued: Repo) -
     (job,) = queued.runner().run_event("merge_group", event.payload)
     assert f"ref={ref2} sha={second} files=one.txt two.txt" in stdout(job).replace("  ", " ")
 
+    # `branches` filters on the branch the group merges into
+    other = {**event.payload, "merge_group": {**event.payload["merge_group"], "base_ref": "x"}}
+    assert queued.runner().run_event("merge_group", other) == []
     # A passing check on the pull request's own head does not merge it.
     set_ci(queued, sb.branch_sha("acme/infra", "one"), "success")
     assert sb.branch_sha("acme/infra", "main") == main
@@ -801,6 +806,12 @@ def test_the_queue_requires_the_branch_protections_checks_from_their_app(
     sb.enable_merge_queue("acme/infra")
     repo.open_pr({"one.txt": "1"}, branch="one")
     main = sb.branch_sha("acme/infra", "main")
+    # Only a pull request meeting the branch's rules may join the queue: ci on its own head.
+    with pytest.raises(ApiError) as refused:
+        sb.enqueue_pull("acme/infra", 1, "alice")
+    assert refused.value.status == 422 and "ci" in refused.value.message
+    assert sb.events(0, "merge_group") == []
+    set_ci(repo, sb.branch_sha("acme/infra", "one"), "success")
     group = sb.enqueue_pull("acme/infra", 1, "alice")
     # alice (write access) sets the required context herself: not from the pinned app.
     alice = sb.client(repo.tokens["alice"]).get_repo("acme/infra")

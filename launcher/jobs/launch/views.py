@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from launcher.adapters.github import GitHub
+from launcher.adapters.github_queue import reached
 from launcher.core.approvals import Review
 from launcher.core.compute import Compute
 from launcher.core.deployments import Deployment
@@ -16,6 +17,7 @@ from launcher.core.fleet import FleetInstance, fleet_locations
 from launcher.core.gate import POLICY_PATH, Decision
 from launcher.core.lifecycle import Category, Desired, Record, invalid_version, version_of
 from launcher.core.model import LaunchRequest, Policy
+from launcher.core.provenance import landed_through
 from launcher.core.pulls import Pull
 from launcher.core.record import Inferred, Kind, infer
 from launcher.jobs.launch.common import TASK, Refused, Transient
@@ -41,12 +43,13 @@ class Lookups:
             commit = self.gh.last_commit(path, self.head)
             if commit is None:
                 raise Transient(f"no commit on {self.branch} changed {path}")
-            merged = [
-                p
-                for p in self.gh.commit_pulls(commit)
-                if p.merged and p.base_ref == self.branch and p.merge_commit_sha
-            ]
-            pr = max(merged, key=lambda p: p.number) if merged else None
+            # The pull request whose merge (or merge queue group) commit is on the branch, not
+            # the newest holding the commit: anyone can add one (core.provenance).
+            pr = landed_through(
+                self.gh.commit_pulls(commit),
+                self.branch,
+                lambda sha: reached(self.gh, sha, self.head),
+            )
             self._provenance[path] = (pr.merge_commit_sha if pr else commit) or commit, pr
         return self._provenance[path]
 

@@ -10,7 +10,9 @@ Which code and which ref (GitHub since 2025-12-08): pull_request and review even
 pull request's workflow files on ``refs/pull/N/merge`` (GITHUB_SHA: that test merge commit,
 written in the stand-in's repository); pull_request_target, workflow_run,
 check_run and check_suite run the DEFAULT branch's files with GITHUB_REF the default branch
-and GITHUB_SHA its latest commit; push and workflow_dispatch the pushed/dispatched ref. Given
+and GITHUB_SHA its latest commit; push and workflow_dispatch the pushed/dispatched ref (a
+deleted branch's push runs nothing); merge_group the group's queue branch and commit (its
+``branches`` filter is on the branch the group merges into). Given
 no ``workflows_dir``, the runner reads `.github/workflows/` from the repository at that commit
 (so a pull request that edits a pull_request_target workflow does not change what runs).
 
@@ -286,6 +288,11 @@ class ActionsRunner:
     ) -> list[JobResult]:
         """Run every workflow this event triggers; their jobs' results in file order (then
         those of the workflow_run workflows they trigger, with the stand-in)."""
+        after = payload.get("after")
+        if event_name == "push" and (
+            payload.get("deleted") is True or (after and set(after) == {"0"})
+        ):
+            return []  # a deleted branch: there is no commit to run (GitHub runs nothing)
         at = None
         if self.workflows_dir is None:  # the files come from the commit the run is on
             ref = ref or self._default_ref(event_name, payload)

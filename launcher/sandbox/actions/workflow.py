@@ -295,6 +295,9 @@ def triggers(
     if event in ("pull_request", "pull_request_target", "pull_request_review"):
         base = str(((payload.get("pull_request") or {}).get("base") or {}).get("ref", ""))
         return _ref_filter(spec, "branches", base) and _paths_filter(spec, changed_files)
+    if event == "merge_group":  # `branches` filters on the branch the group merges into
+        base = str((payload.get("merge_group") or {}).get("base_ref", ""))
+        return _ref_filter(spec, "branches", base.removeprefix("refs/heads/"))
     if event == "workflow_run":
         run = payload.get("workflow_run") or {}
         name = (payload.get("workflow") or {}).get("name") or run.get("name")

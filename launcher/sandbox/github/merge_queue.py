@@ -6,8 +6,10 @@ queued pull request merged onto the branch and the groups ahead of it), built on
 that commit, not on the pull request's head. A gate that only judged the head would be
 checking a commit that never lands; workflows run on ``merge_group`` to check the group.
 
-Modelled as GitHub does: enqueueing announces ``pull_request`` ``enqueued`` and
-``merge_group`` ``checks_requested`` (and a ``push`` creating the queue branch); when every
+Modelled as GitHub does: only a pull request that meets the branch's rules (reviews,
+required checks on its head; the queue's own rule aside) may be enqueued; enqueueing
+announces ``pull_request`` ``enqueued`` and ``merge_group`` ``checks_requested`` (and a
+``push`` creating the queue branch); when every
 required check (`required_checks`) succeeds on the group's commit, the branch fast-forwards
 to it, the pull request is ``dequeued`` (reason MERGE) and ``closed`` as merged, and the group
 is ``destroyed`` (reason merged), and so are the groups ahead of it; a failing required
@@ -182,6 +184,12 @@ def enqueue(gh: GitHub, repo: Repo, issue: Issue, actor: str) -> Entry:
             raise ApiError(422, "Pull request is still a draft")
         if any(e.number == issue.number for e in queue.entries):
             raise ApiError(422, "Pull request is already queued")
+        # GitHub: "Once a pull request has passed all required branch protection checks, a
+        # user with write access to the repository can add the pull request to the queue."
+        violations = gh.rules.merge_violations(repo, issue, actor)
+        if violations:
+            problems = "; ".join(p for _, found in violations for p in found)
+            raise ApiError(422, f"Pull request is not mergeable: {problems}")
         entry = Entry(issue.number, actor)
         base = queue.entries[-1].head_sha if queue.entries else repo.branches[queue.branch]
         issue.updated_at = now()
@@ -264,7 +272,10 @@ def on_event(gh: GitHub, event: Event) -> None:
     invalidates every group, which are rebuilt on the new base."""
     if not gh.merge_queues.queues or event.event not in ("status", "check_run", "push"):
         return
-    if event.event == "check_run" and event.action != "completed":
+    # A check run created already completed decides too (GitHub's queue reads the check's
+    # state, not which webhook announced it).
+    run = event.payload.get("check_run") or {}
+    if event.event == "check_run" and run.get("status") != "completed":
         return
     full = str((event.payload.get("repository") or {}).get("full_name") or "")
     owner, _, name = full.partition("/")
