@@ -28,7 +28,8 @@ def add_parser(subparsers: Any) -> None:
             "merge queue, if any, does not rebase. With pools.yaml (--pools), warnings for "
             "providers without subnet_ids and for accounts and regions whose EC2 vCPU quotas "
             "(Service Quotas) are below what the pools allow. Exit 0 when every line holds "
-            "(warnings included), 1 otherwise (including a private repository on GitHub Free), 2 when it cannot run."
+            "(warnings included), 1 otherwise (including a private repository on GitHub "
+            "Free), 2 when it cannot run."
         ),
     )
     parser.add_argument(
