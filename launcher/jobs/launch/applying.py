@@ -131,9 +131,7 @@ def launch(act: Act, action: Launch) -> None:
     deployment = act.recorder.create(d.commit, d.key, record, f"launch {d.key}")
     count = len(all_ids)
     launching = f"launching {count} instances on {where}"
-    act.recorder.gh.set_deployment_status(
-        deployment, "in_progress", launching, log_url=act.recorder.log_url, current=None
-    )
+    act.recorder.launching(deployment, launching)
     running = act.recorder.running(
         deployment,
         d.key,
@@ -174,9 +172,7 @@ def schedule(act: Act, action: Schedule) -> None:
         approval, d, "scheduled", f"is approved and scheduled to launch at {when}."
     )
     deployment = act.recorder.create(d.commit, d.key, record, f"schedule {d.key}")
-    act.recorder.gh.set_deployment_status(
-        deployment, "queued", f"scheduled: launches at {when}", current=None
-    )
+    act.recorder.queued(deployment, f"scheduled: launches at {when}")
     if action.supersedes is not None:
         act.recorder.inactive(action.supersedes, f"rescheduled as deployment {deployment}")
     act.report.done.append(f"scheduled {d.key} for {when}")
@@ -214,15 +210,8 @@ def retag(act: Act, action: Retag) -> None:
     )
     deployment = act.recorder.create(d.commit, d.key, record, f"retag {d.key}")
     text = f"running; max_runtime changed: expires {value or 'never'}"
-    act.recorder.gh.set_deployment_status(
-        deployment,
-        "success",
-        text,
-        log_url=act.recorder.log_url,
-        environment_url=act.recorder.console_url(
-            running.placement.region if running.placement else "", d.key
-        ),
-        current=None,
+    act.recorder.retagged(
+        deployment, text, running.placement.region if running.placement else "", d.key
     )
     act.recorder.inactive(running, f"max_runtime changed: see deployment {deployment}")
     act.report.done.append(f"retagged {d.key}: expires {value or 'never'}")

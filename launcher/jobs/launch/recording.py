@@ -38,6 +38,27 @@ class Recorder:
     def create(self, commit: str, key: str, payload: dict[str, Any], description: str) -> int:
         return self.gh.create_deployment(commit, key, payload, description, TASK)
 
+    def launching(self, deployment: int, description: str) -> None:
+        """`in_progress` (LAUNCHING), on a deployment just created (no status to read)."""
+        self.gh.set_deployment_status(
+            deployment, "in_progress", description, log_url=self.log_url, current=None
+        )
+
+    def queued(self, deployment: int, description: str) -> None:
+        """`queued` (SCHEDULED), on a deployment just created."""
+        self.gh.set_deployment_status(deployment, "queued", description, current=None)
+
+    def retagged(self, deployment: int, description: str, region: str, key: str) -> None:
+        """`success` on the record of a new expiry, linking the instances in the console."""
+        self.gh.set_deployment_status(
+            deployment,
+            "success",
+            description,
+            log_url=self.log_url,
+            environment_url=self.console_url(region, key),
+            current=None,
+        )
+
     def failed(self, deployment: int, error: LastError) -> None:
         self.gh.set_deployment_status(deployment, "failure", error.describe(), log_url=self.log_url)
 
