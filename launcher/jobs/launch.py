@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from launcher.adapters.ec2 import EXPIRES_TAG
-from launcher.adapters.github import GitHub, GitHubError
+from launcher.adapters.github import GitHubError
 from launcher.core.approvals import Review, latest_deciding
 from launcher.core.compute import Compute, ComputeError, Launched, LaunchError, RunSpec
 from launcher.core.deployments import LAUNCH_TASK, Deployment
@@ -74,6 +74,7 @@ from launcher.core.record import (
 from launcher.core.text import clip, plural
 from launcher.core.times import utc_iso
 from launcher.jobs.comments import comment_once
+from launcher.jobs.ports import GitHubPort
 
 TASK = LAUNCH_TASK  # the deployments' task: launcher lists only its own
 COMMENT_MARKER = "<!-- launcher:launch {key} {version} {outcome} -->"
@@ -140,7 +141,7 @@ class Approval:
 
 
 def run_launch(
-    gh: GitHub, ec2: Compute, options: LaunchOptions, out: TextIO = sys.stdout
+    gh: GitHubPort, ec2: Compute, options: LaunchOptions, out: TextIO = sys.stdout
 ) -> LaunchReport:
     """One reconcile. The sweep calls this with its `now` to launch due SCHEDULED requests
     and terminate expired ones (both are part of the plan)."""
@@ -180,7 +181,12 @@ def client_token(
 
 class _Run:
     def __init__(
-        self, gh: GitHub, ec2: Compute, options: LaunchOptions, report: LaunchReport, out: TextIO
+        self,
+        gh: GitHubPort,
+        ec2: Compute,
+        options: LaunchOptions,
+        report: LaunchReport,
+        out: TextIO,
     ) -> None:
         self.gh, self.ec2, self.options, self.report, self.out = gh, ec2, options, report, out
         self.now = options.now
