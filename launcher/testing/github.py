@@ -15,7 +15,8 @@ adapter's per-run cache (`GitHub.pull` answers a pull request as that run first 
 adapter per run; the fake always answers the current state, as a new run would).
 
 Writes can be made to fail: a name in `failing` (`create_deployment`, `set_deployment_status`,
-`comment`, ...) raises GitHubError without writing, as a 502 from GitHub would.
+`comment`, ...) raises GitHubError without writing, as a 502 from GitHub would; `before_write`
+sees every write first, so a test can stop a run between any two writes (a crash).
 """
 
 from __future__ import annotations
@@ -121,6 +122,9 @@ class FakeGitHub:
     bot: str = BOT
     teams: dict[str, frozenset[str]] = field(default_factory=dict)  # "@org/slug" -> logins
     failing: set[str] = field(default_factory=set)  # writes that raise GitHubError
+    # called with each write's name before it is made: a test's crash (any exception) there
+    # leaves everything written so far, and nothing after
+    before_write: Callable[[str], None] | None = None
     commits: dict[str, _Commit] = field(default_factory=dict)
     branches: dict[str, str] = field(default_factory=dict)
     pulls: dict[int, _Pull] = field(default_factory=dict)
@@ -219,6 +223,8 @@ class FakeGitHub:
     # --- writes go through here, so a test can make them fail --------------------------------
 
     def _write(self, name: str) -> None:
+        if self.before_write is not None:
+            self.before_write(name)
         if name in self.failing:
             raise GitHubError(f"{name}: GitHub answered 502: injected")
         self.writes.append(name)
