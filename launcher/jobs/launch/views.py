@@ -29,7 +29,10 @@ class _Views(_State):
                 continue
             known = by_blob.get((key, blob))
             version = known.version if known else None
-            if known is not None and version is not None:
+            # A failure is not taken from its blob alone: the same content may have come back
+            # through another, approved pull request since (a revert, or a re-add before any
+            # run saw the removal), which only its provenance tells.
+            if known is not None and version is not None and known.kind != "failure":
                 desired.append(
                     Desired(
                         key=key,
