@@ -77,3 +77,19 @@ def test_an_unrecorded_launch_is_ended_when_the_next_version_fails() -> None:
     repo.launch()  # the instances of no record end
     assert repo.state() is RequestState.FAILED
     assert repo.instances() == running
+
+
+def test_a_failed_content_brought_back_through_an_approved_pull_request_launches() -> None:
+    """bob's 1-instance request FAILED (merged without approval); dave approved his change
+    to 2, but before any run alice (who may launch alone) set it back to bob's exact content:
+    the file's last change is now alice's, so it launches, though its blob was recorded as
+    failed."""
+    repo = Repo()
+    repo.gh.merged("bob", {WEB: request(count=1)})
+    repo.launch()
+    assert repo.state() is RequestState.FAILED
+    repo.gh.merged("bob", {WEB: request(count=2)}, approver="dave")
+    repo.gh.merged("alice", {WEB: request(count=1)})
+    repo.launch()
+    assert repo.state() is RequestState.RUNNING
+    assert len(repo.instances()) == 1
