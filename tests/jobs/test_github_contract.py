@@ -239,3 +239,27 @@ def test_the_verdict_is_the_bots_latest_check_run(side: Side) -> None:
         "ok",
         "ok",
     )
+
+
+def test_labels_and_review_requests(side: Side) -> None:
+    gh = side.gh
+    number = side.open_pull("bob", {PATH: TEXT})
+
+    def managed(label: str) -> bool:
+        return label.startswith("launch:")
+
+    assert gh.sync_labels(number, (), managed, {"launch:pending-approval"}) is True
+    labels = side.fresh().pull(number).labels
+    assert labels == ("launch:pending-approval",)
+    assert gh.sync_labels(number, labels, managed, {"launch:pending-approval"}) is False
+    assert gh.sync_labels(number, labels, managed, {"launch:approved"}) is True
+    assert side.fresh().pull(number).labels == ("launch:approved",)
+    # from a stale reading: the label another run removed meanwhile is gone, as wanted (no
+    # error); the one added meanwhile was not read, so it stays for the next run
+    assert gh.sync_labels(number, labels, managed, set()) is True
+    assert side.fresh().pull(number).labels == ("launch:approved",)
+    assert gh.request_reviews(number, [], []) is False
+    assert gh.request_reviews(number, ["dave"], []) is True
+    assert side.fresh().pull(number).requested_users == ("dave",)
+    assert gh.team_members("@acme/platform") == frozenset({"pat"})
+    assert gh.teams_read == {"@acme/platform": frozenset({"pat"})}
