@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from launcher.core import limits
 from launcher.core.approvals import Review
@@ -24,6 +24,10 @@ from launcher.core.permissions import MembershipUnknown
 from launcher.core.problems import Problem
 from launcher.core.pulls import Pull
 from launcher.core.yamlsafe import MAX_BYTES
+
+if TYPE_CHECKING:
+    from launcher.adapters.github_verdicts import Verdict
+    from launcher.core.provenance import History
 
 DEFAULT_API = "https://api.github.com"
 TRIAL_PREFIX = "trial mode (forgeable by any writer): "
@@ -368,6 +372,24 @@ class GitHub:
             for r in self._pull(number).get_reviews()
         ]
 
+    def history(self, info: Pull) -> History:
+        """Who pushed onto the pull request and its issue events (github_history.py)."""
+        from launcher.adapters.github_history import pull_history
+
+        return pull_history(self, info)
+
+    def modes(self, sha: str) -> dict[str, str]:
+        """Git mode of every entry under deployments/ at `sha` (github_history.py)."""
+        from launcher.adapters.github_history import tree_modes
+
+        return tree_modes(self, sha)
+
+    def foreign_statuses(self, sha: str, context: str) -> tuple[Verdict, ...]:
+        """Commit statuses `context` on `sha` others set (github_verdicts.py)."""
+        from launcher.adapters.github_verdicts import foreign_statuses
+
+        return foreign_statuses(self, sha, context)
+
     @_wrap("reading a file")
     def read_file(self, path: str, ref: str) -> bytes | None:
         """A file's bytes at `ref`, or None if it does not exist there."""
@@ -599,6 +621,11 @@ class GitHub:
             for p in self.repo.get_commit(sha).get_pulls()
         ]
 
+    def reached(self, sha: str, ref: str) -> bool:
+        from launcher.adapters.github_queue import reached
+
+        return reached(self, sha, ref)
+
     @_wrap("listing deployments")
     def deployments(self, task: str) -> list[Deployment]:
         """The bot's deployments for `task` with their creation time, newest first (100 per
@@ -612,11 +639,27 @@ class GitHub:
         listing (newest first) stops at the first older one, so usually one page."""
         return list(self._own_deployments(task, since))
 
-    def _own_deployments(self, task: str, since: datetime | None = None) -> Iterator[Deployment]:
+    @_wrap("listing deployments")
+    def deployments_of(self, tasks: Collection[str]) -> dict[str, list[Deployment]]:
+        """The bot's deployments of each of `tasks`, newest first, from one listing of the
+        repository's deployments (no task filter: GitHub filters on one task at most), so a
+        job that needs several of launcher's tasks pays one list page per 100 deployments
+        instead of one listing per task."""
+        found: dict[str, list[Deployment]] = {task: [] for task in tasks}
+        for d in self._own_deployments(None):
+            if d.task in found:
+                found[d.task].append(d)
+        return found
+
+    def _own_deployments(
+        self, task: str | None, since: datetime | None = None
+    ) -> Iterator[Deployment]:
         """The one reading of launcher's deployments: the bot's only (anyone may create a
-        deployment), payload decoded leniently (a non-JSON payload reads as empty)."""
+        deployment), payload decoded leniently (a non-JSON payload reads as empty). `task`
+        None lists every task's."""
         bot = self.settings.bot_login.casefold()
-        for d in self.repo.get_deployments(task=task):
+        listing = self.repo.get_deployments(task=task) if task else self.repo.get_deployments()
+        for d in listing:
             created = d.created_at if d.created_at.tzinfo else d.created_at.replace(tzinfo=UTC)
             if since is not None and created < since:
                 return
@@ -629,7 +672,7 @@ class GitHub:
                 except ValueError:
                     payload = {}
             payload = payload if isinstance(payload, dict) else {}
-            yield Deployment(d.id, task, d.environment, d.sha, payload, created)
+            yield Deployment(d.id, task or d.task, d.environment, d.sha, payload, created)
 
     @_wrap("reading deployment statuses")
     def deployment_status(self, deployment_id: int) -> tuple[str, str] | None:

@@ -358,11 +358,15 @@ def _for_removed(key: str, seen: _Key) -> list[Action]:
     request whose newest record is not an end (a FAILED version) gets an `ended` mark, so the
     same content added again later is a new request, not the old failure."""
     live = tuple(r for r in seen.records if r.state in LIVE)
-    if live or seen.fleets:
+    if live:
         return [Terminate(key, Reason.REMOVED, live, tuple(seen.fleets))]
     newest = seen.records[-1] if seen.records else None
     if newest is not None and newest.state is RequestState.FAILED:
-        return [Terminate(key, Reason.REMOVED, (newest,), ())]
+        # instances of a launch that was never recorded may be ended with it: the failure
+        # still gets its end, or the same content added back would be taken for it
+        return [Terminate(key, Reason.REMOVED, (newest,), tuple(seen.fleets))]
+    if seen.fleets:
+        return [Terminate(key, Reason.REMOVED, (), tuple(seen.fleets))]
     return []
 
 
@@ -458,11 +462,14 @@ def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Act
         # retried by hand, or asked again through another commit (a new approved pull request)
         return [*actions, _launch(d, seen, fleets, running, current.attempt + 1, None)]
     # FAILED, TERMINATED, EXPIRED: final for this version; instances still tagged with its
-    # commit (a termination that did not finish) are ended again.
-    leftover = fleets.get(launch_commit)
-    if leftover is not None:
+    # commit (a termination that did not finish) are ended again, and so are those of a
+    # launch no record names (it stopped before recording, and main has moved on since): only
+    # a live record's instances stay (the version a failed replacement left running).
+    kept = {r.launch_commit or r.commit for r in seen.records if r.state in LIVE}
+    leftovers = tuple(f for commit, f in sorted(fleets.items()) if commit not in kept)
+    if leftovers:
         reason = Reason.EXPIRED if state is RequestState.EXPIRED else Reason.REMOVED
-        actions.append(Terminate(d.key, reason, (), (leftover,)))
+        actions.append(Terminate(d.key, reason, (), leftovers))
     return actions
 
 

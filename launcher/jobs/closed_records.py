@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from launcher.adapters.github import GitHub
 from launcher.core.deployments import REQUEST_TASK
 from launcher.core.documents import request_key
 from launcher.core.gate import Decision, ItemKind, State
@@ -18,10 +17,11 @@ from launcher.core.lifecycle import Category, LastError
 from launcher.core.pulls import Pull
 from launcher.core.record import Event, EventKind, Kind, RequestRecord, encode
 from launcher.core.text import clip
+from launcher.jobs.ports import GitHubPort
 
 
 def closed_records(
-    gh: GitHub,
+    gh: GitHubPort,
     info: Pull,
     decision: Decision,
     category: str,

@@ -10,11 +10,11 @@ import functools
 import re
 from collections.abc import Callable
 
-from launcher.adapters.github import GitHub
+from launcher.jobs.ports import GitHubPort
 
 
 def comment_once(
-    gh: GitHub,
+    gh: GitHubPort,
     number: int,
     marker: str,
     text: str,
@@ -41,7 +41,7 @@ def comment_once(
 
 
 def remove_duplicates(
-    gh: GitHub,
+    gh: GitHubPort,
     number: int,
     prefix: str,
     *,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from launcher.adapters.github import GitHub
 from launcher.adapters.github_verdicts import Verdict
 from launcher.core.pulls import Pull
+from launcher.jobs.ports import GitHubPort
 
 TASK = "launcher-foreign-verdict"
 ENVIRONMENT = "launcher-foreign-verdicts"
@@ -28,7 +28,7 @@ class ForeignVerdict:
     description: str
 
 
-def recorded(gh: GitHub) -> list[ForeignVerdict]:
+def recorded(gh: GitHubPort) -> list[ForeignVerdict]:
     """Every foreign verdict launcher recorded, newest first (1 request per 100)."""
     found = []
     for d in gh.deployments(TASK):
@@ -44,7 +44,7 @@ def recorded(gh: GitHub) -> list[ForeignVerdict]:
     return found
 
 
-def record(gh: GitHub, info: Pull, foreign: Sequence[Verdict]) -> list[str]:
+def record(gh: GitHubPort, info: Pull, foreign: Sequence[Verdict]) -> list[str]:
     """Record the foreign verdicts not recorded yet for this head; returns who was recorded."""
     if not foreign:
         return []

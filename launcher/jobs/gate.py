@@ -21,9 +21,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from launcher.adapters.github import CheckRun, Comment, GitHub, GitHubError
-from launcher.adapters.github_history import pull_history, tree_modes
-from launcher.adapters.github_verdicts import Verdict, foreign_statuses
+from launcher.adapters.github import CheckRun, Comment, GitHubError
+from launcher.adapters.github_verdicts import Verdict
 from launcher.core.approvals import Review
 from launcher.core.documents import REQUEST_PATH, load_policy, load_request
 from launcher.core.gate import (
@@ -47,6 +46,7 @@ from launcher.core.workflow_commands import workflow_command
 from launcher.jobs import foreign_verdicts
 from launcher.jobs.closed_records import closed_records
 from launcher.jobs.foreign_verdicts import foreign_notes
+from launcher.jobs.ports import GitHubPort
 
 MAX_REQUEST_FILES = 300  # per pull request; a larger one is refused rather than half-read
 MANAGED_LABELS = set(LABELS.values())
@@ -96,7 +96,7 @@ def fingerprint(
 
 
 def run_gate(
-    gh: GitHub,
+    gh: GitHubPort,
     number: int,
     *,
     out: TextIO = sys.stdout,
@@ -114,7 +114,7 @@ def run_gate(
         return _fail_closed(gh, reason, seen.get("head") or fallback_sha, out)
 
 
-def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]) -> Outcome:
+def _run(gh: GitHubPort, number: int, out: TextIO, match: bool, seen: dict[str, str]) -> Outcome:
     info = gh.pull(number)
     seen["head"] = info.head_sha
     if info.state != "open":
@@ -142,7 +142,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
         _report(gh, decision, out)
         return Outcome(State.FAILURE, FORK_REFUSAL, writes)
     reviews = gh.reviews(number)
-    history = pull_history(gh, info)  # who pushed, base changes, dismissals (GitHub's record)
+    history = gh.history(info)  # who pushed, base changes, dismissals (GitHub's record)
     check = gh.verdict(info.head_sha, CONTEXT)  # launcher's own: nobody else can write it
     meta = read_meta(check.summary) if check else None
     # Other apps' check runs of launcher's name come with the same list: ignored, reported.
@@ -171,7 +171,7 @@ def _run(gh: GitHub, number: int, out: TextIO, match: bool, seen: dict[str, str]
     # a re-run with nothing changed stays within its budget; the next decision reports any.
     unread: list[str] = []
     try:
-        foreign = (*foreign, *foreign_statuses(gh, info.head_sha, CONTEXT))
+        foreign = (*foreign, *gh.foreign_statuses(info.head_sha, CONTEXT))
     except GitHubError as exc:  # a report, not the decision (a token without statuses: read)
         unread.append(f"could not read others' {CONTEXT} statuses: {exc}")
     statuses = [v for v in foreign if v.kind == "status"]
@@ -218,7 +218,7 @@ def _labels_ok(info: Pull, wanted: object) -> bool:
     return sorted(label for label in info.labels if is_managed_label(label)) == sorted(wanted)
 
 
-def _closed_unmerged(gh: GitHub, info: Pull, out: TextIO) -> Outcome:
+def _closed_unmerged(gh: GitHubPort, info: Pull, out: TextIO) -> Outcome:
     """Closed unmerged (by its requester, or by the sweep): each request an approver rejected
     is recorded FAILED `rejected` with who rejected it and why, so the audit trail keeps
     "admin disallowed" after the pull request is gone. The rejections are reviews as GitHub
@@ -239,7 +239,7 @@ def _closed_unmerged(gh: GitHub, info: Pull, out: TextIO) -> Outcome:
 
 
 def decide_pull(
-    gh: GitHub,
+    gh: GitHubPort,
     info: Pull,
     reviews: list[Review],
     *,
@@ -253,7 +253,7 @@ def decide_pull(
     and who pushed onto it, read here when not handed in).
     """
     if history is None:
-        history = pull_history(gh, info)
+        history = gh.history(info)
     files = gh.changed_files(info.number)
     wanted = [
         f.path
@@ -269,7 +269,7 @@ def decide_pull(
         )
     policy_raw = gh.read_file(POLICY_PATH, info.base_sha)  # policy: always the base commit
     # Modes from the git tree: the contents API reads a symlink as its target.
-    modes = tree_modes(gh, info.head_sha) if wanted else {}
+    modes = gh.modes(info.head_sha) if wanted else {}
     contents = {}
     for path in wanted:
         if modes.get(path) != REGULAR:
@@ -307,7 +307,7 @@ def _match_warnings(policy_raw: bytes, contents: dict[str, bytes]) -> dict[str, 
 
 
 def _apply(
-    gh: GitHub,
+    gh: GitHubPort,
     info: Pull,
     reviews: list[Review],
     decision: Decision,
@@ -363,7 +363,7 @@ def _apply(
     return writes
 
 
-def _report(gh: GitHub, decision: Decision, out: TextIO) -> None:
+def _report(gh: GitHubPort, decision: Decision, out: TextIO) -> None:
     """Annotations on the changed files' lines, and the job summary."""
     for problem in decision.annotations:
         out.write(
@@ -383,7 +383,7 @@ def _report(gh: GitHub, decision: Decision, out: TextIO) -> None:
     )
 
 
-def _fail_closed(gh: GitHub, reason: str, sha: str | None, out: TextIO) -> Outcome:
+def _fail_closed(gh: GitHubPort, reason: str, sha: str | None, out: TextIO) -> Outcome:
     description = clip(f"could not decide: {reason}")
     out.write(workflow_command("error", description) + "\n")
     if sha:

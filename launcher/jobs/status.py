@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from launcher.adapters.github import GitHub, GitHubError
+from launcher.adapters.github import GitHubError
 from launcher.core.deployments import LAUNCH_TASK, REQUEST_TASK, Deployment
 from launcher.core.documents import load_policy
 from launcher.core.fleet import FleetInstance, fleet_locations
@@ -24,6 +24,7 @@ from launcher.core.gate import POLICY_PATH, Decision
 from launcher.core.model import Policy
 from launcher.core.pulls import Pull
 from launcher.core.status import Overview, build
+from launcher.jobs.ports import GitHubPort
 
 if TYPE_CHECKING:
     from launcher.adapters.ec2 import EC2
@@ -43,7 +44,7 @@ class Gathered:
 
 
 def gather(
-    gh: GitHub,
+    gh: GitHubPort,
     ec2: EC2 | None,
     now: datetime,
     *,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TextIO
 
-from launcher.adapters.github import GitHub, GitHubError
+from launcher.adapters.github import GitHubError
 from launcher.core.compute import Compute, ComputeError
 from launcher.core.deployments import REQUEST_TASK, Deployment, newest
 from launcher.core.documents import load_policy
@@ -46,6 +46,7 @@ from launcher.jobs.closed_records import closed_records
 from launcher.jobs.comments import comment_once, remove_duplicates
 from launcher.jobs.gate import decide_pull, is_managed_label
 from launcher.jobs.launch import TASK, LaunchOptions, run_launch
+from launcher.jobs.ports import GitHubPort
 
 SWEEP_MARKER = "<!-- launcher:sweep:{kind} -->"
 
@@ -122,7 +123,7 @@ class SweepReport:
 
 
 def run_sweep(
-    gh: GitHub, options: SweepOptions, out: TextIO, ec2: Compute | None = None
+    gh: GitHubPort, options: SweepOptions, out: TextIO, ec2: Compute | None = None
 ) -> SweepReport:
     """One sweep. Without `ec2` only the pull request rules run (no AWS access needed)."""
     report = SweepReport(Budget(options.max_actions, options.dry_run))
@@ -136,32 +137,41 @@ def run_sweep(
         report.errors.append(str(exc))
         return _finish(gh, report, out)
     _sweep_pulls(gh, pulls, policy, options, report)
-    _tidy_closed(gh, options, report)
     if ec2 is not None and policy is not None:
+        # One listing for both of launcher's tasks the sweep reads (after the pull requests,
+        # so the records this run wrote are in it): the launch records and the closed ones.
         try:
-            _sweep_deployments(gh, ec2, files, policy, options, report)
+            listed = gh.deployments_of((TASK, REQUEST_TASK))
+        except GitHubError as exc:
+            report.errors.append(str(exc))
+            return _finish(gh, report, out)
+        _tidy_closed(gh, options, report, listed[REQUEST_TASK])
+        try:
+            _sweep_deployments(gh, ec2, files, policy, options, report, listed[TASK])
         except (GitHubError, ComputeError) as exc:
             report.errors.append(str(exc))
-    elif ec2 is not None:
+        return _finish(gh, report, out)
+    _tidy_closed(gh, options, report)
+    if ec2 is not None:
         report.errors.append(f"{POLICY_PATH} on {branch} is missing or invalid: nothing launched")
     return _finish(gh, report, out)
 
 
 def _sweep_deployments(
-    gh: GitHub,
+    gh: GitHubPort,
     ec2: Compute,
     files: dict[str, str],
     policy: Policy,
     options: SweepOptions,
     report: SweepReport,
+    listed: list[Deployment],
 ) -> None:
     """Steps 3 to 5: launch what is due, end what expired (warning ahead), report orphans.
 
-    Cheap views first (the deployment list, one DescribeInstances per region); the full
-    reconcile, `launcher launch`, runs only when one of them shows something to do.
+    Cheap views first (the deployment list `listed`, one DescribeInstances per region); the
+    full reconcile, `launcher launch`, runs only when one of them shows something to do.
     """
     now = options.now
-    listed = gh.deployments(TASK)
     latest = newest(listed)
     fleets = fleets_of(i for i in ec2.fleet(fleet_locations(policy, listed)) if i.key)
     reasons, maybe_due = reconcile_reasons(files, listed, fleets, now)
@@ -181,7 +191,7 @@ def _sweep_deployments(
 
 
 def _warn_expiries(
-    gh: GitHub,
+    gh: GitHubPort,
     fleets: list[Fleet],
     latest: dict[str, Deployment],
     options: SweepOptions,
@@ -219,7 +229,7 @@ def _orphans(ec2: Compute, found: list[Fleet], options: SweepOptions, report: Sw
 
 
 def _reconcile(
-    gh: GitHub, ec2: Compute, reasons: list[str], options: SweepOptions, report: SweepReport
+    gh: GitHubPort, ec2: Compute, reasons: list[str], options: SweepOptions, report: SweepReport
 ) -> None:
     """The launch job's reconcile, within what is left of this run's budget."""
     budget = report.budget
@@ -240,7 +250,7 @@ def _reconcile(
 
 
 def _sweep_pulls(
-    gh: GitHub,
+    gh: GitHubPort,
     pulls: list[Pull],
     policy: Policy | None,
     options: SweepOptions,
@@ -263,15 +273,24 @@ def _sweep_pulls(
             report.errors.append(f"#{pull.number}: {exc}")
 
 
-def _tidy_closed(gh: GitHub, options: SweepOptions, report: SweepReport) -> None:
+def _tidy_closed(
+    gh: GitHubPort,
+    options: SweepOptions,
+    report: SweepReport,
+    closed: list[Deployment] | None = None,
+) -> None:
     """Two sweeps at once may both comment before either closes the pull request; closed, it
     is not listed again. Launcher's own FAILED records of the last `recheck_closed` name the
-    few pull requests the sweep closed (one listing, newest first, usually one page), the one it
-    closed this run included: the later copy of each of its comments there is deleted, so one
-    stays."""
+    few pull requests the sweep closed, the one it closed this run included: the later copy of
+    each of its comments there is deleted, so one stays. `closed`: the records of pull
+    requests closed unmerged as the run already listed them (with the launch records, one
+    listing); without it (no EC2), one listing of its own, newest first, usually one page."""
     since = options.now - options.recheck_closed
     try:
-        recent = gh.recent_deployments(REQUEST_TASK, since)
+        if closed is None:
+            recent = gh.recent_deployments(REQUEST_TASK, since)
+        else:
+            recent = [d for d in closed if d.created_at is None or d.created_at >= since]
         numbers = sorted(
             {
                 d.record.pr
@@ -287,7 +306,7 @@ def _tidy_closed(gh: GitHub, options: SweepOptions, report: SweepReport) -> None
         report.errors.append(f"checking closed pull requests for doubled comments: {exc}")
 
 
-def _auto_reject(gh: GitHub, pull: Pull, options: SweepOptions, report: SweepReport) -> None:
+def _auto_reject(gh: GitHubPort, pull: Pull, options: SweepOptions, report: SweepReport) -> None:
     """Verify against the pull request itself (labels are only a hint), then close it."""
     info = gh.pull(pull.number)
     decision = decide_pull(gh, info, gh.reviews(pull.number))
@@ -305,7 +324,7 @@ def _auto_reject(gh: GitHub, pull: Pull, options: SweepOptions, report: SweepRep
 
 
 def _stale(
-    gh: GitHub, pull: Pull, policy: Policy, options: SweepOptions, report: SweepReport
+    gh: GitHubPort, pull: Pull, policy: Policy, options: SweepOptions, report: SweepReport
 ) -> None:
     info = gh.pull(pull.number)
     decision = decide_pull(gh, info, gh.reviews(pull.number))
@@ -344,7 +363,7 @@ def _mentions(decision: Decision) -> str:
 
 
 def _close(
-    gh: GitHub,
+    gh: GitHubPort,
     info: Pull,
     decision: Decision,
     category: str,
@@ -378,7 +397,7 @@ def _close(
 
 
 def _record_closed(
-    gh: GitHub,
+    gh: GitHubPort,
     info: Pull,
     decision: Decision,
     category: str,
@@ -392,7 +411,7 @@ def _record_closed(
         report.budget.spend(what, write)
 
 
-def _finish(gh: GitHub, report: SweepReport, out: TextIO) -> SweepReport:
+def _finish(gh: GitHubPort, report: SweepReport, out: TextIO) -> SweepReport:
     text = report.summary()
     out.write(text)
     gh.settings.append_summary(text)

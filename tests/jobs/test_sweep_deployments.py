@@ -59,6 +59,8 @@ def test_scheduled_request_launches_when_due_not_before(launch_world: World) -> 
     assert again.budget.done == [] and again.reconciled == []
     written = world.sb.request_counts()
     assert [k for k in written if k.startswith(WRITES) and not k.startswith("POST /app/")] == []
+    # both of launcher's tasks it reads (launches, closed pull requests) from one listing
+    assert written["GET /repos/{owner}/{repo}/deployments"] == 1
     assert len(instances(key="dev/web")) == 1
 
 

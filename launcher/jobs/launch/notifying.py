@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from launcher.adapters.github import GitHub
 from launcher.core.lifecycle import Desired, Record
 from launcher.core.matching import Placement
 from launcher.core.times import utc_iso
 from launcher.jobs.comments import comment_once
 from launcher.jobs.launch.common import COMMENT_MARKER, Approval
+from launcher.jobs.ports import GitHubPort
 
 
 class Notifier:
     """Comments on the pull requests that asked, linking the run's log."""
 
-    def __init__(self, gh: GitHub, log_url: str | None) -> None:
+    def __init__(self, gh: GitHubPort, log_url: str | None) -> None:
         self.gh, self.log_url = gh, log_url
 
     def comment(self, approval: Approval, d: Desired, outcome: str, text: str) -> None:

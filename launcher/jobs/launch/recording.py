@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from launcher.adapters.github import GitHub
 from launcher.core.lifecycle import Desired, LastError, Record
 from launcher.core.matching import Placement
 from launcher.core.record import (
@@ -22,6 +21,7 @@ from launcher.core.record import (
 from launcher.core.text import clip
 from launcher.core.times import utc_iso
 from launcher.jobs.launch.common import TASK, Approval
+from launcher.jobs.ports import GitHubPort
 
 
 class Recorder:
@@ -29,7 +29,7 @@ class Recorder:
 
     def __init__(
         self,
-        gh: GitHub,
+        gh: GitHubPort,
         console_url: Callable[[str, str], str | None],
         log_url: str | None,
     ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from launcher.adapters.github import GitHub, GitHubError
+from launcher.adapters.github import GitHubError
 from launcher.core.compute import Compute, ComputeError
 from launcher.core.quota import count_usage
 from launcher.core.text import clip
@@ -16,10 +16,11 @@ from launcher.jobs.launch.placement import Ledger, Placer
 from launcher.jobs.launch.plan import plan_run
 from launcher.jobs.launch.recording import Recorder
 from launcher.jobs.launch.views import read_views
+from launcher.jobs.ports import GitHubPort
 
 
 def run_launch(
-    gh: GitHub, ec2: Compute, options: LaunchOptions, out: TextIO = sys.stdout
+    gh: GitHubPort, ec2: Compute, options: LaunchOptions, out: TextIO = sys.stdout
 ) -> LaunchReport:
     """One reconcile. The sweep calls this with its `now` to launch due SCHEDULED requests
     and terminate expired ones (both are part of the plan)."""
@@ -39,7 +40,7 @@ def run_launch(
     return report
 
 
-def reconcile(gh: GitHub, ec2: Compute, options: LaunchOptions, report: LaunchReport) -> None:
+def reconcile(gh: GitHubPort, ec2: Compute, options: LaunchOptions, report: LaunchReport) -> None:
     """Read, plan, apply; what happened goes into `report`."""
     views, lookups = read_views(gh, ec2, options.now)
     report.records = list(views.records)

@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from launcher.adapters.github import GitHub
-from launcher.adapters.github_queue import reached
 from launcher.core.approvals import Review
 from launcher.core.compute import Compute
 from launcher.core.deployments import Deployment
@@ -22,6 +20,7 @@ from launcher.core.pulls import Pull
 from launcher.core.record import Inferred, Kind, infer
 from launcher.jobs.launch.common import TASK, Refused, Transient
 from launcher.jobs.launch.plan import Views
+from launcher.jobs.ports import GitHubPort
 
 
 class Lookups:
@@ -30,7 +29,7 @@ class Lookups:
     and a request as it loads under the policy. Memos only: nothing here changes what was
     read."""
 
-    def __init__(self, gh: GitHub, branch: str, head: str, policy: Policy) -> None:
+    def __init__(self, gh: GitHubPort, branch: str, head: str, policy: Policy) -> None:
         self.gh, self.branch, self.head, self.policy = gh, branch, head, policy
         self._provenance: dict[str, tuple[str, Pull | None]] = {}
         self._decisions: dict[int, tuple[Decision, list[Review]]] = {}
@@ -48,7 +47,7 @@ class Lookups:
             pr = landed_through(
                 self.gh.commit_pulls(commit),
                 self.branch,
-                lambda sha: reached(self.gh, sha, self.head),
+                lambda sha: self.gh.reached(sha, self.head),
             )
             self._provenance[path] = (pr.merge_commit_sha if pr else commit) or commit, pr
         return self._provenance[path]
@@ -82,7 +81,7 @@ class Lookups:
         return self._requests[d.key]
 
 
-def read_views(gh: GitHub, ec2: Compute, now: datetime) -> tuple[Views, Lookups]:
+def read_views(gh: GitHubPort, ec2: Compute, now: datetime) -> tuple[Views, Lookups]:
     """The default branch's tree and policy, launcher's deployments and the fleet."""
     branch, head = gh.default_head()
     files = gh.tree(head)
@@ -113,7 +112,10 @@ def desired_of(files: dict[str, str], listed: list[Deployment], lookups: Lookups
             continue
         known = by_blob.get((key, blob))
         version = known.version if known else None
-        if known is not None and version is not None:
+        # A failure is not taken from its blob alone: the same content may have come back
+        # through another, approved pull request since (a revert, or a re-add before any
+        # run saw the removal), which only its provenance tells.
+        if known is not None and version is not None and known.kind != "failure":
             desired.append(
                 Desired(
                     key=key,

@@ -1,0 +1,1 @@
+"""Test doubles of launcher's adapters that the tests and benchmarks share."""

@@ -1,0 +1,95 @@
+"""`launcher launch` on the in-memory fakes (GitHub and Compute): cases the reconcile model
+found, each kept as a plain test. A launch whose record could not be written leaves instances
+no record names; the request is then removed and added back between two runs."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+from launcher.core.lifecycle import RequestState
+from launcher.jobs.launch import LaunchOptions, LaunchReport, run_launch
+from launcher.testing.github import FakeGitHub
+from tests.fakes import FakeCompute
+from tests.jobs.conftest import APP_BOT
+from tests.jobs.test_launch import AMI, NOW, POOLS, request
+
+WEB = "deployments/dev/web.yaml"
+
+
+class Repo:
+    def __init__(self) -> None:
+        self.now: datetime = NOW
+        self.gh = FakeGitHub(now=lambda: self.now, bot=APP_BOT)
+        self.gh.push("main", {"pools.yaml": POOLS}, "pat")
+        self.ec2 = FakeCompute(now=lambda: self.now, images={AMI: "x86_64"})
+
+    def launch(self, *, failing: frozenset[str] = frozenset()) -> LaunchReport:
+        self.gh.failing = set(failing)
+        try:
+            return run_launch(self.gh, self.ec2, LaunchOptions(now=self.now), io.StringIO())
+        finally:
+            self.gh.failing = set()
+
+    def state(self, key: str = "dev/web") -> RequestState:
+        report = self.launch()
+        assert report.planned == [] and report.errors == [], (report.planned, report.errors)
+        return [r for r in report.records if r.key == key][-1].state
+
+    def instances(self) -> list[tuple[str, str]]:
+        return sorted((i.commit, i.instance_id) for i in self.ec2.running("dev/web"))
+
+
+def test_a_failed_request_readded_identically_with_approval_launches() -> None:
+    """bob's request FAILED (merged without approval); alice's edit launched but was never
+    recorded; the request was removed, then bob's same content came back approved."""
+    repo = Repo()
+    repo.gh.merged("bob", {WEB: request(count=2)})
+    repo.launch()
+    assert repo.state() is RequestState.FAILED
+    repo.gh.merged("alice", {WEB: request(count=1)})
+    report = repo.launch(failing=frozenset({"create_deployment"}))  # launched, unrecorded
+    assert report.errors and len(repo.instances()) == 1
+    repo.gh.merged("alice", {WEB: None})
+    repo.launch()
+    assert repo.instances() == []
+    repo.gh.merged("bob", {WEB: request(count=2)}, approver="dave")
+    repo.launch()
+    assert repo.state() is RequestState.RUNNING
+    assert len(repo.instances()) == 2
+
+
+def test_an_unrecorded_launch_is_ended_when_the_next_version_fails() -> None:
+    """alice's request runs (2 instances); her edit to 1 launched but was never recorded; the
+    request was removed and bob added the same 1-instance content without approval, all before
+    the next run. The failed replacement leaves alice's 2 running; the unrecorded one ends."""
+    repo = Repo()
+    repo.gh.merged("alice", {WEB: request(count=2)})
+    repo.launch()
+    running = repo.instances()
+    assert len(running) == 2
+    repo.gh.merged("alice", {WEB: request(count=1)})
+    repo.launch(failing=frozenset({"create_deployment"}))
+    assert len(repo.instances()) == 3
+    repo.gh.merged("alice", {WEB: None})
+    repo.gh.merged("bob", {WEB: request(count=1)})
+    repo.launch()  # FAILED: not approved
+    repo.launch()  # the instances of no record end
+    assert repo.state() is RequestState.FAILED
+    assert repo.instances() == running
+
+
+def test_a_failed_content_brought_back_through_an_approved_pull_request_launches() -> None:
+    """bob's 1-instance request FAILED (merged without approval); dave approved his change
+    to 2, but before any run alice (who may launch alone) set it back to bob's exact content:
+    the file's last change is now alice's, so it launches, though its blob was recorded as
+    failed."""
+    repo = Repo()
+    repo.gh.merged("bob", {WEB: request(count=1)})
+    repo.launch()
+    assert repo.state() is RequestState.FAILED
+    repo.gh.merged("bob", {WEB: request(count=2)}, approver="dave")
+    repo.gh.merged("alice", {WEB: request(count=1)})
+    repo.launch()
+    assert repo.state() is RequestState.RUNNING
+    assert len(repo.instances()) == 1
