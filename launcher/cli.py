@@ -26,6 +26,7 @@ COMMANDS = (
     "codeowners",
     "doctor",
     "sandbox",
+    "serve",
 )
 
 
