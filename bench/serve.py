@@ -112,7 +112,10 @@ def bench_serve(prs: int, workers: int, tmp: Path) -> dict[str, Any]:
                 1 for r in log if r.method != "DELIVERY" and r.user in ("launcher[bot]", None)
             )
             latencies = clock.latencies()
+            # time the stand-in spent answering (its handlers hold one lock): the bottleneck?
+            busy = sum(r.duration_ms for r in log if r.method != "DELIVERY") / 1000
             return {
+                "busy": busy,
                 "prs": prs,
                 "verdicts": len(latencies),
                 "median": statistics.median(latencies),
@@ -174,8 +177,8 @@ def main() -> None:
             f"verdicts; review to verdict median {s['median']:.2f} s, p99 {s['p99']:.2f} s, "
             f"max {s['max']:.2f} s; all settled in {s['wall']:.1f} s; "
             f"{s['requests_per_verdict']:.1f} GitHub requests per verdict; "
-            f"{s['deliveries']} deliveries; peak RSS per replica "
-            + ", ".join(f"{m:.0f} MiB" for m in s["rss_mib"])
+            f"{s['deliveries']} deliveries; the stand-in answering for {s['busy']:.1f} s; "
+            "peak RSS per replica " + ", ".join(f"{m:.0f} MiB" for m in s["rss_mib"])
         )
         if args.actions_sample:
             a = bench_actions(args.actions_sample, Path(tmp) / "actions")

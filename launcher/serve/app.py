@@ -72,7 +72,7 @@ class Service:
             metrics.EVENTS.labels(event, "duplicate").inc()
             log("duplicate delivery: already queued here", delivery=delivery, event=event)
             return JSONResponse({"queued": 0, "duplicate": True}, 202)
-        routed = route(event, payload)
+        routed = route(event, payload, self.app_client.bot_login)
         if routed.work:
             waiting, _ = self.queue.depth()
             if waiting + len(routed.work) > self.queue.limit:

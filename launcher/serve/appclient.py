@@ -70,6 +70,12 @@ class AppClient:
             self._tokens[installation] = (out["token"], expires, bot)
         return out["token"], bot
 
+    @property
+    def bot_login(self) -> str:
+        """The app's bot login once a token was minted ("" before)."""
+        with self._lock:
+            return next((bot for _, _, bot in self._tokens.values() if bot), "")
+
     def forget(self, installation: int) -> None:
         """Drop a token GitHub refused (revoked, or the installation changed)."""
         with self._lock:

@@ -51,8 +51,23 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def route(event: str, payload: dict[str, Any]) -> Route:
+def route(event: str, payload: dict[str, Any], own_bot: str = "") -> Route:
+    """`own_bot`: launcher's bot login; the labels and review requests it wrote itself
+    come back as events, which need no decision (GitHub sets `sender`, nobody else can)."""
     inst = _int((payload.get("installation") or {}).get("id"))
+    sender = (payload.get("sender") or {}).get("login")
+    if (
+        own_bot
+        and event == "pull_request"
+        and sender == own_bot
+        and payload.get("action")
+        in (
+            "labeled",
+            "unlabeled",
+            "review_request_removed",
+        )
+    ):
+        return Route((), f"{event} {payload.get('action')} by launcher itself: nothing to decide")
     repo_json = payload.get("repository")
     repo = repo_json.get("full_name") if isinstance(repo_json, dict) else None
     action = payload.get("action")
