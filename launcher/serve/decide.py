@@ -11,6 +11,7 @@ converge on the verdict of the pull request's latest state.
 
 from __future__ import annotations
 
+import importlib
 import io
 import time
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ class Result:
 
 
 def decide(app: AppClient, work: Work, deliveries: list[str]) -> Result:
+    if work.group_ref:
+        return _merge_group(app, work, deliveries[-1] if deliveries else None)
     if work.number == 0:
         return Result(None, True, _expand(app, work))
     delivery = deliveries[-1] if deliveries else None
@@ -64,6 +67,24 @@ def decide(app: AppClient, work: Work, deliveries: list[str]) -> Result:
         if attempt == 0:
             metrics.VERDICTS.labels(outcome.state.value).inc()
     return Result(outcome, False)
+
+
+def _merge_group(app: AppClient, work: Work, delivery: str | None) -> Result:
+    """A merge queue's group, judged by the gate's merge-group entry when this launcher has
+    one (`launcher.jobs.merge_group`, the merge-queue work); otherwise acknowledged and logged:
+    the group then waits for the Actions gate, as without the service."""
+    try:
+        judge = importlib.import_module("launcher.jobs.merge_group")
+    except ImportError:
+        log("merge_group: this launcher has no merge-group gate; left to Actions",
+            delivery=delivery, repo=work.repo, sha=work.sha)  # fmt: skip
+        return Result(None, True)
+    gh = app.gate_adapter(work.installation, work.repo)
+    judged = judge.run_merge_group(gh, judge.Group(work.sha, work.group_ref), out=io.StringIO())
+    log("merge group judged", delivery=delivery, repo=work.repo, sha=work.sha,
+        state=judged.state.value, description=judged.description)  # fmt: skip
+    metrics.VERDICTS.labels(judged.state.value).inc()
+    return Result(None, True)
 
 
 def _expand(app: AppClient, work: Work) -> tuple[Work, ...]:

@@ -29,16 +29,18 @@ PULL_ACTIONS = {
 @dataclass(frozen=True, order=True)
 class Work:
     """One unit of work: decide pull request `number` of `repo` (number 0: every open pull
-    request of `repo`; `sha` set: those whose head is `sha`)."""
+    request of `repo`; `sha` set: those whose head is `sha`; `group_ref` set too: the merge
+    queue's group whose head commit is `sha`)."""
 
     installation: int
     repo: str
     number: int = 0
     sha: str = ""
+    group_ref: str = ""
 
     @property
     def key(self) -> tuple[int, str, int, str]:
-        return (self.installation, self.repo.lower(), self.number, self.sha)
+        return (self.installation, self.repo.lower(), self.number, self.sha + self.group_ref)
 
 
 @dataclass(frozen=True)
@@ -122,5 +124,9 @@ def route(event: str, payload: dict[str, Any], own_bot: str = "") -> Route:
             return Route((Work(inst, repo),), "push to the default branch: re-decide open PRs")
         return Route((), "push to another branch: the pull_request event covers it")
     if event == "merge_group":
-        return Route((), f"merge_group {action}: acknowledged (merge groups are judged in Actions)")
+        group = payload.get("merge_group") or {}
+        sha, ref = group.get("head_sha"), group.get("head_ref")
+        if action == "checks_requested" and isinstance(sha, str) and isinstance(ref, str):
+            return Route((Work(inst, repo, 0, sha, ref),), "merge_group checks_requested")
+        return Route((), f"merge_group {action}: nothing to judge")
     return Route((), f"{event}: not an event launcher serve acts on")

@@ -272,3 +272,29 @@ def test_configuration_only_from_the_environment(world: World, tmp_path: Path) -
     assert done.returncode == 2
     assert "LAUNCHER_APP_PRIVATE_KEY_FILE" in done.stderr
     assert "LAUNCHER_WEBHOOK_SECRET" in done.stderr
+
+
+def test_a_merge_group_is_acknowledged_and_handed_to_the_merge_group_gate(
+    served: Served,
+) -> None:
+    """merge_group goes to the gate's merge-group entry when this launcher has it
+    (launcher.jobs.merge_group); without it, it is acknowledged and logged, left to Actions."""
+    import importlib.util
+
+    from tests.jobs.conftest import verdict_of
+
+    w = served.world
+    number = w.open_pr("alice", {WEB: request()})
+    served.settle()
+    w.sb.enable_merge_queue(w.repo_name, ["launcher/approval"])
+    head = w.sb.enqueue_pull(w.repo_name, number, "alice")
+    served.settle()
+    group = next(d for d in w.sb.webhooks.deliveries if d.event == "merge_group")
+    assert group.status_code == 202
+    if importlib.util.find_spec("launcher.jobs.merge_group") is None:
+        logged = [e for e in served.replicas[0].log() if e.get("delivery") == group.guid]
+        assert any(e["msg"].startswith("merge_group: this launcher has no") for e in logged)
+        assert verdict_of(w.repo("alice"), head) is None
+    else:
+        verdict = verdict_of(w.repo("alice"), head)
+        assert verdict is not None and verdict[0] == "success"

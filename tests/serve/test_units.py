@@ -46,7 +46,11 @@ def test_events_route_to_the_pull_requests_they_are_hints_about() -> None:
     assert route("check_suite", payload(action="rerequested", check_suite=suite)).work == (
         Work(7, "acme/infra", 0, "b" * 40),
     )
-    assert route("merge_group", payload(action="checks_requested")).work == ()
+    group = {"head_sha": "c" * 40, "head_ref": "refs/heads/gh-readonly-queue/main/pr-4-x"}
+    assert route("merge_group", payload(action="checks_requested", merge_group=group)).work == (
+        Work(7, "acme/infra", 0, "c" * 40, group["head_ref"]),
+    )
+    assert route("merge_group", payload(action="destroyed", merge_group=group)).work == ()
     added = {"action": "added", "installation": {"id": 7},
              "repositories_added": [{"full_name": "acme/web"}]}  # fmt: skip
     assert route("installation_repositories", added).work == (Work(7, "acme/web"),)
