@@ -50,8 +50,8 @@ class Service:
     async def webhook(self, request: Request) -> Response:
         event = request.headers.get("x-github-event", "")
         delivery = request.headers.get("x-github-delivery", "")
-        body = await request.body()
-        if len(body) > MAX_BODY:
+        body = await self._body(request)
+        if body is None:
             metrics.EVENTS.labels(event or "?", "refused").inc()
             return JSONResponse({"message": "payload too large"}, 413)
         if not signature.valid(
@@ -84,6 +84,19 @@ class Service:
         log(routed.note, delivery=delivery, event=event, units=len(routed.work))
         task = BackgroundTask(self._enqueue, routed.work, delivery)
         return JSONResponse({"queued": len(routed.work)}, 202, background=task)
+
+    async def _body(self, request: Request) -> bytes | None:
+        """The body, read up to GitHub's 25 MB cap (None beyond: not read into memory)."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            return None
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _enqueue(self, work: tuple[Work, ...], delivery: str) -> None:
         """Runs after the response is sent (Starlette's background task)."""

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from launcher.adapters.github import GitHubError
+from launcher.core.gate import State
 from launcher.jobs.gate import Outcome, run_gate
 from launcher.serve import metrics
 from launcher.serve.appclient import AppClient
@@ -66,6 +67,12 @@ def decide(app: AppClient, work: Work, deliveries: list[str]) -> Result:
             return Result(outcome, True)
         if attempt == 0:
             metrics.VERDICTS.labels(outcome.state.value).inc()
+        if outcome.state is State.ERROR:
+            # Fail closed and stop: an error is never reused, so confirming would decide again
+            # at once; the next event, a re-run or the recheck decides again. The token may be
+            # what failed (revoked, permissions changed): mint a new one next time.
+            app.forget(work.installation)
+            return Result(outcome, True)
     return Result(outcome, False)
 
 

@@ -298,3 +298,20 @@ def test_a_merge_group_is_acknowledged_and_handed_to_the_merge_group_gate(
     else:
         verdict = verdict_of(w.repo("alice"), head)
         assert verdict is not None and verdict[0] == "success"
+
+
+def test_a_github_failure_gives_an_error_verdict_and_the_next_event_decides_again(
+    served: Served,
+) -> None:
+    """Fail closed, as the job does, without retrying in a loop (the service settles); the
+    next event decides again."""
+    w = served.world
+    w.sb.inject_fault("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files", times=50)
+    number = w.open_pr("bob", {WEB: request()})
+    served.settle()
+    verdict = w.status(number)
+    assert verdict is not None and verdict[0] == "error"
+    w.sb.clear_faults()
+    w.review("dave", number)
+    served.settle()
+    assert w.status(number) == ("success", "1 request may launch")
