@@ -17,17 +17,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /opt/launcher
-# Exact versions of everything installed (wheels only; no build hook runs), then launcher
-# itself without resolving anything further.
+# Exact versions of everything installed, with their hashes (wheels only: no build hook runs).
 COPY requirements-serve.txt ./
-RUN python -m pip install --only-binary=:all: --require-hashes -r requirements-serve.txt
-COPY pyproject.toml README.md ./
-COPY launcher ./launcher
-RUN python -m pip install --no-deps --no-build-isolation . \
+RUN python -m pip install --only-binary=:all: --require-hashes -r requirements-serve.txt \
     && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin launcher
+# launcher itself is its package directory, run in place (nothing to build).
+COPY launcher ./launcher
+ENV PYTHONPATH=/opt/launcher
 
 USER 10001:10001
 EXPOSE 8080
 ENV LAUNCHER_SERVE_HOST=0.0.0.0 LAUNCHER_SERVE_PORT=8080
 HEALTHCHECK --interval=30s --timeout=5s CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status != 200)"]
-ENTRYPOINT ["launcher", "serve"]
+ENTRYPOINT ["python", "-m", "launcher", "serve"]

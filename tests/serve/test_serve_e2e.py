@@ -315,3 +315,38 @@ def test_a_github_failure_gives_an_error_verdict_and_the_next_event_decides_agai
     w.review("dave", number)
     served.settle()
     assert w.status(number) == ("success", "1 request may launch")
+
+
+def test_the_same_verdicts_as_the_real_workflows_on_the_local_actions_runner(
+    served: Served, tmp_path: Path
+) -> None:
+    """One scenario of the matrix through gate.yml and review.yml's workflow_run hand-over on
+    the local Actions runner (the matrix above runs the gate job in-process on each event)."""
+    from tests.jobs.conftest import app_runner
+
+    steps = MATRIX["request changes, then approved"]
+    w, number = served.world, 0
+    served_seen: Seen = []
+    for step in steps:
+        number = step(w, number)
+        served.settle()
+        served_seen.append((w.status(number), sorted(w.labels(number))))
+
+    actions_seen: Seen = []
+    (tmp_path / "runner").mkdir()
+    with GitHubSandbox(record_responses=False) as sb:
+        a = seed_world(sb, tmp_path / "runner")
+        runner = app_runner(a)
+        workflows = Path(__file__).parents[2] / ".github" / "workflows"
+        files = {f".github/workflows/{p.name}": p.read_bytes() for p in workflows.glob("*.yml")}
+        sb.push_files(a.repo_name, "main", files, "launcher's workflows", "pat")
+        seen, number = sb.last_event_id(), 0
+        for step in steps:
+            number = step(a, number)
+            while events := sb.events(since=seen):  # what GitHub Actions would run
+                for event in events:
+                    seen = max(seen, event.id)
+                    if (event.payload.get("sender") or {}).get("login") != "github-actions[bot]":
+                        runner.run_webhook(event.event, event.payload)
+            actions_seen.append((a.status(number), sorted(a.labels(number))))
+    assert served_seen == actions_seen
