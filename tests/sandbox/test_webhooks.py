@@ -25,6 +25,8 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.answers: list[int] = []
+        self.before: Any = None  # called before answering
+        self.after: Any = None  # called after answering
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,10 +34,15 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append((dict(self.headers), body))
                 status = receiver.answers.pop(0) if receiver.answers else 202
+                if receiver.before:
+                    receiver.before()
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+                self.wfile.flush()
+                if receiver.after:
+                    receiver.after()
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
@@ -153,3 +160,30 @@ def test_the_webhook_config_is_read_and_set_with_the_apps_jwt(world: World) -> N
     assert status == 200 and config["url"] == "https://x.example/hook"
     status, _, config = call(sb, "GET", "/app/hook/config", jwt)
     assert config["secret"] == "********" and config["content_type"] == "json"
+
+
+@pytest.mark.parametrize("calls", ["after answering", "before answering"])
+def test_the_request_log_orders_an_acknowledgement_and_the_calls_it_causes(
+    world: World, receiver: Receiver, calls: str
+) -> None:
+    """The order tests rely on: a receiver that calls the API only once it has answered is
+    logged answering first; one that calls before answering is logged calling first."""
+    sb = world.sb
+    app = sb.create_app("gate", "acme", events=["push"])
+    sb.install_app(app, "acme")
+    sb.set_app_webhook(app, receiver.url, SECRET)
+    token = world.tokens["bob"]
+    called = threading.Event()
+
+    def api_call() -> None:
+        assert call(sb, "GET", "/repos/acme/infra", token)[0] == 200
+        called.set()
+
+    if calls == "after answering":
+        receiver.after = api_call
+    else:
+        receiver.before = api_call
+    sb.push_files("acme/infra", "main", {"a.txt": "a"}, "a", "alice")
+    assert sb.webhooks.wait(30) and called.wait(30)
+    order = [r.method for r in sb.requests() if r.method == "DELIVERY" or r.user == "bob"]
+    assert order == (["DELIVERY", "GET"] if calls == "after answering" else ["GET", "DELIVERY"])

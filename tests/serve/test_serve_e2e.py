@@ -242,6 +242,7 @@ def test_open_pull_requests_without_a_verdict_are_rechecked(world: World) -> Non
 
             time.sleep(0.1)
         assert world.status(number) == ("success", "1 request may launch")
+        Served(world, [replica]).settle()  # the decision ends after its comment and label
         metrics = replica.metrics()
         assert 'launcher_verdicts_total{state="success"} 1.0' in metrics
         assert "launcher_delivery_to_verdict_seconds_count" in metrics

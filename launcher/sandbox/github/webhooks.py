@@ -19,8 +19,13 @@ timeout. Deliveries go out from a small pool of threads, so they arrive concurre
 necessarily in order, as GitHub's do.
 
 Each answer also goes into the request log (method ``DELIVERY``, path the guid, template
-``webhook``, operation ``<event>.<action>``), when its status line is read: tests read from
-that log that a service acknowledged a delivery before making any GitHub request for it.
+``webhook``, operation ``<event>.<action>``) the moment it is acknowledged: tests read from
+that log that a service acknowledged a delivery before making any GitHub request for it. To
+make that order exact rather than a race between threads, an acknowledgement is recorded
+either by the delivering thread (peeking at the answer's first bytes before reading them) or,
+whichever comes first, when any API request arrives while the answer's bytes are already
+waiting on the delivery's socket: a service that answered before calling GitHub has its
+answer there (loopback TCP delivers in the order things were sent) before its call arrives.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ import hmac
 import http.client
 import json
 import queue
+import select
+import socket
 import threading
 import time
 import uuid
@@ -93,6 +100,9 @@ class Delivery:
     response_headers: dict[str, str] = field(default_factory=dict)
     response_body: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    sock: Any = None  # the connection's socket while the answer is awaited
+    acked: LoggedRequest | None = None  # its request-log entry, once acknowledged
+    started: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -138,7 +148,15 @@ class Webhooks:
         self._lock = threading.Lock()
         self._queue: queue.Queue[Delivery | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._in_flight: set[int] = set()  # ids of deliveries awaiting their answer
         gh.events.listeners.append(self._on_event)
+        match = gh.router.match
+
+        def arrival(method: str, path: str) -> Any:  # every request's first step in http.py
+            self._acknowledged_before_arrival()
+            return match(method, path)
+
+        gh.router.match = arrival  # type: ignore[method-assign]
 
     # -- configuration ----------------------------------------------------------------
     def configure(
@@ -263,39 +281,72 @@ class Webhooks:
             headers["X-Hub-Signature-256"] = signature(config.secret, body)
         d.request_headers = headers
         d.delivered_at = now()
-        started = time.perf_counter()
+        d.started = time.perf_counter()
         split = urlsplit(d.url)
         conn = http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port, TIMEOUT)
         try:
             conn.request("POST", split.path or "/", body, headers)
+            with self._lock:
+                d.sock = conn.sock
+                self._in_flight.add(d.id)
+            first = conn.sock.recv(16, socket.MSG_PEEK)  # blocks until the answer starts
+            self._ack(d, first)
             response = conn.getresponse()
             d.status_code = response.status
             d.status = "OK" if d.ok else f"Invalid HTTP Response: {response.status}"
-            self._log(d, started)  # acknowledged: recorded as soon as the status line is read
             d.response_headers = dict(response.getheaders())
             d.response_body = response.read(65536).decode("utf-8", "replace")
         except TimeoutError:
             d.status, d.status_code = "timed out", 0
-            self._log(d, started)
         except OSError:
             d.status, d.status_code = "failed to connect", 0
-            self._log(d, started)
         finally:
+            with self._lock:
+                d.sock = None
+                self._in_flight.discard(d.id)
             conn.close()
-            d.duration = time.perf_counter() - started
+            d.duration = time.perf_counter() - d.started
+            self._ack(d, b"")
+            assert d.acked is not None
+            d.acked.status = d.status_code  # the status line, now read in full
 
-    def _log(self, d: Delivery, started: float) -> None:
-        self.gh.request_log.add(
-            LoggedRequest(
+    def _acknowledged_before_arrival(self) -> None:
+        """Record the acknowledgement of every delivery whose answer is already waiting on its
+        socket, before the request that is arriving is handled (and logged)."""
+        with self._lock:
+            if not self._in_flight:
+                return
+            waiting = [
+                d
+                for d in (self.deliveries[i - 1] for i in self._in_flight)
+                if d.sock is not None and d.acked is None
+            ]
+        for d in waiting:
+            try:
+                ready, _, _ = select.select([d.sock], [], [], 0)
+                first = d.sock.recv(16, socket.MSG_PEEK) if ready else b""
+            except (OSError, ValueError):  # closed meanwhile: its own thread records it
+                continue
+            if first:
+                self._ack(d, first)
+
+    def _ack(self, d: Delivery, first: bytes) -> None:
+        """Log the acknowledgement once (status from the status line's first bytes)."""
+        with self._lock:
+            if d.acked is not None:
+                return
+            parts = first.split(b" ", 2)
+            status = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else d.status_code
+            d.acked = LoggedRequest(
                 "DELIVERY",
                 d.guid,
                 "webhook",
                 f"{d.event}.{d.action}" if d.action else d.event,
-                d.status_code,
+                status,
                 None,
-                (time.perf_counter() - started) * 1000,
+                (time.perf_counter() - d.started) * 1000,
             )
-        )
+            self.gh.request_log.add(d.acked)
 
     def redeliver(self, original: Delivery) -> Delivery:
         app = self.gh.apps.apps[original.app_id]
