@@ -312,20 +312,21 @@ class Webhooks:
 
     def _acknowledged_before_arrival(self) -> None:
         """Record the acknowledgement of every delivery whose answer is already waiting on its
-        socket, before the request that is arriving is handled (and logged)."""
+        socket, before the request that is arriving is handled (and logged). Never raises: it
+        runs ahead of every API request."""
         with self._lock:
             if not self._in_flight:
                 return
             waiting = [
-                d
+                (d, d.sock)
                 for d in (self.deliveries[i - 1] for i in self._in_flight)
                 if d.sock is not None and d.acked is None
             ]
-        for d in waiting:
+        for d, sock in waiting:
             try:
-                ready, _, _ = select.select([d.sock], [], [], 0)
-                first = d.sock.recv(16, socket.MSG_PEEK) if ready else b""
-            except (OSError, ValueError):  # closed meanwhile: its own thread records it
+                ready, _, _ = select.select([sock], [], [], 0)
+                first = sock.recv(16, socket.MSG_PEEK) if ready else b""
+            except (OSError, ValueError, TypeError):  # closed meanwhile: its thread records it
                 continue
             if first:
                 self._ack(d, first)
