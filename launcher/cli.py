@@ -27,6 +27,7 @@ COMMANDS = (
     "iam_policy",
     "doctor",
     "sandbox",
+    "serve",
 )
 
 

@@ -97,6 +97,9 @@ class Settings:
     app_id: str = ""
     app_private_key: str = ""
     trial_acknowledged: bool = False  # the repository variable LAUNCHER_TRIAL_ACKNOWLEDGED
+    # App mode with an installation token already minted (launcher serve reuses one per
+    # installation until it nears expiry, with bot_login set): no JWT, no minting.
+    installation_token: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, access: bool = True) -> Settings:
@@ -250,7 +253,9 @@ def _client(settings: Settings) -> Any:
 
     kwargs = _client_options(settings)
     token = settings.token
-    if settings.app_mode:
+    if settings.app_mode and settings.installation_token:
+        token = settings.installation_token
+    elif settings.app_mode:
         token, settings.bot_login = _installation_token(settings)
     return Github(
         base_url=settings.api_url,

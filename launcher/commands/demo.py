@@ -39,6 +39,12 @@ def add_parser(subparsers: Any) -> None:
         metavar="DIR",
         help="the workflows to run (default: this repository's .github/workflows)",
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="the gate answered by `launcher serve` (webhooks) instead of gate.yml; launch and "
+        "sweep still run in Actions",
+    )
     parser.set_defaults(func=run)
 
 
@@ -48,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from launcher.demo.table import render, states
 
     out = sys.stdout
-    stage = Stage(out, verbose=args.verbose)
+    stage = Stage(out, verbose=args.verbose, serve=args.serve)
     if args.workflows:
         stage.workflows = Path(args.workflows).resolve()
     try:
@@ -57,7 +63,14 @@ def run(args: argparse.Namespace) -> int:
         out.write(
             f"launcher demo: GitHub stand-in at {stage.sb.url}, EC2 (moto) at {stage.moto.url}\n"
             f"repository {REPO}: this repository's pools.yaml and .github/workflows; every event "
-            "runs the workflows it triggers\n\n"
+            "runs the workflows it triggers"
+            + (
+                f"; the gate is launcher serve at {stage.service.url}, answering the app's "
+                "signed webhooks (gate.yml and review.yml are not run)"
+                if args.serve
+                else ""
+            )
+            + "\n\n"
         )
         pulls = run_story(stage, out)
         out.write("\n" + render(stage, pulls) + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class Stage:
     branches: dict[int, str] = field(default_factory=dict)
     seen_event: int = 0
     tmp: Path | None = None
+    serve: bool = False  # the gate answered by launcher serve (demo --serve)
+    service: Any = None  # its process (launcher.demo.served.ServeProcess)
     _resources: ExitStack = field(default_factory=ExitStack)
 
     # --- life cycle -----------------------------------------------------------------------
@@ -97,13 +100,23 @@ class Stage:
             sb.create_environment(
                 REPO, environment, branches=["main"], secrets={"LAUNCHER_APP_PRIVATE_KEY": key}
             )
+        workflows = self.workflows
+        if self.serve:
+            from launcher.demo.served import ServeProcess, actions_workflows
+
+            workflows = actions_workflows(self.workflows, self.tmp / "actions-workflows")
+            self.service, secret = ServeProcess.start(sb.url, app, self.tmp)
+            self._resources.callback(self.service.stop)
+            sb.set_app_webhook(
+                app, self.service.url + "/webhook", secret, events=manifest["default_events"]
+            )
         self.seen_event = sb.last_event_id()
         workdir = self.tmp / "runner"
         workdir.mkdir()
         self.runner = ActionsRunner.for_sandbox(
             sb,
             REPO,
-            workflows_dir=self.workflows,
+            workflows_dir=workflows,
             vars={
                 "LAUNCHER_APP_ID": str(app.id),
                 "LAUNCHER_AWS_ROLE_ARN": AWS_ROLE,
@@ -144,6 +157,8 @@ class Stage:
         jobs: list[JobResult] = []
         while True:
             events = self.sb.events(since=self.seen_event)
+            if not events and self.serve and not self._service_settled():
+                continue
             if not events:
                 return jobs
             for event in events:
@@ -152,6 +167,23 @@ class Stage:
                 if sender == "github-actions[bot]":
                     continue  # GITHUB_TOKEN's writes trigger no workflow (the app's do)
                 jobs += self._ran(self.runner.run_webhook(event.event, event.payload))
+
+    def _service_settled(self) -> bool:
+        """With --serve: every delivery answered and the service idle (False: wait on)."""
+        assert self.sb is not None and self.service is not None
+        if not self.sb.webhooks.wait(60):
+            raise DemoError("the stand-in could not deliver the webhooks")
+        for _ in range(1200):
+            if self.service.process.poll() is not None:
+                raise DemoError(f"launcher serve exited:\n{self.service.log.read_text()}")
+            if self.service.idle():
+                break
+            time.sleep(0.05)
+        else:
+            raise DemoError("launcher serve did not finish its work in a minute")
+        return self.sb.events(since=self.seen_event) == [] and all(
+            d.done.is_set() for d in self.sb.webhooks.deliveries
+        )
 
     def dispatch(self, workflow: str, **inputs: Any) -> list[JobResult]:
         assert self.runner is not None

@@ -144,6 +144,12 @@ OPERATIONS: list[str] = [
     "apps/get-repo-installation",
     "apps/get-org-installation",
     "apps/list-repos-accessible-to-installation",
+    # The app's webhook: its configuration, deliveries and redelivery (launcher serve).
+    "apps/get-webhook-config-for-app",
+    "apps/update-webhook-config-for-app",
+    "apps/list-webhook-deliveries",
+    "apps/get-webhook-delivery",
+    "apps/redeliver-webhook-delivery",
     "repos/get-branch-protection",
     "repos/update-branch-protection",
     "repos/delete-branch-protection",

@@ -99,6 +99,13 @@ protected-branches-only environment admits every branch while no branch is prote
 (``checks_rerequest.py``) and a merge queue on the default branch (``merge_queue.py``:
 ``gh-readonly-queue`` groups, ``merge_group`` events, the branch's required checks).
 
+Webhook delivery (``webhooks.py``): an app given a webhook URL (``sb.set_app_webhook`` or
+``PATCH /app/hook/config``) gets each event it subscribes to, on repositories it is installed
+on, POSTed there signed like GitHub (``X-Hub-Signature-256``, ``X-GitHub-Event``/``-Delivery``/
+``-Hook-ID``/``-Hook-Installation-Target-ID``/``-Type``; the recorded payload plus its
+``installation``); each attempt is recorded (``GET /app/hook/deliveries[/{id}]``) and
+redelivered on ``POST /app/hook/deliveries/{id}/attempts``; answers go in the request log.
+
 Time (``launcher.sandbox.clock``): every record is stamped from the sandbox clock, which the
 in-process moto server and the runner's jobs (libfaketime) share; tests and the demo move it
 (``clock.CLOCK.set``/``advance``, or ``POST /_sandbox/clock``), never a workflow input.
@@ -113,8 +120,8 @@ ACTIONS_ID_TOKEN_REQUEST_URL) and ``GET /_sandbox/actions/oidc/jwks``.
 
 Not modelled: forks, review comments on lines, organization rulesets, rule types
 beyond those above (stored only: deployments, signatures, file/commit patterns), review threads
-(conversation resolution), fine-grained and OAuth token scopes, webhook delivery over HTTP
-(payloads are recorded instead), GraphQL, pushes made with ``git push`` straight
+(conversation resolution), fine-grained and OAuth token scopes, GraphQL, pushes made with
+``git push`` straight
 into the bare repository (no events and no rules; use ``push_files`` or the REST
 API), rebase merges.
 """

@@ -127,6 +127,11 @@ JWT_OPERATIONS = {
     "apps/get-repo-installation",
     "apps/get-org-installation",
     "apps/get-by-slug",
+    "apps/get-webhook-config-for-app",
+    "apps/update-webhook-config-for-app",
+    "apps/list-webhook-deliveries",
+    "apps/get-webhook-delivery",
+    "apps/redeliver-webhook-delivery",
 }
 
 

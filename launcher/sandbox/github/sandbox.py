@@ -26,6 +26,7 @@ from launcher.sandbox.github import (
     environments,
     merge_queue,
     oidc,
+    webhooks,
 )
 from launcher.sandbox.github.apps import App, Installation
 from launcher.sandbox.github.environments import Environment
@@ -76,6 +77,8 @@ class GitHubSandbox:
         oidc.register_sandbox(self.gh.router)
         merge_queue.register_sandbox(self.gh.router)
         api_clock.register_sandbox(self.gh.router)
+        self.webhooks = webhooks.Webhooks(self.gh)  # deliveries to apps' webhook URLs
+        webhooks.register(self.gh.router, self.webhooks)
         self._host, self._port = host, port
         self._server: HttpServer | None = None
 
@@ -91,6 +94,7 @@ class GitHubSandbox:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        self.webhooks.stop()
         self.gh.close()
         if self._own_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
@@ -231,6 +235,22 @@ class GitHubSandbox:
                 ttl,
             )
             return token.value
+
+    def set_app_webhook(
+        self,
+        app: App | str,
+        url: str,
+        secret: str = "",
+        events: Iterable[str] | None = None,
+        active: bool = True,
+    ) -> None:
+        """Point ``app``'s webhook at ``url`` (signed with ``secret``): from now on each event
+        it subscribes to (``events``, else the app's) on a repository it is installed on is
+        POSTed there as GitHub does (``webhooks.py``)."""
+        a = app if isinstance(app, App) else self.gh.apps.get(app)
+        self.webhooks.configure(
+            a, url, secret, list(events) if events is not None else None, active
+        )
 
     # -- rulesets and branch protection ------------------------------------------------
     def protect_branch(self, repo: str, branch: str, body: Mapping[str, Any]) -> None:

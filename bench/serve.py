@@ -1,0 +1,207 @@
+"""`launcher serve` under a burst: N pull requests receiving events at once, on 2 replicas.
+
+N open pull requests (each one request file by bob, who needs an approval) get an approving
+review each from several threads at once; the stand-in delivers each `pull_request_review`
+(and the events the decisions cause) signed, through a round-robin balancer, to two
+`launcher serve` processes started with environment variables only. Measured: from the review
+being recorded (its event emitted, before delivery) to launcher's check run on the head
+carrying `success`, median and 99th percentile; GitHub requests the replicas made per verdict
+(the stand-in's log: the app's JWT and installation-token requests); peak memory (VmHWM) of
+each replica. Beside it, the Actions mode on the local runner for a smaller sample: the same
+review run through review.yml and its workflow_run hand-over to gate.yml, one at a time (the
+local runner starts jobs at once: GitHub's runner queueing and start-up are not in it).
+
+    python bench/serve.py [--prs 200] [--actions-sample 5] [--workers 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from launcher.sandbox.github import GitHubSandbox  # noqa: E402
+from tests.jobs.conftest import World, app_runner, request  # noqa: E402
+from tests.serve.conftest import (  # noqa: E402
+    EVENTS,
+    SECRET,
+    Balancer,
+    Served,
+    seed_world,
+    start_replica,
+)
+
+
+class Clock:
+    """Times, from the stand-in's events: review recorded, success check on the head."""
+
+    def __init__(self, heads: dict[str, int]) -> None:
+        self.heads = heads  # head sha -> pull request number
+        self.reviewed: dict[int, float] = {}
+        self.verdict: dict[int, float] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, event: Any) -> None:
+        at = time.perf_counter()
+        p = event.payload
+        with self.lock:
+            if event.event == "pull_request_review" and event.action == "submitted":
+                self.reviewed.setdefault(p["pull_request"]["number"], at)
+            elif event.event == "check_run" and p["check_run"]["name"] == "launcher/approval":
+                number = self.heads.get(p["check_run"]["head_sha"])
+                if number is not None and p["check_run"].get("external_id") == "success":
+                    self.verdict.setdefault(number, at)
+
+    def latencies(self) -> list[float]:
+        return sorted(
+            self.verdict[n] - self.reviewed[n] for n in self.verdict if n in self.reviewed
+        )
+
+
+def percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
+
+
+def open_prs(w: World, n: int) -> dict[str, int]:
+    heads = {}
+    for i in range(n):
+        number = w.open_pr("bob", {f"deployments/dev/r{i}.yaml": request(f"r{i}")})
+        heads[w.sb.branch_sha("acme/infra", w.branches[number])] = number
+    return heads
+
+
+def rss_peak_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_serve(prs: int, workers: int, tmp: Path) -> dict[str, Any]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    with GitHubSandbox() as sb:
+        w = seed_world(sb, tmp)
+        heads = open_prs(w, prs)
+        alone = open_prs(w, 5)  # reviewed one at a time afterwards: the unloaded reference
+        replicas = [
+            start_replica(w, w.app, tmp, LAUNCHER_SERVE_WORKERS=str(workers)) for _ in range(2)
+        ]
+        balancer = Balancer(replicas)
+        served = Served(w, replicas, balancer)
+        try:
+            sb.set_app_webhook(w.app, balancer.url + "/webhook", SECRET, events=EVENTS)
+            clock = Clock(heads | alone)
+            sb.gh.events.listeners.append(clock)
+            sb.reset_requests()
+            started = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda n: w.review("dave", n), heads.values()))
+            served.settle(rounds=6000)
+            wall = time.perf_counter() - started
+            log = sb.requests()
+            deliveries = len(sb.webhooks.deliveries)
+            # the installation token's requests, and the app's JWT ones (logged without a user)
+            service_requests = sum(
+                1 for r in log if r.method != "DELIVERY" and r.user in ("launcher[bot]", None)
+            )
+            burst = set(heads.values())
+            latencies = sorted(
+                clock.verdict[n] - clock.reviewed[n] for n in clock.verdict if n in burst
+            )
+            for number in alone.values():
+                w.review("dave", number)
+                served.settle()
+            single = sorted(
+                clock.verdict[n] - clock.reviewed[n] for n in alone.values() if n in clock.verdict
+            )
+            # the stand-in's request durations summed (handlers take one lock, so this counts
+            # waiting for it too): how far the stand-in, not the service, sets the pace
+            busy = sum(r.duration_ms for r in log if r.method != "DELIVERY") / 1000
+            return {
+                "busy": busy,
+                "single": statistics.median(single),
+                "prs": prs,
+                "verdicts": len(latencies),
+                "median": statistics.median(latencies),
+                "p99": percentile(latencies, 0.99),
+                "max": latencies[-1],
+                "wall": wall,
+                "requests_per_verdict": service_requests / max(1, len(latencies)),
+                "deliveries": deliveries,
+                "rss_mib": [rss_peak_mib(r.process.pid) for r in replicas],
+            }
+        finally:
+            served.stop()
+
+
+def bench_actions(sample: int, tmp: Path) -> dict[str, Any]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    with GitHubSandbox() as sb:
+        w = seed_world(sb, tmp)
+        runner = app_runner(w)  # launcher's code and workflows on main, as adopted
+        files = {
+            f".github/workflows/{p.name}": p.read_bytes()
+            for p in sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+        }
+        sb.push_files("acme/infra", "main", files, "workflows", "pat")
+        heads = open_prs(w, sample)
+        clock = Clock(heads)
+        sb.gh.events.listeners.append(clock)
+        seen = sb.last_event_id()
+        for number in heads.values():
+            w.review("dave", number)
+            while True:  # run what each new event triggers, as GitHub Actions would
+                events = sb.events(since=seen)
+                if not events:
+                    break
+                for event in events:
+                    seen = max(seen, event.id)
+                    if (event.payload.get("sender") or {}).get("login") == "github-actions[bot]":
+                        continue
+                    runner.run_webhook(event.event, event.payload)
+        latencies = clock.latencies()
+        return {
+            "prs": sample,
+            "verdicts": len(latencies),
+            "median": statistics.median(latencies) if latencies else float("nan"),
+            "p99": percentile(latencies, 0.99) if latencies else float("nan"),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prs", type=int, default=200)
+    parser.add_argument("--actions-sample", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        s = bench_serve(args.prs, args.workers, Path(tmp) / "serve")
+        print(
+            f"launcher serve, 2 replicas x {args.workers} workers: {s['verdicts']}/{s['prs']} "
+            f"verdicts; review to verdict median {s['median']:.2f} s, p99 {s['p99']:.2f} s, "
+            f"max {s['max']:.2f} s; all settled in {s['wall']:.1f} s; "
+            f"{s['requests_per_verdict']:.1f} GitHub requests per verdict; "
+            f"{s['deliveries']} deliveries; one review at a time (5, nothing else queued): "
+            f"median {s['single']:.2f} s; stand-in request durations summed: {s['busy']:.0f} s; "
+            "peak RSS per replica " + ", ".join(f"{m:.0f} MiB" for m in s["rss_mib"])
+        )
+        if args.actions_sample:
+            a = bench_actions(args.actions_sample, Path(tmp) / "actions")
+            print(
+                f"Actions mode (local runner, review.yml -> workflow_run -> gate.yml, one at a "
+                f"time): {a['verdicts']}/{a['prs']} verdicts; review to verdict median "
+                f"{a['median']:.2f} s, p99 {a['p99']:.2f} s"
+            )
+
+
+if __name__ == "__main__":
+    main()

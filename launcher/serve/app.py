@@ -1,0 +1,252 @@
+"""The HTTP side of `launcher serve` (Starlette on uvicorn) and its background threads.
+
+The request path does only what must happen before GitHub's 10-second timeout, and nothing
+that talks to GitHub: check the signature, parse, work out which pull requests the event is a
+hint about, and answer 202. The units are queued by a background task that Starlette runs
+after the response is sent, so the acknowledgement always precedes any GitHub request the
+delivery causes. Worker threads take units off the queue and decide them with the gate job's
+code; two loops redeliver failed deliveries and recheck open pull requests without a verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from launcher.serve import metrics, signature
+from launcher.serve.appclient import AppClient
+from launcher.serve.config import ServeConfig
+from launcher.serve.decide import decide, stale_pulls
+from launcher.serve.logs import log
+from launcher.serve.routing import Work, route
+from launcher.serve.work import QueueFull, WorkQueue
+
+MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+SEEN_DELIVERIES = 10_000  # per-replica de-duplication: an optimisation only
+
+
+class Service:
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.app_client = AppClient(config)
+        self.queue = WorkQueue(config.queue_limit)
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- HTTP ---------------------------------------------------------------------------
+    async def webhook(self, request: Request) -> Response:
+        event = request.headers.get("x-github-event", "")
+        delivery = request.headers.get("x-github-delivery", "")
+        body = await self._body(request)
+        if body is None:
+            metrics.EVENTS.labels(event or "?", "refused").inc()
+            return JSONResponse({"message": "payload too large"}, 413)
+        if not signature.valid(
+            self.config.webhook_secret, body, request.headers.get("x-hub-signature-256")
+        ):
+            metrics.EVENTS.labels(event or "?", "refused").inc()
+            log("refused: missing or bad signature", "warning", delivery=delivery, event=event)
+            return JSONResponse({"message": "bad signature"}, 401)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            metrics.EVENTS.labels(event, "refused").inc()
+            return JSONResponse({"message": "not JSON"}, 400)
+        if not isinstance(payload, dict) or not event:
+            metrics.EVENTS.labels(event or "?", "refused").inc()
+            return JSONResponse({"message": "not a webhook"}, 400)
+        if self._duplicate(delivery):
+            metrics.EVENTS.labels(event, "duplicate").inc()
+            log("duplicate delivery: already queued here", delivery=delivery, event=event)
+            return JSONResponse({"queued": 0, "duplicate": True}, 202)
+        routed = route(event, payload, self.app_client.bot_login)
+        if routed.work:
+            waiting, _ = self.queue.depth()
+            if waiting + len(routed.work) > self.queue.limit:
+                self._forget(delivery)
+                metrics.EVENTS.labels(event, "full").inc()
+                log("queue full: refused", "warning", delivery=delivery, event=event)
+                return JSONResponse({"message": "queue full, redeliver later"}, 503)
+        metrics.EVENTS.labels(event, "accepted").inc()
+        log(routed.note, delivery=delivery, event=event, units=len(routed.work))
+        task = BackgroundTask(self._enqueue, routed.work, delivery)
+        return JSONResponse({"queued": len(routed.work)}, 202, background=task)
+
+    async def _body(self, request: Request) -> bytes | None:
+        """The body, read up to GitHub's 25 MB cap (None beyond: not read into memory)."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            return None
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _enqueue(self, work: tuple[Work, ...], delivery: str) -> None:
+        """Runs after the response is sent (Starlette's background task)."""
+        if not work:
+            return
+        try:
+            self.queue.put(work, delivery)
+        except QueueFull:  # filled since the check: the recheck loop will catch up
+            log("queue full after acknowledging", "warning", delivery=delivery)
+        self._gauge()
+
+    def _duplicate(self, delivery: str) -> bool:
+        if not delivery:
+            return False
+        with self._seen_lock:
+            if delivery in self._seen:
+                return True
+            self._seen[delivery] = None
+            while len(self._seen) > SEEN_DELIVERIES:
+                self._seen.popitem(last=False)
+            return False
+
+    def _forget(self, delivery: str) -> None:
+        with self._seen_lock:
+            self._seen.pop(delivery, None)
+
+    async def healthz(self, request: Request) -> Response:
+        waiting, busy = self.queue.depth()
+        alive = all(t.is_alive() for t in self._threads)
+        return JSONResponse(
+            {"status": "ok" if alive else "degraded", "waiting": waiting, "busy": busy},
+            200 if alive else 503,
+        )
+
+    async def metrics_page(self, request: Request) -> Response:
+        self._gauge()
+        return PlainTextResponse(
+            metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    def _gauge(self) -> None:
+        waiting, busy = self.queue.depth()
+        metrics.QUEUE_DEPTH.labels("waiting").set(waiting)
+        metrics.QUEUE_DEPTH.labels("busy").set(busy)
+
+    # -- background ---------------------------------------------------------------------
+    def start(self) -> None:
+        metrics.count_github_requests()
+        for n in range(self.config.workers):
+            self._spawn(self._worker, f"worker-{n}")
+        if self.config.redeliver_seconds > 0:
+            self._spawn(self._every(self.config.redeliver_seconds, self._redeliver), "redeliver")
+        if self.config.recheck_seconds > 0:
+            self._spawn(self._every(self.config.recheck_seconds, self._recheck), "recheck")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.close()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _worker(self) -> None:
+        while not self._stop.is_set():
+            taken = self.queue.take(timeout=1.0)
+            if taken is None:
+                continue
+            work, since, deliveries = taken
+            try:
+                result = decide(self.app_client, work, deliveries)
+                if result.more:
+                    try:
+                        self.queue.put(result.more, deliveries[-1] if deliveries else "")
+                    except QueueFull:
+                        log("queue full: the recheck will catch up", "warning", repo=work.repo)
+                if work.number and result.outcome is not None:
+                    metrics.LATENCY.observe(time.monotonic() - since)
+                if work.number and not result.stable:
+                    self.queue.put((work,), "retry")  # still racing: once more, later
+            except Exception as exc:  # noqa: BLE001 - a worker must survive any one unit
+                log("unit failed", "error", repo=work.repo, pr=work.number,
+                    error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            finally:
+                self.queue.done(work)
+                self._gauge()
+
+    def _every(self, seconds: float, job: Any) -> Any:
+        def loop() -> None:
+            while not self._stop.wait(seconds):
+                try:
+                    job()
+                except Exception as exc:  # noqa: BLE001 - the next round tries again
+                    log(f"{job.__name__} failed", "error", error=f"{type(exc).__name__}: {exc}")
+
+        return loop
+
+    def _redeliver(self) -> None:
+        ids = self.app_client.redeliver_failed(self.config.redeliver_window_seconds)
+        metrics.REDELIVERIES.inc(len(ids))
+        if ids:
+            log("redelivered failed deliveries", deliveries=ids)
+
+    def _recheck(self) -> None:
+        for installation in self.app_client.installations():
+            for repo in self.app_client.repositories(installation):
+                stale = stale_pulls(self.app_client, installation, repo)
+                if stale:
+                    log("recheck: pull requests without a verdict on their head",
+                        repo=repo, prs=[w.number for w in stale])  # fmt: skip
+                    try:
+                        self.queue.put(stale, "recheck")
+                    except QueueFull:
+                        return
+
+    # -- the ASGI application -------------------------------------------------------------
+    def asgi(self) -> Starlette:
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            self.start()
+            try:
+                yield
+            finally:
+                self.stop()
+
+        return Starlette(
+            routes=[
+                Route("/webhook", self.webhook, methods=["POST"]),
+                Route("/", self.webhook, methods=["POST"]),
+                Route("/healthz", self.healthz, methods=["GET"]),
+                Route("/metrics", self.metrics_page, methods=["GET"]),
+            ],
+            lifespan=lifespan,
+        )
+
+
+def serve(config: ServeConfig) -> None:
+    import uvicorn
+
+    service = Service(config)
+    log("launcher serve starting", host=config.host, port=config.port, api=config.api_url,
+        app_id=config.app_id, workers=config.workers)  # fmt: skip
+    uvicorn.run(
+        service.asgi(),
+        host=config.host,
+        port=config.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )

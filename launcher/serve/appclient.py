@@ -1,0 +1,170 @@
+"""launcher's GitHub App as the service uses it: its JWT, one installation token per
+installation (reused until ten minutes before it expires: the jobs mint one per run), a
+fresh gate adapter per decision (no cache outlives it, so every decision reads GitHub's
+state anew), the installations and repositories to recheck, and failed deliveries to redeliver.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from launcher.adapters.github import GitHub, GitHubError, Settings
+from launcher.serve.config import ServeConfig
+
+REFRESH_MARGIN = 600.0  # mint a new token when the old one has less than this left
+MAX_ATTEMPTS = 3  # a delivery GitHub failed this many times is left alone
+
+
+class AppClient:
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self._tokens: dict[int, tuple[str, float, str]] = {}  # installation -> token, exp, bot
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+
+    # -- the app's own requests (JWT) ------------------------------------------------------
+    def _jwt(self) -> str:
+        from github import Auth
+
+        return str(Auth.AppAuth(self.config.app_id, self.config.private_key).token)
+
+    def _app_request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {
+            "Authorization": f"Bearer {self._jwt()}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
+        try:
+            response = self._session.request(
+                method,
+                self.config.api_url + path,
+                headers=headers,
+                timeout=self.config.github_timeout,
+                **kwargs,
+            )
+        except requests.RequestException as exc:
+            raise GitHubError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 400:
+            raise GitHubError(f"{method} {path}: GitHub answered {response.status_code}")
+        return response
+
+    def token(self, installation: int) -> tuple[str, str]:
+        """(token, bot login) for `installation`, minted when missing or nearly expired."""
+        with self._lock:
+            cached = self._tokens.get(installation)
+            if cached and cached[1] - time.time() > REFRESH_MARGIN:
+                return cached[0], cached[2]
+        out = self._app_request("POST", f"/app/installations/{installation}/access_tokens").json()
+        expires = datetime.fromisoformat(out["expires_at"].replace("Z", "+00:00")).timestamp()
+        with self._lock:
+            bot = self._tokens.get(installation, ("", 0.0, ""))[2]
+        if not bot:
+            slug = self._app_request("GET", "/app").json().get("slug") or "launcher"
+            bot = f"{slug}[bot]"
+        with self._lock:
+            self._tokens[installation] = (out["token"], expires, bot)
+        return out["token"], bot
+
+    @property
+    def bot_login(self) -> str:
+        """The app's bot login once a token was minted ("" before)."""
+        with self._lock:
+            return next((bot for _, _, bot in self._tokens.values() if bot), "")
+
+    def forget(self, installation: int) -> None:
+        """Drop a token GitHub refused (revoked, or the installation changed)."""
+        with self._lock:
+            self._tokens.pop(installation, None)
+
+    def gate_adapter(self, installation: int, repo: str) -> GitHub:
+        """A fresh adapter for `repo` in app mode, on the installation's cached token."""
+        token, bot = self.token(installation)
+        settings = Settings(
+            repository=repo,
+            token="",
+            api_url=self.config.api_url,
+            bot_login=bot,
+            timeout=self.config.github_timeout,
+            throttle=False,  # one PR's decision is sequential; the pool bounds concurrency
+            retries=2,
+            backoff=0.2,
+            max_rate_limit_wait=30,
+            app_id=self.config.app_id,
+            app_private_key=self.config.private_key,
+            installation_token=token,
+        )
+        return GitHub(settings)
+
+    # -- what to recheck -----------------------------------------------------------------
+    def installations(self) -> list[int]:
+        out: list[int] = []
+        page = 1
+        while True:
+            listed = self._app_request(
+                "GET", "/app/installations", params={"per_page": 100, "page": page}
+            ).json()
+            out.extend(int(i["id"]) for i in listed)
+            if len(listed) < 100:
+                return out
+            page += 1
+
+    def repositories(self, installation: int) -> list[str]:
+        token, _ = self.token(installation)
+        out: list[str] = []
+        page = 1
+        while True:
+            response = self._session.get(
+                self.config.api_url + "/installation/repositories",
+                headers={"Authorization": f"token {token}"},
+                params={"per_page": 100, "page": page},
+                timeout=self.config.github_timeout,
+            )
+            if response.status_code >= 400:
+                raise GitHubError(f"listing installation repositories: {response.status_code}")
+            repos = response.json().get("repositories") or []
+            out.extend(r["full_name"] for r in repos)
+            if len(repos) < 100:
+                return out
+            page += 1
+
+    # -- failed deliveries ---------------------------------------------------------------
+    def redeliver_failed(self, window: float, now: float | None = None) -> list[int]:
+        """Redeliver each event whose every delivery failed, within the last `window`
+        seconds, tried fewer than MAX_ATTEMPTS times: GitHub never retries on its own.
+        Several replicas may both redeliver one: a delivery is only a hint, so that is a
+        duplicate decision, never a different verdict. Returns the delivery ids redelivered."""
+        now = time.time() if now is None else now
+        attempts: dict[str, list[dict[str, Any]]] = {}
+        cursor = ""
+        while True:
+            params: dict[str, Any] = {"per_page": 100}
+            if cursor:
+                params["cursor"] = cursor
+            response = self._app_request("GET", "/app/hook/deliveries", params=params)
+            items = response.json()
+            old = False
+            for item in items:
+                at = datetime.fromisoformat(item["delivered_at"].replace("Z", "+00:00"))
+                if now - at.timestamp() > window:
+                    old = True
+                    continue
+                attempts.setdefault(item["guid"], []).append(item)
+            nxt = response.links.get("next", {}).get("url", "")
+            if old or not nxt or "cursor=" not in nxt:
+                break
+            cursor = nxt.split("cursor=", 1)[1].split("&", 1)[0]
+        redelivered = []
+        for tries in attempts.values():
+            if any(200 <= int(t.get("status_code") or 0) < 300 for t in tries):
+                continue
+            if len(tries) >= MAX_ATTEMPTS:
+                continue
+            latest = max(tries, key=lambda t: int(t["id"]))
+            self._app_request("POST", f"/app/hook/deliveries/{latest['id']}/attempts")
+            redelivered.append(int(latest["id"]))
+        return redelivered

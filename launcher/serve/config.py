@@ -1,0 +1,82 @@
+"""`launcher serve`'s configuration: from the environment only, so a container, a systemd unit
+and the tests configure it the same way, and no file in a repository can change it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting is missing or unusable: the service refuses to start."""
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    app_id: str
+    private_key: str  # PEM
+    webhook_secret: bytes
+    api_url: str = "https://api.github.com"
+    host: str = "0.0.0.0"  # noqa: S104 - a service listens on its container's interface
+    port: int = 8080
+    workers: int = 8  # threads deciding pull requests
+    queue_limit: int = 10_000  # pull requests waiting at most; beyond, deliveries get 503
+    recheck_seconds: float = 300.0  # re-decide open PRs whose check is missing; 0: never
+    redeliver_seconds: float = 300.0  # redeliver failed deliveries; 0: never
+    redeliver_window_seconds: float = 86_400.0  # only deliveries this recent
+    github_timeout: int = 10
+    match: bool = False  # the instance-match preview needs AWS: the Actions gate has it
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServeConfig:
+        env = os.environ if env is None else env
+        app_id = env.get("LAUNCHER_APP_ID", "").strip()
+        key = env.get("LAUNCHER_APP_PRIVATE_KEY", "").strip().replace("\\n", "\n")
+        key_file = env.get("LAUNCHER_APP_PRIVATE_KEY_FILE", "").strip()
+        if key_file:
+            key = _read(key_file, "LAUNCHER_APP_PRIVATE_KEY_FILE")
+        secret = env.get("LAUNCHER_WEBHOOK_SECRET", "")
+        secret_file = env.get("LAUNCHER_WEBHOOK_SECRET_FILE", "").strip()
+        if secret_file:
+            secret = _read(secret_file, "LAUNCHER_WEBHOOK_SECRET_FILE").strip()
+        missing = [
+            name
+            for name, value in (
+                ("LAUNCHER_APP_ID", app_id),
+                ("LAUNCHER_APP_PRIVATE_KEY_FILE (or LAUNCHER_APP_PRIVATE_KEY)", key),
+                ("LAUNCHER_WEBHOOK_SECRET (or LAUNCHER_WEBHOOK_SECRET_FILE)", secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(" and ".join(missing) + " must be set")
+        if len(secret) < 16:
+            raise ConfigError("the webhook secret must be at least 16 characters")
+        try:
+            return cls(
+                app_id=app_id,
+                private_key=key,
+                webhook_secret=secret.encode(),
+                api_url=(env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
+                host=env.get("LAUNCHER_SERVE_HOST") or "0.0.0.0",  # noqa: S104
+                port=int(env.get("LAUNCHER_SERVE_PORT") or 8080),
+                workers=max(1, int(env.get("LAUNCHER_SERVE_WORKERS") or 8)),
+                queue_limit=max(1, int(env.get("LAUNCHER_SERVE_QUEUE_LIMIT") or 10_000)),
+                recheck_seconds=float(env.get("LAUNCHER_SERVE_RECHECK_SECONDS") or 300),
+                redeliver_seconds=float(env.get("LAUNCHER_SERVE_REDELIVER_SECONDS") or 300),
+                redeliver_window_seconds=float(
+                    env.get("LAUNCHER_SERVE_REDELIVER_WINDOW_SECONDS") or 86_400
+                ),
+                github_timeout=int(env.get("LAUNCHER_GITHUB_TIMEOUT") or 10),
+            )
+        except ValueError as exc:
+            raise ConfigError(f"a LAUNCHER_SERVE_* setting is not a number: {exc}") from exc
+
+
+def _read(path: str, name: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {path}: {exc}") from exc

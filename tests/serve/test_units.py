@@ -1,0 +1,105 @@
+"""The pure parts of `launcher serve`: signatures, routing, the coalescing queue, config."""
+
+from __future__ import annotations
+
+import pytest
+
+from launcher.serve.config import ConfigError, ServeConfig
+from launcher.serve.routing import Work, route
+from launcher.serve.signature import sign, valid
+from launcher.serve.work import QueueFull, WorkQueue
+
+SECRET = b"0123456789abcdef-secret"
+REPO = {"full_name": "acme/infra", "default_branch": "main"}
+
+
+def test_only_the_secrets_signature_of_the_exact_body_is_valid() -> None:
+    body = b'{"action":"opened"}'
+    assert valid(SECRET, body, sign(SECRET, body))
+    assert not valid(SECRET, body + b" ", sign(SECRET, body))
+    assert not valid(SECRET, body, sign(b"another-secret-entirely", body))
+    assert not valid(SECRET, body, None)
+    assert not valid(SECRET, body, sign(SECRET, body).replace("sha256=", "sha1="))
+
+
+def payload(**fields: object) -> dict[str, object]:
+    return {"installation": {"id": 7}, "repository": REPO, "sender": {"login": "bob"}, **fields}
+
+
+def test_events_route_to_the_pull_requests_they_are_hints_about() -> None:
+    pr = {"number": 4}
+    assert route("pull_request", payload(action="opened", pull_request=pr)).work == (
+        Work(7, "acme/infra", 4),
+    )
+    assert route("pull_request_review", payload(action="dismissed", pull_request=pr)).work == (
+        Work(7, "acme/infra", 4),
+    )
+    assert route("push", payload(ref="refs/heads/main")).work == (Work(7, "acme/infra"),)
+    assert route("push", payload(ref="refs/heads/bob/1")).work == ()
+    rerun = {"name": "launcher/approval", "pull_requests": [{"number": 4}], "head_sha": "a" * 40}
+    assert route("check_run", payload(action="rerequested", check_run=rerun)).work == (
+        Work(7, "acme/infra", 4),
+    )
+    other = dict(rerun, name="ci/tests")
+    assert route("check_run", payload(action="rerequested", check_run=other)).work == ()
+    suite = {"pull_requests": [], "head_sha": "b" * 40}
+    assert route("check_suite", payload(action="rerequested", check_suite=suite)).work == (
+        Work(7, "acme/infra", 0, "b" * 40),
+    )
+    group = {"head_sha": "c" * 40, "head_ref": "refs/heads/gh-readonly-queue/main/pr-4-x"}
+    assert route("merge_group", payload(action="checks_requested", merge_group=group)).work == (
+        Work(7, "acme/infra", 0, "c" * 40, group["head_ref"]),
+    )
+    assert route("merge_group", payload(action="destroyed", merge_group=group)).work == ()
+    added = {"action": "added", "installation": {"id": 7},
+             "repositories_added": [{"full_name": "acme/web"}]}  # fmt: skip
+    assert route("installation_repositories", added).work == (Work(7, "acme/web"),)
+    assert route("pull_request", {"action": "opened", "pull_request": pr}).work == ()  # no inst
+
+
+def test_launchers_own_label_writes_need_no_decision() -> None:
+    own = payload(action="labeled", pull_request={"number": 4}, sender={"login": "launcher[bot]"})
+    assert route("pull_request", own, "launcher[bot]").work == ()
+    theirs = payload(action="labeled", pull_request={"number": 4})
+    assert route("pull_request", theirs, "launcher[bot]").work == (Work(7, "acme/infra", 4),)
+
+
+def test_the_queue_coalesces_bursts_and_reruns_a_unit_hinted_while_decided() -> None:
+    q = WorkQueue(limit=2)
+    a, b, c = Work(1, "o/r", 1), Work(1, "o/r", 2), Work(1, "o/r", 3)
+    assert q.put((a,), "d1") == 1
+    assert q.put((a,), "d2") == 0  # absorbed by the waiting unit
+    assert q.put((b,), "d3") == 1
+    with pytest.raises(QueueFull):
+        q.put((c,), "d4")
+    work, _, deliveries = q.take(0) or (None, 0, [])
+    assert work == a and deliveries == ["d1", "d2"]
+    q.put((a,), "d5")  # while a is being decided: a goes round once more
+    q.done(a)
+    assert q.take(0)[0] == a  # type: ignore[index]
+    q.done(a)
+    assert q.take(0)[0] == b  # type: ignore[index]
+    q.done(b)
+    assert q.depth() == (0, 0)
+
+
+def test_configuration_needs_the_app_the_key_and_a_real_secret(tmp_path: object) -> None:
+    with pytest.raises(ConfigError, match="LAUNCHER_WEBHOOK_SECRET"):
+        ServeConfig.from_env({"LAUNCHER_APP_ID": "1", "LAUNCHER_APP_PRIVATE_KEY": "k"})
+    with pytest.raises(ConfigError, match="at least 16"):
+        ServeConfig.from_env(
+            {
+                "LAUNCHER_APP_ID": "1",
+                "LAUNCHER_APP_PRIVATE_KEY": "k",
+                "LAUNCHER_WEBHOOK_SECRET": "s",
+            }
+        )
+    config = ServeConfig.from_env(
+        {
+            "LAUNCHER_APP_ID": "1",
+            "LAUNCHER_APP_PRIVATE_KEY": "k",
+            "LAUNCHER_WEBHOOK_SECRET": "x" * 20,
+            "GITHUB_API_URL": "https://ghe.example/api/v3/",
+        }
+    )
+    assert config.api_url == "https://ghe.example/api/v3" and config.webhook_secret == b"x" * 20
