@@ -155,13 +155,14 @@ class FakeCompute:
                     expires = instant_or_none(tags["launcher:expires-at"])
                     found.data = replace(found.data, expires_at=expires)
 
-    def set_backstop(self, backstop: Backstop) -> BackstopChange:
+    def set_backstop(self, backstop: Backstop, *, dry_run: bool = False) -> BackstopChange:
         self.calls.append("set_backstop")
         if self.fail_backstop:
             raise self.fail_backstop.pop(0)
         key = (backstop.location, backstop.name)
         known = self.backstops.get(key)
-        self.backstops[key] = backstop
+        if not dry_run:
+            self.backstops[key] = backstop
         if known is None:
             return BackstopChange.CREATED
         return BackstopChange.KEPT if known == backstop else BackstopChange.MOVED

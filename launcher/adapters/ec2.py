@@ -546,13 +546,13 @@ class EC2:
 
     # --- the expiry backstop (launcher.adapters.scheduler) ----------------------------------
 
-    def set_backstop(self, backstop: Backstop) -> BackstopChange:
+    def set_backstop(self, backstop: Backstop, *, dry_run: bool = False) -> BackstopChange:
         """The launch's EventBridge Scheduler schedule, in its own account and region."""
         from launcher.adapters.scheduler import set_schedule
 
         location = backstop.location
         try:
-            return set_schedule(self._client("scheduler", *location), backstop)
+            return set_schedule(self._client("scheduler", *location), backstop, dry_run=dry_run)
         except _aws_errors() as exc:
             raise EC2Error(
                 f"setting the expiry backstop {backstop.name} in {location.region} failed: "

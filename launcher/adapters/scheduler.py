@@ -68,13 +68,18 @@ def _same(found: dict[str, Any], wanted: dict[str, Any]) -> bool:
     )
 
 
-def set_schedule(client: Any, backstop: Backstop) -> BackstopChange:
-    """GetSchedule, then CreateSchedule or UpdateSchedule only when it differs. A schedule
-    created meanwhile by a racing run (ConflictException) is compared and moved like any."""
+def set_schedule(client: Any, backstop: Backstop, *, dry_run: bool = False) -> BackstopChange:
+    """GetSchedule, then CreateSchedule or UpdateSchedule only when it differs (with
+    `dry_run`, GetSchedule only). A schedule created meanwhile by a racing run
+    (ConflictException) is compared and moved like any."""
     from botocore.exceptions import ClientError
 
     wanted = schedule_fields(backstop)
     found = _get(client, backstop.name)
+    if dry_run:
+        if found is None:
+            return BackstopChange.CREATED
+        return BackstopChange.KEPT if _same(found, wanted) else BackstopChange.MOVED
     if found is None:
         try:
             client.create_schedule(**wanted)

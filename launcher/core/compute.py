@@ -103,9 +103,10 @@ class Compute(Protocol):
     # The expiry backstop (launcher.core.backstop): the provider itself ends a launch's
     # instances at their expiry, whether or not GitHub Actions runs the sweep.
 
-    def set_backstop(self, backstop: Backstop) -> BackstopChange:
+    def set_backstop(self, backstop: Backstop, *, dry_run: bool = False) -> BackstopChange:
         """Make the provider's backstop of that name exactly `backstop`: create it, move it
-        (every field rewritten), or leave it. Raises ComputeError."""
+        (every field rewritten), or leave it; with `dry_run` only say which. Raises
+        ComputeError."""
         ...
 
     def drop_backstop(self, location: Location, name: str) -> bool:
