@@ -34,6 +34,7 @@ from launcher.core.model import Policy, Provider
 from launcher.core.times import utc_iso
 
 NOT_SET = "no expiry backstop yet (its instances run; the sweep ends them at expiry and retries)"
+NOT_DROPPED = "expiry backstop not deleted (harmless: it ends only instances already ended)"
 
 
 def describe(change: BackstopChange, backstop: Backstop) -> str:

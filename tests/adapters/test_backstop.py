@@ -90,6 +90,8 @@ def test_a_move_rewrites_the_whole_schedule(ec2: EC2) -> None:
     first = backstop("dev/web", ids)
     ec2.set_backstop(first)
     later = backstop("dev/web", ids, AT + timedelta(days=2))
+    assert ec2.set_backstop(later, dry_run=True) is BackstopChange.MOVED  # asks only
+    assert schedule(ec2, later.name)["ScheduleExpression"] == "at(2026-12-01T17:00:00)"
     assert ec2.set_backstop(later) is BackstopChange.MOVED
     found = schedule(ec2, later.name)
     assert found["ScheduleExpression"] == "at(2026-12-03T17:00:00)"
