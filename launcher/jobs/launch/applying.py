@@ -3,7 +3,7 @@ within the run's budget, one request's failure never stopping the others."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from launcher.adapters.ec2 import EXPIRES_TAG
 from launcher.adapters.github import GitHubError
@@ -28,6 +28,7 @@ from launcher.core.quota import COUNTED_STATES, Usage
 from launcher.core.record import Event, EventKind, GroupRecord, Kind, PlacementRecord
 from launcher.core.text import plural
 from launcher.core.times import utc_iso
+from launcher.jobs import backstops
 from launcher.jobs.launch.common import TASK, Refused, Transient
 from launcher.jobs.launch.notifying import _running_text
 from launcher.jobs.launch.placement import _started
@@ -99,6 +100,12 @@ class _Applying(_Recording):
             location_of(placement.provider),
             [*all_ids, *self._volumes],
             {EXPIRES_TAG: utc_iso(until) if until else ""},
+        )
+        self._backstop(
+            d.key,
+            lambda: backstops.after_launch(
+                self.ec2, placement.provider, d.key, d.commit, all_ids, until, self.now
+            ),
         )
         payload = self._payload(
             d,
@@ -187,7 +194,12 @@ class _Applying(_Recording):
             self._fail(d, None, refused.error, None, refused.events)
             return
         value = utc_iso(action.expires_at) if action.expires_at else ""
-        if action.fleet is not None:
+        if action.fleet is not None:  # the backstop first: never earlier than the record says
+            self.report.done.extend(
+                backstops.for_fleet(
+                    self.ec2, self.policy, action.fleet, action.expires_at, self.now
+                )
+            )
             for location, here in by_location(action.fleet.instances).items():
                 ids = [r for i in here for r in (i.instance_id, *i.volume_ids)]
                 self.ec2.retag(location, ids, {"launcher:expires-at": value})
@@ -252,6 +264,9 @@ class _Applying(_Recording):
                 for location, here in by_location(fleet.instances).items():
                     ids_here = [r for i in here for r in (i.instance_id, *i.volume_ids)]
                     self.ec2.retag(location, ids_here, {EXPIRES_TAG: utc_iso(until)})
+        self._backstop(
+            d.key, lambda: backstops.for_fleet(self.ec2, self.policy, fleet, until, self.now)
+        )
         placement = PlacementRecord(
             region=first.region,
             role_arn=first.role_arn,
@@ -331,9 +346,26 @@ class _Applying(_Recording):
             self._record_ended(action.records[-1], text)
 
     def _terminate_fleets(self, fleets: Iterable[Fleet]) -> None:
+        fleets = list(fleets)
         for location, ended in by_location(i for f in fleets for i in f.instances).items():
             self.ec2.terminate(location, [i.instance_id for i in ended])
             self._free(ended)
+        self._backstop(
+            fleets[0].key if fleets else "",
+            lambda: backstops.drop(self.ec2, fleets),
+            backstops.NOT_DROPPED,
+        )
+
+    def _backstop(
+        self, key: str, change: Callable[[], list[str]], failed: str = backstops.NOT_SET
+    ) -> None:
+        """Set or drop an expiry backstop (launcher.jobs.backstops): what changed goes in the
+        report; a failure is reported (the run exits 1) and never undoes the launch or the
+        end it follows."""
+        try:
+            self.report.done.extend(change())
+        except ComputeError as exc:
+            self.report.errors.append(f"{key}: {failed}: {exc}")
 
     def _free(self, ended: Iterable[FleetInstance]) -> None:
         """Terminated instances no longer count against their pool's quota in this run (each
