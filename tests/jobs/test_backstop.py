@@ -14,11 +14,21 @@ from botocore.exceptions import ClientError
 
 from launcher.adapters.github import GitHub
 from launcher.core.backstop import backstop_name
+from launcher.core.lifecycle import RequestState
 from launcher.jobs.sweep import SweepOptions, SweepReport, run_sweep
 from launcher.sandbox.moto import MotoServer
 from launcher.sandbox.scheduler import fire_due
 from tests.jobs.conftest import World
-from tests.jobs.test_launch import NOW, POOLS, WEB, instances, launch, merged, new_ec2, request
+from tests.jobs.test_launch import (
+    NOW,
+    POOLS,
+    WEB,
+    instances,
+    launch,
+    merged,
+    new_ec2,
+    request,
+)
 
 SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/launcher-scheduler"
 API = "deployments/dev/api.yaml"
@@ -101,6 +111,9 @@ def test_a_launch_gets_its_schedule_and_firing_it_ends_exactly_its_instances(
     later = sweep(world, NOW + timedelta(hours=2, minutes=5))
     assert later.exit_code == 0, later.errors
     assert not [line for line in later.budget.done if "repair" in line]
+    # launcher's own view reads the request as EXPIRED (its record, no instance left)
+    states = {r.key: r.state for r in launch(world, now=NOW + timedelta(hours=3)).records}
+    assert states == {"dev/web": RequestState.EXPIRED, "dev/api": RequestState.RUNNING}
 
 
 def test_the_schedule_moves_with_max_runtime(world: World, moto_server: MotoServer) -> None:
