@@ -12,7 +12,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from launcher.adapters.ec2 import run_spec
-from launcher.core.compute import GroupLaunch, Launched, LaunchError, LaunchErrorKind
+from launcher.core.backstop import Backstop
+from launcher.core.compute import (
+    BackstopChange,
+    ComputeError,
+    GroupLaunch,
+    Launched,
+    LaunchError,
+    LaunchErrorKind,
+)
 from launcher.core.fleet import FleetInstance
 from launcher.core.matching import (
     Catalogues,
@@ -49,6 +57,9 @@ class FakeCompute:
     )
     fail_next: list[LaunchError] = field(default_factory=list)  # raised by run_instances
     calls: list[str] = field(default_factory=list)
+    # the expiry backstops, as the provider keeps them: (location, name) -> backstop
+    backstops: dict[tuple[Location, str], Backstop] = field(default_factory=dict)
+    fail_backstop: list[ComputeError] = field(default_factory=list)  # raised by set/drop
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     # --- reading ---------------------------------------------------------------------------
@@ -142,6 +153,33 @@ class FakeCompute:
             if i in self.instances:
                 found = self.instances[i]
                 found.data = replace(found.data, expires_at=until)
+
+    def set_backstop(self, backstop: Backstop, *, dry_run: bool = False) -> BackstopChange:
+        self.calls.append("set_backstop")
+        if self.fail_backstop:
+            raise self.fail_backstop.pop(0)
+        key = (backstop.location, backstop.name)
+        known = self.backstops.get(key)
+        if not dry_run:
+            self.backstops[key] = backstop
+        if known is None:
+            return BackstopChange.CREATED
+        return BackstopChange.KEPT if known == backstop else BackstopChange.MOVED
+
+    def drop_backstop(self, location: Location, name: str) -> bool:
+        self.calls.append("drop_backstop")
+        if self.fail_backstop:
+            raise self.fail_backstop.pop(0)
+        return self.backstops.pop((location, name), None) is not None
+
+    def fire_backstops(self) -> list[Backstop]:
+        """What the provider does on its own: every backstop due by `now` ends its instances
+        and is deleted (ActionAfterCompletion DELETE)."""
+        due = [b for b in self.backstops.values() if b.at <= self.now()]
+        for b in due:
+            self.terminate(b.location, b.instance_ids)
+            del self.backstops[(b.location, b.name)]
+        return due
 
     # --- for assertions --------------------------------------------------------------------
 

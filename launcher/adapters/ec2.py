@@ -1,4 +1,5 @@
-"""EC2 through boto3: the only module that imports boto3 or botocore.
+"""EC2 through boto3: with `scheduler.py` (the expiry backstop), the only modules that import
+boto3 or botocore.
 
 One `EC2` object lives for one run: it reads each account-and-region's catalogue (zones,
 instance types, offerings, AMIs) once and the pools' usage with one DescribeInstances per location,
@@ -22,7 +23,15 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from launcher.core.compute import ComputeError, GroupLaunch, Launched, LaunchError, LaunchErrorKind
+from launcher.core.backstop import Backstop
+from launcher.core.compute import (
+    BackstopChange,
+    ComputeError,
+    GroupLaunch,
+    Launched,
+    LaunchError,
+    LaunchErrorKind,
+)
 from launcher.core.fleet import FleetInstance
 from launcher.core.iam import read_role_arn
 from launcher.core.matching import (
@@ -178,7 +187,9 @@ class EC2:
     def _region_for_sts(self) -> str:
         return self.session(None).region_name or "us-east-1"
 
-    def _client(self, service: Literal["ec2", "sts"], region: str, role_arn: str | None) -> Any:
+    def _client(
+        self, service: Literal["ec2", "sts", "scheduler"], region: str, role_arn: str | None
+    ) -> Any:
         key = (service, region, role_arn)
         if key not in self._clients:
             from botocore.config import Config
@@ -547,6 +558,32 @@ class EC2:
                 raise EC2Error(
                     f"tagging instances in {location.region} failed: {describe_error(exc)}"
                 ) from exc
+
+    # --- the expiry backstop (launcher.adapters.scheduler) ----------------------------------
+
+    def set_backstop(self, backstop: Backstop, *, dry_run: bool = False) -> BackstopChange:
+        """The launch's EventBridge Scheduler schedule, in its own account and region."""
+        from launcher.adapters.scheduler import set_schedule
+
+        location = backstop.location
+        try:
+            return set_schedule(self._client("scheduler", *location), backstop, dry_run=dry_run)
+        except _aws_errors() as exc:
+            raise EC2Error(
+                f"setting the expiry backstop {backstop.name} in {location.region} failed: "
+                f"{describe_error(exc)}"
+            ) from exc
+
+    def drop_backstop(self, location: Location, name: str) -> bool:
+        from launcher.adapters.scheduler import delete_schedule
+
+        try:
+            return delete_schedule(self._client("scheduler", *location), name)
+        except _aws_errors() as exc:
+            raise EC2Error(
+                f"deleting the expiry backstop {name} in {location.region} failed: "
+                f"{describe_error(exc)}"
+            ) from exc
 
 
 FLEET_STATES = ("pending", "running", "stopping", "stopped")

@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
+from launcher.core.backstop import Backstop
 from launcher.core.fleet import FleetInstance
 from launcher.core.matching import Catalogues, Location
 from launcher.core.model import Pool
@@ -88,6 +89,12 @@ class Launched:
     volume_ids: tuple[str, ...] = ()
 
 
+class BackstopChange(Enum):
+    CREATED = "created"
+    MOVED = "moved"
+    KEPT = "kept"  # already exactly as asked
+
+
 class Compute(Protocol):
     def fleet(self, locations: Iterable[Location]) -> list[FleetInstance]:
         """Every launcher-tagged instance not terminated. Raises ComputeError."""
@@ -119,4 +126,18 @@ class Compute(Protocol):
 
     def console_url(self, region: str, key: str) -> str | None:
         """A link to the request's instances in the provider's console, if it has one."""
+        ...
+
+    # The expiry backstop (launcher.core.backstop): the provider itself ends a launch's
+    # instances at their expiry, whether or not GitHub Actions runs the sweep.
+
+    def set_backstop(self, backstop: Backstop, *, dry_run: bool = False) -> BackstopChange:
+        """Make the provider's backstop of that name exactly `backstop`: create it, move it
+        (every field rewritten), or leave it; with `dry_run` only say which. Raises
+        ComputeError."""
+        ...
+
+    def drop_backstop(self, location: Location, name: str) -> bool:
+        """Delete the backstop; False when there was none (it fired, or never existed).
+        Raises ComputeError."""
         ...

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from launcher.core import schemas
+from launcher.core.backstop import scheduler_role_problem
 from launcher.core.durations import DurationError, format_duration, parse_duration
 from launcher.core.model import (
     Hardware,
@@ -142,8 +143,13 @@ def _build_policy(doc: Document, path: str) -> tuple[Policy, list[Problem]]:
                     role_arn=p.get("role_arn"),
                     subnet_ids=tuple(p.get("subnet_ids", [])),
                     security_group_ids=tuple(p.get("security_group_ids", [])),
+                    scheduler_role=p.get("scheduler_role"),
                 )
             )
+            problem = scheduler_role_problem(name, providers[-1])
+            if problem:
+                where = doc.locate([*here, "providers", index, "scheduler_role"])
+                problems.append(Problem(path, *where, problem))
         quota = spec.get("quota")
         pool = Pool(
             name=name,

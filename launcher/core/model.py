@@ -57,6 +57,7 @@ class Provider:
     role_arn: str | None = None
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
+    scheduler_role: str | None = None  # the expiry backstop's role (launcher.core.backstop)
 
 
 @dataclass(frozen=True)

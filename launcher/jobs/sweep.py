@@ -42,6 +42,7 @@ from launcher.core.sweep import (
 )
 from launcher.core.text import clip
 from launcher.core.times import utc_text
+from launcher.jobs import backstops
 from launcher.jobs.closed_records import closed_records
 from launcher.jobs.comments import comment_once, remove_duplicates
 from launcher.jobs.gate import decide_pull, is_managed_label
@@ -180,6 +181,7 @@ def _sweep_deployments(
         reasons.append(f"{d.key}: scheduled launch due since {due}")
     _warn_expiries(gh, fleets, latest, options, report)
     _orphans(ec2, orphans(files, listed, fleets), options, report)
+    _repair_backstops(ec2, policy, files, listed, fleets, options, report)
     if reasons:
         _reconcile(gh, ec2, reasons, options, report)
     for key, d in latest.items():
@@ -226,6 +228,24 @@ def _orphans(ec2: Compute, found: list[Fleet], options: SweepOptions, report: Sw
                 f"terminate orphans of {orphan.key} in {location.region}: {', '.join(ids_here)}",
                 functools.partial(ec2.terminate, location, ids_here),
             )
+
+
+def _repair_backstops(
+    ec2: Compute,
+    policy: Policy,
+    files: dict[str, str],
+    listed: list[Deployment],
+    fleets: list[Fleet],
+    options: SweepOptions,
+    report: SweepReport,
+) -> None:
+    """Each running request's expiry backstop exists and is right, or is created or moved
+    (launcher.jobs.backstops). Before the reconcile, whose retags and ends move or drop them."""
+    try:
+        wanted = backstops.to_repair(policy, files, listed, fleets, options.now)
+        backstops.repair(ec2, wanted, report.budget.spend)
+    except ComputeError as exc:
+        report.errors.append(f"checking expiry backstops: {exc}")
 
 
 def _reconcile(

@@ -13,7 +13,8 @@ original reservation and launches nothing; with other parameters it fails with
 `IdempotentParameterMismatch`; a token stays taken until 24 h after its instances terminated.
 DescribeInstances accepts the `client-token` filter. Other gaps (only MinCount instances
 launched, never InsufficientInstanceCapacity) are covered with `inject_ec2_error`, which makes
-a client answer an operation with the real AWS error shape.
+a client answer an operation with the real AWS error shape. EventBridge Scheduler's rules
+and the firing of due schedules are in `launcher.sandbox.scheduler`.
 """
 
 from __future__ import annotations
@@ -104,8 +105,12 @@ def start_server(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
     # the GitHub stand-in and the runner's jobs share (launcher.sandbox.clock).
     unpatch_clock = clock.patch_moto()
     unpatch_tokens = patch_client_tokens()
+    from launcher.sandbox.scheduler import patch_scheduler
+
+    unpatch_scheduler = patch_scheduler()  # EventBridge Scheduler's rules (sandbox/scheduler.py)
 
     def unpatch() -> None:
+        unpatch_scheduler()
         unpatch_tokens()
         unpatch_clock()
 

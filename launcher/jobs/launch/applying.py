@@ -10,7 +10,7 @@ a missing comment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +38,7 @@ from launcher.core.matching import location_of
 from launcher.core.record import Event, EventKind, GroupRecord, Kind, PlacementRecord
 from launcher.core.text import plural
 from launcher.core.times import utc_iso
+from launcher.jobs import backstops
 from launcher.jobs.launch.approval import check_approval
 from launcher.jobs.launch.common import Approval, LaunchReport, Refused, Transient
 from launcher.jobs.launch.notifying import Notifier, running_text
@@ -110,6 +111,13 @@ def launch(act: Act, action: Launch) -> None:
     # the expiry after launch, from LaunchTime: never a parameter of the launch call
     all_ids = placed.instance_ids
     act.ec2.set_expiry(location_of(placement.provider), [*all_ids, *placed.volume_ids], until)
+    _backstop(
+        act,
+        d.key,
+        lambda: backstops.after_launch(
+            act.ec2, placement.provider, d.key, d.commit, all_ids, until, act.now
+        ),
+    )
     where = f"{placement.provider.name} ({placement.region})"
     record = payload(
         d,
@@ -186,7 +194,10 @@ def retag(act: Act, action: Retag) -> None:
         fail(act, d, None, refused.error, None, refused.events)
         return
     value = utc_iso(action.expires_at) if action.expires_at else ""
-    if action.fleet is not None:
+    if action.fleet is not None:  # the backstop first: never earlier than the record says
+        act.report.done.extend(
+            backstops.for_fleet(act.ec2, act.views.policy, action.fleet, action.expires_at, act.now)
+        )
         for location, here in by_location(action.fleet.instances).items():
             ids = [r for i in here for r in (i.instance_id, *i.volume_ids)]
             act.ec2.set_expiry(location, ids, action.expires_at)
@@ -244,6 +255,9 @@ def complete(act: Act, action: Complete) -> None:
             for location, here in by_location(fleet.instances).items():
                 ids_here = [r for i in here for r in (i.instance_id, *i.volume_ids)]
                 act.ec2.set_expiry(location, ids_here, until)
+    _backstop(
+        act, d.key, lambda: backstops.for_fleet(act.ec2, act.views.policy, fleet, until, act.now)
+    )
     placement = PlacementRecord(
         region=first.region,
         role_arn=first.role_arn,
@@ -326,10 +340,30 @@ def terminate(act: Act, action: Terminate) -> None:
 
 
 def terminate_fleets(act: Act, fleets: Iterable[Fleet]) -> None:
-    """Terminate, and stop counting the instances against their pool's quota in this run."""
+    """Terminate, and stop counting the instances against their pool's quota in this run;
+    then drop their expiry backstops."""
+    fleets = list(fleets)
     for location, ended in by_location(i for f in fleets for i in f.instances).items():
         act.ec2.terminate(location, [i.instance_id for i in ended])
         act.ledger.free(ended)
+    _backstop(
+        act,
+        fleets[0].key if fleets else "",
+        lambda: backstops.drop(act.ec2, fleets),
+        backstops.NOT_DROPPED,
+    )
+
+
+def _backstop(
+    act: Act, key: str, change: Callable[[], list[str]], failed: str = backstops.NOT_SET
+) -> None:
+    """Set or drop an expiry backstop (launcher.jobs.backstops): what changed goes in the
+    report; a failure is reported (the run exits 1) and never undoes the launch or the end it
+    follows."""
+    try:
+        act.report.done.extend(change())
+    except ComputeError as exc:
+        act.report.errors.append(f"{key}: {failed}: {exc}")
 
 
 # failing ------------------------------------------------------------------------------------
