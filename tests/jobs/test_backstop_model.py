@@ -9,22 +9,20 @@ model's own invariants:
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
 from hypothesis.stateful import rule, run_state_machine_as_test
 
 from launcher.core.backstop import backstop_name
 from launcher.core.lifecycle import RequestState
-from tests.jobs.conftest import World
 from tests.jobs.test_backstop import BACKSTOP_POOLS
-from tests.jobs.test_reconcile_model import Reconcile
+from tests.jobs.test_reconcile_model import ReconcileOnFakes, model_settings
 
 
-class ReconcileWithBackstop(Reconcile):
+class ReconcileWithBackstop(ReconcileOnFakes):
+    """On the in-memory fakes (fast): the provider has a scheduler role."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.world.sb.push_files(
-            self.world.repo_name, "main", {"pools.yaml": BACKSTOP_POOLS}, "backstop", "pat"
-        )
+        self.github.push("main", {"pools.yaml": BACKSTOP_POOLS}, "pat")
 
     @rule()
     def aws_fires_due_backstops(self) -> None:
@@ -50,16 +48,5 @@ class ReconcileWithBackstop(Reconcile):
         assert not left, f"backstops left for no running request: {sorted(n for _, n in left)}"
 
 
-def test_backstops_follow_what_runs(world: World) -> None:
-    ReconcileWithBackstop.world = world
-    run_state_machine_as_test(
-        ReconcileWithBackstop,
-        settings=settings(
-            max_examples=10,
-            stateful_step_count=12,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-        ),
-    )
+def test_backstops_follow_what_runs() -> None:
+    run_state_machine_as_test(ReconcileWithBackstop, settings=model_settings(100, 20))
