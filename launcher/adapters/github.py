@@ -93,6 +93,7 @@ class Settings:
     app_id: str = ""
     app_private_key: str = ""
     trial_acknowledged: bool = False  # the repository variable LAUNCHER_TRIAL_ACKNOWLEDGED
+    trusted_commit: str = ""  # the repository variable LAUNCHER_TRUSTED_COMMIT (core/anchor)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, access: bool = True) -> Settings:
@@ -108,6 +109,7 @@ class Settings:
             app_id=env.get("LAUNCHER_APP_ID", "").strip(),
             app_private_key=env.get("LAUNCHER_APP_PRIVATE_KEY", "").strip(),
             trial_acknowledged=env.get(TRIAL_ACK_VARIABLE, "").strip().lower() == "true",
+            trusted_commit=env.get("LAUNCHER_TRUSTED_COMMIT", "").strip(),
             api_url=env.get("GITHUB_API_URL") or DEFAULT_API,
             bot_login=env.get("LAUNCHER_BOT_LOGIN") or "github-actions[bot]",
             timeout=int(env.get("LAUNCHER_GITHUB_TIMEOUT") or 30),

@@ -103,7 +103,12 @@ class Stage:
             sb,
             REPO,
             workflows_dir=self.workflows,
-            vars={"LAUNCHER_APP_ID": str(app.id), "LAUNCHER_AWS_ROLE_ARN": AWS_ROLE},
+            vars={
+                "LAUNCHER_APP_ID": str(app.id),
+                "LAUNCHER_AWS_ROLE_ARN": AWS_ROLE,
+                # the first trust anchor, as adopting.md has an admin set it (core/anchor)
+                "LAUNCHER_TRUSTED_COMMIT": sb.branch_sha(REPO, "main"),
+            },
             python_bin_dir=Path(sys.executable).parent,
             extra_env={"LAUNCHER_GITHUB_THROTTLE": "0", "LAUNCHER_GITHUB_TIMEOUT": "10"},
             aws_env=self.moto.env(),

@@ -14,7 +14,7 @@ import hashlib
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from launcher.adapters.ec2 import EXPIRES_TAG
@@ -71,6 +71,7 @@ from launcher.core.record import (
     encode,
     infer,
 )
+from launcher.core.runtime_cap import cap_expiry, cap_runtime, capped_record
 from launcher.core.text import clip, plural
 from launcher.core.times import utc_iso
 from launcher.jobs.comments import comment_once
@@ -95,7 +96,9 @@ class Transient(Exception):
 
 @dataclass
 class LaunchOptions:
-    now: datetime
+    # None (every real run): the clock, and expiries from EC2's LaunchTime. A time here is an
+    # "as of" time: `--now` with `--dry-run`, or an in-process test.
+    now: datetime | None = None
     dry_run: bool = False
     retry: tuple[str, ...] = ()  # request keys whose FAILED version to try again
     max_actions: int | None = None  # actions executed per run; the rest wait
@@ -111,13 +114,16 @@ class LaunchReport:
     deferred: list[Action] = field(default_factory=list)  # beyond max_actions
     orphans: list[Fleet] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)  # as read at the start
+    blocked: str | None = None  # control files not trusted: nothing done (jobs/anchor)
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed or self.errors else 0
+        return 1 if self.failed or self.errors or self.blocked else 0
 
     def summary(self) -> str:
         lines = ["## launcher launch", ""]
+        if self.blocked:
+            lines.append(f"- **{self.blocked}**: nothing launched or terminated")
         lines += [f"- {line}" for line in self.done] or ["- nothing to do"]
         for key, error in self.failed:
             lines.append(f"- **{key}** failed: {error.describe()}")
@@ -155,6 +161,8 @@ def run_launch(
         out.write(f"::error::{key}: {error.describe()}\n")
     for problem in report.errors:
         out.write(f"::error::{clip(problem, 1000)}\n")
+    if report.blocked:
+        out.write(f"::error::{clip(report.blocked, 1000)}\n")
     if not options.dry_run:
         gh.settings.append_summary(report.summary())
     return report
@@ -183,7 +191,8 @@ class _Run:
         self, gh: GitHub, ec2: Compute, options: LaunchOptions, report: LaunchReport, out: TextIO
     ) -> None:
         self.gh, self.ec2, self.options, self.report, self.out = gh, ec2, options, report, out
-        self.now = options.now
+        self.now = options.now or datetime.now(UTC)
+        self.as_of = options.now is not None  # runtimes start at LaunchTime unless rehearsing
         self.branch = ""
         self.head = ""
         self.files: dict[str, str] = {}
@@ -211,6 +220,8 @@ class _Run:
             raise Transient(f"{POLICY_PATH} on {self.branch} is missing or invalid: no action")
         self.policy = policy
         listed = self.gh.deployments(TASK)
+        if self._blocked(listed):
+            return
         desired = self._desired(listed)
         self.fleet = self.ec2.fleet(fleet_locations(policy, listed))
         self.records = self._records(listed)
@@ -220,6 +231,28 @@ class _Run:
         actions = plan(desired, self.records, fleets, self.now, retry=self.options.retry)
         self.report.planned = actions
         self._execute(actions)
+
+    def _blocked(self, listed: list[Deployment]) -> bool:
+        """The trust anchor (launcher.jobs.anchor): main's files outside deployments/ must have
+        arrived through admin-approved pull requests, or the run does nothing."""
+        from launcher.jobs.anchor import AnchorError, check_anchor
+
+        try:
+            check = check_anchor(
+                self.gh,
+                TASK,
+                self.branch,
+                self.head,
+                self.files,
+                listed,
+                self.gh.settings.trusted_commit,
+                dry_run=self.options.dry_run,
+            )
+        except AnchorError as exc:
+            raise Transient(str(exc)) from exc
+        self.report.done.extend(check.recorded)
+        self.report.blocked = check.blocked
+        return check.blocked is not None
 
     def _desired(self, listed: list[Deployment]) -> list[Desired]:
         """The requests on the default branch. A file whose blob a deployment recorded costs
@@ -236,6 +269,7 @@ class _Run:
             known = by_blob.get((key, blob))
             version = known.version if known else None
             if known is not None and version is not None:
+                pool = self.policy.pools.get(key.split("/", 1)[0])
                 desired.append(
                     Desired(
                         key=key,
@@ -244,7 +278,10 @@ class _Run:
                         commit=known.sha,
                         blob=blob,
                         launch_at=known.launch_at,
-                        max_runtime=known.max_runtime,
+                        # the record's effective runtime, within the pool's cap as it is now
+                        max_runtime=cap_runtime(
+                            known.max_runtime, pool.max_runtime if pool else None
+                        ),
                     )
                 )
                 continue
@@ -309,7 +346,19 @@ class _Run:
             ((i.key, i.commit) for i in self.fleet),
             self.now,
         )
-        return [_record(i) for i in inferred]
+        return [self._capped(_record(i)) for i in inferred]
+
+    def _capped(self, record: Record) -> Record:
+        """The record's expiry within its pool's max_runtime from EC2's LaunchTime
+        (launcher.core.runtime_cap): a record never extends a run past the cap."""
+        pool = self.policy.pools.get(record.key.split("/", 1)[0])
+        commit = record.launch_commit or record.commit
+        times = [
+            i.launched_at
+            for i in self.fleet
+            if i.key == record.key and i.commit == commit and i.launched_at
+        ]
+        return capped_record(record, pool.max_runtime if pool else None, min(times, default=None))
 
     # --- acting ----------------------------------------------------------------
 
@@ -441,7 +490,7 @@ class _Run:
             self._fail(d, action.record, refused.error, approval, refused.events)
             return
         pool = self.policy.pools[request.pool]
-        launched_at = _started(self.now, self._launched_at)
+        launched_at = _started(self.now, self.as_of, self._launched_at)
         until = expires_at(launched_at, request.max_runtime, pool.max_runtime)
         # the expiry tag after launch, from LaunchTime: never a RunInstances parameter
         all_ids = [i for group in ids.values() for i in group]
@@ -670,7 +719,14 @@ class _Run:
         except Refused as refused:
             self._fail(d, None, refused.error, None, refused.events)
             return
-        value = utc_iso(action.expires_at) if action.expires_at else ""
+        pool = self.policy.pools.get(d.key.split("/", 1)[0])
+        fleet_start = action.fleet.launched_at if action.fleet is not None else None
+        until = cap_expiry(
+            action.expires_at,
+            (running.launched_at, fleet_start),
+            pool.max_runtime if pool else None,
+        )
+        value = utc_iso(until) if until else ""
         if action.fleet is not None:
             for location, here in by_location(action.fleet.instances).items():
                 ids = [r for i in here for r in (i.instance_id, *i.volume_ids)]
@@ -680,7 +736,7 @@ class _Run:
             Kind.LAUNCH,
             approval,
             running.launched_at,
-            action.expires_at,
+            until,
             0,
             launch_commit=running.launch_commit or running.commit,
             placement=running.placement,
@@ -727,7 +783,7 @@ class _Run:
             return
         record = action.record
         first = fleet.instances[0]
-        launched_at = _started(self.now, fleet.launched_at)
+        launched_at = _started(self.now, self.as_of, fleet.launched_at)
         until = fleet.expires_at
         if until is None:  # stopped before the expiry tag: written now, from LaunchTime
             pool = self.policy.pools[request.pool]
@@ -1045,10 +1101,13 @@ def _running_text(
     return "\n".join(lines)
 
 
-def _started(now: datetime, launch_time: datetime | None) -> datetime:
-    """When a request's runtime starts: EC2's LaunchTime, or the run's clock if that is
-    earlier (a run given a `now` in the past)."""
-    return min(now, launch_time) if launch_time else now
+def _started(now: datetime, as_of: bool, launch_time: datetime | None) -> datetime:
+    """When a request's runtime starts: EC2's LaunchTime (the instances' own record, later
+    than the run's start). Only a run given an "as of" time (an in-process test) starts it
+    at that time when it is earlier."""
+    if launch_time is None:
+        return now
+    return min(now, launch_time) if as_of else launch_time
 
 
 def _tag_value(text: str) -> str:
