@@ -16,6 +16,7 @@ Pure: the job (`launcher.jobs.anchor`) reads GitHub and calls these.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,22 @@ def block_message(head: str, paths: Iterable[str], culprits: Iterable[Culprit]) 
     text = f"blocked: {head[:7]} changed {shown(paths)} without an admin's approval"
     causes = "; ".join(c.describe() for c in culprits)
     return text + (f" ({causes})" if causes else "")
+
+
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def variable_problem(variable: str) -> str | None:
+    """Why the variable cannot be an anchor: it must name one commit (a full SHA), never a
+    branch or tag, which would trust whatever it points at when the job runs."""
+    value = variable.strip()
+    if not value or _FULL_SHA.fullmatch(value):
+        return None
+    shown_value = value if len(value) <= 60 else value[:57] + "..."
+    return (
+        f"blocked: the repository variable {VARIABLE} is {shown_value!r}, not a full commit "
+        "SHA (40 hexadecimal digits): an admin sets it to one commit of main they trust"
+    )
 
 
 def unset_message() -> str:

@@ -32,6 +32,7 @@ from launcher.core.anchor import (
     shown,
     start,
     unset_message,
+    variable_problem,
 )
 from launcher.core.deployments import Deployment
 from launcher.core.gate import ItemKind, State
@@ -69,8 +70,9 @@ def check_anchor(
     latest = records[0] if records else None
     begin = start(records, variable)
     result = AnchorCheck()
-    if begin is None:
-        result.blocked = unset_message()
+    problem = variable_problem(variable)
+    if begin is None or problem:
+        result.blocked = problem or unset_message()
         _record_block(gh, task, head, result, latest, dry_run)
         return result
     now_digest = digest(files)

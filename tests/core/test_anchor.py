@@ -95,3 +95,13 @@ def test_status_shows_a_block_only_while_it_is_the_newest_anchor_record() -> Non
     assert standing_block(listed(blocked, anchor)) == "blocked: c3 changed pools.yaml"
     assert standing_block(listed(anchor, blocked)) is None
     assert standing_block([]) is None
+
+
+def test_the_variable_must_name_one_commit() -> None:
+    from launcher.core.anchor import variable_problem
+
+    assert variable_problem("") is None  # unset: the "no trust anchor" message instead
+    assert variable_problem("a" * 40) is None
+    for value in ("main", "refs/heads/main", "abc1234", "A" * 40):
+        problem = variable_problem(value)
+        assert problem is not None and "not a full commit SHA" in problem, value
