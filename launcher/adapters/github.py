@@ -26,6 +26,7 @@ from launcher.core.pulls import Pull
 from launcher.core.yamlsafe import MAX_BYTES
 
 if TYPE_CHECKING:
+    from launcher.adapters.github_commits import CommitFacts
     from launcher.adapters.github_verdicts import Verdict
     from launcher.core.provenance import History
 
@@ -100,6 +101,7 @@ class Settings:
     # App mode with an installation token already minted (launcher serve reuses one per
     # installation until it nears expiry, with bot_login set): no JWT, no minting.
     installation_token: str = ""
+    trusted_commit: str = ""  # the repository variable LAUNCHER_TRUSTED_COMMIT (core/anchor)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, access: bool = True) -> Settings:
@@ -115,6 +117,7 @@ class Settings:
             app_id=env.get("LAUNCHER_APP_ID", "").strip(),
             app_private_key=env.get("LAUNCHER_APP_PRIVATE_KEY", "").strip(),
             trial_acknowledged=env.get(TRIAL_ACK_VARIABLE, "").strip().lower() == "true",
+            trusted_commit=env.get("LAUNCHER_TRUSTED_COMMIT", "").strip(),
             api_url=env.get("GITHUB_API_URL") or DEFAULT_API,
             bot_login=env.get("LAUNCHER_BOT_LOGIN") or "github-actions[bot]",
             timeout=int(env.get("LAUNCHER_GITHUB_TIMEOUT") or 30),
@@ -625,6 +628,11 @@ class GitHub:
             self._pull_of(p, merged=p.merged_at is not None, reviewers=False)
             for p in self.repo.get_commit(sha).get_pulls()
         ]
+
+    def commit_facts(self, sha: str) -> CommitFacts:
+        from launcher.adapters.github_commits import commit_facts
+
+        return commit_facts(self, sha)
 
     def reached(self, sha: str, ref: str) -> bool:
         from launcher.adapters.github_queue import reached

@@ -38,3 +38,25 @@ def add_now(parser: argparse.ArgumentParser, what: str) -> None:
         metavar="ISO",
         help=f"the time to {what} (default: the clock), e.g. {EXAMPLE}",
     )
+
+
+def add_rehearsal_now(parser: argparse.ArgumentParser) -> None:
+    """`--now ISO` for a command that acts: accepted with `--dry-run` only (see `now_refusal`)."""
+    parser.add_argument(
+        "--now",
+        type=instant,
+        metavar="ISO",
+        help=f"with --dry-run only: rehearse as if it were this time, e.g. {EXAMPLE}",
+    )
+
+
+def now_refusal(command: str, now: datetime | None, dry_run: bool) -> str | None:
+    """Why `--now` is refused: a command that acts uses the clock of the runner it runs on,
+    never an "as of" time a caller could choose (scheduled launches early, everything expired,
+    expiries far in the future); `--now` only rehearses, with `--dry-run`. None when fine."""
+    if now is None or dry_run:
+        return None
+    return (
+        f"launcher {command}: --now only rehearses: add --dry-run (a real run acts at the "
+        "clock of the machine it runs on; see docs/security.md, Time)"
+    )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
-from launcher.commands.arguments import add_now
+from launcher.commands.arguments import add_rehearsal_now, now_refusal
 
 
 def add_parser(subparsers: Any) -> None:
@@ -23,7 +22,7 @@ def add_parser(subparsers: Any) -> None:
             "(and GITHUB_API_URL outside github.com) and AWS credentials."
         ),
     )
-    add_now(parser, "act at")
+    add_rehearsal_now(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument(
         "--retry",
@@ -41,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
     from launcher.adapters.github import GitHub, GitHubError, Settings
     from launcher.jobs.launch import LaunchOptions, run_launch
 
-    now = args.now or datetime.now(UTC)
+    refusal = now_refusal("launch", args.now, args.dry_run)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     try:
         gh = GitHub(Settings.from_env())
     except GitHubError as exc:
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     retry = tuple(key for value in args.retry for key in value.replace(",", " ").split())
     options = LaunchOptions(
-        now=now,
+        now=args.now,  # None: the clock (an "as of" time only rehearses, with --dry-run)
         dry_run=args.dry_run,
         retry=retry,
         max_actions=args.max_actions,

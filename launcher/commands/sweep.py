@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from launcher.commands.arguments import add_now, duration, durations
+from launcher.commands.arguments import add_rehearsal_now, duration, durations, now_refusal
 
 
 def add_parser(subparsers: Any) -> None:
@@ -21,7 +21,7 @@ def add_parser(subparsers: Any) -> None:
             "when every action succeeded, 1 when any failed, 2 on usage errors."
         ),
     )
-    add_now(parser, "act at")
+    add_rehearsal_now(parser)
     parser.add_argument("--dry-run", action="store_true", help="print what would be done only")
     parser.add_argument(
         "--max-actions", type=int, default=50, metavar="N", help="writes per run (default 50)"
@@ -51,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
     from launcher.adapters.github import GitHub, GitHubError, Settings
     from launcher.jobs.sweep import SweepOptions, run_sweep
 
+    refusal = now_refusal("sweep", args.now, args.dry_run)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     if args.max_actions < 0:
         print("launcher sweep: --max-actions must be 0 or more", file=sys.stderr)
         return 2
@@ -61,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     options = SweepOptions(
         now=args.now or datetime.now(UTC),
+        as_of=args.now is not None,  # only with --dry-run (now_refusal)
         dry_run=args.dry_run,
         max_actions=args.max_actions,
         stale_warning=args.stale_warning,

@@ -121,6 +121,8 @@ class Stage:
                 "LAUNCHER_APP_ID": str(app.id),
                 "LAUNCHER_AWS_ROLE_ARN": AWS_ROLE,
                 "LAUNCHER_AWS_READ_ROLE_ARN": AWS_READ_ROLE,
+                # the first trust anchor, as adopting.md has an admin set it (core/anchor)
+                "LAUNCHER_TRUSTED_COMMIT": sb.branch_sha(REPO, "main"),
             },
             python_bin_dir=Path(sys.executable).parent,
             extra_env={"LAUNCHER_GITHUB_THROTTLE": "0", "LAUNCHER_GITHUB_TIMEOUT": "10"},

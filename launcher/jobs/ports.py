@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from launcher.adapters.github import CheckRun, Comment, Settings
+from launcher.adapters.github_commits import CommitFacts
 from launcher.adapters.github_verdicts import Verdict
 from launcher.core.approvals import Review
 from launcher.core.deployments import Deployment
@@ -55,6 +56,10 @@ class GitHubPort(Protocol):
 
     def commit_pulls(self, sha: str) -> list[Pull]:
         """Pull requests containing commit `sha`, merged ones included (`merged` set)."""
+        ...
+
+    def commit_facts(self, sha: str) -> CommitFacts:
+        """A commit's first parent and who GitHub says authored it (the trust anchor)."""
         ...
 
     def reached(self, sha: str, ref: str) -> bool:

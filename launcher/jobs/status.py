@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from launcher.adapters.github import GitHubError
+from launcher.core.anchor import standing_block
 from launcher.core.deployments import LAUNCH_TASK, REQUEST_TASK, Deployment
 from launcher.core.documents import load_policy
 from launcher.core.fleet import FleetInstance, fleet_locations
@@ -75,6 +76,9 @@ def gather(
         raise StatusError(str(exc)) from exc
 
     notes = [ec2_note] if ec2_note else []
+    blocked = standing_block(deployments)  # the launch job's trust-anchor block, if standing
+    if blocked:
+        notes.insert(0, f"{blocked}: nothing launches or terminates until an admin approves")
     fleet = _fleet(ec2, policy, deployments, notes) if ec2 is not None else None
 
     errors: list[str] = []

@@ -57,6 +57,9 @@ class SweepOptions:
     now: datetime
     dry_run: bool = False
     max_actions: int = 50
+    # False: `now` is the clock (every real run), and the reconcile reads it itself, so
+    # expiries start at EC2's LaunchTime; True: an "as of" time (--now --dry-run, tests)
+    as_of: bool = True
     stale_warning: timedelta = timedelta(hours=24)
     expiry_warnings: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
     reap_orphans: bool = False
@@ -257,7 +260,11 @@ def _reconcile(
     launch = run_launch(
         gh,
         ec2,
-        LaunchOptions(now=options.now, dry_run=options.dry_run, max_actions=left),
+        LaunchOptions(
+            now=options.now if options.as_of else None,
+            dry_run=options.dry_run,
+            max_actions=left,
+        ),
         io.StringIO(),
     )
     (budget.would if options.dry_run else budget.done).extend(
@@ -266,6 +273,8 @@ def _reconcile(
     budget.deferred.extend(f"{action.name} {action.key}" for action in launch.deferred)
     report.errors.extend(f"{key}: {error.describe()}" for key, error in launch.failed)
     report.errors.extend(launch.errors)
+    if launch.blocked:
+        report.errors.append(launch.blocked)
     report.reconciled = reasons
 
 

@@ -39,6 +39,7 @@ from launcher.adapters.github import (
     Settings,
     _fit,
 )
+from launcher.adapters.github_commits import CommitFacts
 from launcher.adapters.github_verdicts import Verdict
 from launcher.core.approvals import Review
 from launcher.core.deployments import Deployment
@@ -162,6 +163,10 @@ class FakeGitHub:
             else:
                 content[path] = text.encode()
         self.branches[branch] = self._commit(content, start, author)
+        if branch == "main" and any(not p.startswith("deployments/") for p in files):
+            # a test's direct push of control files is its setup: the admin anchors on it
+            # (LAUNCHER_TRUSTED_COMMIT), as the stand-in's World does
+            self.settings.trusted_commit = self.branches[branch]
         return self.branches[branch]
 
     def open_pull(self, author: str, files: dict[str, str | None]) -> int:
@@ -301,6 +306,10 @@ class FakeGitHub:
             for p in self.pulls.values()
             if sha in (p.merge_commit_sha, self.branches[p.head_ref])
         ]
+
+    def commit_facts(self, sha: str) -> CommitFacts:
+        commit = self._at(sha)
+        return CommitFacts(commit.sha, commit.parent, commit.author)
 
     def reached(self, sha: str, ref: str) -> bool:
         commit: _Commit | None = self._at(ref)

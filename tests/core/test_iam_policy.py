@@ -9,16 +9,14 @@ request's authorization checks against the generated statements as AWS documents
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from launcher.core.documents import load_policy
 from launcher.core.iam import IamError, Settings, documents, expand_glob, subjects
-from launcher.core.model import Provider
 from tests.iam_eval import (
     Check,
     allows_all,
@@ -269,23 +267,15 @@ def test_globs_become_iam_patterns_that_match_no_more_than_the_glob() -> None:
 SCHEDULER = "arn:aws:iam::210987654321:role/launcher-scheduler"
 
 
-@dataclass(frozen=True)
-class _WithScheduler(Provider):
-    """A provider naming the expiry backstop's role (pools.yaml's `scheduler_role`)."""
-
-    scheduler_role: str | None = None
-
-
 @pytest.fixture(scope="module")
 def backstopped() -> dict[str, dict[str, Any]]:
     policy, _ = load_policy(POOLS)
     assert policy is not None
     prod_pool = policy.pools["prod"]
     [provider] = prod_pool.providers
-    fields = {f.name: getattr(provider, f.name) for f in dataclasses.fields(provider)}
     pools = {
         **policy.pools,
-        "prod": replace(prod_pool, providers=(_WithScheduler(**fields, scheduler_role=SCHEDULER),)),
+        "prod": replace(prod_pool, providers=(replace(provider, scheduler_role=SCHEDULER),)),
     }
     return documents(replace(policy, pools=pools))
 

@@ -68,6 +68,9 @@ class World:
     tmp: Path
     app: Any = None
     branches: dict[int, str] = field(default_factory=dict)
+    # LAUNCHER_TRUSTED_COMMIT as an admin set it; None: main's head whenever settings() is
+    # called (an admin re-anchoring before every run: tests not about the anchor)
+    trusted: str | None = None
 
     repo_name = "acme/infra"
 
@@ -90,6 +93,9 @@ class World:
             backoff=0.01,
             app_id=app.get("LAUNCHER_APP_ID", ""),
             app_private_key=app.get("LAUNCHER_APP_PRIVATE_KEY", ""),
+            trusted_commit=self.trusted
+            if self.trusted is not None
+            else self.sb.branch_sha(self.repo_name, "main"),
         )
 
     def app_env(self) -> dict[str, str]:
@@ -208,7 +214,11 @@ def app_runner(world: World, workflows: Path | None = None, **kwargs: Any) -> An
         sb,
         world.repo_name,
         workflows_dir=workflows,
-        vars={"LAUNCHER_APP_ID": str(world.app.id), **kwargs.pop("vars", {})},
+        vars={
+            "LAUNCHER_APP_ID": str(world.app.id),
+            "LAUNCHER_TRUSTED_COMMIT": sb.branch_sha(world.repo_name, "main"),
+            **kwargs.pop("vars", {}),
+        },
         python_bin_dir=Path(sys.executable).parent,
         workdir=world.tmp,
         **kwargs,

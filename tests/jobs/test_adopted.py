@@ -90,6 +90,7 @@ def adopted(launch_world: World, moto_server: Any) -> Adopted:
             "LAUNCHER_APP_ID": str(world.app.id),
             "LAUNCHER_AWS_ROLE_ARN": AWS_ROLE,
             "LAUNCHER_AWS_READ_ROLE_ARN": AWS_ROLE + "-read",
+            "LAUNCHER_TRUSTED_COMMIT": sb.branch_sha(REPO, "main"),
         },
         python_bin_dir=Path(sys.executable).parent,
         extra_env={"LAUNCHER_GITHUB_THROTTLE": "0", "LAUNCHER_GITHUB_TIMEOUT": "10"},
@@ -300,3 +301,21 @@ def test_a_workflow_named_like_the_hand_over_only_makes_the_gate_read_again(
     with pytest.raises(GithubException) as blocked:
         world.repo("bob").get_pull(number).merge()
     assert blocked.value.status == 405
+
+
+def test_a_change_to_launchers_own_code_cannot_merge_without_an_admin(adopted: Adopted) -> None:
+    """launcher's code runs in the privileged jobs, so the launch job's trust anchor could not
+    stop a change to it after merge: GitHub stops it before, by the ruleset's code-owner
+    review (admins own everything but deployments/) and the app's check (the gate waits for
+    an admin). docs/security.md, "The trust anchor"."""
+    a, world = adopted, adopted.world
+    number = world.open_pr("bob", {"launcher/jobs/anchor.py": "ANCHOR = 'whatever I say'\n"})
+    a.pump()
+    world.review("dave", number)  # an approver of dev, neither an admin nor a code owner
+    a.pump()
+    assert world.status(number) == ("pending", "waiting for 1 approval from admins")
+    with pytest.raises(GithubException) as refused:
+        world.repo("dave").get_pull(number).merge()
+    assert refused.value.status == 405
+    message = refused.value.data["message"]
+    assert "code owner" in message and "launcher/approval" in message, message

@@ -19,6 +19,7 @@ def trial_env(world: World, monkeypatch: pytest.MonkeyPatch, **extra: str) -> No
         "GITHUB_API_URL": world.sb.url,
         "LAUNCHER_BOT_LOGIN": BOT,
         "LAUNCHER_GITHUB_THROTTLE": "0",
+        "LAUNCHER_TRUSTED_COMMIT": world.sb.branch_sha(world.repo_name, "main"),
         **extra,
     }.items():
         monkeypatch.setenv(name, value)

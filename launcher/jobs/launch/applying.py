@@ -36,6 +36,7 @@ from launcher.core.lifecycle import (
 )
 from launcher.core.matching import location_of
 from launcher.core.record import Event, EventKind, GroupRecord, Kind, PlacementRecord
+from launcher.core.runtime_cap import cap_expiry
 from launcher.core.text import plural
 from launcher.core.times import utc_iso
 from launcher.jobs import backstops
@@ -54,6 +55,7 @@ class Act:
     as the run changes it) and the report (what the run did)."""
 
     now: datetime
+    as_of: bool  # `now` was given (a rehearsal or an in-process test), not read from the clock
     views: Views
     lookups: Lookups
     ec2: Compute
@@ -106,7 +108,7 @@ def launch(act: Act, action: Launch) -> None:
         return
     placement, ids = placed.placement, placed.ids
     pool = act.views.policy.pools[request.pool]
-    launched_at = started(act.now, placed.launched_at)
+    launched_at = started(act.now, act.as_of, placed.launched_at)
     until = expires_at(launched_at, request.max_runtime, pool.max_runtime)
     # the expiry after launch, from LaunchTime: never a parameter of the launch call
     all_ids = placed.instance_ids
@@ -193,20 +195,28 @@ def retag(act: Act, action: Retag) -> None:
     except Refused as refused:
         fail(act, d, None, refused.error, None, refused.events)
         return
-    value = utc_iso(action.expires_at) if action.expires_at else ""
+    # a record never extends a run past its pool's max_runtime (launcher.core.runtime_cap)
+    pool = act.views.policy.pools.get(d.key.split("/", 1)[0])
+    fleet_start = action.fleet.launched_at if action.fleet is not None else None
+    until = cap_expiry(
+        action.expires_at,
+        (running.launched_at, fleet_start),
+        pool.max_runtime if pool else None,
+    )
+    value = utc_iso(until) if until else ""
     if action.fleet is not None:  # the backstop first: never earlier than the record says
         act.report.done.extend(
-            backstops.for_fleet(act.ec2, act.views.policy, action.fleet, action.expires_at, act.now)
+            backstops.for_fleet(act.ec2, act.views.policy, action.fleet, until, act.now)
         )
         for location, here in by_location(action.fleet.instances).items():
             ids = [r for i in here for r in (i.instance_id, *i.volume_ids)]
-            act.ec2.set_expiry(location, ids, action.expires_at)
+            act.ec2.set_expiry(location, ids, until)
     record = payload(
         d,
         Kind.LAUNCH,
         approval,
         running.launched_at,
-        action.expires_at,
+        until,
         0,
         launch_commit=running.launch_commit or running.commit,
         placement=running.placement,
@@ -246,7 +256,7 @@ def complete(act: Act, action: Complete) -> None:
         launch(act, Launch(d.key, d, attempt + 1, action.record))
         return
     first = fleet.instances[0]
-    launched_at = started(act.now, fleet.launched_at)
+    launched_at = started(act.now, act.as_of, fleet.launched_at)
     until = fleet.expires_at
     if until is None:  # stopped before the expiry was written: written now, from LaunchTime
         pool = act.views.policy.pools[request.pool]

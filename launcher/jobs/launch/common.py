@@ -33,7 +33,9 @@ class Transient(Exception):
 
 @dataclass
 class LaunchOptions:
-    now: datetime
+    # None (every real run): the clock, and expiries from EC2's LaunchTime. A time here is an
+    # "as of" time: `--now` with `--dry-run`, or an in-process test.
+    now: datetime | None = None
     dry_run: bool = False
     retry: tuple[str, ...] = ()  # request keys whose FAILED version to try again
     max_actions: int | None = None  # actions executed per run; the rest wait
@@ -49,13 +51,16 @@ class LaunchReport:
     deferred: list[Action] = field(default_factory=list)  # beyond max_actions
     orphans: list[Fleet] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)  # as read at the start
+    blocked: str | None = None  # control files not trusted: nothing done (jobs/anchor)
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed or self.errors else 0
+        return 1 if self.failed or self.errors or self.blocked else 0
 
     def summary(self) -> str:
         lines = ["## launcher launch", ""]
+        if self.blocked:
+            lines.append(f"- **{self.blocked}**: nothing launched or terminated")
         lines += [f"- {line}" for line in self.done] or ["- nothing to do"]
         for key, error in self.failed:
             lines.append(f"- **{key}** failed: {error.describe()}")

@@ -222,7 +222,10 @@ def no_placement(result: MatchResult, exhausted: list[Exhausted]) -> tuple[Categ
     return Category.NO_MATCH, "; ".join(result.reasons) or "no placement"
 
 
-def started(now: datetime, launch_time: datetime | None) -> datetime:
-    """When a request's runtime starts: the provider's LaunchTime, or the run's clock if that
-    is earlier (a run given a `now` in the past)."""
-    return min(now, launch_time) if launch_time else now
+def started(now: datetime, as_of: bool, launch_time: datetime | None) -> datetime:
+    """When a request's runtime starts: the provider's LaunchTime (the instances' own record,
+    later than the run's start). Only a run given an "as of" time (`--now` with `--dry-run`, an
+    in-process test) starts it at that time when it is earlier."""
+    if launch_time is None:
+        return now
+    return min(now, launch_time) if as_of else launch_time

@@ -4,7 +4,7 @@ when an action needs them (`Lookups`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from launcher.core.approvals import Review
@@ -18,6 +18,7 @@ from launcher.core.model import LaunchRequest, Policy
 from launcher.core.provenance import landed_through
 from launcher.core.pulls import Pull
 from launcher.core.record import Inferred, Kind, infer
+from launcher.core.runtime_cap import cap_runtime, capped_record
 from launcher.jobs.launch.common import TASK, Refused, Transient
 from launcher.jobs.launch.plan import Views
 from launcher.jobs.ports import GitHubPort
@@ -81,8 +82,15 @@ class Lookups:
         return self._requests[d.key]
 
 
-def read_views(gh: GitHubPort, ec2: Compute, now: datetime) -> tuple[Views, Lookups]:
-    """The default branch's tree and policy, launcher's deployments and the fleet."""
+def read_views(
+    gh: GitHubPort,
+    ec2: Compute,
+    now: datetime,
+    trust: Callable[[str, str, dict[str, str], list[Deployment]], None] | None = None,
+) -> tuple[Views, Lookups]:
+    """The default branch's tree and policy, launcher's deployments and the fleet. `trust`
+    (the trust anchor, launcher.jobs.anchor) sees the tree and the listing before anything is
+    read for a request, and raises to stop the run."""
     branch, head = gh.default_head()
     files = gh.tree(head)
     policy_blob = files.get(POLICY_PATH)
@@ -91,9 +99,11 @@ def read_views(gh: GitHubPort, ec2: Compute, now: datetime) -> tuple[Views, Look
         raise Transient(f"{POLICY_PATH} on {branch} is missing or invalid: no action")
     lookups = Lookups(gh, branch, head, policy)
     listed = gh.deployments(TASK)
+    if trust is not None:
+        trust(branch, head, files, listed)
     desired = desired_of(files, listed, lookups)
     fleet = ec2.fleet(fleet_locations(policy, listed))
-    records = records_of(listed, fleet, now)
+    records = [capped(r, policy, fleet) for r in records_of(listed, fleet, now)]
     views = Views(branch, head, policy, tuple(desired), tuple(records), tuple(fleet))
     return views, lookups
 
@@ -116,6 +126,7 @@ def desired_of(files: dict[str, str], listed: list[Deployment], lookups: Lookups
         # through another, approved pull request since (a revert, or a re-add before any
         # run saw the removal), which only its provenance tells.
         if known is not None and version is not None and known.kind != "failure":
+            pool = lookups.policy.pools.get(key.split("/", 1)[0])
             desired.append(
                 Desired(
                     key=key,
@@ -124,7 +135,8 @@ def desired_of(files: dict[str, str], listed: list[Deployment], lookups: Lookups
                     commit=known.sha,
                     blob=blob,
                     launch_at=known.launch_at,
-                    max_runtime=known.max_runtime,
+                    # the record's effective runtime, within the pool's cap as it is now
+                    max_runtime=cap_runtime(known.max_runtime, pool.max_runtime if pool else None),
                 )
             )
             continue
@@ -181,6 +193,16 @@ def records_of(
         now,
     )
     return [_record(i) for i in inferred]
+
+
+def capped(record: Record, policy: Policy, fleet: Iterable[FleetInstance]) -> Record:
+    """The record's expiry within its pool's max_runtime from the provider's LaunchTime
+    (launcher.core.runtime_cap): a record never extends a run past the cap."""
+    pool = policy.pools.get(record.key.split("/", 1)[0])
+    commit = record.launch_commit or record.commit
+    times = [i.launched_at for i in fleet if i.key == record.key and i.commit == commit]
+    start = min((t for t in times if t is not None), default=None)
+    return capped_record(record, pool.max_runtime if pool else None, start)
 
 
 def _record(item: Inferred) -> Record:
