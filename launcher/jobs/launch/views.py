@@ -103,17 +103,23 @@ def read_views(
         trust(branch, head, files, listed)
     desired = desired_of(files, listed, lookups)
     fleet = ec2.fleet(fleet_locations(policy, listed))
-    records = [capped(r, policy, fleet) for r in records_of(listed, fleet, now)]
+    asked = {d.key: d for d in desired}
+    records = [capped(r, policy, fleet, asked.get(r.key)) for r in records_of(listed, fleet, now)]
     views = Views(branch, head, policy, tuple(desired), tuple(records), tuple(fleet))
     return views, lookups
 
 
 def desired_of(files: dict[str, str], listed: list[Deployment], lookups: Lookups) -> list[Desired]:
     """The requests on the default branch. A file whose blob a deployment recorded costs
-    no read; a new or changed one is read and its provenance looked up."""
+    no read; a new or changed one is read and its provenance looked up.
+
+    The version, schedule and runtime always come from the file's content: in app mode a
+    record of that blob is launcher's own reading of it (only launcher's app writes the
+    records read here), so it stands for the file; in trial mode any workflow can write a
+    record as launcher, so every file is read again (one request per request, per run)."""
     by_blob: dict[tuple[str, str], Deployment] = {}
     for d in reversed(listed):  # oldest first: the newest wins
-        if d.request_key and d.blob:
+        if d.request_key and d.blob and lookups.gh.settings.app_mode:
             by_blob[(d.request_key, d.blob)] = d
     desired = []
     for path, blob in sorted(files.items()):
@@ -195,14 +201,21 @@ def records_of(
     return [_record(i) for i in inferred]
 
 
-def capped(record: Record, policy: Policy, fleet: Iterable[FleetInstance]) -> Record:
-    """The record's expiry within its pool's max_runtime from the provider's LaunchTime
-    (launcher.core.runtime_cap): a record never extends a run past the cap."""
+def capped(
+    record: Record, policy: Policy, fleet: Iterable[FleetInstance], asked: Desired | None
+) -> Record:
+    """The record's expiry within its pool's max_runtime, and within the runtime main's file
+    asks for when the record is of that version, both from the provider's LaunchTime
+    (launcher.core.runtime_cap): a record never extends a run past either."""
     pool = policy.pools.get(record.key.split("/", 1)[0])
+    caps = [pool.max_runtime if pool else None]
+    if asked is not None and asked.version == record.version:
+        caps.append(asked.max_runtime)
+    cap = min((c for c in caps if c is not None), default=None)
     commit = record.launch_commit or record.commit
     times = [i.launched_at for i in fleet if i.key == record.key and i.commit == commit]
     start = min((t for t in times if t is not None), default=None)
-    return capped_record(record, pool.max_runtime if pool else None, start)
+    return capped_record(record, cap, start)
 
 
 def _record(item: Inferred) -> Record:
