@@ -611,11 +611,23 @@ class GitHub:
         listing (newest first) stops at the first older one, so usually one page."""
         return list(self._own_deployments(task, since))
 
-    def _own_deployments(self, task: str, since: datetime | None = None) -> Iterator[Deployment]:
+    @_wrap("listing deployments")
+    def environment_deployments(self, task: str, environment: str) -> list[Deployment]:
+        """The bot's deployments for `task` in one environment (one request), newest first."""
+        return list(self._own_deployments(task, environment=environment))
+
+    def _own_deployments(
+        self, task: str, since: datetime | None = None, environment: str | None = None
+    ) -> Iterator[Deployment]:
         """The one reading of launcher's deployments: the bot's only (anyone may create a
         deployment), payload decoded leniently (a non-JSON payload reads as empty)."""
         bot = self.settings.bot_login.casefold()
-        for d in self.repo.get_deployments(task=task):
+        listed = (
+            self.repo.get_deployments(task=task, environment=environment)
+            if environment is not None
+            else self.repo.get_deployments(task=task)
+        )
+        for d in listed:
             created = d.created_at if d.created_at.tzinfo else d.created_at.replace(tzinfo=UTC)
             if since is not None and created < since:
                 return
