@@ -1,0 +1,92 @@
+"""The approval re-check at launch time: the content on the default branch came through a
+merged pull request whose gate item for its path held, and the request still loads."""
+
+from __future__ import annotations
+
+from launcher.core.approvals import latest_deciding
+from launcher.core.documents import load_request
+from launcher.core.gate import ItemKind, State
+from launcher.core.lifecycle import Category, Desired
+from launcher.core.model import LaunchRequest
+from launcher.core.record import Event, EventKind
+from launcher.core.text import clip
+from launcher.jobs.launch.common import Approval, Refused, Transient, git_blob_sha
+from launcher.jobs.launch.views import _Views
+
+
+class _ApprovalCheck(_Views):
+    """The launch-time approval re-check and the request as it loads now."""
+
+    def _approval(self, d: Desired) -> Approval:
+        """The seed's launch-time check: the content on main came through a merged pull
+        request whose gate item for this path held at its merged head."""
+        commit, pr = self._provenance_of(d.path)
+        if pr is None:
+            raise Refused(
+                Category.NOT_APPROVED,
+                f"{d.path} reached {self.branch} in {commit[:7]} without a merged pull request",
+            )
+        if pr.number not in self._decisions:
+            from launcher.jobs.gate import decide_pull
+
+            reviews = self.gh.reviews(pr.number)
+            self._reviews[pr.number] = reviews
+            self._decisions[pr.number] = decide_pull(self.gh, pr, reviews)
+        decision = self._decisions[pr.number]
+        if decision.state is State.ERROR:
+            raise Transient(f"could not re-check #{pr.number}: {decision.description}")
+        item = next(
+            (
+                i
+                for i in decision.items
+                if i.path == d.path and i.kind is ItemKind.REQUEST and i.change not in ("removed",)
+            ),
+            None,
+        )
+        if item is None:
+            raise Refused(
+                Category.NOT_APPROVED, f"pull request #{pr.number} did not ask for {d.path}"
+            )
+        approved_content = self.gh.read_file(d.path, pr.head_sha)
+        if approved_content is None or git_blob_sha(approved_content) != d.blob:
+            raise Refused(
+                Category.NOT_APPROVED,
+                f"{d.path} on {self.branch} differs from what #{pr.number} had approved",
+            )
+        if item.state is State.SUCCESS:
+            approved = item.tally.approved_by if item.tally else ()
+            latest = latest_deciding(self._reviews.get(pr.number, ()))
+            events = tuple(
+                Event(
+                    EventKind.APPROVED,
+                    None,
+                    login,
+                    latest[login.casefold()].commit_id if login.casefold() in latest else "",
+                    clip(latest[login.casefold()].body.strip(), 500)
+                    if login.casefold() in latest
+                    else "",
+                )
+                for login in approved
+            )
+            return Approval(pr, pr.author, tuple(approved), events)
+        if item.tally and item.tally.rejected_by:
+            rejected = tuple(
+                Event(EventKind.REJECTED, None, r.user, r.commit_id, clip(r.body.strip(), 500))
+                for r in item.tally.rejected_by
+            )
+            raise Refused(Category.REJECTED, f"#{pr.number}: {item.summary}", rejected)
+        raise Refused(
+            Category.NOT_APPROVED,
+            f"#{pr.number} was merged without the gate's approval ({item.summary})",
+        )
+
+    def _request(self, d: Desired) -> LaunchRequest:
+        if d.problem is not None:
+            raise Refused(Category.NO_MATCH, f"the request does not fit pools.yaml: {d.problem}")
+        if d.key not in self.requests:
+            request, problems = load_request(self.gh.blob(d.blob), d.path, self.policy)
+            if request is None:
+                first = problems[0].message if problems else "invalid"
+                raise Refused(Category.NO_MATCH, f"the request does not fit pools.yaml: {first}")
+            self.requests[d.key] = request
+        return self.requests[d.key]

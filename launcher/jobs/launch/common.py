@@ -1,0 +1,83 @@
+"""What the launch job's modules share: its options and report, the errors that stop one
+request's action, and an approval as the launch-time re-check found it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from launcher.core.deployments import LAUNCH_TASK
+from launcher.core.fleet import Fleet
+from launcher.core.lifecycle import Action, Category, LastError, Record
+from launcher.core.pulls import Pull
+from launcher.core.record import Event
+
+TASK = LAUNCH_TASK  # the deployments' task: launcher lists only its own
+COMMENT_MARKER = "<!-- launcher:launch {key} {version} {outcome} -->"
+
+
+class Refused(Exception):
+    """The request cannot launch: recorded as FAILED with this category."""
+
+    def __init__(self, category: Category, message: str, events: tuple[Event, ...] = ()) -> None:
+        super().__init__(message)
+        self.error = LastError(category, message)
+        self.events = events  # the decisions behind it (a rejecting review: who, why)
+
+
+class Transient(Exception):
+    """Could not decide or act now (an API error, an unreadable team): not recorded; the next
+    run tries again."""
+
+
+@dataclass
+class LaunchOptions:
+    now: datetime
+    dry_run: bool = False
+    retry: tuple[str, ...] = ()  # request keys whose FAILED version to try again
+    max_actions: int | None = None  # actions executed per run; the rest wait
+    log_url: str | None = None  # the workflow run, linked from deployment statuses
+
+
+@dataclass
+class LaunchReport:
+    planned: list[Action] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)  # what changed, one line each
+    failed: list[tuple[str, LastError]] = field(default_factory=list)  # FAILED in this run
+    errors: list[str] = field(default_factory=list)  # not handled; retried next run
+    deferred: list[Action] = field(default_factory=list)  # beyond max_actions
+    orphans: list[Fleet] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)  # as read at the start
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed or self.errors else 0
+
+    def summary(self) -> str:
+        lines = ["## launcher launch", ""]
+        lines += [f"- {line}" for line in self.done] or ["- nothing to do"]
+        for key, error in self.failed:
+            lines.append(f"- **{key}** failed: {error.describe()}")
+        for problem in self.errors:
+            lines.append(f"- error (retried next run): {problem}")
+        for action in self.deferred:
+            lines.append(f"- deferred to the next run: {action.name} {action.key}")
+        for fleet in self.orphans:
+            ids = ", ".join(fleet.instance_ids)
+            lines.append(f"- orphan instances of {fleet.key} (no record): {ids}")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Approval:
+    pr: Pull
+    requested_by: str
+    approved_by: tuple[str, ...]
+    events: tuple[Event, ...] = ()  # each counted approval: who, on which commit, its text
+
+
+def git_blob_sha(content: bytes) -> str:
+    """Git's object id of a blob, to compare a pull request's file with main's without
+    reading main's."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
