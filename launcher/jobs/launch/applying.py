@@ -10,6 +10,7 @@ from launcher.adapters.github import GitHubError
 from launcher.core.compute import ComputeError
 from launcher.core.fleet import Fleet, FleetInstance, by_location
 from launcher.core.lifecycle import (
+    LIVE,
     Action,
     Complete,
     Desired,
@@ -31,6 +32,7 @@ from launcher.core.times import utc_iso
 from launcher.jobs.launch.common import TASK, Refused, Transient
 from launcher.jobs.launch.notifying import _running_text
 from launcher.jobs.launch.placement import _started
+from launcher.jobs.launch.rechecks import removal_allowed
 from launcher.jobs.launch.recording import _placement_record, _Recording
 
 
@@ -305,6 +307,11 @@ class _Applying(_Recording):
 
     def _terminate(self, action: Terminate) -> None:
         ids = [i for f in action.fleets for i in f.instance_ids]
+        if action.reason is Reason.REMOVED and (
+            ids or any(r.state in LIVE for r in action.records)
+        ):
+            if not removal_allowed(self, action, ids):
+                return  # kept until its expiry; the requester and approvers were told
         text = {
             Reason.REMOVED: f"terminated: removed from {self.branch}",
             Reason.EXPIRED: "expired: max_runtime reached",

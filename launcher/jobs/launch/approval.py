@@ -11,6 +11,7 @@ from launcher.core.model import LaunchRequest
 from launcher.core.record import Event, EventKind
 from launcher.core.text import clip
 from launcher.jobs.launch.common import Approval, Refused, Transient, git_blob_sha
+from launcher.jobs.launch.rechecks import late_approval, revoked_on_main, undecided_is_transient
 from launcher.jobs.launch.views import _Views
 
 
@@ -26,13 +27,7 @@ class _ApprovalCheck(_Views):
                 Category.NOT_APPROVED,
                 f"{d.path} reached {self.branch} in {commit[:7]} without a merged pull request",
             )
-        if pr.number not in self._decisions:
-            from launcher.jobs.gate import decide_pull
-
-            reviews = self.gh.reviews(pr.number)
-            self._reviews[pr.number] = reviews
-            self._decisions[pr.number] = decide_pull(self.gh, pr, reviews)
-        decision = self._decisions[pr.number]
+        decision = self.checks.base(pr)
         if decision.state is State.ERROR:
             raise Transient(f"could not re-check #{pr.number}: {decision.description}")
         item = next(
@@ -54,8 +49,13 @@ class _ApprovalCheck(_Views):
                 f"{d.path} on {self.branch} differs from what #{pr.number} had approved",
             )
         if item.state is State.SUCCESS:
+            revoked = undecided_is_transient(
+                revoked_on_main, self.checks, pr, item, self.branch, self.head
+            )
+            if revoked is not None:
+                raise Refused(revoked.category, revoked.message)
             approved = item.tally.approved_by if item.tally else ()
-            latest = latest_deciding(self._reviews.get(pr.number, ()))
+            latest = latest_deciding(self.checks.reviews.get(pr.number, ()))
             events = tuple(
                 Event(
                     EventKind.APPROVED,
@@ -75,6 +75,9 @@ class _ApprovalCheck(_Views):
                 for r in item.tally.rejected_by
             )
             raise Refused(Category.REJECTED, f"#{pr.number}: {item.summary}", rejected)
+        late = late_approval(pr, item, commit)
+        if late is not None:
+            raise Refused(late.category, late.message)
         raise Refused(
             Category.NOT_APPROVED,
             f"#{pr.number} was merged without the gate's approval ({item.summary})",

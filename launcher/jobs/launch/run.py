@@ -15,6 +15,7 @@ from launcher.core.quota import count_usage
 from launcher.core.text import clip
 from launcher.jobs.launch.applying import _Applying
 from launcher.jobs.launch.common import TASK, LaunchOptions, LaunchReport, Transient
+from launcher.jobs.launch.rechecks import PullDecisions
 
 
 def run_launch(
@@ -47,7 +48,9 @@ class _Run(_Applying):
         self.branch, self.head = self.gh.default_head()
         self.files = self.gh.tree(self.head)
         policy_blob = self.files.get(POLICY_PATH)
-        policy = load_policy(self.gh.blob(policy_blob))[0] if policy_blob else None
+        policy_raw = self.gh.blob(policy_blob) if policy_blob else b""
+        policy = load_policy(policy_raw)[0] if policy_blob else None
+        self.checks = PullDecisions.new(self.gh, policy_raw)  # judged again under main's
         if policy is None:
             raise Transient(f"{POLICY_PATH} on {self.branch} is missing or invalid: no action")
         self.policy = policy

@@ -6,16 +6,15 @@ from datetime import datetime
 from typing import TextIO
 
 from launcher.adapters.github import GitHub
-from launcher.core.approvals import Review
 from launcher.core.compute import Compute
 from launcher.core.fleet import FleetInstance
-from launcher.core.gate import Decision
 from launcher.core.lifecycle import Record
 from launcher.core.matching import Catalogues
 from launcher.core.model import LaunchRequest, Policy
 from launcher.core.pulls import Pull
 from launcher.core.quota import Usage
 from launcher.jobs.launch.common import LaunchOptions, LaunchReport
+from launcher.jobs.launch.rechecks import PullDecisions
 
 
 class _State:
@@ -37,8 +36,7 @@ class _State:
         self.usage: dict[str, Usage] = {}
         self._catalogues: Catalogues | None = None
         self._provenance: dict[str, tuple[str, Pull | None]] = {}
-        self._decisions: dict[int, Decision] = {}
+        self.checks = PullDecisions.new(gh, b"")  # main's pools.yaml: set by run()
         self._freed: set[str] = set()  # instance ids terminated (and uncounted) in this run
-        self._reviews: dict[int, list[Review]] = {}
         self._launched_at: datetime | None = None  # LaunchTime of the last _run_groups
         self._volumes: tuple[str, ...] = ()

@@ -11,16 +11,27 @@ running until their expiry.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from launcher.adapters.github import GitHub
 from launcher.core.approvals import Review
 from launcher.core.gate import Decision, GateInput, Item, ItemKind, State, decide
-from launcher.core.lifecycle import Category
+from launcher.core.gate_report import untrusted
+from launcher.core.lifecycle import Category, LastError, Terminate
+from launcher.core.permissions import display_principals
 from launcher.core.pulls import Pull
+from launcher.core.removal import recorded_requester
 from launcher.core.sweep import late_reason
-from launcher.core.times import utc_text
+from launcher.core.times import utc_iso, utc_text
+from launcher.jobs.comments import comment_once
+from launcher.jobs.launch.common import COMMENT_MARKER, Transient
 
+if TYPE_CHECKING:
+    from launcher.jobs.launch.state import _State
+
+_T = TypeVar("_T")
 REMOVAL_OUTCOME = "removal-not-approved"  # the comment marker's outcome for a kept request
 
 
@@ -170,3 +181,64 @@ def check_removal(
     if item.state is State.SUCCESS:
         return RemovalVerdict(True, commit, pr, "")
     return RemovalVerdict(False, commit, pr, f"{where} without a valid verdict: {item.summary}")
+
+
+def undecided_is_transient(check: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """Run a check; what it cannot decide now is the run's Transient (retried next run)."""
+    try:
+        return check(*args, **kwargs)
+    except Undecided as exc:
+        raise Transient(str(exc)) from exc
+
+
+def removal_allowed(run: _State, action: Terminate, ids: list[str]) -> bool:
+    """The removal rule at launch time: a removal merged without a valid verdict ends nothing.
+    It is reported `not_approved` (the run exits 1) on every run until the instances expire,
+    and the requester and the pool's approvers are told once, on the removing pull request
+    (or the request's own when none removed it)."""
+    records = sorted(action.records, key=lambda r: r.deployment_id, reverse=True)
+    requester = recorded_requester(r.requested_by for r in records)
+    if requester is None:  # launched, never recorded (a crash): the tag launcher wrote
+        requester = next((i.requested_by for f in action.fleets for i in f.instances), None)
+    path = records[0].path if records and records[0].path else f"deployments/{action.key}.yaml"
+    verdict = undecided_is_transient(
+        check_removal,
+        run.gh,
+        run.checks,
+        path=path,
+        requester=requester or "",
+        branch=run.branch,
+        head=run.head,
+    )
+    if verdict.allowed:
+        return True
+    run.report.failed.append((action.key, LastError(Category.NOT_APPROVED, verdict.message)))
+    pr = verdict.pr.number if verdict.pr else next((r.pr for r in records if r.pr), None)
+    if pr is not None:
+        pool = run.policy.pools.get(action.key.split("/", 1)[0])
+        approvers = display_principals(pool.permissions.modify, run.policy) if pool else []
+        until = [utc_iso(r.expires_at) for r in records if r.expires_at]
+        body = removal_notice(requester, approvers, verdict.message, ids, until)
+        version = records[0].version.id if records else "-"
+        marker = COMMENT_MARKER.format(key=action.key, version=version, outcome=REMOVAL_OUTCOME)
+        comment_once(run.gh, pr, marker, body)
+    return False
+
+
+def removal_notice(
+    requester: str | None,
+    approvers: Iterable[str],
+    message: str,
+    ids: list[str],
+    until: list[str],
+) -> str:
+    """The comment telling the requester and the pool's approvers that a removal was not
+    applied (the message names the commit, the pull request and who removed it)."""
+    who = " ".join([*([f"@{requester}"] if requester else []), *approvers])
+    kept = f"instances {', '.join(ids)}" if ids else "its schedule"
+    expiry = f" until {until[0]}" if until else " until its expiry"
+    return (
+        f"{who}: **not_approved**: {untrusted(message)}.\n\nlauncher keeps {kept} running"
+        f"{expiry}. To end it sooner, restore the file and remove it again in a pull "
+        "request its requester opens or the pool's approvers approve."
+    )
