@@ -126,6 +126,7 @@ class FakeCompute:
                     group=tags.get("launcher:group", ""),
                     vcpus=TYPES[spec.instance_type].vcpus,
                     launched_at=self.now(),
+                    requested_by=tags.get("launcher:requested-by", ""),
                 ),
                 tags,
                 spec.client_token,

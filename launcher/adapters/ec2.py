@@ -418,6 +418,7 @@ class EC2:
             ),
             vcpus=self._vcpus(location, instance) if state in COUNTED_STATES else 0,
             launched_at=_launch_time(instance),
+            requested_by=tags.get("launcher:requested-by", ""),
         )
 
     def subnet_zones(self, location: Location, subnet_ids: Iterable[str]) -> dict[str, str]:

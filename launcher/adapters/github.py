@@ -664,15 +664,22 @@ class GitHub:
                 found[d.task].append(d)
         return found
 
+    @_wrap("listing deployments")
+    def environment_deployments(self, task: str, environment: str) -> list[Deployment]:
+        """The bot's deployments for `task` in one environment (one request), newest first."""
+        return list(self._own_deployments(task, environment=environment))
+
     def _own_deployments(
-        self, task: str | None, since: datetime | None = None
+        self, task: str | None, since: datetime | None = None, environment: str | None = None
     ) -> Iterator[Deployment]:
         """The one reading of launcher's deployments: the bot's only (anyone may create a
         deployment), payload decoded leniently (a non-JSON payload reads as empty). `task`
         None lists every task's."""
         bot = self.settings.bot_login.casefold()
-        listing = self.repo.get_deployments(task=task) if task else self.repo.get_deployments()
-        for d in listing:
+        filters = {"task": task} if task else {}
+        if environment is not None:
+            filters["environment"] = environment
+        for d in self.repo.get_deployments(**filters):
             created = d.created_at if d.created_at.tzinfo else d.created_at.replace(tzinfo=UTC)
             if since is not None and created < since:
                 return

@@ -44,6 +44,7 @@ class Tally:
     before_base: tuple[str, ...] = ()  # approvers whose approval predates the latest base change
     kept_vetoes: Mapping[int, str] = dataclass_field(default_factory=dict)  # review id -> who
     # dismissed that rejection without being allowed to lift it
+    late: tuple[Review, ...] = ()  # approvers' approvals submitted at or after `approved_before`
 
     @property
     def missing(self) -> int:
@@ -70,6 +71,7 @@ def tally(
     base_changed_at: datetime | None = None,
     dismissals: Mapping[int, Dismissal] | None = None,
     may_dismiss: frozenset[str] = frozenset(),
+    approved_before: datetime | None = None,
 ) -> Tally:
     """Count the approvals that hold for `approvers` (casefolded logins) on `head_sha`.
 
@@ -79,6 +81,8 @@ def tally(
     (the pool's approvers or admins) and is neither the author nor a pusher; a dismissal
     recorded without such an actor leaves the veto standing. A DISMISSED review without a
     dismissal event is a dismissed approval (GitHub records every dismissal of a rejection).
+    With `approved_before` (a scheduled request's launch_at), an approval counts only when it
+    was submitted before it: a later one is `late` (the request was auto-rejected by then).
     """
     approved: list[str] = []
     stale: list[str] = []
@@ -86,6 +90,7 @@ def tally(
     ignored: list[str] = []
     before_base: list[str] = []
     kept: dict[int, str] = {}
+    late: list[Review] = []
     parties = pushers | {author.casefold()}
     for login, review in latest_deciding(reviews).items():
         is_approver = login in approvers and login not in parties
@@ -98,6 +103,10 @@ def tally(
                 review.submitted_at is None or review.submitted_at <= base_changed_at
             ):
                 before_base.append(review.user)
+            elif approved_before is not None and (
+                review.submitted_at is None or review.submitted_at >= approved_before
+            ):
+                late.append(review)
             else:
                 approved.append(review.user)
         elif review.state == "CHANGES_REQUESTED" and is_approver:
@@ -118,4 +127,5 @@ def tally(
         required=required,
         before_base=tuple(sorted(before_base, key=str.casefold)),
         kept_vetoes=kept,
+        late=tuple(late),
     )

@@ -36,6 +36,7 @@ class FleetInstance:
     volume_ids: tuple[str, ...] = ()
     vcpus: int = 0
     launched_at: datetime | None = None  # EC2's LaunchTime
+    requested_by: str = ""  # launcher:requested-by, as launcher tagged it at launch
 
     @property
     def location(self) -> Location:

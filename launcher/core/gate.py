@@ -27,6 +27,7 @@ from launcher.core.permissions import (
 )
 from launcher.core.problems import Problem
 from launcher.core.provenance import History, Pusher
+from launcher.core.removal import removal_parties
 from launcher.core.text import clip
 from launcher.core.times import parse_utc_text, utc_text
 
@@ -132,6 +133,9 @@ class GateInput:
     match_warnings: Mapping[str, list[str]] = field(default_factory=dict)
     history: History = field(default_factory=History)  # pushers, base changes, dismissals
     modes: Mapping[str, str] | None = None  # git modes at the head (None: not read)
+    # removed request paths -> their recorded requester (launcher.core.removal); a path not
+    # in it has no record; None: records not read, so no removal passes without approval
+    requesters: Mapping[str, str] | None = None
 
 
 def _is_request_area(path: str) -> bool:
@@ -212,13 +216,15 @@ class _Judge:
         self.data = data
         self.policy = policy
         self.teams = teams
-        self.tallies: dict[str, Tally] = {}
+        self.tallies: dict[tuple[str, datetime | None], Tally] = {}
         self.history = data.history
         self.pusher_logins = frozenset(
             p.login.casefold() for p in data.history.pushers if p.login is not None
         )
 
-    def _tally(self, approving: frozenset[str], required: int) -> Tally:
+    def _tally(
+        self, approving: frozenset[str], required: int, before: datetime | None = None
+    ) -> Tally:
         """Approvals from `approving`; dismissals of their rejections count only when made by
         one of them or an admin, never by the author or a pusher."""
         # Admins' teams are read only when a rejection was dismissed: a re-run with nothing
@@ -240,14 +246,18 @@ class _Judge:
             base_changed_at=self.history.base_changed_at,
             dismissals=self.history.dismissals,
             may_dismiss=approving | admins,
+            approved_before=before,
         )
 
-    def pool_tally(self, pool_name: str) -> Tally:
-        if pool_name not in self.tallies:
+    def pool_tally(self, pool_name: str, launch_at: datetime | None = None) -> Tally:
+        """The pool's approvals; for a scheduled request only those submitted before its
+        launch_at count (a later one comes after the request was auto-rejected)."""
+        if (pool_name, launch_at) not in self.tallies:
             pool = self.policy.pools[pool_name]
             approving = approvers(pool, self.policy, self.teams)
-            self.tallies[pool_name] = self._tally(approving, pool.approvals_required)
-        return self.tallies[pool_name]
+            counted = self._tally(approving, pool.approvals_required, launch_at)
+            self.tallies[(pool_name, launch_at)] = counted
+        return self.tallies[(pool_name, launch_at)]
 
     def effective_tier(self, pool: Pool) -> tuple[Tier, str]:
         """The lowest tier among the author and every pusher, with who holds it: a pull
@@ -262,12 +272,57 @@ class _Judge:
         return tier, who
 
     def removal(self, path: str, change: str, pool_name: str) -> Item:
-        """Removing a request terminates it: it needs the same permission as creating it."""
+        """Removing a request ends what it runs: its recorded requester or the pool's
+        approvers may do it alone, anyone else needs the pool's approvals
+        (launcher.core.removal, the rule the launch job applies too)."""
         if pool_name not in self.policy.pools:
             summary = f"pool {pool_name!r} is not defined in {POLICY_PATH}: an admin must remove it"
             problem = Problem(path, 1, 1, summary)
             return _invalid(path, change, State.FAILURE, summary, (problem,), pool=pool_name)
-        return self.tiered(path, change, pool_name)
+        pool = self.policy.pools[pool_name]
+        known = self.data.requesters
+        requester = "" if known is None else known.get(path)
+        parties = removal_parties(
+            author=self.data.author,
+            pushers=self.history.pushers,
+            requester=requester,
+            pool=pool,
+            policy=self.policy,
+            teams=self.teams,
+        )
+        approvers = tuple(display_principals(pool.permissions.modify, self.policy))
+
+        def item(state: State, summary: str, counted: Tally | None = None) -> Item:
+            return Item(
+                kind=ItemKind.REQUEST,
+                path=path,
+                change=change,
+                state=state,
+                summary=summary,
+                pool=pool_name,
+                tier=tier_of(self.data.author, pool, self.policy, self.teams),
+                tally=counted,
+                approvers=approvers,
+            )
+
+        if parties.may_remove_alone:
+            if requester is None:
+                return item(State.SUCCESS, "removed: launcher has no record of it (ends nothing)")
+            summary = f"removed by its requester or an approver of pool {pool_name}"
+            return item(State.SUCCESS, summary)
+        counted = self.pool_tally(pool_name)
+        if counted.rejected_by:
+            return item(State.FAILURE, _rejection(counted.rejected_by[0], counted), counted)
+        who = f"@{requester}" if requester else "unknown (no readable record)"
+        if counted.missing:
+            summary = (
+                f"{parties.outsider} is neither its requester ({who}) nor an approver of pool "
+                f"{pool_name}: removing it needs {_approvals(counted.missing)} from "
+                + ", ".join(approvers)
+            )
+            return item(State.PENDING, summary, counted)
+        by = ", ".join(f"@{login}" for login in counted.approved_by)
+        return item(State.SUCCESS, f"removal approved by {by}", counted)
 
     def addition(self, path: str, change: str) -> Item:
         raw = self.data.head_contents.get(path)
@@ -318,7 +373,7 @@ class _Judge:
                     "only people named in pools.yaml may push onto a launch request",
                 )
             return item(state, limited + explain(who_limits, pool, tier, self.policy))
-        counted = self.pool_tally(pool_name)
+        counted = self.pool_tally(pool_name, launch_at)
         if counted.rejected_by:
             review = counted.rejected_by[0]
             return item(State.FAILURE, _rejection(review, counted), counted)
@@ -328,6 +383,9 @@ class _Judge:
                 f"{limited}{who_limits} has create_with_approval on pool {pool_name}: needs "
                 f"{_approvals(counted.missing)} from {who}"
             )
+            if counted.late and launch_at is not None:
+                late = late_approvals(counted)
+                summary += f" before its launch_at {utc_text(launch_at)} ({late})"
             return item(State.PENDING, summary, counted)
         by = ", ".join(f"@{login}" for login in counted.approved_by)
         return item(State.SUCCESS, f"approved by {by}", counted)
@@ -402,6 +460,15 @@ def _pusher_tier(pusher: Pusher, pool: Pool, policy: Policy, teams: TeamResolver
 def _people(judge: _Judge) -> set[str]:
     """Shown names of the pushers that are people (bots and unknown accounts are not)."""
     return {p.shown for p in judge.history.pushers if p.has_tier}
+
+
+def late_approvals(counted: Tally) -> str:
+    """`approved by @dave at 2026-12-01 10:00 UTC, too late`: who approved after launch_at."""
+    parts = [
+        f"@{r.user} at {utc_text(r.submitted_at)}" if r.submitted_at else f"@{r.user}"
+        for r in counted.late
+    ]
+    return "approved by " + ", ".join(parts) + ", too late"
 
 
 def _approvals(n: int) -> str:

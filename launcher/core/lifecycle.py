@@ -348,26 +348,38 @@ def plan(
         if key in wanted:
             actions.extend(_for_desired(wanted[key], seen, now, key in retry_keys))
         else:
-            actions.extend(_for_removed(key, seen))
+            actions.extend(_for_removed(key, seen, now))
     return actions
 
 
-def _for_removed(key: str, seen: _Key) -> list[Action]:
+def _for_removed(key: str, seen: _Key, now: datetime) -> list[Action]:
     """A request that left main: its live records end and every instance carrying its tags is
     terminated (a launch that stopped before recording included: they are not orphans). A
     request whose newest record is not an end (a FAILED version) gets an `ended` mark, so the
-    same content added again later is a new request, not the old failure."""
+    same content added again later is a new request, not the old failure.
+
+    The job applies a REMOVED end only when the removal passes the removal rule
+    (launcher.core.removal); otherwise the instances keep running, so a RUNNING record past its
+    expiry ends as EXPIRED here first, whatever became of the removal."""
     live = tuple(r for r in seen.records if r.state in LIVE)
+    actions: list[Action] = []
+    ended = tuple(r for r in live if expired(r, now))
+    if ended:
+        commits = {r.launch_commit or r.commit for r in ended}
+        fleets = tuple(f for f in seen.fleets if f.commit in commits)
+        actions.append(Terminate(key, Reason.EXPIRED, ended, fleets))
+        live = tuple(r for r in live if r not in ended)
+        seen = _Key(seen.records, [f for f in seen.fleets if f not in fleets])
     if live:
-        return [Terminate(key, Reason.REMOVED, live, tuple(seen.fleets))]
+        return [*actions, Terminate(key, Reason.REMOVED, live, tuple(seen.fleets))]
     newest = seen.records[-1] if seen.records else None
     if newest is not None and newest.state is RequestState.FAILED:
         # instances of a launch that was never recorded may be ended with it: the failure
         # still gets its end, or the same content added back would be taken for it
-        return [Terminate(key, Reason.REMOVED, (newest,), tuple(seen.fleets))]
+        return [*actions, Terminate(key, Reason.REMOVED, (newest,), tuple(seen.fleets))]
     if seen.fleets:
-        return [Terminate(key, Reason.REMOVED, (), tuple(seen.fleets))]
-    return []
+        return [*actions, Terminate(key, Reason.REMOVED, (), tuple(seen.fleets))]
+    return actions
 
 
 def _latest(records: Iterable[Record], **match: Any) -> Record | None:

@@ -18,19 +18,22 @@ import hashlib
 import json
 import sys
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from launcher.adapters.github import CheckRun, Comment, GitHubError
 from launcher.adapters.github_verdicts import Verdict
 from launcher.core.approvals import Review
-from launcher.core.documents import REQUEST_PATH, load_policy, load_request
+from launcher.core.deployments import LAUNCH_TASK
+from launcher.core.documents import REQUEST_PATH, load_policy, load_request, request_key
 from launcher.core.gate import (
     CONTEXT,
     LABELS,
     LAUNCH_AT_PREFIX,
     POLICY_PATH,
     REGULAR,
+    ChangedFile,
     Decision,
     GateInput,
     State,
@@ -41,6 +44,7 @@ from launcher.core.gate_report import MARKER, details, read_meta, render
 from launcher.core.permissions import MembershipUnknown
 from launcher.core.provenance import History
 from launcher.core.pulls import Pull
+from launcher.core.removal import recorded_requester
 from launcher.core.text import clip
 from launcher.core.workflow_commands import workflow_command
 from launcher.jobs import foreign_verdicts
@@ -252,6 +256,21 @@ def decide_pull(
     requests were allowed at its merged head (reviews and the base's pools.yaml of that time,
     and who pushed onto it, read here when not handed in).
     """
+    return decide(pull_input(gh, info, reviews, match=match, history=history), gh)
+
+
+def pull_input(
+    gh: GitHubPort,
+    info: Pull,
+    reviews: list[Review],
+    *,
+    match: bool = False,
+    history: History | None = None,
+    requesters: Mapping[str, str] | None = None,
+) -> GateInput:
+    """What the gate decides a pull request from, read from GitHub: the launch job decides it
+    a second time against main's current pools.yaml (permissions revoked since). The launch
+    job hands in `requesters` from the records it acts on; the gate reads them here."""
     if history is None:
         history = gh.history(info)
     files = gh.changed_files(info.number)
@@ -281,9 +300,31 @@ def decide_pull(
         info.author, info.head_sha, files, reviews, policy_raw, contents, history=history
     )
     data.modes = modes
+    data.requesters = removal_requesters(gh, files) if requesters is None else requesters
     if match and policy_raw is not None:
         data.match_warnings = _match_warnings(policy_raw, contents)
-    return decide(data, gh)
+    return data
+
+
+def removal_requesters(gh: GitHubPort, files: list[ChangedFile]) -> dict[str, str]:
+    """The recorded requester of each request the pull request removes (or renames away),
+    from launcher's own deployments of it (one listing per removed request); a request with
+    no record is left out (launcher.core.removal)."""
+    removed = [
+        f.previous_path if f.status == "renamed" else f.path
+        for f in files
+        if f.status in ("removed", "renamed")
+    ]
+    found: dict[str, str] = {}
+    for path in removed[:MAX_REQUEST_FILES]:
+        key = request_key(path or "")
+        if path is None or key is None:
+            continue
+        listed = gh.environment_deployments(LAUNCH_TASK, key)
+        requester = recorded_requester(d.requested_by for d in listed)
+        if requester is not None:
+            found[path] = requester
+    return found
 
 
 def _match_warnings(policy_raw: bytes, contents: dict[str, bytes]) -> dict[str, list[str]]:

@@ -164,6 +164,10 @@ class GitHubPort(Protocol):
         """The bot's deployments of each of `tasks`, newest first, from one listing."""
         ...
 
+    def environment_deployments(self, task: str, environment: str) -> list[Deployment]:
+        """The bot's deployments for `task` in one environment (one request), newest first."""
+        ...
+
     def deployment_status(self, deployment_id: int) -> tuple[str, str] | None:
         """The bot's latest (state, description) on a deployment."""
         ...

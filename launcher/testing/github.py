@@ -544,6 +544,9 @@ class FakeGitHub:
                 found[d.task].append(d)
         return found
 
+    def environment_deployments(self, task: str, environment: str) -> list[Deployment]:
+        return [d for d in self._own(task) if d.environment == environment]
+
     def _deployment(self, deployment_id: int) -> _Deployment:
         for d in self.deployment_log:
             if d.id == deployment_id:

@@ -6,6 +6,7 @@ from launcher.core.approvals import Review, tally
 from launcher.core.gate import ChangedFile, GateInput, State, decide
 from launcher.core.model import Tier
 from launcher.core.permissions import StaticTeams
+from launcher.core.provenance import History
 
 POOLS = b"""\
 version: 1
@@ -51,6 +52,8 @@ def gate(
     renames: dict[str, str] | None = None,
     teams: StaticTeams = TEAMS,
     policy: bytes | None = POOLS,
+    requesters: dict[str, str] | None = None,
+    history: History | None = None,
 ):
     files = {"deployments/dev/web.yaml": request()} if files is None else files
     changed = [
@@ -64,6 +67,8 @@ def gate(
         reviews=list(reviews),
         policy_raw=policy,
         head_contents={p: c for p, c in files.items() if c is not None},
+        requesters=requesters,
+        history=history or History(),
     )
     return decide(data, teams)
 
@@ -197,14 +202,6 @@ def test_rename_between_pools_counts_for_both() -> None:
         ("renamed from", "dev", State.PENDING),
         ("renamed to", "gpu", State.SUCCESS),
     ]
-
-
-def test_removal_needs_the_permission_to_create() -> None:
-    removed = {"deployments/dev/web.yaml": None}
-    statuses = {"deployments/dev/web.yaml": "removed"}
-    assert gate("alice", files=removed, statuses=statuses).state is State.SUCCESS
-    assert gate("bob", files=removed, statuses=statuses).state is State.PENDING
-    assert gate("mallory", files=removed, statuses=statuses).state is State.FAILURE
 
 
 def test_invalid_yaml_fails_with_its_line() -> None:

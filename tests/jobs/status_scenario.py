@@ -86,7 +86,7 @@ def build_scenario(world: World, monkeypatch: pytest.MonkeyPatch) -> Scenario:
     s.prs["dev/big"] = merged(world, "alice", {path("dev/big"): request("big", count=7)})
     s.prs["dev/gone"] = merged(world, "bob", {path("dev/gone"): request("gone")}, approver="dave")
     launch(world)
-    merged(world, "alice", {path("dev/gone"): None})
+    merged(world, "alice", {path("dev/gone"): None}, approver="dave")  # not her request
     launch(world)
     # waiting: pending (dev, scheduled), rejected (dev), pending (ml), and one auto-rejected
     s.prs["dev/wait"] = world.open_pr(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from launcher.sandbox.clock import CLOCK
 from tests.conftest import run_cli
 from tests.jobs.conftest import APP_BOT, BOT, POOLS, World, request
 
@@ -277,6 +279,7 @@ def test_gate_command_without_event_is_a_usage_error(
 
 
 def test_scheduled_request_waiting_for_approval_carries_its_launch_time(world: World) -> None:
+    CLOCK.set(datetime(2026, 12, 1, 7, 0, tzinfo=UTC))  # approved before its launch_at
     scheduled = request() + "launch_at: 2026-12-01T09:00:00+01:00\n"
     number = world.open_pr("bob", {WEB: scheduled})
     world.gate(number)

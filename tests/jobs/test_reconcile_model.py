@@ -10,9 +10,13 @@ stops there). Once the runs settle:
 - each RUNNING request has exactly its requested count;
 - a request on main that is due and unexpired is RUNNING;
 - no notification is doubled, and each RUNNING request's comment exists;
-- a request merged without the approval its requester needs is FAILED, with no instances of
-  its own; once approved in a later pull request (which changes the file) it is RUNNING like
-  any other.
+- a request merged without the approval its requester needs is not RUNNING and has no
+  instances; once approved in a later pull request (which changes the file) it is RUNNING
+  like any other;
+- a removal by someone who is neither the request's recorded requester nor an approver,
+  merged without the pool's approval, ends nothing: what ran keeps running (never more than at
+  the removal), nothing new launches, and each run reports it `not_approved` (issue 18's
+  removal rule); removed by its requester, or with an approver's approval, it ends.
 
 Two runs interleave too: run A reads (GitHub and the fleet), run B runs to completion at A's
 first fleet write, then A applies what it planned from its stale read.
@@ -36,7 +40,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
 from launcher.adapters.github import GitHub
-from launcher.core.lifecycle import RequestState
+from launcher.core.lifecycle import Category, Reason, RequestState, Terminate
 from launcher.jobs.launch import LaunchOptions, LaunchReport, run_launch
 from launcher.jobs.ports import GitHubPort
 from launcher.sandbox.github import GitHubSandbox
@@ -82,6 +86,11 @@ class Reconcile(RuleBasedStateMachine):
         # reconcile: the instances launched the first time run on).
         self.first_held: dict[tuple[str, int], datetime] = {}
 
+        # names bob requested since their last approved removal: launcher may have recorded
+        # bob as the requester, so alice's removal without approval may be refused
+        self.bobs: set[str] = set()
+        self.kept: dict[str, int] = {}  # removed perhaps without a valid verdict: at most this
+
     # --- where GitHub is -------------------------------------------------------------------
 
     def gh(self) -> GitHubPort:
@@ -114,6 +123,7 @@ class Reconcile(RuleBasedStateMachine):
         self.first_held.setdefault((name, count), self.now)
         self.main[name] = (count, runtime)
         self.unapproved.discard(name)
+        self.kept.pop(name, None)
 
     @rule(name=st.sampled_from(NAMES), count=st.integers(1, 2), approved=st.booleans())
     def merge_by_bob(self, name: str, count: int, approved: bool) -> None:
@@ -121,6 +131,8 @@ class Reconcile(RuleBasedStateMachine):
         admin bypass) and the request is FAILED not_approved until approved in a later PR."""
         if name in self.main and not (approved and name in self.unapproved):
             return  # a new request of bob's, or the approved fix of one that failed
+        if name in self.kept:
+            return  # its refused removal left the approved version running: not a new request
         if self.main.get(name, (None, None))[0] == count:
             # A pull request that does not change the file does not approve it: the file's
             # last change is still the unapproved one (launcher rightly keeps it FAILED).
@@ -128,6 +140,8 @@ class Reconcile(RuleBasedStateMachine):
         self.merge_files("bob", {path(name): request(name, count)}, "dave" if approved else "")
         self.first_held.setdefault((name, count), self.now)
         self.main[name] = (count, False)
+        self.bobs.add(name)
+        self.kept.pop(name, None)
         if approved:
             self.unapproved.discard(name)
         else:
@@ -136,10 +150,31 @@ class Reconcile(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.main))
     @rule(data=st.data())
     def remove(self, data: st.DataObject) -> None:
+        """alice removes a request: her own alone; bob's needs dave's approval, and without it
+        whatever of bob's runs keeps running."""
         name = data.draw(st.sampled_from(sorted(self.main)))
-        self.merge_files("alice", {path(name): None})
+        self.alice_removes(name, name in self.bobs and data.draw(st.booleans()))
+
+    def alice_removes(self, name: str, approved: bool) -> None:
+        """Her own request ends; one launcher recorded as bob's ends only with dave's
+        approval, and otherwise keeps at most what runs now (nothing new launches)."""
+        self.merge_files("alice", {path(name): None}, "dave" if approved else "")
+        if approved:
+            self.bobs.discard(name)
+        elif name in self.bobs:
+            self.kept[name] = len(self.compute.running(f"dev/{name}"))
         del self.main[name]
         self.unapproved.discard(name)
+
+    @rule(name=st.sampled_from(NAMES), count=st.integers(1, 2))
+    def someone_elses_removed_without_approval(self, name: str, count: int) -> None:
+        """bob's approved request runs; alice (create, not an approver) removes it and the
+        removal is merged without the pool's approval."""
+        if name in self.main or name in self.kept:
+            return
+        self.merge_by_bob(name, count, True)
+        self.run()
+        self.alice_removes(name, approved=False)
 
     @rule()
     def launch(self) -> None:
@@ -178,9 +213,7 @@ class Reconcile(RuleBasedStateMachine):
         self.merge(name, count, False)
         self.crash_after_a_write(write)
         if remove and name in self.main:
-            self.merge_files("alice", {path(name): None})
-            del self.main[name]
-            self.unapproved.discard(name)
+            self.alice_removes(name, approved=False)
 
     def teardown(self) -> None:
         self.settle_and_check()
@@ -189,14 +222,25 @@ class Reconcile(RuleBasedStateMachine):
         for _ in range(2):
             self.run()
         report = self.run()
-        assert report.planned == [], report.planned  # settled
-        assert report.errors == [] and report.failed == [], (report.errors, report.failed)
+        refused = {f"dev/{name}" for name in self.kept}
+        # settled, but for removals not approved: planned again each run, and refused again
+        assert all(
+            isinstance(a, Terminate) and a.reason is Reason.REMOVED and a.key in refused
+            for a in report.planned
+        ), report.planned
+        assert report.errors == [], report.errors
+        assert all(
+            key in refused and error.category is Category.NOT_APPROVED
+            for key, error in report.failed
+        ), report.failed
         newest = {r.key: r for r in report.records}  # sorted by deployment id
         running = {k: r for k, r in newest.items() if r.state is RequestState.RUNNING}
         # A replacement that FAILED (not approved, say) leaves the version before it running:
         # its instances belong to that RUNNING record, under the newest one, FAILED.
         kept = {r.key: r for r in report.records if r.state is RequestState.RUNNING}
         for instance in self.compute.running():
+            if instance.key in refused:  # launched before the refused removal, perhaps unrecorded
+                continue
             record = kept.get(instance.key)
             assert record is not None, f"{instance.instance_id} of {instance.key} left running"
             assert instance.commit == record.launch_commit, (instance, record)
@@ -204,9 +248,16 @@ class Reconcile(RuleBasedStateMachine):
             assert top is record or top.state is RequestState.FAILED, (instance, top)
         for key in running:
             name = key.split("/", 1)[1]
+            if name in self.kept:  # what ran before the refused removal, never more
+                continue
             assert name in self.main, f"{key} RUNNING but not on main"
             assert name not in self.unapproved, f"{key} RUNNING without its approval"
             assert len(self.compute.running(key)) == self.main[name][0]
+        for name, count in self.kept.items():
+            key = f"dev/{name}"
+            assert len(self.compute.running(key)) <= count, key
+            if self.compute.running(key):
+                assert key in {k for k, _ in report.failed}, (key, report.failed)
         for name in self.unapproved:
             state = newest.get(f"dev/{name}")
             assert state is not None and state.state is RequestState.FAILED, (name, state)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from launcher.adapters.github import GitHub
+from launcher.sandbox.clock import CLOCK
 from tests.conftest import run_cli
 from tests.jobs.conftest import APP_BOT, World, request
 
@@ -68,6 +69,7 @@ def test_not_approved_by_launch_time_is_auto_rejected(world: World) -> None:
 
 
 def test_approved_before_launch_time_is_left_alone(world: World) -> None:
+    CLOCK.set(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))  # the approval comes before launch_at
     number = open_scheduled(world)
     world.review("dave", number)
     world.gate(number)

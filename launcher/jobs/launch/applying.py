@@ -45,6 +45,7 @@ from launcher.jobs.launch.common import Approval, LaunchReport, Refused, Transie
 from launcher.jobs.launch.notifying import Notifier, running_text
 from launcher.jobs.launch.placement import Ledger, Placer, started
 from launcher.jobs.launch.plan import Views
+from launcher.jobs.launch.rechecks import removal_allowed
 from launcher.jobs.launch.recording import Recorder, payload, placement_record
 from launcher.jobs.launch.views import Lookups
 
@@ -324,6 +325,16 @@ def complete(act: Act, action: Complete) -> None:
 def terminate(act: Act, action: Terminate) -> None:
     ids = [i for f in action.fleets for i in f.instance_ids]
     branch = act.views.branch
+    on_main = any(d.key == action.key for d in act.views.desired)
+    if (
+        action.reason is Reason.REMOVED
+        and not on_main  # leftovers of a request still on main are no removal to judge
+        and (ids or any(r.state in LIVE for r in action.records))
+    ):
+        if not removal_allowed(
+            act.lookups, act.views.policy, act.report, action, ids
+        ):  # kept until its expiry; the requester and approvers were told
+            return
     text = {
         Reason.REMOVED: f"terminated: removed from {branch}",
         Reason.EXPIRED: "expired: max_runtime reached",

@@ -9,13 +9,16 @@ from launcher.core.lifecycle import Category, Desired
 from launcher.core.record import Event, EventKind
 from launcher.core.text import clip
 from launcher.jobs.launch.common import Approval, Refused, Transient, git_blob_sha
+from launcher.jobs.launch.rechecks import late_approval, revoked_on_main, undecided_is_transient
 from launcher.jobs.launch.views import Lookups
 
 
 def check_approval(lookups: Lookups, d: Desired) -> Approval:
     """The approval `d` rests on, with its events (who approved, on which commit, the
     review's text). Raises Refused (NOT_APPROVED or REJECTED, with the rejecting reviews as
-    events) or Transient (the gate could not decide now)."""
+    events; NOT_APPROVED when pools.yaml on main no longer grants what the approval rested on;
+    AUTO_REJECTED when the approvals came after a scheduled request's launch_at) or Transient
+    (the gate could not decide now)."""
     branch = lookups.branch
     commit, pr = lookups.provenance(d.path)
     if pr is None:
@@ -43,6 +46,11 @@ def check_approval(lookups: Lookups, d: Desired) -> Approval:
             f"{d.path} on {branch} differs from what #{pr.number} had approved",
         )
     if item.state is State.SUCCESS:
+        revoked = undecided_is_transient(
+            revoked_on_main, lookups.checks, pr, item, branch, lookups.head
+        )
+        if revoked is not None:
+            raise Refused(revoked.category, revoked.message)
         approved = item.tally.approved_by if item.tally else ()
         latest = latest_deciding(reviews)
         events = tuple(
@@ -64,6 +72,9 @@ def check_approval(lookups: Lookups, d: Desired) -> Approval:
             for r in item.tally.rejected_by
         )
         raise Refused(Category.REJECTED, f"#{pr.number}: {item.summary}", rejected)
+    late = late_approval(pr, item, commit)
+    if late is not None:
+        raise Refused(late.category, late.message)
     raise Refused(
         Category.NOT_APPROVED,
         f"#{pr.number} was merged without the gate's approval ({item.summary})",

@@ -21,6 +21,7 @@ from launcher.core.record import Inferred, Kind, infer
 from launcher.core.runtime_cap import cap_runtime, capped_record
 from launcher.jobs.launch.common import TASK, Refused, Transient
 from launcher.jobs.launch.plan import Views
+from launcher.jobs.launch.rechecks import PullDecisions
 from launcher.jobs.ports import GitHubPort
 
 
@@ -30,10 +31,14 @@ class Lookups:
     and a request as it loads under the policy. Memos only: nothing here changes what was
     read."""
 
-    def __init__(self, gh: GitHubPort, branch: str, head: str, policy: Policy) -> None:
+    def __init__(
+        self, gh: GitHubPort, branch: str, head: str, policy: Policy, policy_raw: bytes = b""
+    ) -> None:
         self.gh, self.branch, self.head, self.policy = gh, branch, head, policy
         self._provenance: dict[str, tuple[str, Pull | None]] = {}
-        self._decisions: dict[int, tuple[Decision, list[Review]]] = {}
+        # each merged pull request decided once per run, under pools.yaml at its base and on
+        # main now (launcher.jobs.launch.rechecks)
+        self.checks = PullDecisions.new(gh, policy_raw)
         self._requests: dict[str, LaunchRequest] = {}
 
     def provenance(self, path: str) -> tuple[str, Pull | None]:
@@ -58,13 +63,10 @@ class Lookups:
         return self._provenance.get(path, ("", None))[1]
 
     def decision(self, pr: Pull) -> tuple[Decision, list[Review]]:
-        """The gate's decision on a pull request now, and the reviews it rests on."""
-        if pr.number not in self._decisions:
-            from launcher.jobs.gate import decide_pull
-
-            reviews = self.gh.reviews(pr.number)
-            self._decisions[pr.number] = (decide_pull(self.gh, pr, reviews), reviews)
-        return self._decisions[pr.number]
+        """The gate's decision on a pull request now (pools.yaml at its base), and the reviews
+        it rests on."""
+        decision = self.checks.base(pr)
+        return decision, self.checks.reviews.get(pr.number, [])
 
     def remember(self, key: str, request: LaunchRequest) -> None:
         self._requests[key] = request
@@ -94,10 +96,11 @@ def read_views(
     branch, head = gh.default_head()
     files = gh.tree(head)
     policy_blob = files.get(POLICY_PATH)
-    policy = load_policy(gh.blob(policy_blob))[0] if policy_blob else None
+    policy_raw = gh.blob(policy_blob) if policy_blob else b""
+    policy = load_policy(policy_raw)[0] if policy_blob else None
     if policy is None:
         raise Transient(f"{POLICY_PATH} on {branch} is missing or invalid: no action")
-    lookups = Lookups(gh, branch, head, policy)
+    lookups = Lookups(gh, branch, head, policy, policy_raw)
     listed = gh.deployments(TASK)
     if trust is not None:
         trust(branch, head, files, listed)
