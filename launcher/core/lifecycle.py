@@ -423,6 +423,11 @@ def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Act
             Terminate(d.key, Reason.EXPIRED, (running,), (launched,) if launched else ())
         )
         if current is running:
+            # main still asks for the expired version: nothing of it runs again, and instances
+            # of a launch no record names (a crash before recording) end with it, in this run
+            leftovers = tuple(f for _, f in sorted(fleets.items()))
+            if leftovers:
+                actions.append(Terminate(d.key, Reason.EXPIRED, (), leftovers))
             return actions
         seen = _Key([r for r in seen.records if r is not running], seen.fleets)
         running = None
