@@ -137,3 +137,22 @@ def test_a_removed_request_readded_identically_without_approval_fails() -> None:
     repo.launch()
     assert repo.state() is RequestState.FAILED
     assert repo.instances() == []
+
+
+def test_a_removal_approved_but_not_yet_applied_leaves_bob_the_requester() -> None:
+    """bob's approved request runs; dave approves alice's removal of it, but before any run
+    alice adds it back (2 instances) and removes it again without approval. No run ended
+    bob's record, so the recorded requester is still bob: the second removal is refused
+    (not_approved) and bob's instance keeps running (issue 18's removal rule)."""
+    repo = Repo()
+    repo.gh.merged("bob", {WEB: request(count=1)}, approver="dave")
+    repo.launch()
+    running = repo.instances()
+    assert len(running) == 1
+    repo.gh.merged("alice", {WEB: None}, approver="dave")
+    repo.gh.merged("alice", {WEB: request(count=2)})
+    repo.gh.merged("alice", {WEB: None})
+    report = repo.launch()
+    assert [(key, e.category.value) for key, e in report.failed] == [("dev/web", "not_approved")]
+    assert "requester (@bob)" in report.failed[0][1].message
+    assert repo.instances() == running

@@ -86,10 +86,15 @@ class Reconcile(RuleBasedStateMachine):
         # reconcile: the instances launched the first time run on).
         self.first_held: dict[tuple[str, int], datetime] = {}
 
-        # names bob requested since their last approved removal: launcher may have recorded
-        # bob as the requester, so alice's removal without approval may be refused
+        # names bob requested since a clean run ended their last approved removal: launcher
+        # may have recorded bob as the requester, so alice's removal without approval may be
+        # refused
         self.bobs: set[str] = set()
         self.kept: dict[str, int] = {}  # removed perhaps without a valid verdict: at most this
+        # bob's requests removed with approval, not yet ended by a run that finished cleanly:
+        # until one does, launcher's newest record of them still names bob (re-added and
+        # removed again before that, the recorded requester is still bob)
+        self.ending: set[str] = set()
 
     # --- where GitHub is -------------------------------------------------------------------
 
@@ -112,7 +117,11 @@ class Reconcile(RuleBasedStateMachine):
 
     def run(self, compute: Any = None) -> LaunchReport:
         options = LaunchOptions(now=self.now)
-        return run_launch(self.gh(), compute or self.compute, options, io.StringIO())
+        report = run_launch(self.gh(), compute or self.compute, options, io.StringIO())
+        if not report.errors:  # it ended what left main with approval: recorded as ended
+            self.bobs -= self.ending - set(self.main)
+            self.ending &= set(self.main)
+        return report
 
     @rule(name=st.sampled_from(NAMES), count=st.integers(1, 2), runtime=st.booleans())
     def merge(self, name: str, count: int, runtime: bool) -> None:
@@ -160,7 +169,7 @@ class Reconcile(RuleBasedStateMachine):
         approval, and otherwise keeps at most what runs now (nothing new launches)."""
         self.merge_files("alice", {path(name): None}, "dave" if approved else "")
         if approved:
-            self.bobs.discard(name)
+            self.ending.add(name)  # bob's no more once a run has ended it (see `run`)
         elif name in self.bobs:
             self.kept[name] = len(self.compute.running(f"dev/{name}"))
         del self.main[name]
