@@ -9,6 +9,8 @@ model's own invariants:
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis.stateful import rule, run_state_machine_as_test
 
 from launcher.core.backstop import backstop_name
@@ -42,10 +44,35 @@ class ReconcileWithBackstop(ReconcileOnFakes):
             assert len(found) == 1, (key, name, sorted(n for _, n in left))
             [backstop] = found
             assert backstop.at == record.expires_at, (key, backstop.at, record.expires_at)
-            ids = tuple(sorted(i.instance_id for i in self.compute.running(key)))
+            mine = self.compute.running(key)
+            if key.split("/", 1)[1] in self.kept:
+                mine = _kept_unrecorded(mine, record.launch_commit)
+            ids = tuple(sorted(i.instance_id for i in mine))
             assert backstop.instance_ids == ids, (key, backstop.instance_ids, ids)
             del left[(backstop.location, name)]
+            if key.split("/", 1)[1] in self.kept:  # see _kept_unrecorded
+                for commit in {i.commit for i in self.compute.running(key)} - {
+                    record.launch_commit
+                }:
+                    other = backstop_name(key, commit)
+                    theirs = [(where, n) for where, n in left if n == other]
+                    assert len(theirs) == 1, (key, other, sorted(n for _, n in left))
+                    ids = tuple(
+                        sorted(
+                            i.instance_id for i in self.compute.running(key) if i.commit == commit
+                        )
+                    )
+                    assert left.pop(theirs[0]).instance_ids == ids, (key, commit, ids)
         assert not left, f"backstops left for no running request: {sorted(n for _, n in left)}"
+
+
+def _kept_unrecorded(instances: list[Any], launch_commit: str) -> list[Any]:
+    """A launch that was never recorded (a crash after RunInstances), whose request was then
+    removed without a valid verdict, keeps running (the removal is refused) with no record
+    naming it: its instances are not the RUNNING record's, so the record's backstop covers
+    only its own launch, and the unrecorded launch keeps the backstop it was given at launch
+    (checked in `settle_and_check`: exactly its instances)."""
+    return [i for i in instances if i.commit == launch_commit]
 
 
 def test_backstops_follow_what_runs() -> None:
