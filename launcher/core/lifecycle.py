@@ -474,6 +474,15 @@ def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Act
         )
         if old or stale:
             actions.append(Terminate(d.key, Reason.REPLACED, stale, old))
+        # a retag whose record was never written (a crash) left another expiry on the
+        # instances than the record shows, and main came back to the record's: the record wins
+        fleet = fleets.get(launch_commit)
+        if (
+            fleet is not None
+            and current.expires_at is not None
+            and any(i.expires_at != current.expires_at for i in fleet.instances)
+        ):
+            actions.append(Retag(d.key, d, current, fleet, current.expires_at))
         return actions
     if state is RequestState.FAILED and (retry or d.commit != current.commit):
         # retried by hand, or asked again through another commit (a new approved pull request)

@@ -156,3 +156,20 @@ def test_a_removal_approved_but_not_yet_applied_leaves_bob_the_requester() -> No
     assert [(key, e.category.value) for key, e in report.failed] == [("dev/web", "not_approved")]
     assert "requester (@bob)" in report.failed[0][1].message
     assert repo.instances() == running
+
+
+def test_a_retag_never_recorded_is_undone_when_main_returns_to_the_record() -> None:
+    """alice's request runs with an 8h max_runtime; her edit dropping it was retagged to the
+    pool's cap but the record was never written, and she set 8h back before the next run.
+    The record shows 8h from launch: the instances' expiry follows it again."""
+    repo = Repo()
+    repo.gh.merged("alice", {WEB: request(count=1, max_runtime="8h")})
+    repo.launch()
+    repo.gh.merged("alice", {WEB: request(count=1)})
+    repo.launch(failing=frozenset({"create_deployment"}))  # retagged, unrecorded
+    repo.gh.merged("alice", {WEB: request(count=1, max_runtime="8h")})
+    repo.launch()
+    report = repo.launch()
+    [record] = [r for r in report.records if r.state is RequestState.RUNNING]
+    assert record.expires_at == NOW + timedelta(hours=8)
+    assert {i.expires_at for i in repo.ec2.running("dev/web")} == {record.expires_at}
