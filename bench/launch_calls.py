@@ -82,8 +82,24 @@ def _measure(sb: GitHubSandbox, n_running: int) -> dict[str, dict[str, float]]:
 
     now = datetime.now(UTC).replace(microsecond=0)
     sb.add_user("admin")
-    bot = sb.add_user("launcher-bot", bot=True)
     sb.add_org("acme", members=["admin"])
+    # app mode, as launcher runs in production: its records are its app's (trial mode reads
+    # every request file again, one request each: its records are forgeable there)
+    app = sb.create_app(
+        "launcher",
+        "acme",
+        permissions={
+            "contents": "read",
+            "deployments": "write",
+            "pull_requests": "read",
+            "checks": "write",
+            "issues": "write",
+            "statuses": "read",
+            "metadata": "read",
+        },
+    )
+    sb.install_app(app, "acme")
+    bot = "launcher[bot]"
     sb.create_repo("acme", "infra", {"pools.yaml": POOLS}, collaborators=["admin"])
     names = [f"run-{i:05d}" for i in range(n_running)]
     files = {f"deployments/dev/{n}.yaml": request(n) for n in names}
@@ -115,10 +131,8 @@ def _measure(sb: GitHubSandbox, n_running: int) -> dict[str, dict[str, float]]:
             "transient_environment": True,
             "production_environment": False,
         }
-        dep = service.create_deployment(repo, "launcher-bot", body)
-        service.create_deployment_status(
-            repo, "launcher-bot", dep, {"state": status, "auto_inactive": False}
-        )
+        dep = service.create_deployment(repo, bot, body)
+        service.create_deployment_status(repo, bot, dep, {"state": status, "auto_inactive": False})
 
     for (path, text), instance_id in zip(sorted(files.items()), ids, strict=True):
         key = f"dev/{path.rsplit('/', 1)[1][:-5]}"
@@ -157,7 +171,14 @@ def _measure(sb: GitHubSandbox, n_running: int) -> dict[str, dict[str, float]]:
         )
     # main is the trust anchor (LAUNCHER_TRUSTED_COMMIT): checking it reads nothing more
     settings = Settings(
-        "acme/infra", bot, sb.url, "launcher-bot", throttle=False, trusted_commit=main
+        "acme/infra",
+        "",
+        sb.url,
+        bot,
+        throttle=False,
+        trusted_commit=main,
+        app_id=str(app.id),
+        app_private_key=app.private_key_pem().decode(),
     )
     result = {}
     for rule in ("every status (before)", "inferred (after)"):
