@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
+from launcher.commands.files import load_policy_file
 from launcher.core import codeowners
-from launcher.core.documents import load_policy
 
 
 def add_parser(subparsers: Any) -> None:
@@ -28,15 +27,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        raw = Path(args.pools).read_bytes()
-    except OSError as exc:
-        print(f"launcher codeowners: cannot read {args.pools}: {exc.strerror}", file=sys.stderr)
-        return 2
-    policy, problems = load_policy(raw, args.pools)
+    policy = load_policy_file(args.pools, "codeowners")
     if policy is None:
-        for problem in problems:
-            print(problem, file=sys.stderr)
         return 2
     wanted = codeowners.render(policy)
     target = Path(args.output)

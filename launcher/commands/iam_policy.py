@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from launcher.commands.files import load_policy_file
 from launcher.core import iam
-from launcher.core.documents import load_policy
 
 # The repository part of an OIDC subject: classic or immutable (ids after @).
 SUBJECT_PREFIX = re.compile(r"repo:[A-Za-z0-9_.-]+(?:@\d+)?/[A-Za-z0-9_.-]+(?:@\d+)?")
@@ -68,15 +68,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        raw = Path(args.pools).read_bytes()
-    except OSError as exc:
-        print(f"launcher iam-policy: cannot read {args.pools}: {exc.strerror}", file=sys.stderr)
-        return 2
-    policy, problems = load_policy(raw, args.pools)
+    policy = load_policy_file(args.pools, "iam-policy")
     if policy is None:
-        for problem in problems:
-            print(problem, file=sys.stderr)
         return 2
     settings = iam.Settings(
         account=args.account,
