@@ -17,6 +17,9 @@ local runner starts jobs at once: GitHub's runner queueing and start-up are not 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
+import os
 import statistics
 import sys
 import tempfile
@@ -25,6 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -79,11 +83,47 @@ def open_prs(w: World, n: int) -> dict[str, int]:
     return heads
 
 
+class Reviewer:
+    """Approving reviews submitted as one POST each over a kept-alive connection per thread
+    (what a person's browser does): the burst's events come from GitHub, not from a client
+    library's extra reads."""
+
+    def __init__(self, w: World, login: str) -> None:
+        self.url = urlsplit(w.sb.url)
+        self.token = w.tokens[login]
+        self.repo = w.repo_name
+        self.local = threading.local()
+
+    def __call__(self, number: int) -> None:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection(
+                self.url.hostname, self.url.port, timeout=30
+            )
+        body = json.dumps({"event": "APPROVE", "body": ""})
+        conn.request(
+            "POST",
+            f"{self.url.path}/repos/{self.repo}/pulls/{number}/reviews",
+            body,
+            {"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        response = conn.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"review of #{number}: {response.status}")
+
+
 def rss_peak_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_serve(prs: int, workers: int, tmp: Path) -> dict[str, Any]:
@@ -102,11 +142,14 @@ def bench_serve(prs: int, workers: int, tmp: Path) -> dict[str, Any]:
             clock = Clock(heads | alone)
             sb.gh.events.listeners.append(clock)
             sb.reset_requests()
+            pids = [os.getpid(), *(r.process.pid for r in replicas)]
+            cpu_before = [cpu_seconds(p) for p in pids]
             started = time.perf_counter()
             with ThreadPoolExecutor(8) as pool:
-                list(pool.map(lambda n: w.review("dave", n), heads.values()))
+                list(pool.map(Reviewer(w, "dave"), heads.values()))
             served.settle(rounds=6000)
             wall = time.perf_counter() - started
+            cpu = [cpu_seconds(p) - b for p, b in zip(pids, cpu_before, strict=True)]
             log = sb.requests()
             deliveries = len(sb.webhooks.deliveries)
             # the installation token's requests, and the app's JWT ones (logged without a user)
@@ -137,6 +180,7 @@ def bench_serve(prs: int, workers: int, tmp: Path) -> dict[str, Any]:
                 "wall": wall,
                 "requests_per_verdict": service_requests / max(1, len(latencies)),
                 "deliveries": deliveries,
+                "cpu": cpu,
                 "rss_mib": [rss_peak_mib(r.process.pid) for r in replicas],
             }
         finally:
@@ -192,7 +236,11 @@ def main() -> None:
             f"{s['requests_per_verdict']:.1f} GitHub requests per verdict; "
             f"{s['deliveries']} deliveries; one review at a time (5, nothing else queued): "
             f"median {s['single']:.2f} s; stand-in request durations summed: {s['busy']:.0f} s; "
-            "peak RSS per replica " + ", ".join(f"{m:.0f} MiB" for m in s["rss_mib"])
+            "peak RSS per replica "
+            + ", ".join(f"{m:.0f} MiB" for m in s["rss_mib"])
+            + "; CPU during the burst: stand-in and reviewers "
+            + f"{s['cpu'][0]:.1f} s, replicas "
+            + ", ".join(f"{c:.1f} s" for c in s["cpu"][1:])
         )
         if args.actions_sample:
             a = bench_actions(args.actions_sample, Path(tmp) / "actions")

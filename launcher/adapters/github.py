@@ -11,6 +11,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +50,42 @@ def _fit(text: str, limit: int) -> str:
 MAX_LISTED_FILES = 3000  # GitHub lists at most this many files of a pull request
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+
+COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+class ContentCache:
+    """Files read at a commit sha, kept up to a total size (oldest out first). A commit's
+    content never changes, so a kept file is what GitHub would answer again."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._files: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str, str]) -> bytes | None:
+        with self._lock:
+            found = self._files.get(key)
+            if found is not None:
+                self._files.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str, str, str], content: bytes) -> None:
+        if len(content) > self.max_bytes // 4:
+            return
+        with self._lock:
+            if key in self._files:
+                return
+            self._files[key] = content
+            self._size += len(content)
+            while self._size > self.max_bytes:
+                _, dropped = self._files.popitem(last=False)
+                self._size -= len(dropped)
+
+
+AT_COMMIT = ContentCache(16 * 1024 * 1024)
 
 
 class GitHubError(Exception):
@@ -272,9 +311,11 @@ def _client(settings: Settings) -> Any:
 class GitHub:
     """One repository, through PyGithub."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        """`client`: a PyGithub client made for these settings before (launcher serve keeps
+        one per installation token, for its HTTP connection); None makes one."""
         self.settings = settings
-        self.gh = _client(settings)
+        self.gh = client if client is not None else _client(settings)
         self.repo = self.gh.get_repo(settings.repository)  # lazy: no request until used
         self._teams: dict[str, frozenset[str]] = {}
         self._foreign_checks: dict[tuple[str, str], tuple[Any, ...]] = {}
@@ -400,7 +441,19 @@ class GitHub:
 
     @_wrap("reading a file")
     def read_file(self, path: str, ref: str) -> bytes | None:
-        """A file's bytes at `ref`, or None if it does not exist there."""
+        """A file's bytes at `ref`, or None if it does not exist there. A file read at a
+        commit sha is kept (a commit's content never changes), so a long-running process
+        (launcher serve) reads the base's pools.yaml once for all pull requests on that base."""
+        key = (self.settings.api_url, self.settings.repository.lower(), ref, path)
+        kept = AT_COMMIT.get(key)
+        if kept is not None:
+            return kept
+        found = self._read_file(path, ref)
+        if found is not None and COMMIT_SHA.fullmatch(ref):
+            AT_COMMIT.put(key, found)
+        return found
+
+    def _read_file(self, path: str, ref: str) -> bytes | None:
         from github import GithubException
 
         try:

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from launcher.adapters import github_transport
 from launcher.serve import metrics, signature
 from launcher.serve.appclient import AppClient
 from launcher.serve.config import ServeConfig
@@ -74,8 +75,7 @@ class Service:
             return JSONResponse({"queued": 0, "duplicate": True}, 202)
         routed = route(event, payload, self.app_client.bot_login)
         if routed.work:
-            waiting, _ = self.queue.depth()
-            if waiting + len(routed.work) > self.queue.limit:
+            if self.queue.fresh() + len(routed.work) > self.queue.limit:
                 self._forget(delivery)
                 metrics.EVENTS.labels(event, "full").inc()
                 log("queue full: refused", "warning", delivery=delivery, event=event)
@@ -144,6 +144,8 @@ class Service:
 
     # -- background ---------------------------------------------------------------------
     def start(self) -> None:
+        if github_transport.install():
+            log("PyGithub on urllib3 directly (no proxy configured)")
         metrics.count_github_requests()
         for n in range(self.config.workers):
             self._spawn(self._worker, f"worker-{n}")
@@ -168,18 +170,18 @@ class Service:
             taken = self.queue.take(timeout=1.0)
             if taken is None:
                 continue
-            work, since, deliveries = taken
+            work, deliveries = taken.work, taken.deliveries
             try:
-                result = decide(self.app_client, work, deliveries)
+                result = decide(self.app_client, work, deliveries, taken.confirming)
                 if result.more:
                     try:
                         self.queue.put(result.more, deliveries[-1] if deliveries else "")
                     except QueueFull:
                         log("queue full: the recheck will catch up", "warning", repo=work.repo)
-                if work.number and result.outcome is not None:
-                    metrics.LATENCY.observe(time.monotonic() - since)
-                if work.number and not result.stable:
-                    self.queue.put((work,), "retry")  # still racing: once more, later
+                if work.number and result.outcome is not None and not taken.confirming:
+                    metrics.LATENCY.observe(time.monotonic() - taken.since)
+                if work.number and result.confirm:
+                    self.queue.confirm(work)
             except Exception as exc:  # noqa: BLE001 - a worker must survive any one unit
                 log("unit failed", "error", repo=work.repo, pr=work.number,
                     error=f"{type(exc).__name__}: {exc}")  # fmt: skip

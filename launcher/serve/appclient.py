@@ -17,6 +17,7 @@ from launcher.adapters.github import GitHub, GitHubError, Settings
 from launcher.serve.config import ServeConfig
 
 REFRESH_MARGIN = 600.0  # mint a new token when the old one has less than this left
+JWT_REUSE = 240.0  # seconds one app JWT is reused (PyGithub signs them valid for 5 minutes)
 MAX_ATTEMPTS = 3  # a delivery GitHub failed this many times is left alone
 
 
@@ -24,14 +25,29 @@ class AppClient:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self._tokens: dict[int, tuple[str, float, str]] = {}  # installation -> token, exp, bot
+        # One PyGithub client per worker thread and installation token: its HTTP connection
+        # is kept alive from one decision to the next (each decision still gets a fresh
+        # adapter, so no cached read outlives it). Per thread: PyGithub's connection object
+        # keeps the request being made in its own attributes, so it must not be shared.
+        self._clients = threading.local()
         self._lock = threading.Lock()
+        self._minting = threading.Lock()  # one token mint at a time, not one per worker
         self._session = requests.Session()
+        self._signed: tuple[str, float] = ("", 0.0)
 
     # -- the app's own requests (JWT) ------------------------------------------------------
     def _jwt(self) -> str:
+        """The app's JWT, signed again every few minutes (signing costs an RSA operation)."""
         from github import Auth
 
-        return str(Auth.AppAuth(self.config.app_id, self.config.private_key).token)
+        with self._lock:
+            jwt, at = self._signed
+            if jwt and time.monotonic() - at < JWT_REUSE:
+                return jwt
+        jwt = str(Auth.AppAuth(self.config.app_id, self.config.private_key).token)
+        with self._lock:
+            self._signed = (jwt, time.monotonic())
+        return jwt
 
     def _app_request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {
@@ -59,6 +75,14 @@ class AppClient:
             cached = self._tokens.get(installation)
             if cached and cached[1] - time.time() > REFRESH_MARGIN:
                 return cached[0], cached[2]
+        with self._minting:
+            with self._lock:  # minted by another worker meanwhile?
+                cached = self._tokens.get(installation)
+                if cached and cached[1] - time.time() > REFRESH_MARGIN:
+                    return cached[0], cached[2]
+            return self._mint(installation)
+
+    def _mint(self, installation: int) -> tuple[str, str]:
         out = self._app_request("POST", f"/app/installations/{installation}/access_tokens").json()
         expires = datetime.fromisoformat(out["expires_at"].replace("Z", "+00:00")).timestamp()
         with self._lock:
@@ -98,7 +122,13 @@ class AppClient:
             app_private_key=self.config.private_key,
             installation_token=token,
         )
-        return GitHub(settings)
+        clients: dict[int, tuple[str, Any]] = self._clients.__dict__.setdefault("by", {})
+        kept = clients.get(installation)
+        if kept is not None and kept[0] == token:  # a new token (minted, forgotten): a new one
+            return GitHub(settings, client=kept[1])
+        adapter = GitHub(settings)
+        clients[installation] = (token, adapter.gh)
+        return adapter
 
     # -- what to recheck -----------------------------------------------------------------
     def installations(self) -> list[int]:

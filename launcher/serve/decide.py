@@ -1,17 +1,18 @@
-"""One unit of work to a stable verdict, with the gate job's own code.
+"""One unit of work: one decision with the gate job's own code.
 
 Replicas share nothing, so two of them may decide one pull request at the same time from
 different states, and the slower one's write may land last with the older verdict. Each
-decision is therefore followed by a confirmation: the gate run again on a fresh read, which
-(by the fingerprint launcher's check run carries) changes nothing when the verdict on GitHub
-is the one of the current state, and decides again otherwise. Every write is followed by its
-writer's confirmation, so the last write is confirmed against the latest state: replicas
-converge on the verdict of the pull request's latest state.
+decision that wrote is therefore followed by a confirmation: the gate run again on a fresh
+read, which (by the fingerprint launcher's check run carries) changes nothing when the verdict
+on GitHub is the one of the current state, and decides again otherwise. Every write is followed
+by its writer's confirmation, so the last write is confirmed against the latest state: replicas
+converge on the verdict of the pull request's latest state. The confirmation is queued in the
+work queue's second lane (`launcher.serve.work`), so under a burst it does not hold back other
+pull requests' first verdicts.
 """
 
 from __future__ import annotations
 
-import importlib
 import io
 import time
 from dataclasses import dataclass
@@ -19,79 +20,68 @@ from dataclasses import dataclass
 from launcher.adapters.github import GitHubError
 from launcher.core.gate import State
 from launcher.jobs.gate import Outcome, run_gate
+from launcher.jobs.merge_group import Group, run_merge_group
 from launcher.serve import metrics
 from launcher.serve.appclient import AppClient
 from launcher.serve.logs import log
 from launcher.serve.routing import Work
 
-MAX_ROUNDS = 4  # decide, confirm, and twice more if another replica keeps racing
-
 
 @dataclass
 class Result:
     outcome: Outcome | None
-    stable: bool
+    confirm: bool  # decide once more on a fresh read (the work queue's confirmation lane)
     more: tuple[Work, ...] = ()  # the pull requests a repository-wide unit expands to
 
 
-def decide(app: AppClient, work: Work, deliveries: list[str]) -> Result:
+def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool = False) -> Result:
     if work.group_ref:
         return _merge_group(app, work, deliveries[-1] if deliveries else None)
     if work.number == 0:
-        return Result(None, True, _expand(app, work))
+        return Result(None, False, _expand(app, work))
     delivery = deliveries[-1] if deliveries else None
-    outcome: Outcome | None = None
-    for attempt in range(MAX_ROUNDS):
-        out = io.StringIO()
-        try:
-            gh = app.gate_adapter(work.installation, work.repo)
-        except GitHubError as exc:
-            app.forget(work.installation)
-            log("cannot authenticate", "error", delivery=delivery, repo=work.repo,
-                pr=work.number, error=str(exc))  # fmt: skip
-            return Result(None, False)
-        started = time.monotonic()
-        outcome = run_gate(gh, work.number, out=out, match=app.config.match)
-        log(
-            "decided" if not outcome.skipped else "unchanged",
-            delivery=delivery,
-            repo=work.repo,
-            pr=work.number,
-            round=attempt,
-            state=outcome.state.value,
-            description=outcome.description,
-            writes=outcome.writes or None,
-            seconds=round(time.monotonic() - started, 3),
-        )
-        if outcome.skipped:
-            return Result(outcome, True)
-        if attempt == 0:
-            metrics.VERDICTS.labels(outcome.state.value).inc()
-        if outcome.state is State.ERROR:
-            # Fail closed and stop: an error is never reused, so confirming would decide again
-            # at once; the next event, a re-run or the recheck decides again. The token may be
-            # what failed (revoked, permissions changed): mint a new one next time.
-            app.forget(work.installation)
-            return Result(outcome, True)
-    return Result(outcome, False)
+    try:
+        gh = app.gate_adapter(work.installation, work.repo)
+    except GitHubError as exc:
+        app.forget(work.installation)
+        log("cannot authenticate", "error", delivery=delivery, repo=work.repo,
+            pr=work.number, error=str(exc))  # fmt: skip
+        return Result(None, True)  # try again later, in the confirmation lane
+    started = time.monotonic()
+    outcome = run_gate(gh, work.number, out=io.StringIO(), match=app.config.match)
+    log(
+        "decided" if not outcome.skipped else "unchanged",
+        delivery=delivery,
+        repo=work.repo,
+        pr=work.number,
+        confirming=confirming or None,
+        state=outcome.state.value,
+        description=outcome.description,
+        writes=outcome.writes or None,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    if outcome.skipped:
+        return Result(outcome, False)
+    if not confirming:
+        metrics.VERDICTS.labels(outcome.state.value).inc()
+    if outcome.state is State.ERROR:
+        # Fail closed and stop: an error is never reused, so confirming would decide again
+        # at once; the next event, a re-run or the recheck decides again. The token may be
+        # what failed (revoked, permissions changed): mint a new one next time.
+        app.forget(work.installation)
+        return Result(outcome, False)
+    return Result(outcome, True)
 
 
 def _merge_group(app: AppClient, work: Work, delivery: str | None) -> Result:
-    """A merge queue's group, judged by the gate's merge-group entry when this launcher has
-    one (`launcher.jobs.merge_group`, the merge-queue work); otherwise acknowledged and logged:
-    the group then waits for the Actions gate, as without the service."""
-    try:
-        judge = importlib.import_module("launcher.jobs.merge_group")
-    except ImportError:
-        log("merge_group: this launcher has no merge-group gate; left to Actions",
-            delivery=delivery, repo=work.repo, sha=work.sha)  # fmt: skip
-        return Result(None, True)
+    """A merge queue's group, judged by the gate's merge-group entry (a group's head never
+    changes, so there is nothing to confirm)."""
     gh = app.gate_adapter(work.installation, work.repo)
-    judged = judge.run_merge_group(gh, judge.Group(work.sha, work.group_ref), out=io.StringIO())
+    judged = run_merge_group(gh, Group(work.sha, work.group_ref), out=io.StringIO())
     log("merge group judged", delivery=delivery, repo=work.repo, sha=work.sha,
         state=judged.state.value, description=judged.description)  # fmt: skip
     metrics.VERDICTS.labels(judged.state.value).inc()
-    return Result(None, True)
+    return Result(None, False)
 
 
 def _expand(app: AppClient, work: Work) -> tuple[Work, ...]:

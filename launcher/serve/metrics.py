@@ -6,6 +6,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from launcher.adapters import github_transport
+
 REGISTRY = CollectorRegistry()
 EVENTS = Counter(
     "launcher_webhook_events",
@@ -48,8 +50,9 @@ _counting = False
 
 
 def count_github_requests() -> None:
-    """Count every HTTP request this process makes (they all go to GitHub: PyGithub and the
-    app client both use `requests`), by wrapping the transport adapter once."""
+    """Count every HTTP request this process makes (they all go to GitHub): the app client's
+    and PyGithub's through `requests` by wrapping its transport adapter once, PyGithub's
+    through `launcher.adapters.github_transport` when that is installed."""
     global _counting
     if _counting:
         return
@@ -67,4 +70,9 @@ def count_github_requests() -> None:
         return response
 
     HTTPAdapter.send = send  # type: ignore[method-assign]
+
+    def observe(method: str, status: int | None) -> None:
+        GITHUB_REQUESTS.labels(method, "error" if status is None else f"{status // 100}xx").inc()
+
+    github_transport.observers.append(observe)  # PyGithub's requests, when on urllib3 alone
     _counting = True

@@ -7,6 +7,13 @@ may have read the state before the newest event). At most one worker holds a uni
 so one replica never races itself. The bound counts waiting units: when it is reached the
 delivery is refused (503) and stays in GitHub's list of failed deliveries, which the service
 redelivers later (`appclient.redeliver_failed`).
+
+Confirmations (`launcher.serve.decide`: a decision that wrote is decided once more on a fresh
+read, so replicas converge on the latest state's verdict) wait in a second lane: a worker takes
+one only when no fresh unit waits, or once it has waited `confirm_after` seconds. Under a burst
+every pull request gets its verdict before any is confirmed, instead of each verdict waiting
+behind the confirmations queued before it; a new hint about a pull request whose confirmation
+waits replaces it (the new decision reads the latest state anyway).
 """
 
 from __future__ import annotations
@@ -18,12 +25,25 @@ from dataclasses import dataclass, field
 
 from launcher.serve.routing import Work
 
+CONFIRM_AFTER = 5.0  # seconds a confirmation waits at most behind fresh units
+
+_Key = tuple[int, str, int, str]
+
 
 @dataclass
 class _Entry:
     work: Work
     since: float  # when the oldest hint not yet answered arrived (monotonic)
     deliveries: list[str] = field(default_factory=list)
+    confirming: bool = False  # a confirmation, not a hint
+
+
+@dataclass(frozen=True)
+class Taken:
+    work: Work
+    since: float
+    deliveries: list[str]
+    confirming: bool
 
 
 class QueueFull(Exception):
@@ -31,10 +51,12 @@ class QueueFull(Exception):
 
 
 class WorkQueue:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, confirm_after: float = CONFIRM_AFTER) -> None:
         self.limit = limit
-        self._waiting: OrderedDict[tuple[int, str, int, str], _Entry] = OrderedDict()
-        self._busy: dict[tuple[int, str, int, str], _Entry | None] = {}  # None: not dirty
+        self.confirm_after = confirm_after
+        self._waiting: OrderedDict[_Key, _Entry] = OrderedDict()
+        self._confirm: OrderedDict[_Key, _Entry] = OrderedDict()
+        self._busy: dict[_Key, _Entry | None] = {}  # None: not dirty
         self._cond = threading.Condition()
         self._closed = False
         self.coalesced = 0
@@ -56,38 +78,73 @@ class WorkQueue:
                     if dirty is None:
                         self._busy[w.key] = _Entry(w, now, [delivery])
                     else:
+                        dirty.confirming = False
                         dirty.deliveries.append(delivery)
                         self.coalesced += 1
                 else:
+                    if self._confirm.pop(w.key, None) is not None:
+                        self.coalesced += 1
                     self._waiting[w.key] = _Entry(w, now, [delivery])
             self._cond.notify_all()
             return len(new)
 
-    def take(self, timeout: float | None = None) -> tuple[Work, float, list[str]] | None:
-        """The next unit (its oldest hint's time and delivery ids); None when closed."""
+    def confirm(self, work: Work) -> None:
+        """Decide `work` once more later, in the confirmation lane (never refused: it is
+        not a new pull request, and dropping it could leave a stale verdict)."""
         with self._cond:
-            while not self._waiting and not self._closed:
+            if work.key in self._waiting:
+                return  # a fresh decision is coming anyway
+            if work.key in self._busy:
+                if self._busy[work.key] is None:
+                    self._busy[work.key] = _Entry(work, time.monotonic(), [], confirming=True)
+                return
+            self._confirm.setdefault(work.key, _Entry(work, time.monotonic(), [], True))
+            self._cond.notify_all()
+
+    def _next(self) -> _Entry | None:
+        if self._confirm:
+            key, oldest = next(iter(self._confirm.items()))
+            if not self._waiting or time.monotonic() - oldest.since >= self.confirm_after:
+                return self._confirm.pop(key)
+        if self._waiting:
+            return self._waiting.popitem(last=False)[1]
+        return None
+
+    def take(self, timeout: float | None = None) -> Taken | None:
+        """The next unit (its oldest hint's time and delivery ids); None when closed or
+        when nothing came within `timeout`."""
+        with self._cond:
+            while not (self._waiting or self._confirm) and not self._closed:
                 if not self._cond.wait(timeout):
                     return None
-            if self._closed and not self._waiting:
+            entry = self._next()
+            if entry is None:
                 return None
-            key, entry = self._waiting.popitem(last=False)
-            self._busy[key] = None
-            return entry.work, entry.since, entry.deliveries
+            self._busy[entry.work.key] = None
+            return Taken(entry.work, entry.since, entry.deliveries, entry.confirming)
 
     def done(self, work: Work) -> None:
         """The unit is decided; if hints came meanwhile, it waits again (at the front)."""
         with self._cond:
             dirty = self._busy.pop(work.key, None)
-            if dirty is not None:
+            if dirty is None:
+                return
+            if dirty.confirming:
+                self._confirm[work.key] = dirty  # in line with the other confirmations
+            else:
                 self._waiting[work.key] = dirty
                 self._waiting.move_to_end(work.key, last=False)
-                self._cond.notify_all()
+            self._cond.notify_all()
 
     def depth(self) -> tuple[int, int]:
-        """(waiting, being decided)."""
+        """(waiting, being decided): confirmations count as waiting."""
         with self._cond:
-            return len(self._waiting), len(self._busy)
+            return len(self._waiting) + len(self._confirm), len(self._busy)
+
+    def fresh(self) -> int:
+        """Units waiting for a first decision (what the queue bound counts)."""
+        with self._cond:
+            return len(self._waiting)
 
     def close(self) -> None:
         with self._cond:

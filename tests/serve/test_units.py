@@ -72,15 +72,45 @@ def test_the_queue_coalesces_bursts_and_reruns_a_unit_hinted_while_decided() -> 
     assert q.put((b,), "d3") == 1
     with pytest.raises(QueueFull):
         q.put((c,), "d4")
-    work, _, deliveries = q.take(0) or (None, 0, [])
-    assert work == a and deliveries == ["d1", "d2"]
+    taken = q.take(0)
+    assert taken is not None and taken.work == a and taken.deliveries == ["d1", "d2"]
     q.put((a,), "d5")  # while a is being decided: a goes round once more
     q.done(a)
-    assert q.take(0)[0] == a  # type: ignore[index]
+    assert (again := q.take(0)) is not None and again.work == a
     q.done(a)
-    assert q.take(0)[0] == b  # type: ignore[index]
+    assert (then := q.take(0)) is not None and then.work == b
     q.done(b)
     assert q.depth() == (0, 0)
+
+
+def test_confirmations_wait_behind_first_decisions_but_not_for_ever() -> None:
+    q = WorkQueue(limit=10, confirm_after=3600)
+    a, b, c = Work(1, "o/r", 1), Work(1, "o/r", 2), Work(1, "o/r", 3)
+    q.put((a, b), "burst")
+    first = q.take(0)
+    assert first is not None and first.work == a and not first.confirming
+    q.confirm(a)  # a wrote: confirm it later
+    q.done(a)
+    assert q.depth() == (2, 0)  # b, and a's confirmation
+    second = q.take(0)
+    assert second is not None and second.work == b  # b's first verdict comes first
+    q.done(b)
+    third = q.take(0)
+    assert third is not None and third.work == a and third.confirming
+    q.done(a)
+    # a new hint replaces a waiting confirmation: it is a first decision again
+    q.confirm(c)
+    q.put((c,), "d")
+    hinted = q.take(0)
+    assert hinted is not None and hinted.work == c and not hinted.confirming
+    q.done(c)
+    assert q.depth() == (0, 0)
+    # a confirmation older than confirm_after goes before fresh units
+    old = WorkQueue(limit=10, confirm_after=0)
+    old.confirm(a)
+    old.put((b,), "d")
+    late = old.take(0)
+    assert late is not None and late.work == a and late.confirming
 
 
 def test_configuration_needs_the_app_the_key_and_a_real_secret(tmp_path: object) -> None:

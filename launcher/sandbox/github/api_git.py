@@ -238,26 +238,13 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
         tree_sha = repo.git.commit(resolved).tree if obj[0] == "commit" else resolved  # type: ignore[union-attr]
         api = f"{req.base_url}/repos/{repo.full_name}/git"
         if req.query.get("recursive") not in (None, "", "0", "false"):
-            entries = [e for e in repo.git.tree(tree_sha).values()]
-            # ls-tree -r lists blobs only; add the directories GitHub lists too.
-            dirs = sorted(
-                {
-                    "/".join(e.path.split("/")[:i])
-                    for e in entries
-                    for i in range(1, e.path.count("/") + 1)
-                }
-            )
+            # Directories carry neither size nor a blob url; submodule entries (type
+            # "commit") carry neither size nor url on GitHub.
             listing: list[dict[str, object]] = [
-                {"path": d, "mode": "040000", "type": "tree", "sha": "", "url": ""} for d in dirs
-            ]
-            for d in listing:
-                d["sha"] = repo.git.git("rev-parse", f"{tree_sha}:{d['path']}").decode().strip()
-                d["url"] = f"{api}/trees/{d['sha']}"
-            # Submodule entries (type "commit") carry neither size nor url on GitHub.
-            listing += [
                 {"path": e.path, "mode": e.mode, "type": e.type, "sha": e.sha}
                 | ({"size": e.size, "url": f"{api}/blobs/{e.sha}"} if e.type == "blob" else {})
-                for e in entries
+                | ({"url": f"{api}/trees/{e.sha}"} if e.type == "tree" else {})
+                for e in repo.git.tree_all(tree_sha)
             ]
             listing.sort(key=lambda d: str(d["path"]))
         else:

@@ -86,6 +86,10 @@ class GitRepo:
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _cat: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _objects: dict[str, tuple[str, bytes]] = field(default_factory=dict, repr=False)
+    _check: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _sizes: dict[str, int] = field(default_factory=dict, repr=False)
+    _levels: dict[str, list[TreeEntry]] = field(default_factory=dict, repr=False)
+    _walks: dict[str, list[TreeEntry]] = field(default_factory=dict, repr=False)
     _trees: dict[str, dict[str, TreeEntry]] = field(default_factory=dict, repr=False)
     _diffs: dict[tuple[str, str], list[FileChange]] = field(default_factory=dict, repr=False)
     _merges: dict[tuple[str, str], str | None] = field(default_factory=dict, repr=False)
@@ -120,11 +124,12 @@ class GitRepo:
 
     def close(self) -> None:
         with self._lock:
-            if self._cat is not None:
-                assert self._cat.stdin is not None
-                self._cat.stdin.close()
-                self._cat.wait(timeout=5)
-                self._cat = None
+            for proc in (self._cat, self._check):
+                if proc is not None:
+                    assert proc.stdin is not None
+                    proc.stdin.close()
+                    proc.wait(timeout=5)
+            self._cat = self._check = None
 
     # -- object reads (cached) --------------------------------------------
     def read_object(self, sha: str) -> tuple[str, bytes] | None:
@@ -176,32 +181,84 @@ class GitRepo:
         assert author and committer
         return CommitInfo(sha, tree, tuple(parents), author, committer, message)
 
+    def _size(self, sha: str) -> int:
+        """An object's size, from a long-lived ``git cat-file --batch-check`` (cached)."""
+        hit = self._sizes.get(sha)
+        if hit is not None:
+            return hit
+        with self._lock:
+            if self._check is None:
+                self._check = subprocess.Popen(
+                    ["git", "--git-dir", str(self.path), "cat-file", "--batch-check"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env={**os.environ, **_GIT_ENV},
+                )
+            assert self._check.stdin is not None and self._check.stdout is not None
+            self._check.stdin.write(sha.encode() + b"\n")
+            self._check.stdin.flush()
+            header = self._check.stdout.readline().decode().split()
+            size = int(header[2]) if len(header) >= 3 and header[1] != "missing" else 0
+            self._sizes[sha] = size
+            return size
+
+    def tree_level(self, tree_sha: str) -> list[TreeEntry]:
+        """One level of a tree object (for the git trees API), as ``git ls-tree -l`` lists
+        it: parsed from the object itself, so no process is spawned per read (cached)."""
+        hit = self._levels.get(tree_sha)
+        if hit is not None:
+            return hit
+        obj = self.read_object(tree_sha)
+        if obj is None or obj[0] != "tree":
+            raise GitError(f"not a tree: {tree_sha}")
+        data, entries, at = obj[1], [], 0
+        while at < len(data):
+            space = data.index(b" ", at)
+            nul = data.index(b"\0", space)
+            mode = data[at:space].decode().zfill(6)
+            path = data[space + 1 : nul].decode(errors="surrogateescape")
+            sha = data[nul + 1 : nul + 21].hex()
+            at = nul + 21
+            otype = "tree" if mode == "040000" else "commit" if mode == "160000" else "blob"
+            size = self._size(sha) if otype == "blob" else 0
+            entries.append(TreeEntry(mode, otype, sha, size, path))
+        self._levels[tree_sha] = entries
+        return entries
+
+    def tree_all(self, tree_sha: str) -> list[TreeEntry]:
+        """Every entry under a tree, directories included, with full paths (``ls-tree -r
+        -t``; cached per tree: unchanged directories are shared between commits)."""
+        hit = self._walks.get(tree_sha)
+        if hit is not None:
+            return hit
+        out: list[TreeEntry] = []
+        for e in self.tree_level(tree_sha):
+            out.append(e)
+            if e.type == "tree":
+                for sub in self.tree_all(e.sha):
+                    out.append(
+                        TreeEntry(sub.mode, sub.type, sub.sha, sub.size, f"{e.path}/{sub.path}")
+                    )
+        self._walks[tree_sha] = out
+        return out
+
     def tree(self, commit_or_tree: str) -> dict[str, TreeEntry]:
-        """All blobs (recursively) of a commit or tree, by path."""
+        """All blobs and submodules (recursively) of a commit or tree, by path."""
         hit = self._trees.get(commit_or_tree)
         if hit is not None:
             return hit
-        out = self.git("ls-tree", "-r", "-l", "-z", "--full-tree", commit_or_tree)
-        entries: dict[str, TreeEntry] = {}
-        for rec in out.split(b"\0"):
-            if not rec:
-                continue
-            meta, _, path = rec.decode().partition("\t")
-            mode, otype, sha, size = meta.split()
-            entries[path] = TreeEntry(mode, otype, sha, int(size) if size != "-" else 0, path)
+        obj = self.read_object(commit_or_tree)
+        if obj is None:
+            raise GitError(f"no such commit or tree: {commit_or_tree}")
+        if obj[0] == "commit":
+            info = self.commit(commit_or_tree)
+            assert info is not None
+            tree_sha = info.tree
+        else:
+            tree_sha = commit_or_tree
+        entries = {e.path: e for e in self.tree_all(tree_sha) if e.type != "tree"}
         self._trees[commit_or_tree] = entries
         return entries
-
-    def tree_level(self, tree_sha: str) -> list[TreeEntry]:
-        """One level of a tree object (for the git trees API)."""
-        out = self.git("ls-tree", "-l", "-z", tree_sha)
-        res = []
-        for rec in out.split(b"\0"):
-            if rec:
-                meta, _, path = rec.decode().partition("\t")
-                mode, otype, sha, size = meta.split()
-                res.append(TreeEntry(mode, otype, sha, int(size) if size != "-" else 0, path))
-        return res
 
     def resolve(self, rev: str) -> str | None:
         """A full commit SHA for a revision (sha, branch, tag), or None."""
