@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from launcher.serve.routing import Work
 
-CONFIRM_AFTER = 5.0  # seconds a confirmation waits at most behind fresh units
+CONFIRM_AFTER = 30.0  # seconds a confirmation waits at most behind first decisions
 
 _Key = tuple[int, str, int, str]
 
