@@ -147,6 +147,8 @@ class Service:
         if github_transport.install():
             log("PyGithub on urllib3 directly (no proxy configured)")
         metrics.count_github_requests()
+        # not one of the threads /healthz watches: it ends at once
+        threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
         for n in range(self.config.workers):
             self._spawn(self._worker, f"worker-{n}")
         if self.config.redeliver_seconds > 0:
@@ -188,6 +190,15 @@ class Service:
             finally:
                 self.queue.done(work)
                 self._gauge()
+
+    def _warm_up(self) -> None:
+        """Sign the app's first JWT now (loading the RSA key costs a tenth of a second) rather
+        than in the first delivery's decision; a key that cannot sign is logged at start."""
+        try:
+            self.app_client.sign()
+        except Exception as exc:  # noqa: BLE001 - the first decision will report it again
+            log("the app's private key cannot sign a JWT", "error",
+                error=f"{type(exc).__name__}: {exc}")  # fmt: skip
 
     def _every(self, seconds: float, job: Any) -> Any:
         def loop() -> None:

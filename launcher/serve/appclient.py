@@ -36,6 +36,9 @@ class AppClient:
         self._signed: tuple[str, float] = ("", 0.0)
 
     # -- the app's own requests (JWT) ------------------------------------------------------
+    def sign(self) -> str:
+        return self._jwt()
+
     def _jwt(self) -> str:
         """The app's JWT, signed again every few minutes (signing costs an RSA operation)."""
         from github import Auth

@@ -91,6 +91,7 @@ class Delivery:
     repository_id: int | None
     url: str
     payload: dict[str, Any]
+    body: bytes = b""  # the payload as sent (serialised once)
     redelivery: bool = False
     delivered_at: float = 0.0
     duration: float = 0.0
@@ -198,11 +199,15 @@ class Webhooks:
             inst = self.gh.apps.installation_for(app, repo) if repo is not None else None
             if inst is None:
                 continue  # an app hears only about repositories it is installed on
-            payload = json.loads(json.dumps(event.payload))  # a snapshot, as sent
-            payload["installation"] = {
+            installation = {
                 "id": inst.id,
                 "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{inst.id}",
             }
+            # the body as sent, serialised once; the payload a snapshot of it
+            body = json.dumps(
+                {**event.payload, "installation": installation}, separators=(",", ":")
+            ).encode()
+            payload = json.loads(body)
             self._enqueue(
                 app,
                 config,
@@ -212,6 +217,7 @@ class Webhooks:
                 inst.id,
                 repo.id if repo is not None else None,
                 payload,
+                body=body,
             )
 
     def _enqueue(
@@ -225,6 +231,7 @@ class Webhooks:
         repository_id: int | None,
         payload: dict[str, Any],
         redelivery: bool = False,
+        body: bytes = b"",
     ) -> Delivery:
         with self._lock:
             delivery = Delivery(
@@ -238,6 +245,7 @@ class Webhooks:
                 repository_id=repository_id,
                 url=config.url,
                 payload=payload,
+                body=body,
                 redelivery=redelivery,
             )
             self.deliveries.append(delivery)
@@ -263,7 +271,7 @@ class Webhooks:
 
     def _send(self, d: Delivery) -> None:
         config = self.configs.get(d.app_id) or HookConfig()
-        body = json.dumps(d.payload, separators=(",", ":")).encode()
+        body = d.body or json.dumps(d.payload, separators=(",", ":")).encode()
         headers = {
             "Accept": "*/*",
             "Content-Type": "application/json",
@@ -362,6 +370,7 @@ class Webhooks:
             original.repository_id,
             original.payload,
             redelivery=True,
+            body=original.body,
         )
 
     def wait(self, timeout: float = 30.0) -> bool:
