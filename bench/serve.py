@@ -226,6 +226,44 @@ def bench_serve(prs: int, workers: int, tmp: Path) -> dict[str, Any]:
             served.stop()
 
 
+def bench_round_trips(latency: float, sample: int, tmp: Path) -> dict[int, float]:
+    """One review at a time with every GitHub request taking `latency` more (the round trip
+    from a service outside GitHub): delivery-to-verdict median, reads made together (the
+    default) and one after another (LAUNCHER_SERVE_GITHUB_CONCURRENCY=1), same run."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    medians: dict[int, float] = {}
+    with GitHubSandbox() as sb:
+        w = seed_world(sb, tmp)
+        for concurrency in (16, 1):
+            heads = open_prs(w, sample)
+            replica = start_replica(
+                w, w.app, tmp, LAUNCHER_SERVE_GITHUB_CONCURRENCY=str(concurrency)
+            )
+            served = Served(w, [replica])
+            try:
+                sb.set_app_webhook(w.app, replica.url + "/webhook", SECRET, events=EVENTS)
+                served.settle()  # nothing to decide yet: the reviews come next
+                clock = Clock(heads)
+                sb.gh.events.listeners.append(clock)
+                sb.set_latency(latency)
+                for number in heads.values():
+                    first = len(sb.webhooks.deliveries)
+                    Reviewer(w, "dave")(number)
+                    served.settle()
+                    sent = next(
+                        d.started
+                        for d in sb.webhooks.deliveries[first:]
+                        if d.event == "pull_request_review"
+                    )
+                    clock.reviewed[number] = sent  # measured from the delivery here
+                sb.set_latency(0)
+                sb.gh.events.listeners.remove(clock)
+                medians[concurrency] = statistics.median(clock.latencies())
+            finally:
+                served.stop()
+    return medians
+
+
 def bench_actions(sample: int, tmp: Path) -> dict[str, Any]:
     tmp.mkdir(parents=True, exist_ok=True)
     with GitHubSandbox() as sb:
@@ -265,6 +303,9 @@ def main() -> None:
     parser.add_argument("--prs", type=int, default=200)
     parser.add_argument("--actions-sample", type=int, default=5)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument(
+        "--latency", type=float, default=0.1, help="seconds added to each GitHub request"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         s = bench_serve(args.prs, args.workers, Path(tmp) / "serve")
@@ -284,6 +325,13 @@ def main() -> None:
             + f"{s['cpu'][0]:.1f} s, replicas "
             + ", ".join(f"{c:.1f} s" for c in s["cpu"][1:])
         )
+        if args.latency:
+            r = bench_round_trips(args.latency, 5, Path(tmp) / "latency")
+            print(
+                f"one review at a time (5), every GitHub request {args.latency * 1000:.0f} ms "
+                f"longer: delivery to verdict median {r[16]:.2f} s with reads made together, "
+                f"{r[1]:.2f} s one after another ({r[1] / r[16]:.2f}x)"
+            )
         if args.actions_sample:
             a = bench_actions(args.actions_sample, Path(tmp) / "actions")
             print(

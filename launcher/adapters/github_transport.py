@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, ItemsView
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import certifi
@@ -124,13 +125,32 @@ def proxied(env: dict[str, str] | None = None) -> bool:
     return any(env.get(name) or env.get(name.upper()) for name in PROXY_VARIABLES)
 
 
-def install() -> bool:
-    """Use this transport for every PyGithub client made from now on; False (and nothing
+_pool: ThreadPoolExecutor | None = None
+
+
+def reader() -> ThreadPoolExecutor | None:
+    """The threads making a process's concurrent reads (`GitHub.prefetch`), when this
+    transport is installed (safe to share between threads: requests' connection class keeps
+    the request being made in its own attributes) with a concurrency above 1; else None."""
+    from github.Requester import Requester
+
+    if getattr(Requester, _ATTRIBUTES[0], None) is not _Connection:
+        return None
+    return _pool
+
+
+def install(concurrency: int = 1) -> bool:
+    """Use this transport for every PyGithub client made from now on, with at most
+    `concurrency` reads at once across the process (GitHub's secondary rate limits count
+    concurrent requests: at most 100, all clients of the app together); False (and nothing
     changed) when a proxy is configured or PyGithub no longer has the attributes."""
+    global _pool
     from github.Requester import Requester
 
     if proxied() or not all(hasattr(Requester, name) for name in _ATTRIBUTES):
         return False
     setattr(Requester, _ATTRIBUTES[0], _Connection)
     setattr(Requester, _ATTRIBUTES[1], _HTTPSConnection)
+    if concurrency > 1 and _pool is None:
+        _pool = ThreadPoolExecutor(concurrency, thread_name_prefix="github-read")
     return True

@@ -18,7 +18,7 @@ import hashlib
 import json
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -145,6 +145,13 @@ def _run(gh: GitHubPort, number: int, out: TextIO, match: bool, seen: dict[str, 
             writes.append("check failure")
         _report(gh, decision, out)
         return Outcome(State.FAILURE, FORK_REFUSAL, writes)
+    # What every run reads, at once where the adapter can (launcher serve): one round trip.
+    every_run: list[tuple[Callable[..., object], tuple[object, ...]]] = [
+        (gh.reviews, (number,)),
+        (gh.history, (info,)),
+        (gh.verdict, (info.head_sha, CONTEXT)),
+    ]
+    gh.prefetch(every_run)
     reviews = gh.reviews(number)
     history = gh.history(info)  # who pushed, base changes, dismissals (GitHub's record)
     check = gh.verdict(info.head_sha, CONTEXT)  # launcher's own: nobody else can write it
@@ -170,6 +177,16 @@ def _run(gh: GitHubPort, number: int, out: TextIO, match: bool, seen: dict[str, 
             out.write(f"nothing changed since the last run: {state.value}: {status[1]}\n")
             return Outcome(state, status[1], skipped=True)
 
+    # Deciding: the reads that do not depend on each other, at once where the adapter can.
+    gh.prefetch(
+        [
+            (gh.changed_files, (number,)),
+            (gh.read_file, (POLICY_PATH, info.base_sha)),
+            (gh.modes, (info.head_sha,)),
+            (gh.find_comment, (number, MARKER)),
+            (gh.foreign_statuses, (info.head_sha, CONTEXT)),
+        ]
+    )
     decision = decide_pull(gh, info, reviews, match=match, history=history)
     # Commit statuses of launcher's name (launcher writes none): read when deciding only, so
     # a re-run with nothing changed stays within its budget; the next decision reports any.
@@ -289,6 +306,8 @@ def pull_input(
     policy_raw = gh.read_file(POLICY_PATH, info.base_sha)  # policy: always the base commit
     # Modes from the git tree: the contents API reads a symlink as its target.
     modes = gh.modes(info.head_sha) if wanted else {}
+    regular = [path for path in wanted if modes.get(path) == REGULAR]
+    gh.prefetch([(gh.read_file, (path, info.head_sha)) for path in regular])
     contents = {}
     for path in wanted:
         if modes.get(path) != REGULAR:

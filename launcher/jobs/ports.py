@@ -96,6 +96,12 @@ class GitHubPort(Protocol):
 
     def team_members(self, team: str) -> frozenset[str]: ...
 
+    def prefetch(self, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
+        """Make these reads (this port's own methods with their arguments) now, at once when
+        the transport allows: the identical call that follows gets the result. Only an
+        optimisation (a read that failed is made again by that call, and fails there)."""
+        ...
+
     @property
     def teams_read(self) -> dict[str, frozenset[str]]: ...
 

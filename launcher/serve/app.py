@@ -144,7 +144,7 @@ class Service:
 
     # -- background ---------------------------------------------------------------------
     def start(self) -> None:
-        if github_transport.install():
+        if github_transport.install(self.config.github_concurrency):
             log("PyGithub on urllib3 directly (no proxy configured)")
         metrics.count_github_requests()
         # not one of the threads /healthz watches: it ends at once

@@ -27,6 +27,9 @@ class ServeConfig:
     redeliver_seconds: float = 300.0  # redeliver failed deliveries; 0: never
     redeliver_window_seconds: float = 86_400.0  # only deliveries this recent
     github_timeout: int = 10
+    # reads made at once across the replica (a decision's independent reads go out together);
+    # 1: one after another. GitHub allows at most 100 concurrent requests per app.
+    github_concurrency: int = 16
     match: bool = False  # the instance-match preview needs AWS: the Actions gate has it
 
     @classmethod
@@ -70,6 +73,7 @@ class ServeConfig:
                     env.get("LAUNCHER_SERVE_REDELIVER_WINDOW_SECONDS") or 86_400
                 ),
                 github_timeout=int(env.get("LAUNCHER_GITHUB_TIMEOUT") or 10),
+                github_concurrency=max(1, int(env.get("LAUNCHER_SERVE_GITHUB_CONCURRENCY") or 16)),
             )
         except ValueError as exc:
             raise ConfigError(f"a LAUNCHER_SERVE_* setting is not a number: {exc}") from exc

@@ -362,6 +362,9 @@ class FakeGitHub:
             commit = parent
         return None
 
+    def prefetch(self, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
+        """In memory every read is immediate: nothing to do ahead."""
+
     def team_members(self, team: str) -> frozenset[str]:
         key = team.casefold()
         if key not in {t.casefold() for t in self.teams}:

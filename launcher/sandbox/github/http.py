@@ -309,6 +309,9 @@ class _Handler(BaseHTTPRequestHandler):
                 credential,
                 self.headers,
             )
+            with gh.concurrency:
+                if gh.latency and not path.startswith("/_sandbox"):
+                    time.sleep(gh.latency)  # the round trip, outside the lock: they overlap
             with gh.state.lock:  # handlers see a consistent state; git reads are cached
                 scope = (
                     gh.state.repo(params["owner"], params["repo"])

@@ -391,6 +391,11 @@ class GitHubSandbox:
     def reset_requests(self) -> None:
         self.gh.request_log.reset()
 
+    def set_latency(self, seconds: float) -> None:
+        """Make every API request take `seconds` more (concurrent requests overlap): the
+        round trip to GitHub from a service elsewhere, which loopback hides."""
+        self.gh.latency = max(0.0, seconds)
+
     def inject_fault(
         self,
         method: str = "*",

@@ -8,6 +8,7 @@ Every method that changes state announces it as the webhook event GitHub would s
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -54,6 +55,28 @@ def forbidden(message: str = NO_ACCESS) -> ApiError:
     return ApiError(403, message)
 
 
+class InFlight:
+    """Counts the requests being answered at once (a test's view of concurrency)."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.most = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.now -= 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self.most = self.now
+
+
 class GitHub:
     """State + behaviour of one sandboxed GitHub instance."""
 
@@ -76,6 +99,10 @@ class GitHub:
         self.push_checks: list[PushCheck] = [self._protected_push]
         self.errors: list[BaseException] = []
         self.record_responses = False
+        # Seconds every API request takes before it is handled (a model of the round trip to
+        # api.github.com from elsewhere; requests still overlap, as on GitHub): 0 on loopback.
+        self.latency = 0.0
+        self.concurrency = InFlight()  # how many requests were being answered at once, at most
         self.responses: list[tuple[str | None, int, Any, str | None]] = []
         self._pr_diff_cache: dict[tuple[str, str, str], tuple[list[FileChange], int]] = {}
         # GitHub Actions' settings (sandbox/github/environments.py, oidc.py)

@@ -1,0 +1,68 @@
+"""The gate's independent reads go out together where the adapter's transport allows it
+(launcher serve), so a decision costs a few round trips to GitHub rather than one per read;
+the verdict is the same as reading one after another, and a read that fails still fails the
+decision closed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from github.Requester import Requester
+
+from launcher.adapters import github_transport
+from launcher.core.gate import State
+from tests.jobs.conftest import World, request
+
+ATTRIBUTES = ("_Requester__httpConnectionClass", "_Requester__httpsConnectionClass")
+
+
+@pytest.fixture
+def concurrent(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """launcher serve's transport, 8 reads at once (restored afterwards)."""
+    for name in ATTRIBUTES:
+        monkeypatch.setattr(Requester, name, getattr(Requester, name))
+    for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(github_transport, "_pool", None)
+    assert github_transport.install(8)
+    yield
+    pool = github_transport.reader()
+    if pool is not None:
+        pool.shutdown()
+
+
+def approved(world: World) -> int:
+    number = world.open_pr("bob", {"deployments/dev/r1.yaml": request("r1")})
+    world.review("dave", number)
+    return number
+
+
+def test_sequential_reads_without_the_concurrent_transport(world: World) -> None:
+    number = approved(world)
+    world.sb.set_latency(0.02)
+    world.sb.gh.concurrency.reset()
+    outcome, _ = world.gate(number)
+    assert outcome.state is State.SUCCESS
+    assert world.sb.gh.concurrency.most == 1  # one request at a time
+
+
+def test_independent_reads_go_out_together_with_the_same_verdict(
+    world: World, concurrent: None
+) -> None:
+    number = approved(world)
+    world.sb.set_latency(0.02)
+    world.sb.gh.concurrency.reset()
+    outcome, _ = world.gate(number)
+    assert outcome.state is State.SUCCESS and outcome.description == "1 request may launch"
+    assert world.sb.gh.concurrency.most >= 3
+    again, _ = world.gate(number)  # and the re-run finds nothing changed, as sequentially
+    assert again.skipped and again.state is State.SUCCESS
+
+
+def test_a_read_that_fails_fails_the_decision_closed(world: World, concurrent: None) -> None:
+    number = approved(world)
+    world.sb.inject_fault("GET", f"/repos/acme/infra/pulls/{number}/reviews", times=10)
+    outcome, _ = world.gate(number)
+    assert outcome.state is State.ERROR
+    assert "listing reviews" in outcome.description
