@@ -66,6 +66,7 @@ def main() -> None:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
 
+    ThreadingHTTPServer.request_queue_size = 1024  # many deliveries connect at once
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     port_file.write_text(str(server.server_address[1]))

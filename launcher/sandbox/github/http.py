@@ -193,6 +193,10 @@ class Router:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The listen backlog (socketserver's default is 5): past it the kernel drops new
+    # connections' SYNs and clients wait out TCP's retransmission (1, 3, 7 s...), stalls GitHub
+    # does not cause; many clients connecting at once (a service's concurrent reads) need more.
+    request_queue_size = 1024
     gh: GitHub
 
     def __init__(self, addr: tuple[str, int], gh: GitHub) -> None:

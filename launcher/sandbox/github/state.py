@@ -8,12 +8,12 @@ here. All mutation happens under ``State.lock`` so handlers may run in threads.
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from launcher.sandbox import clock
+from launcher.sandbox.github.fairlock import FairRLock
 from launcher.sandbox.github.gitrepo import GitRepo
 
 PERMISSIONS = ("read", "triage", "write", "maintain", "admin")
@@ -256,7 +256,7 @@ class State:
     orgs: dict[str, Org] = field(default_factory=dict)  # lower(login) -> Org
     repos: dict[str, Repo] = field(default_factory=dict)  # lower("owner/name") -> Repo
     tokens: dict[str, str] = field(default_factory=dict)  # token -> lower(login)
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    lock: FairRLock = field(default_factory=FairRLock)  # handed over in arrival order
     apps: Any = None  # apps.Apps: decides what an app's bot account may do
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 

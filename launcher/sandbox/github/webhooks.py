@@ -333,7 +333,7 @@ class Webhooks:
         for d, sock in waiting:
             try:
                 ready, _, _ = select.select([sock], [], [], 0)
-                first = sock.recv(16, socket.MSG_PEEK) if ready else b""
+                first = _peek(sock) if ready else b""
             except (OSError, ValueError, TypeError):  # closed meanwhile: its thread records it
                 continue
             if first:
@@ -390,6 +390,19 @@ class Webhooks:
         for thread in self._threads:
             thread.join(timeout=TIMEOUT + 1)
         self._threads.clear()
+
+
+def _peek(sock: socket.socket) -> bytes:
+    """The answer's first bytes if they are there, without waiting: the delivery's own thread
+    may read them between the caller's select and this peek, and a peek on the socket itself
+    would then wait out its 10 s timeout (a socket with a timeout polls before it receives,
+    whatever the flags) while the request arriving at the stand-in waited with it."""
+    with sock.dup() as peek:
+        peek.settimeout(0)
+        try:
+            return peek.recv(16, socket.MSG_PEEK)
+        except BlockingIOError:
+            return b""
 
 
 def new_guid() -> str:
