@@ -37,17 +37,15 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from launcher.adapters.ec2 import EC2
-    from launcher.adapters.github import GitHub, GitHubError, Settings
+    from launcher.commands.status import connect
     from launcher.jobs.launch import LaunchOptions, run_launch
 
     refusal = now_refusal("launch", args.now, args.dry_run)
     if refusal:
         print(refusal, file=sys.stderr)
         return 2
-    try:
-        gh = GitHub(Settings.from_env())
-    except GitHubError as exc:
-        print(f"launcher launch: {exc}", file=sys.stderr)
+    gh = connect("launch")
+    if gh is None:
         return 2
     refusal = gh.settings.aws_refusal()
     if refusal:

@@ -48,7 +48,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from launcher.adapters.ec2 import EC2
-    from launcher.adapters.github import GitHub, GitHubError, Settings
+    from launcher.commands.status import connect
     from launcher.jobs.sweep import SweepOptions, run_sweep
 
     refusal = now_refusal("sweep", args.now, args.dry_run)
@@ -58,10 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.max_actions < 0:
         print("launcher sweep: --max-actions must be 0 or more", file=sys.stderr)
         return 2
-    try:
-        gh = GitHub(Settings.from_env())
-    except GitHubError as exc:
-        print(f"launcher sweep: {exc}", file=sys.stderr)
+    gh = connect("sweep")
+    if gh is None:
         return 2
     options = SweepOptions(
         now=args.now or datetime.now(UTC),

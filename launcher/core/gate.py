@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
+from typing import NamedTuple
 
 from launcher.core.approvals import Review, Tally, tally
 from launcher.core.documents import REQUEST_PATH, load_policy, load_request
@@ -209,6 +210,14 @@ def _decide(data: GateInput, teams: TeamResolver) -> Decision:
     return replace(decision, pushers=tuple(p.shown for p in data.history.pushers))
 
 
+class _Verdict(NamedTuple):
+    """A request item's outcome, before the item is built (`_Judge.request_item`)."""
+
+    state: State
+    summary: str
+    tally: Tally | None = None
+
+
 class _Judge:
     """Per-pull-request memo: each pool's approvals are counted once, whatever the file count."""
 
@@ -271,6 +280,33 @@ class _Judge:
                 tier, who = theirs, pusher.shown
         return tier, who
 
+    def request_item(
+        self,
+        path: str,
+        change: str,
+        pool_name: str,
+        tier: Tier,
+        verdict: _Verdict,
+        *,
+        warnings: tuple[str, ...] = (),
+        launch_at: datetime | None = None,
+    ) -> Item:
+        """The item of one request added or removed, whose verdict is already reached."""
+        pool = self.policy.pools[pool_name]
+        return Item(
+            kind=ItemKind.REQUEST,
+            path=path,
+            change=change,
+            state=verdict.state,
+            summary=verdict.summary,
+            pool=pool_name,
+            tier=tier,
+            tally=verdict.tally,
+            warnings=warnings,
+            launch_at=launch_at,
+            approvers=tuple(display_principals(pool.permissions.modify, self.policy)),
+        )
+
     def removal(self, path: str, change: str, pool_name: str) -> Item:
         """Removing a request ends what it runs: its recorded requester or the pool's
         approvers may do it alone, anyone else needs the pool's approvals
@@ -279,6 +315,14 @@ class _Judge:
             summary = f"pool {pool_name!r} is not defined in {POLICY_PATH}: an admin must remove it"
             problem = Problem(path, 1, 1, summary)
             return _invalid(path, change, State.FAILURE, summary, (problem,), pool=pool_name)
+        verdict = self.removal_verdict(path, pool_name)
+        # The item shows the author's own tier (the verdict weighs everyone behind the removal),
+        # read after the verdict so that a team that cannot be read is named as the verdict's.
+        tier = tier_of(self.data.author, self.policy.pools[pool_name], self.policy, self.teams)
+        return self.request_item(path, change, pool_name, tier, verdict)
+
+    def removal_verdict(self, path: str, pool_name: str) -> _Verdict:
+        """The removal rule (launcher.core.removal) applied to this pull request's people."""
         pool = self.policy.pools[pool_name]
         known = self.data.requesters
         requester = "" if known is None else known.get(path)
@@ -290,39 +334,25 @@ class _Judge:
             policy=self.policy,
             teams=self.teams,
         )
-        approvers = tuple(display_principals(pool.permissions.modify, self.policy))
-
-        def item(state: State, summary: str, counted: Tally | None = None) -> Item:
-            return Item(
-                kind=ItemKind.REQUEST,
-                path=path,
-                change=change,
-                state=state,
-                summary=summary,
-                pool=pool_name,
-                tier=tier_of(self.data.author, pool, self.policy, self.teams),
-                tally=counted,
-                approvers=approvers,
-            )
-
         if parties.may_remove_alone:
             if requester is None:
-                return item(State.SUCCESS, "removed: launcher has no record of it (ends nothing)")
-            summary = f"removed by its requester or an approver of pool {pool_name}"
-            return item(State.SUCCESS, summary)
+                summary = "removed: launcher has no record of it (ends nothing)"
+            else:
+                summary = f"removed by its requester or an approver of pool {pool_name}"
+            return _Verdict(State.SUCCESS, summary)
         counted = self.pool_tally(pool_name)
         if counted.rejected_by:
-            return item(State.FAILURE, _rejection(counted.rejected_by[0], counted), counted)
+            return _Verdict(State.FAILURE, _rejection(counted.rejected_by[0], counted), counted)
         who = f"@{requester}" if requester else "unknown (no readable record)"
         if counted.missing:
             summary = (
                 f"{parties.outsider} is neither its requester ({who}) nor an approver of pool "
                 f"{pool_name}: removing it needs {_approvals(counted.missing)} from "
-                + ", ".join(approvers)
+                + ", ".join(display_principals(pool.permissions.modify, self.policy))
             )
-            return item(State.PENDING, summary, counted)
+            return _Verdict(State.PENDING, summary, counted)
         by = ", ".join(f"@{login}" for login in counted.approved_by)
-        return item(State.SUCCESS, f"removal approved by {by}", counted)
+        return _Verdict(State.SUCCESS, f"removal approved by {by}", counted)
 
     def addition(self, path: str, change: str) -> Item:
         raw = self.data.head_contents.get(path)
@@ -343,40 +373,32 @@ class _Judge:
         warnings: tuple[str, ...] = (),
         launch_at: datetime | None = None,
     ) -> Item:
+        tier, who_limits = self.effective_tier(self.policy.pools[pool_name])
+        verdict = self.tiered_verdict(pool_name, tier, who_limits, launch_at)
+        return self.request_item(
+            path, change, pool_name, tier, verdict, warnings=warnings, launch_at=launch_at
+        )
+
+    def tiered_verdict(
+        self, pool_name: str, tier: Tier, who_limits: str, launch_at: datetime | None
+    ) -> _Verdict:
+        """An added or changed request's verdict from the lowest tier behind the pull request."""
         pool = self.policy.pools[pool_name]
         author = self.data.author
-        tier, who_limits = self.effective_tier(pool)
-        approvers = tuple(display_principals(pool.permissions.modify, self.policy))
-
-        def item(state: State, summary: str, counted: Tally | None = None) -> Item:
-            return Item(
-                kind=ItemKind.REQUEST,
-                path=path,
-                change=change,
-                state=state,
-                summary=summary,
-                pool=pool_name,
-                tier=tier,
-                tally=counted,
-                warnings=warnings,
-                launch_at=launch_at,
-                approvers=approvers,
-            )
-
         limited = "" if who_limits == author else f"pushed by {who_limits}: "
         if tier is not Tier.CREATE_WITH_APPROVAL:
             state = State.SUCCESS if tier.may_launch_alone else State.FAILURE
             if who_limits != author and tier is Tier.NONE and who_limits not in _people(self):
-                return item(
+                return _Verdict(
                     state,
                     f"{limited}a bot or unknown account holds no tier on pool {pool_name}: "
                     "only people named in pools.yaml may push onto a launch request",
                 )
-            return item(state, limited + explain(who_limits, pool, tier, self.policy))
+            return _Verdict(state, limited + explain(who_limits, pool, tier, self.policy))
         counted = self.pool_tally(pool_name, launch_at)
         if counted.rejected_by:
             review = counted.rejected_by[0]
-            return item(State.FAILURE, _rejection(review, counted), counted)
+            return _Verdict(State.FAILURE, _rejection(review, counted), counted)
         if counted.missing:
             who = ", ".join(display_principals(pool.permissions.modify, self.policy))
             summary = (
@@ -386,9 +408,9 @@ class _Judge:
             if counted.late and launch_at is not None:
                 late = late_approvals(counted)
                 summary += f" before its launch_at {utc_text(launch_at)} ({late})"
-            return item(State.PENDING, summary, counted)
+            return _Verdict(State.PENDING, summary, counted)
         by = ", ".join(f"@{login}" for login in counted.approved_by)
-        return item(State.SUCCESS, f"approved by {by}", counted)
+        return _Verdict(State.SUCCESS, f"approved by {by}", counted)
 
     def control(self, paths: list[str]) -> Item:
         """Anything outside deployments/ can change who may launch: admins must approve."""

@@ -58,7 +58,7 @@ class Stage:
     seen_event: int = 0
     tmp: Path | None = None
     serve: bool = False  # the gate answered by launcher serve (demo --serve)
-    service: Any = None  # its process (launcher.demo.served.ServeProcess)
+    service: Any = None  # its process (launcher.sandbox.serve_process.ServeProcess)
     _resources: ExitStack = field(default_factory=ExitStack)
 
     # --- life cycle -----------------------------------------------------------------------
@@ -102,10 +102,10 @@ class Stage:
             )
         workflows = self.workflows
         if self.serve:
-            from launcher.demo.served import ServeProcess, actions_workflows
+            from launcher.demo.served import actions_workflows, start_service
 
             workflows = actions_workflows(self.workflows, self.tmp / "actions-workflows")
-            self.service, secret = ServeProcess.start(sb.url, app, self.tmp)
+            self.service, secret = start_service(sb.url, app, self.tmp)
             self._resources.callback(self.service.stop)
             sb.set_app_webhook(
                 app, self.service.url + "/webhook", secret, events=manifest["default_events"]
@@ -177,7 +177,7 @@ class Stage:
             raise DemoError("the stand-in could not deliver the webhooks")
         for _ in range(1200):
             if self.service.process.poll() is not None:
-                raise DemoError(f"launcher serve exited:\n{self.service.log.read_text()}")
+                raise DemoError(f"launcher serve exited:\n{self.service.log_path.read_text()}")
             if self.service.idle():
                 break
             time.sleep(0.05)

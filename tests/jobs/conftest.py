@@ -168,7 +168,12 @@ def verdict_of(repo: Any, sha: str, app: str = APP) -> tuple[str, str] | None:
 
 @pytest.fixture
 def world(github_sandbox: GitHubSandbox, tmp_path: Path) -> World:  # noqa: F811
-    sb = github_sandbox
+    return seed_world(github_sandbox, tmp_path)
+
+
+def seed_world(sb: GitHubSandbox, tmp: Path) -> World:
+    """Org acme (its teams), repo acme/infra with POOLS, every person, the bot, launcher's app
+    installed: the `world` fixture's set-up, for a stand-in started elsewhere (tests/serve)."""
     tokens = {name: sb.add_user(name) for name in PEOPLE}
     tokens[BOT] = sb.add_user(BOT, bot=True)
     sb.add_org("acme", members=list(PEOPLE))
@@ -185,7 +190,7 @@ def world(github_sandbox: GitHubSandbox, tmp_path: Path) -> World:  # noqa: F811
     )
     app = sb.create_app(APP, "acme", permissions=APP_PERMISSIONS)
     sb.install_app(app, "acme")
-    return World(sb, tokens, tmp_path, app)
+    return World(sb, tokens, tmp, app)
 
 
 ENVIRONMENTS = ("launcher-gate", "launcher-launch")

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,14 +16,15 @@ from typing import Any
 import pytest
 
 from launcher.sandbox.github import GitHubSandbox
-from tests.jobs.conftest import (  # noqa: F401 - fixtures used by the tests here
-    APP,
-    APP_PERMISSIONS,
-    BOT,
-    PEOPLE,
-    POOLS,
+from launcher.sandbox.serve_process import (  # noqa: F401 - free_port, get_json: re-exported
+    ServeProcess,
+    free_port,
+    get_json,
+)
+from tests.jobs.conftest import (  # noqa: F401 - fixtures used by the tests here; seed_world
     World,
     github_sandbox,
+    seed_world,
     world,
 )
 from tests.openapi.conformance import check_event, check_sandbox
@@ -50,106 +47,14 @@ def github_sandbox_checks() -> list[Any]:
     return [check_sandbox, check_deliveries]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get_json(url: str) -> Any:
-    host, _, rest = url.removeprefix("http://").partition("/")
-    name, _, port = host.partition(":")
-    conn = http.client.HTTPConnection(name, int(port), timeout=10)
-    try:
-        conn.request("GET", "/" + rest)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        conn.close()
-
-
-@dataclass
-class Replica:
-    """One `launcher serve` process."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def health(self) -> dict[str, Any]:
-        _, body = get_json(self.url + "/healthz")
-        return dict(body)
-
-    def log(self) -> list[dict[str, Any]]:
-        out = []
-        for line in self.log_path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-        return out
-
-    def metrics(self) -> str:
-        host, _, port = self.url.removeprefix("http://").partition(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=10)
-        try:
-            conn.request("GET", "/metrics")
-            return conn.getresponse().read().decode()
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+Replica = ServeProcess  # one `launcher serve` process
 
 
 def start_replica(world_or_sb: Any, app: Any, tmp: Path, **settings: str) -> Replica:
     """`launcher serve` with nothing but its environment: the app id, the key file, the
     webhook secret and the API URL (and the few LAUNCHER_SERVE_* the test chooses)."""
     sb = world_or_sb.sb if isinstance(world_or_sb, World) else world_or_sb
-    port = free_port()
-    key = tmp / f"app-key-{port}.pem"
-    key.write_bytes(app.private_key_pem())
-    key.chmod(0o600)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LAUNCHER_APP_ID": str(app.id),
-        "LAUNCHER_APP_PRIVATE_KEY_FILE": str(key),
-        "LAUNCHER_WEBHOOK_SECRET": SECRET,
-        "GITHUB_API_URL": sb.url,
-        "LAUNCHER_SERVE_HOST": "127.0.0.1",
-        "LAUNCHER_SERVE_PORT": str(port),
-        "LAUNCHER_SERVE_WORKERS": "4",
-        "LAUNCHER_SERVE_RECHECK_SECONDS": "0",
-        "LAUNCHER_SERVE_REDELIVER_SECONDS": "0",
-        **settings,
-    }
-    log_path = tmp / f"serve-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "launcher", "serve"],
-            env=env,
-            cwd=tmp,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    replica = Replica(f"http://127.0.0.1:{port}", process, log_path)
-    for _ in range(600):  # up to a minute on a loaded machine
-        if process.poll() is not None:
-            raise RuntimeError(f"launcher serve exited:\n{log_path.read_text()}")
-        try:
-            if replica.health().get("status") == "ok":
-                return replica
-        except OSError:
-            pass
-        time.sleep(0.1)
-    replica.stop()
-    raise RuntimeError(f"launcher serve did not start:\n{log_path.read_text()}")
+    return ServeProcess.start(sb.url, app, tmp, SECRET, {"LAUNCHER_SERVE_WORKERS": "4", **settings})
 
 
 class Balancer:
@@ -256,23 +161,3 @@ def served2(world: World) -> Iterator[Served]:  # noqa: F811
         yield s
     finally:
         s.stop()
-
-
-def seed_world(sb: GitHubSandbox, tmp: Path) -> World:
-    """The job tests' world (tests/jobs/conftest.py `world`) on another stand-in."""
-    tokens = {name: sb.add_user(name) for name in PEOPLE}
-    tokens[BOT] = sb.add_user(BOT, bot=True)
-    sb.add_org("acme", members=list(PEOPLE))
-    sb.add_team("acme", "platform", members=["pat"])
-    sb.add_team("acme", "dev-leads", members=["lea"])
-    sb.add_team("acme", "interns", members=["ivy"])
-    sb.create_repo(
-        "acme",
-        "infra",
-        {"README.md": b"# infra\n", "pools.yaml": POOLS.encode()},
-        collaborators={name: "write" for name in PEOPLE},
-        teams={"platform": "push", "dev-leads": "push", "interns": "pull"},
-    )
-    app = sb.create_app(APP, "acme", permissions=APP_PERMISSIONS)
-    sb.install_app(app, "acme")
-    return World(sb, tokens, tmp, app)

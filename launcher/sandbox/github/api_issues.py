@@ -7,7 +7,7 @@ from typing import Any
 
 from launcher.sandbox.github.api_git import R, repo_of
 from launcher.sandbox.github.http import ApiError, Request, Response, Router, not_found, validation
-from launcher.sandbox.github.state import Issue, Repo
+from launcher.sandbox.github.state import Issue, Label, Repo
 
 
 def _labels_arg(body: Any) -> list[str]:
@@ -76,6 +76,13 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
 
     def issue_of(req: Request, repo: Repo) -> Issue:
         return req.gh.get_issue(repo, req.int_param("issue_number"))
+
+    def label_of(req: Request, repo: Repo) -> Label:
+        """The label named in the path (case-insensitively), or 404."""
+        label = repo.labels.get(req.params["name"].lower())
+        if label is None:
+            raise not_found()
+        return label
 
     @router.add("GET", f"{R}/issues", "issues/list-for-repo")
     def list_issues(req: Request) -> Response:
@@ -234,9 +241,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
     def update_label(req: Request) -> Response:
         repo = repo_of(req)
         actor = req.gh.require(repo, req.user, "write")
-        label = repo.labels.get(req.params["name"].lower())
-        if label is None:
-            raise not_found()
+        label = label_of(req, repo)
         body = req.json()
         changes: dict[str, Any] = {}
         new_name = body.get("new_name")
@@ -269,9 +274,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
     def delete_label(req: Request) -> Response:
         repo = repo_of(req)
         actor = req.gh.require(repo, req.user, "write")
-        label = repo.labels.get(req.params["name"].lower())
-        if label is None:
-            raise not_found()
+        label = label_of(req, repo)
         out = req.gh.shapes.label(repo, label)
         del repo.labels[label.name.lower()]
         for issue in repo.issues.values():
@@ -282,9 +285,7 @@ def register(router: Router) -> None:  # noqa: C901 - a flat list of routes
     @router.add("GET", f"{R}/labels/{{name}}", "issues/get-label")
     def get_label(req: Request) -> Response:
         repo = repo_of(req)
-        label = repo.labels.get(req.params["name"].lower())
-        if label is None:
-            raise not_found()
+        label = label_of(req, repo)
         return Response(200, req.gh.shapes.label(repo, label))
 
     # -- search ---------------------------------------------------------------------------

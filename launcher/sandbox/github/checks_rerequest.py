@@ -14,11 +14,10 @@ is alone in its check suite, whose id is the check run's id.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from launcher.sandbox.github.http import ApiError, Request, Response, Router, not_found
-from launcher.sandbox.github.shapes import node_id
+from launcher.sandbox.github.shapes import node_id, simple_commit
 from launcher.sandbox.github.state import CheckRun, Repo, iso, now
 
 if TYPE_CHECKING:
@@ -47,18 +46,7 @@ def check_suite_json(gh: GitHub, repo: Repo, run: CheckRun) -> dict[str, Any]:
     api = f"{gh.base_url}/repos/{repo.full_name}"
     commit = repo.git.commit(run.head_sha)
     branch = next((b for b, sha in sorted(repo.branches.items()) if sha == run.head_sha), None)
-    head_commit = None
-    if commit is not None:
-        head_commit = {
-            "id": commit.sha,
-            "tree_id": commit.tree,
-            "message": commit.message.rstrip("\n"),
-            "timestamp": time.strftime(
-                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(commit.committer.timestamp)
-            ),
-            "author": {"name": commit.author.name, "email": commit.author.email},
-            "committer": {"name": commit.committer.name, "email": commit.committer.email},
-        }
+    head_commit = simple_commit(repo, run.head_sha)
     check_run = gh.shapes.check_run(repo, run)
     return {
         "id": run.id,

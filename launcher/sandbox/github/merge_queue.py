@@ -29,12 +29,12 @@ the fast-forward of the base are not subject to push rules.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from launcher.sandbox.github.events import Event
 from launcher.sandbox.github.http import ApiError, Request, Response, Router, not_found
+from launcher.sandbox.github.shapes import simple_commit
 from launcher.sandbox.github.state import Issue, Repo, now
 
 if TYPE_CHECKING:
@@ -107,26 +107,13 @@ def _move(gh: GitHub, repo: Repo, branch: str, sha: str | None, actor: str) -> N
             queue.moving = False
 
 
-def _simple_commit(repo: Repo, sha: str) -> dict[str, Any]:
-    c = repo.git.commit(sha)
-    assert c is not None
-    return {
-        "id": c.sha,
-        "tree_id": c.tree,
-        "message": c.message.rstrip("\n"),
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c.committer.timestamp)),
-        "author": {"name": c.author.name, "email": c.author.email},
-        "committer": {"name": c.committer.name, "email": c.committer.email},
-    }
-
-
 def _group(repo: Repo, queue: Queue, entry: Entry) -> dict[str, Any]:
     return {
         "head_sha": entry.head_sha,
         "head_ref": f"refs/heads/{entry.branch}",
         "base_sha": entry.base_sha,
         "base_ref": f"refs/heads/{queue.branch}",
-        "head_commit": _simple_commit(repo, entry.head_sha),
+        "head_commit": simple_commit(repo, entry.head_sha),
     }
 
 

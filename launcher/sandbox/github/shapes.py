@@ -43,6 +43,22 @@ def git_user(p: Person) -> dict[str, Any]:
     return {"name": p.name, "email": p.email, "date": iso(p.timestamp)}
 
 
+def simple_commit(r: Repo, sha: str) -> dict[str, Any] | None:
+    """GitHub's ``simple-commit`` (a check suite's, workflow run's or merge group's
+    ``head_commit``); None when the commit is not in the repository."""
+    c = r.git.commit(sha)
+    if c is None:
+        return None
+    return {
+        "id": c.sha,
+        "tree_id": c.tree,
+        "message": c.message.rstrip("\n"),
+        "timestamp": iso(c.committer.timestamp),
+        "author": {"name": c.author.name, "email": c.author.email},
+        "committer": {"name": c.committer.name, "email": c.committer.email},
+    }
+
+
 class Shapes:
     """Renders objects with absolute URLs rooted at ``base`` (the server URL)."""
 

@@ -9,12 +9,11 @@ runs what that event triggers, as GitHub Actions does.
 
 from __future__ import annotations
 
-import time
 import zlib
 from typing import TYPE_CHECKING, Any
 
 from launcher.sandbox.github.events import Event
-from launcher.sandbox.github.shapes import node_id
+from launcher.sandbox.github.shapes import node_id, simple_commit
 from launcher.sandbox.github.state import Repo, iso, now
 
 if TYPE_CHECKING:
@@ -28,21 +27,6 @@ def workflow_id(repo: Repo, path: str) -> int:
 
 def _user(gh: GitHub, login: str) -> dict[str, Any]:
     return gh.shapes.simple_user(login)
-
-
-def _head_commit(repo: Repo, sha: str) -> dict[str, Any] | None:
-    c = repo.git.commit(sha)
-    if c is None:
-        return None
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c.committer.timestamp))
-    return {
-        "id": c.sha,
-        "tree_id": c.tree,
-        "message": c.message.rstrip("\n"),
-        "timestamp": stamp,
-        "author": {"name": c.author.name, "email": c.author.email},
-        "committer": {"name": c.committer.name, "email": c.committer.email},
-    }
 
 
 def _pulls(gh: GitHub, repo: Repo, head_branch: str, head_sha: str) -> list[dict[str, Any]]:
@@ -115,7 +99,7 @@ def workflow_run_completed(
         "rerun_url": f"{api}/actions/runs/{run_id}/rerun",
         "previous_attempt_url": None,
         "workflow_url": f"{api}/actions/workflows/{wid}",
-        "head_commit": _head_commit(repo, head_sha),
+        "head_commit": simple_commit(repo, head_sha),
         "repository": gh.shapes.repo(repo),
         "head_repository": gh.shapes.repo(repo),
     }
