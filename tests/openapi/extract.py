@@ -221,6 +221,14 @@ WEBHOOKS: list[str] = [
     "repository-ruleset-deleted",
     "membership-added",
     "membership-removed",
+    # delivered to every GitHub App, subscribed or not
+    "installation-created",
+    "installation-deleted",
+    "installation-suspend",
+    "installation-unsuspend",
+    "installation-new-permissions-accepted",
+    "installation-repositories-added",
+    "installation-repositories-removed",
 ]
 
 _DROP = {"description", "example", "examples", "title", "externalDocs", "deprecated"}
