@@ -73,6 +73,12 @@ class Service:
             log("duplicate delivery: already queued here", delivery=delivery, event=event)
             return JSONResponse({"queued": 0, "duplicate": True}, 202)
         routed = route(event, payload, self.app_client.bot_login)
+        if routed.forget is not None:
+            # No GitHub request here: the next decision for it mints a token that GitHub
+            # checks against the installation's access now.
+            self.app_client.forget(routed.forget)
+            log("forgot the installation's token", delivery=delivery, event=event,
+                installation=routed.forget)  # fmt: skip
         if routed.work:
             waiting, _ = self.queue.depth()
             if waiting + len(routed.work) > self.queue.limit:

@@ -49,7 +49,9 @@ def decide(app: AppClient, work: Work, deliveries: list[str]) -> Result:
             app.forget(work.installation)
             log("cannot authenticate", "error", delivery=delivery, repo=work.repo,
                 pr=work.number, error=str(exc))  # fmt: skip
-            return Result(None, False)
+            # Settled, not retried: an uninstalled or suspended installation refuses every
+            # time (a retry would loop); the next event or the recheck decides again.
+            return Result(None, True)
         started = time.monotonic()
         outcome = run_gate(gh, work.number, out=out, match=app.config.match)
         log(
