@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from launcher.adapters.github import GitHubError
 from launcher.serve import metrics, signature
 from launcher.serve.appclient import AppClient
 from launcher.serve.config import ServeConfig
@@ -211,8 +212,19 @@ class Service:
 
     def _recheck(self) -> None:
         for installation in self.app_client.installations():
-            for repo in self.app_client.repositories(installation):
-                stale = stale_pulls(self.app_client, installation, repo)
+            try:
+                repos = self.app_client.repositories(installation)
+            except GitHubError as exc:  # suspended, or uninstalled since the listing
+                self.app_client.forget(installation)
+                log("recheck: installation skipped", "warning", installation=installation,
+                    error=str(exc))  # fmt: skip
+                continue
+            for repo in repos:
+                try:
+                    stale = stale_pulls(self.app_client, installation, repo)
+                except GitHubError as exc:  # e.g. removed from the installation meanwhile
+                    log("recheck: repository skipped", "warning", repo=repo, error=str(exc))
+                    continue
                 if stale:
                     log("recheck: pull requests without a verdict on their head",
                         repo=repo, prs=[w.number for w in stale])  # fmt: skip

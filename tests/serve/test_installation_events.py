@@ -11,6 +11,7 @@ written (fail closed), and the service says so in its log."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -238,3 +239,43 @@ def test_uninstalled_or_suspended_the_service_decides_nothing_there_until_unsusp
         e["msg"] == "cannot authenticate" and "404" in e["error"]
         for e in service_log(served, again)
     )
+
+
+def test_the_recheck_passes_over_a_suspended_installation_to_the_others(
+    github_sandbox: GitHubSandbox, tmp_path: Path
+) -> None:
+    """The periodic recheck walks every installation: one it cannot use (suspended, here
+    listed first) is skipped, the others' pull requests without a verdict still get one."""
+    sb = github_sandbox
+    tokens = {name: sb.add_user(name) for name in PEOPLE}
+    tokens[BOT] = sb.add_user(BOT, bot=True)
+    for org in ("acme", "beta"):
+        sb.add_org(org, members=list(PEOPLE))
+        sb.add_team(org, "platform", members=["pat"])
+        sb.add_team(org, "dev-leads", members=["lea"])
+        sb.create_repo(
+            org,
+            "infra",
+            {"README.md": b"# r\n", "pools.yaml": POOLS.replace("@acme/", f"@{org}/").encode()},
+            collaborators={name: "write" for name in PEOPLE},
+            teams={"platform": "push", "dev-leads": "push"},
+        )
+    app = sb.create_app(APP, "acme", permissions=APP_PERMISSIONS)
+    acme, beta = World(sb, tokens, tmp_path, app), World(sb, tokens, tmp_path, app)
+    beta.repo_name = "beta/infra"  # type: ignore[misc]
+    sb.suspend_installation(sb.install_app(app, "acme"))
+    sb.install_app(app, "beta")
+    in_acme = acme.open_pr("alice", {WEB: request()})  # no webhook: both missed
+    in_beta = beta.open_pr("alice", {WEB: request()})
+    replica = start_replica(acme, app, tmp_path, LAUNCHER_SERVE_RECHECK_SECONDS="0.3")
+    try:
+        for _ in range(600):
+            if beta.status(in_beta) is not None:
+                break
+            time.sleep(0.1)
+        assert beta.status(in_beta) == ("success", "1 request may launch")
+        assert acme.status(in_acme) is None
+        assert any(e["msg"] == "recheck: installation skipped" for e in replica.log())
+        Served(acme, [replica]).settle()
+    finally:
+        replica.stop()
