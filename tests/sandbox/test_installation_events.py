@@ -15,15 +15,18 @@ from tests.sandbox.test_http import call
 from tests.sandbox.test_webhooks import SECRET, Receiver, receiver  # noqa: F401 - fixture
 
 
-def received(r: Receiver, app: Any) -> list[tuple[str, dict[str, Any]]]:
-    """(event, payload) of each signed delivery `r` received for `app`."""
-    out = []
+def received(r: Receiver, app: Any, sb: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(event, payload) of each signed delivery `r` received for `app`, in the order the
+    stand-in sent them (they arrive concurrently, as GitHub's do, so not necessarily so)."""
+    by_guid = {}
     for headers, body in r.received:
         expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         assert headers["X-Hub-Signature-256"] == expected
         if headers["X-GitHub-Hook-Installation-Target-ID"] == str(app.id):
-            out.append((headers["X-GitHub-Event"], json.loads(body)))
-    return out
+            by_guid[headers["X-GitHub-Delivery"]] = (headers["X-GitHub-Event"], json.loads(body))
+    sent = [d.guid for d in sb.webhooks.of_app(app.id)]
+    assert sorted(sent) == sorted(by_guid)  # every one sent was received, once
+    return [by_guid[guid] for guid in sent]
 
 
 def test_every_installation_change_reaches_the_app_unsubscribed_and_schema_valid(
@@ -49,7 +52,7 @@ def test_every_installation_change_reaches_the_app_unsubscribed_and_schema_valid
     sb.uninstall_app(inst)
     assert sb.webhooks.wait(30)
 
-    got = [(e, p["action"]) for e, p in received(receiver, app)]
+    got = [(e, p["action"]) for e, p in received(receiver, app, sb)]
     assert got == [
         ("installation", "created"),
         ("installation_repositories", "added"),
@@ -60,13 +63,13 @@ def test_every_installation_change_reaches_the_app_unsubscribed_and_schema_valid
         ("installation", "deleted"),
     ]
     # the other app's installation went to the other app only
-    ((event, theirs),) = received(receiver, other)
+    ((event, theirs),) = received(receiver, other, sb)
     assert (event, theirs["action"], theirs["installation"]["app_id"]) == (
         "installation",
         "created",
         other.id,
     )
-    payloads = [p for _, p in received(receiver, app)]
+    payloads = [p for _, p in received(receiver, app, sb)]
     for (event, action), payload in zip(got, payloads, strict=True):
         assert check_event(event, action, payload) == []
         assert "repository" not in payload  # installation-level: no single repository
@@ -132,7 +135,9 @@ def test_a_suspended_installation_gets_no_access_and_no_repository_events(
     sb.unsuspend_installation(inst)
     sb.push_files("acme/infra", "main", {"b.txt": "b"}, "after", "alice")
     assert sb.webhooks.wait(30)
-    got = [(e, p.get("action") or p["head_commit"]["message"]) for e, p in received(receiver, app)]
+    got = [
+        (e, p.get("action") or p["head_commit"]["message"]) for e, p in received(receiver, app, sb)
+    ]
     assert got == [("installation", "suspend"), ("installation", "unsuspend"), ("push", "after")]
     assert call(sb, "GET", "/repos/acme/infra", token)[0] == 200  # the token works again
 
