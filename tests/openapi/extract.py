@@ -144,6 +144,11 @@ OPERATIONS: list[str] = [
     "apps/get-repo-installation",
     "apps/get-org-installation",
     "apps/list-repos-accessible-to-installation",
+    "apps/delete-installation",
+    "apps/suspend-installation",
+    "apps/unsuspend-installation",
+    "apps/add-repo-to-installation-for-authenticated-user",
+    "apps/remove-repo-from-installation-for-authenticated-user",
     # The app's webhook: its configuration, deliveries and redelivery (launcher serve).
     "apps/get-webhook-config-for-app",
     "apps/update-webhook-config-for-app",

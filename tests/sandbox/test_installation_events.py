@@ -164,3 +164,48 @@ def test_a_removed_repository_is_out_of_reach_of_tokens_minted_before(world: Wor
     assert status == 403  # any write, listed or not
     _, _, repos = call(sb, "GET", "/installation/repositories", token)
     assert repos["repositories"] == []
+
+
+def test_the_rest_endpoints_change_installations_as_the_sandbox_methods_do(
+    world: World,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    """The app suspends, unsuspends and deletes an installation with its JWT; a person with
+    admin access adds or removes a repository with their token (not an app's)."""
+    sb = world.sb
+    tools = sb.create_repo("acme", "tools", {"README.md": b"t"}, collaborators={"carol": "admin"})
+    app = sb.create_app("gate", "acme")
+    sb.set_app_webhook(app, receiver.url, SECRET)
+    everywhere = sb.install_app(app, "acme")
+    jwt = sb.app_jwt(app)
+    carol, alice = world.tokens["carol"], world.tokens["alice"]
+    path = f"/user/installations/{everywhere.id}/repositories/{tools.id}"
+    assert call(sb, "DELETE", path, carol)[0] == 422  # on all repositories: nothing to remove
+    assert call(sb, "DELETE", f"/app/installations/{everywhere.id}", jwt)[0] == 204
+    assert call(sb, "DELETE", f"/app/installations/{everywhere.id}", jwt)[0] == 404
+
+    inst = sb.install_app(app, "acme", repositories=["infra"])
+    path = f"/user/installations/{inst.id}/repositories/{tools.id}"
+    assert call(sb, "PUT", path, alice)[0] == 403  # write access is not enough
+    token = sb.installation_token(app, "acme/infra")
+    assert call(sb, "PUT", path, token)[0] == 403  # an app cannot widen its own reach
+    assert call(sb, "PUT", path, carol)[0] == 204
+    assert call(sb, "PUT", path, carol)[0] == 304
+    assert inst.repositories == {"acme/infra", "acme/tools"}
+    assert call(sb, "DELETE", path, carol)[0] == 204
+    assert call(sb, "PUT", f"/user/installations/{inst.id}/repositories/999999", carol)[0] == 404
+    for method in ("PUT", "DELETE"):
+        assert call(sb, method, f"/app/installations/{inst.id}/suspended", jwt)[0] == 204
+    assert call(sb, "PUT", f"/app/installations/{inst.id}/suspended", carol)[0] == 401
+    assert sb.webhooks.wait(30)
+
+    got = [(e, p["action"], p["sender"]["login"]) for e, p in received(receiver, app, sb)]
+    assert got == [
+        ("installation", "created", "acme"),
+        ("installation", "deleted", "acme"),  # the app's owner
+        ("installation", "created", "acme"),
+        ("installation_repositories", "added", "carol"),
+        ("installation_repositories", "removed", "carol"),
+        ("installation", "suspend", "acme"),
+        ("installation", "unsuspend", "acme"),
+    ]
