@@ -145,6 +145,7 @@ def test_installing_decides_the_open_pull_requests_into_the_default_branch(
     logged = {e["msg"] for e in service_log(setup.served, created.guid)}
     assert "forgot the installation's token" in logged
     assert "installation created: re-decide open pull requests of 1 repositories" in logged
+    assert "decided" in logged  # the decisions carry the installation's delivery id
 
     # a repository added later: its open pull requests are decided the same way
     sb.add_installation_repositories(inst, ["tools"])
@@ -152,6 +153,18 @@ def test_installing_decides_the_open_pull_requests_into_the_default_branch(
     assert tools.status(in_tools) == ("success", "1 request may launch")
     assert sent_by_others(sb) == {"installation", "installation_repositories"}
     assert w.status(elsewhere) is None
+
+    # new permissions accepted: the next decision runs on a token minted with them
+    sb.reset_requests()
+    sb.accept_installation_permissions(inst, APP_PERMISSIONS)
+    setup.served.settle()
+    accepted = sb.webhooks.deliveries[-1]
+    assert (accepted.event, accepted.action) == ("installation", "new_permissions_accepted")
+    assert "forgot the installation's token" in {
+        e["msg"] for e in service_log(setup.served, accepted.guid)
+    }
+    assert mints(sb) >= 1  # (one per worker that needed it first: minting is not shared)
+    assert w.status(alice) == ("success", "1 request may launch")
 
 
 def test_a_removed_repository_is_forgotten_and_a_replayed_hint_writes_nothing(
