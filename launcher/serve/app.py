@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from launcher.adapters import github_transport
+from launcher.adapters.github import GitHubError
 from launcher.serve import metrics, signature
 from launcher.serve.appclient import AppClient
 from launcher.serve.config import ServeConfig
@@ -74,6 +75,12 @@ class Service:
             log("duplicate delivery: already queued here", delivery=delivery, event=event)
             return JSONResponse({"queued": 0, "duplicate": True}, 202)
         routed = route(event, payload, self.app_client.bot_login)
+        if routed.forget is not None:
+            # No GitHub request here: the next decision for it mints a token that GitHub
+            # checks against the installation's access now.
+            self.app_client.forget(routed.forget)
+            log("forgot the installation's token", delivery=delivery, event=event,
+                installation=routed.forget)  # fmt: skip
         if routed.work:
             if self.queue.fresh() + len(routed.work) > self.queue.limit:
                 self._forget(delivery)
@@ -218,8 +225,19 @@ class Service:
 
     def _recheck(self) -> None:
         for installation in self.app_client.installations():
-            for repo in self.app_client.repositories(installation):
-                stale = stale_pulls(self.app_client, installation, repo)
+            try:
+                repos = self.app_client.repositories(installation)
+            except GitHubError as exc:  # suspended, or uninstalled since the listing
+                self.app_client.forget(installation)
+                log("recheck: installation skipped", "warning", installation=installation,
+                    error=str(exc))  # fmt: skip
+                continue
+            for repo in repos:
+                try:
+                    stale = stale_pulls(self.app_client, installation, repo)
+                except GitHubError as exc:  # e.g. removed from the installation meanwhile
+                    log("recheck: repository skipped", "warning", repo=repo, error=str(exc))
+                    continue
                 if stale:
                     log("recheck: pull requests without a verdict on their head",
                         repo=repo, prs=[w.number for w in stale])  # fmt: skip

@@ -34,6 +34,7 @@ class AppClient:
         self._minting = threading.Lock()  # one token mint at a time, not one per worker
         self._session = requests.Session()
         self._signed: tuple[str, float] = ("", 0.0)
+        self._bot = ""  # the app's bot login, from its slug
 
     # -- the app's own requests (JWT) ------------------------------------------------------
     def sign(self) -> str:
@@ -89,19 +90,20 @@ class AppClient:
         out = self._app_request("POST", f"/app/installations/{installation}/access_tokens").json()
         expires = datetime.fromisoformat(out["expires_at"].replace("Z", "+00:00")).timestamp()
         with self._lock:
-            bot = self._tokens.get(installation, ("", 0.0, ""))[2]
+            bot = self._bot
         if not bot:
             slug = self._app_request("GET", "/app").json().get("slug") or "launcher"
             bot = f"{slug}[bot]"
         with self._lock:
             self._tokens[installation] = (out["token"], expires, bot)
+            self._bot = bot  # the app's, whatever the installation: kept after a forget
         return out["token"], bot
 
     @property
     def bot_login(self) -> str:
         """The app's bot login once a token was minted ("" before)."""
         with self._lock:
-            return next((bot for _, _, bot in self._tokens.values() if bot), "")
+            return self._bot
 
     def forget(self, installation: int) -> None:
         """Drop a token GitHub refused (revoked, or the installation changed)."""

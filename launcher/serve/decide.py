@@ -46,7 +46,9 @@ def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool =
         app.forget(work.installation)
         log("cannot authenticate", "error", delivery=delivery, repo=work.repo,
             pr=work.number, error=str(exc))  # fmt: skip
-        return Result(None, True)  # try again later, in the confirmation lane
+        # Settled, not retried: an uninstalled or suspended installation refuses every time
+        # (a retry would loop); the next event or the recheck decides again.
+        return Result(None, False)
     started = time.monotonic()
     outcome = run_gate(gh, work.number, out=io.StringIO(), match=app.config.match)
     log(

@@ -47,6 +47,9 @@ class Work:
 class Route:
     work: tuple[Work, ...]
     note: str  # what the service does with it, for the log
+    # An installation whose cached token to drop: its access changed (uninstalled,
+    # suspended, repositories or permissions changed), so the next decision mints anew.
+    forget: int | None = None
 
 
 def _int(value: Any) -> int | None:
@@ -79,12 +82,16 @@ def route(event: str, payload: dict[str, Any], own_bot: str = "") -> Route:
         return Route((), "no installation in the payload: ignored")
     if event in ("installation", "installation_repositories"):
         if action in ("deleted", "suspend", "removed"):
-            return Route((), f"{event} {action}: nothing to decide")
-        listed = payload.get("repositories") or payload.get("repositories_added") or []
+            return Route((), f"{event} {action}: nothing to decide", forget=inst)
+        if event == "installation_repositories":
+            listed = payload.get("repositories_added") or []
+        else:
+            listed = payload.get("repositories") or []
         names = [r.get("full_name") for r in listed if isinstance(r, dict)]
         return Route(
             tuple(Work(inst, n) for n in names if isinstance(n, str)),
             f"{event} {action}: re-decide open pull requests of {len(names)} repositories",
+            forget=inst,
         )
     if not isinstance(repo, str) or "/" not in repo:
         return Route((), f"{event}: no repository: ignored")

@@ -144,6 +144,11 @@ OPERATIONS: list[str] = [
     "apps/get-repo-installation",
     "apps/get-org-installation",
     "apps/list-repos-accessible-to-installation",
+    "apps/delete-installation",
+    "apps/suspend-installation",
+    "apps/unsuspend-installation",
+    "apps/add-repo-to-installation-for-authenticated-user",
+    "apps/remove-repo-from-installation-for-authenticated-user",
     # The app's webhook: its configuration, deliveries and redelivery (launcher serve).
     "apps/get-webhook-config-for-app",
     "apps/update-webhook-config-for-app",
@@ -221,6 +226,14 @@ WEBHOOKS: list[str] = [
     "repository-ruleset-deleted",
     "membership-added",
     "membership-removed",
+    # delivered to every GitHub App, subscribed or not
+    "installation-created",
+    "installation-deleted",
+    "installation-suspend",
+    "installation-unsuspend",
+    "installation-new-permissions-accepted",
+    "installation-repositories-added",
+    "installation-repositories-removed",
 ]
 
 _DROP = {"description", "example", "examples", "title", "externalDocs", "deprecated"}

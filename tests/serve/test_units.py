@@ -57,6 +57,26 @@ def test_events_route_to_the_pull_requests_they_are_hints_about() -> None:
     assert route("pull_request", {"action": "opened", "pull_request": pr}).work == ()  # no inst
 
 
+def test_installation_events_drop_the_installations_token() -> None:
+    """Any change of an installation's access makes the service mint its next token anew;
+    one that takes repositories away leaves nothing to decide, one that gives some decides
+    their open pull requests."""
+    web = [{"full_name": "acme/web"}]
+    for event, action, listed, work in [
+        ("installation", "created", {"repositories": web}, (Work(7, "acme/web"),)),
+        ("installation", "unsuspend", {"repositories": web}, (Work(7, "acme/web"),)),
+        ("installation", "new_permissions_accepted", {"repositories": web}, (Work(7, "acme/web"),)),
+        ("installation", "deleted", {"repositories": web}, ()),
+        ("installation", "suspend", {"repositories": web}, ()),
+        ("installation_repositories", "added", {"repositories_added": web}, (Work(7, "acme/web"),)),
+        ("installation_repositories", "removed", {"repositories_removed": web}, ()),
+    ]:
+        routed = route(event, {"action": action, "installation": {"id": 7}, **listed})
+        assert (routed.work, routed.forget) == (work, 7), (event, action)
+    pr = payload(action="opened", pull_request={"number": 4})
+    assert route("pull_request", pr).forget is None
+
+
 def test_launchers_own_label_writes_need_no_decision() -> None:
     own = payload(action="labeled", pull_request={"number": 4}, sender={"login": "launcher[bot]"})
     assert route("pull_request", own, "launcher[bot]").work == ()

@@ -105,6 +105,14 @@ on, POSTed there signed like GitHub (``X-Hub-Signature-256``, ``X-GitHub-Event``
 ``-Hook-ID``/``-Hook-Installation-Target-ID``/``-Type``; the recorded payload plus its
 ``installation``); each attempt is recorded (``GET /app/hook/deliveries[/{id}]``) and
 redelivered on ``POST /app/hook/deliveries/{id}/attempts``; answers go in the request log.
+Installation changes (``installations.py``: ``sb.install_app``, ``uninstall_app``,
+``suspend_installation``/``unsuspend_installation``, ``add_installation_repositories``/
+``remove_installation_repositories``, ``accept_installation_permissions``; or over REST:
+``DELETE /app/installations/{id}``, ``PUT|DELETE .../suspended`` with the app's JWT,
+``PUT|DELETE /user/installations/{id}/repositories/{repository_id}`` for a repository admin)
+send ``installation`` and ``installation_repositories`` to the app whatever it subscribes to,
+and take effect on its tokens as on GitHub (revoked on uninstall; 403 while suspended; a
+removed repository is out of reach of tokens minted before).
 
 Time (``launcher.sandbox.clock``): every record is stamped from the sandbox clock, which the
 in-process moto server and the runner's jobs (libfaketime) share; tests and the demo move it

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from launcher.sandbox.github.apps import App, Installation
+from launcher.sandbox.github import installations
+from launcher.sandbox.github.apps import NOT_ACCESSIBLE, App, Installation
 from launcher.sandbox.github.http import ApiError, Request, Response, Router, not_found, validation
-from launcher.sandbox.github.state import iso
+from launcher.sandbox.github.state import Repo, iso
 
 
 def _app(req: Request) -> App:
@@ -101,6 +102,78 @@ def register(router: Router) -> None:
                 req.gh.shapes.repo(req.gh.state.repos[r]) for r in sorted(token.repositories)
             ]
         return Response(201, out)
+
+    # The app's own changes to an installation (JWT). GitHub does not document who the
+    # events' sender is then: the stand-in names the app's owner.
+    @router.add("DELETE", "/app/installations/{installation_id}", "apps/delete-installation")
+    def delete_installation(req: Request) -> Response:
+        app = _app(req)
+        installations.uninstall(req.gh, _installation(req, app), app.owner)
+        return Response(204)
+
+    @router.add(
+        "PUT", "/app/installations/{installation_id}/suspended", "apps/suspend-installation"
+    )
+    def suspend(req: Request) -> Response:
+        app = _app(req)
+        inst = _installation(req, app)
+        if inst.suspended_at is None:
+            installations.suspend(req.gh, inst, app.owner)
+        return Response(204)
+
+    @router.add(
+        "DELETE", "/app/installations/{installation_id}/suspended", "apps/unsuspend-installation"
+    )
+    def unsuspend(req: Request) -> Response:
+        app = _app(req)
+        inst = _installation(req, app)
+        if inst.suspended_at is not None:
+            installations.unsuspend(req.gh, inst, app.owner)
+        return Response(204)
+
+    def _user_repo(req: Request) -> tuple[Installation, Repo, str]:
+        """A person's classic token, admin of the repository, and an installation on the
+        repository's owner (404 for an installation or repository not there)."""
+        cred = req.credential
+        if cred is None or cred.login is None:
+            raise ApiError(401, "Requires authentication")
+        if cred.app is not None or (cred.token and cred.token.installation_id is not None):
+            raise ApiError(403, NOT_ACCESSIBLE)
+        inst = req.gh.apps.installations.get(req.int_param("installation_id"))
+        wanted = req.int_param("repository_id")
+        repo = next((r for r in req.gh.state.repos.values() if r.id == wanted), None)
+        if inst is None or repo is None or repo.owner.lower() != inst.account.lower():
+            raise not_found()
+        if not req.gh.state.can_read(repo, cred.login):
+            raise not_found()
+        req.gh.require(repo, cred.login, "admin")
+        return inst, repo, cred.login
+
+    @router.add(
+        "PUT",
+        "/user/installations/{installation_id}/repositories/{repository_id}",
+        "apps/add-repo-to-installation-for-authenticated-user",
+    )
+    def add_repo(req: Request) -> Response:
+        inst, repo, login = _user_repo(req)
+        if inst.covers(repo):
+            return Response(304)
+        installations.add_repositories(req.gh, inst, [repo.full_name], login)
+        return Response(204)
+
+    @router.add(
+        "DELETE",
+        "/user/installations/{installation_id}/repositories/{repository_id}",
+        "apps/remove-repo-from-installation-for-authenticated-user",
+    )
+    def remove_repo(req: Request) -> Response:
+        inst, repo, login = _user_repo(req)
+        if inst.repositories is None:
+            raise validation("The installation must have the repository_selection of selected.")
+        if not inst.covers(repo):
+            return Response(304)
+        installations.remove_repositories(req.gh, inst, [repo.full_name], login)
+        return Response(204)
 
     @router.add("GET", "/repos/{owner}/{repo}/installation", "apps/get-repo-installation")
     def repo_installation(req: Request) -> Response:

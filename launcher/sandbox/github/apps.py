@@ -32,6 +32,7 @@ TOKEN_TTL = 3600  # installation tokens: one hour
 JWT_MAX_LIFETIME = 600  # GitHub refuses app JWTs whose exp is more than 10 minutes ahead of now
 JWT_CLOCK_DRIFT = 60  # GitHub tolerates iat up to 60 s in the future
 NOT_ACCESSIBLE = "Resource not accessible by integration"
+SUSPENDED = "This installation has been suspended"
 BAD_JWT = "A JSON web token could not be decoded"
 EXP_TOO_FAR = "'Expiration time' claim ('exp') is too far in the future"
 EXP_PAST = (
@@ -124,6 +125,9 @@ JWT_OPERATIONS = {
     "apps/list-installations",
     "apps/get-installation",
     "apps/create-installation-access-token",
+    "apps/delete-installation",
+    "apps/suspend-installation",
+    "apps/unsuspend-installation",
     "apps/get-repo-installation",
     "apps/get-org-installation",
     "apps/get-by-slug",
@@ -183,6 +187,8 @@ class Installation:
     permissions: dict[str, str]
     events: list[str]
     created_at: float = field(default_factory=now)
+    suspended_by: str | None = None  # login of who suspended it (installations.py)
+    suspended_at: float | None = None
 
     def covers(self, repo: Repo) -> bool:
         if repo.owner.lower() != self.account.lower():
@@ -307,6 +313,13 @@ class Apps:
             self.installations[inst.id] = inst
             return inst
 
+    def uninstall(self, inst: Installation) -> None:
+        """Remove the installation and revoke its tokens (GitHub revokes them at once)."""
+        with self.state.lock:
+            self.installations.pop(inst.id, None)
+            for value in [v for v, t in self.tokens.items() if t.installation_id == inst.id]:
+                del self.tokens[value]
+
     def installation_for(self, app: App, repo: Repo) -> Installation | None:
         return next(
             (i for i in self.installations.values() if i.app_id == app.id and i.covers(repo)),
@@ -328,7 +341,10 @@ class Apps:
     ) -> Token:
         """An installation token, narrowed to ``permissions``/``repositories`` if given.
 
-        Asking for more than the installation has is GitHub's 422."""
+        Asking for more than the installation has is GitHub's 422; a suspended
+        installation gets none (403)."""
+        if inst.suspended_at is not None:
+            raise ApiError(403, SUSPENDED)
         app = self.apps[inst.app_id]
         perms = dict(inst.permissions)
         if permissions is not None:
@@ -425,6 +441,9 @@ class Apps:
         if record is not None:
             if record.expired():
                 raise ApiError(401, "Bad credentials")
+            inst = self.installations.get(record.installation_id or 0)
+            if inst is not None and inst.suspended_at is not None:
+                raise ApiError(403, SUSPENDED)
             return Credential(self.state.users[record.login.lower()].login, record)
         login = self.state.tokens.get(credential)
         if login is None:
@@ -510,13 +529,18 @@ class Apps:
                     "authenticate as the GitHub App.",
                 )
             return
-        if token.repositories is not None and repo is not None:
-            if repo.full_name.lower() not in token.repositories:
-                if repo.private:
-                    raise ApiError(404, "Not Found")
-                needed = OPERATION_PERMISSIONS.get(operation)
-                if needed is not None and needed[1] != "read":
-                    raise ApiError(403, NOT_ACCESSIBLE)
+        inst = self.installations.get(token.installation_id or 0)
+        if repo is not None and (
+            (token.repositories is not None and repo.full_name.lower() not in token.repositories)
+            # a repository removed from the installation since the token was minted
+            or (inst is not None and not inst.covers(repo))
+        ):
+            if repo.private:
+                raise ApiError(404, "Not Found")
+            needed = OPERATION_PERMISSIONS.get(operation)
+            write = needed[1] != "read" if needed is not None else method not in ("GET", "HEAD")
+            if write:
+                raise ApiError(403, NOT_ACCESSIBLE)
         if token.permissions is not None:
             names, level = OPERATION_PERMISSIONS.get(operation, ((), ""))
             if not names:
@@ -582,6 +606,6 @@ class Apps:
             "single_file_name": None,
             "has_multiple_single_files": False,
             "single_file_paths": [],
-            "suspended_by": None,
-            "suspended_at": None,
+            "suspended_by": shapes.simple_user(inst.suspended_by) if inst.suspended_by else None,
+            "suspended_at": iso(inst.suspended_at) if inst.suspended_at is not None else None,
         }

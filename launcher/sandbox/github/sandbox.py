@@ -24,6 +24,7 @@ from launcher.sandbox.github import (
     api_rules,
     checks_rerequest,
     environments,
+    installations,
     merge_queue,
     oidc,
     webhooks,
@@ -195,15 +196,50 @@ class GitHubSandbox:
         account: str,
         repositories: Iterable[str] | None = None,
         permissions: Mapping[str, str] | None = None,
+        sender: str | None = None,
     ) -> Installation:
-        """Install ``app`` on ``account``: all its repositories, or only ``repositories``."""
+        """Install ``app`` on ``account``: all its repositories, or only ``repositories``
+        (``installation`` ``created`` goes to the app's webhook, as GitHub sends it)."""
         a = app if isinstance(app, App) else self.gh.apps.get(app)
-        return self.gh.apps.install(
+        return installations.install(
+            self.gh,
             a,
             account,
             list(repositories) if repositories is not None else None,
             dict(permissions) if permissions is not None else None,
+            sender,
         )
+
+    # Installation changes, each announced to the app as GitHub does (installations.py).
+    def uninstall_app(self, inst: Installation, sender: str | None = None) -> None:
+        """Uninstall: the installation's tokens stop working (``installation`` deleted)."""
+        installations.uninstall(self.gh, inst, sender)
+
+    def suspend_installation(self, inst: Installation, sender: str | None = None) -> None:
+        """Block the app from the account (403 to its tokens; ``installation`` suspend)."""
+        installations.suspend(self.gh, inst, sender)
+
+    def unsuspend_installation(self, inst: Installation, sender: str | None = None) -> None:
+        installations.unsuspend(self.gh, inst, sender)
+
+    def accept_installation_permissions(
+        self, inst: Installation, permissions: Mapping[str, str], sender: str | None = None
+    ) -> None:
+        """The account accepts new permissions (``installation`` new_permissions_accepted)."""
+        installations.accept_permissions(self.gh, inst, dict(permissions), sender)
+
+    def add_installation_repositories(
+        self, inst: Installation, repositories: Iterable[str], sender: str | None = None
+    ) -> list[Repo]:
+        """Add repositories to a selected-repositories installation
+        (``installation_repositories`` added)."""
+        return installations.add_repositories(self.gh, inst, repositories, sender)
+
+    def remove_installation_repositories(
+        self, inst: Installation, repositories: Iterable[str], sender: str | None = None
+    ) -> list[Repo]:
+        """Remove repositories from an installation (``installation_repositories`` removed)."""
+        return installations.remove_repositories(self.gh, inst, repositories, sender)
 
     def app_jwt(
         self, app: App | str, iat: int | None = None, exp: int | None = None, key: Any = None

@@ -8,7 +8,9 @@ webhook secret (``X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body>``), with
 ``User-Agent: GitHub-Hookshot/…``; the payload is the one the stand-in records for the Actions
 runner (``events.py``, validated against the vendored webhook schemas) plus the
 ``installation`` that covers the repository. Only the events the app subscribes to are
-delivered, and only for repositories it is installed on.
+delivered, and only for repositories it is installed on (and not suspended); an
+installation's own events (``installation``, ``installation_repositories``: see
+``installations.py``) go to its app whatever it subscribes to.
 
 Each attempt is recorded (``GET /app/hook/deliveries``, ``GET /app/hook/deliveries/{id}``):
 its status code, ``status`` ("OK", "Invalid HTTP Response: 503", "timed out",
@@ -181,6 +183,9 @@ class Webhooks:
     # -- delivering ---------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
         """Called with each recorded event (often under the state lock): only queue."""
+        if event.event in ALWAYS:
+            self._on_installation_event(event)
+            return
         repo_json = event.payload.get("repository")
         full_name = repo_json.get("full_name") if isinstance(repo_json, dict) else None
         repo = None
@@ -197,7 +202,7 @@ class Webhooks:
             if event.event not in subscribed and event.event not in ALWAYS:
                 continue
             inst = self.gh.apps.installation_for(app, repo) if repo is not None else None
-            if inst is None:
+            if inst is None or inst.suspended_at is not None:
                 continue  # an app hears only about repositories it is installed on
             installation = {
                 "id": inst.id,
@@ -219,6 +224,25 @@ class Webhooks:
                 payload,
                 body=body,
             )
+
+    def _on_installation_event(self, event: Event) -> None:
+        """An installation's own events go to its app alone, subscribed or not, with the
+        full ``installation`` object the payload already carries (``installations.py``)."""
+        inst_json = event.payload.get("installation") or {}
+        app = self.gh.apps.apps.get(inst_json.get("app_id") or 0)
+        config = self.configs.get(app.id) if app is not None else None
+        if app is None or config is None or not (config.active and config.url):
+            return
+        self._enqueue(
+            app,
+            config,
+            event.delivery,
+            event.event,
+            event.action,
+            inst_json.get("id"),
+            None,
+            json.loads(json.dumps(event.payload)),
+        )
 
     def _enqueue(
         self,
