@@ -175,6 +175,7 @@ class Service:
         self._matcher = ServeMatcher(
             budget_seconds=self.config.match_seconds,
             catalogue_seconds=self.config.match_cache_seconds,
+            observe=lambda outcome: metrics.MATCH_PREVIEWS.labels(outcome).inc(),
         )
         self._matcher.warm()
         match_preview.install(self._matcher)

@@ -90,6 +90,7 @@ class ServeMatcher:
         clock: Clock = time.monotonic,
         session: Callable[[], boto3.Session] | None = None,
         credentials: Callable[[boto3.Session], str | None] | None = None,
+        observe: Callable[[str], None] | None = None,
     ) -> None:
         self.budget_seconds = budget_seconds
         self.catalogue_seconds = catalogue_seconds
@@ -99,6 +100,7 @@ class ServeMatcher:
         self._clock = clock
         self._new_session = session or _default_session
         self._credentials_problem = credentials or _credentials_problem
+        self._observe = observe or (lambda outcome: None)  # answered, skipped or slow
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-reader")
         self._lock = threading.Lock()
         self._reading_since: float | None = None  # when the reader's current job started
@@ -116,6 +118,14 @@ class ServeMatcher:
     def __call__(self, requests: list[LaunchRequest], policy: Policy) -> Preview:
         if not requests:
             return {}
+        answer = self._answer(requests, policy)
+        if isinstance(answer, dict):
+            self._observe("answered")
+        else:
+            self._observe("slow" if answer == str(Skipped(self._slow())) else "skipped")
+        return answer
+
+    def _answer(self, requests: list[LaunchRequest], policy: Policy) -> Preview:
         with self._lock:
             started = self._reading_since
             if started is not None and self._clock() - started > self.budget_seconds:

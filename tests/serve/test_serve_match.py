@@ -9,6 +9,7 @@ the GitHub stand-in and a moto EC2 server; the Actions-mode gate (`run_gate(matc
 from __future__ import annotations
 
 import io
+import re
 import threading
 from collections import Counter
 from pathlib import Path
@@ -97,6 +98,14 @@ def actions_mode(tmp: Path, pools: str | None) -> list[tuple[tuple[str, str] | N
     return seen
 
 
+def previews(metrics: str) -> set[str]:
+    """The outcomes the replica's instance-match previews had (launcher_match_previews_total)."""
+    found = re.findall(
+        r'^launcher_match_previews_total\{outcome="(\w+)"\} ([0-9.]+)$', metrics, re.M
+    )
+    return {outcome for outcome, count in found if float(count) > 0}
+
+
 def served_mode(s: Served) -> list[tuple[tuple[str, str] | None, str]]:
     seen = []
     for author, files in PULLS:
@@ -122,6 +131,7 @@ def test_the_service_warns_of_no_match_as_the_actions_gate_does(
     served = serve_world(world, **moto_server.env("us-east-1"), **PATIENT)
     try:
         seen = served_mode(served)
+        metrics = served.replicas[0].metrics()
     finally:
         served.stop()
     (huge_verdict, huge_comment), (web_verdict, web_comment) = seen
@@ -135,6 +145,7 @@ def test_the_service_warns_of_no_match_as_the_actions_gate_does(
     assert "instance match skipped" not in huge_comment + web_comment
     assert seen == actions_mode(tmp_path / "actions", moto_pools)
     assert "no allowed instance type offers 32 vCPU" in check_summary(world, 1)
+    assert previews(metrics) == {"answered"}  # every preview answered, none skipped or slow
 
 
 def test_without_aws_credentials_the_service_says_the_match_was_skipped(
@@ -149,6 +160,7 @@ def test_without_aws_credentials_the_service_says_the_match_was_skipped(
     try:
         seen = served_mode(served)
         log = served.replicas[0].log()
+        metrics = served.replicas[0].metrics()
     finally:
         served.stop()
     for (verdict, comment), (_, files) in zip(seen, PULLS, strict=True):
@@ -157,6 +169,7 @@ def test_without_aws_credentials_the_service_says_the_match_was_skipped(
         assert f"- `{path}`: {NO_CREDENTIALS}" in comment.splitlines()
     assert seen == actions_mode(tmp_path / "actions", None)
     assert not [e for e in log if e.get("level") == "error"]
+    assert previews(metrics) == {"skipped"}
 
 
 def test_launcher_serve_match_false_leaves_the_preview_out(world: World) -> None:
