@@ -20,9 +20,10 @@ import pytest
 from launcher.adapters.github import GitHub
 from launcher.core.documents import load_policy, load_request
 from launcher.core.model import LaunchRequest, Policy
+from launcher.jobs import match_preview
 from launcher.jobs.gate import run_gate
 from launcher.sandbox.github import GitHubSandbox
-from launcher.sandbox.moto import default_image
+from launcher.sandbox.moto import default_image, launch_tagged
 from launcher.serve.config import ConfigError, ServeConfig
 from launcher.serve.match import ServeMatcher
 from tests.jobs.conftest import POOLS, World, request
@@ -245,9 +246,10 @@ def test_no_credentials_are_looked_up_once_per_period() -> None:
 def test_catalogues_are_read_once_per_period(moto_server: Any) -> None:
     import boto3
 
-    ami = default_image(boto3.client("ec2", region_name="us-east-1"), "x86_64")
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    ami = default_image(ec2, "x86_64")
     pools = pools_with_provider(ami).replace(
-        "    request_ttl: 14d\n", "    request_ttl: 14d\n    quota: {instances: 10}\n"
+        "    request_ttl: 14d\n", "    request_ttl: 14d\n    quota: {instances: 2}\n"
     )
     requests, policy = requests_of(pools, {WEB: request(), HUGE: huge()})
     clock = Clock()
@@ -257,18 +259,52 @@ def test_catalogues_are_read_once_per_period(moto_server: Any) -> None:
         assert isinstance(first, dict) and first[WEB] == [] and first[HUGE]
         read = Counter(matcher.calls)
         assert read["ec2.DescribeInstanceTypes"] >= 1 and read["ec2.DescribeInstances"] == 1
+        # Two instances of pool dev start: the quota (2) is reached, the service sees it only
+        # once its usage is read again.
+        launch_tagged(ec2, "dev", "other", image_id=ami, count=2)
         assert matcher(requests, policy) == first  # within both periods: no AWS call
         assert matcher.calls == read
-        clock.now += 31  # usage (for the quota) is read again; the catalogue is kept
+        clock.now += 31  # usage is past its period: used once more, read again meanwhile
         assert matcher(requests, policy) == first
-        assert matcher.calls - read == {"ec2.DescribeInstances": 1}
+        matcher.drain()
+        assert matcher.calls - read == Counter({"ec2.DescribeInstances": 1})
+        full = matcher(requests, policy)
+        assert isinstance(full, dict)
+        assert any("quota reached" in reason for reason in full[WEB]), full[WEB]
+        assert full == match_preview.preview_matches(requests, policy)  # as the Actions gate
         again = Counter(matcher.calls)
-        clock.now += 300  # the catalogue is read afresh
-        assert matcher(requests, policy) == first
+        clock.now += 300  # the catalogue is read afresh, in the background
+        assert matcher(requests, policy) == full
+        matcher.drain()
         assert matcher.calls["ec2.DescribeInstanceTypes"] == 2 * read["ec2.DescribeInstanceTypes"]
         assert matcher.calls["ec2.DescribeInstances"] == again["ec2.DescribeInstances"] + 1
         assert matcher.credential_lookups == 1  # the session is kept
     finally:
+        matcher.close()
+
+
+def test_an_expired_catalogue_never_holds_a_verdict(moto_server: Any) -> None:
+    """Past its period, the kept catalogue answers once more while a fresh one is read: a
+    verdict never waits for a refresh (here the reader is held, and the budget tiny)."""
+    import boto3
+
+    ami = default_image(boto3.client("ec2", region_name="us-east-1"), "x86_64")
+    requests, policy = requests_of(pools_with_provider(ami), {WEB: request(), HUGE: huge()})
+    clock, held = Clock(), threading.Event()
+    matcher = ServeMatcher(clock=clock, budget_seconds=0.05)
+    try:
+        matcher.budget_seconds = 300  # the first read may take its time on a loaded machine
+        first = matcher(requests, policy)
+        assert isinstance(first, dict) and first[HUGE]
+        matcher.budget_seconds = 0.05
+        matcher._reader.submit(held.wait, 60)  # the reader is busy elsewhere
+        clock.now += 301
+        assert matcher(requests, policy) == first  # not "EC2 did not answer within 0.05 s"
+        held.set()
+        matcher.drain()
+        assert matcher(requests, policy) == first
+    finally:
+        held.set()
         matcher.close()
 
 
