@@ -283,6 +283,12 @@ class ServeMatcher:
             entry = _Kept(now, failure=str(exc))
         with self._lock:
             kept[key] = entry
+            # Forget what nobody asked to refresh for two periods (pools.yaml changed, say).
+            horizon = now - 2 * max(
+                self.catalogue_seconds, self.usage_seconds, self.failure_seconds
+            )
+            for old in [k for k, e in kept.items() if e.at < horizon and k not in self._refreshing]:
+                del kept[old]
         return entry.failure is None
 
     def _read_catalogue(self, key: CatalogueKey) -> RegionCatalogue:
