@@ -43,7 +43,8 @@ NO_AWS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 # A budget no loaded test machine reaches: the end-to-end answers never depend on timing.
-PATIENT = {"LAUNCHER_SERVE_MATCH_SECONDS": "300"}
+PATIENCE = 300.0
+PATIENT = {"LAUNCHER_SERVE_MATCH_SECONDS": str(PATIENCE)}
 
 
 def pools_with_provider(ami: str) -> str:
@@ -229,7 +230,11 @@ def test_no_credentials_are_looked_up_once_per_period() -> None:
         return "no AWS credentials or endpoint (set AWS_ENDPOINT_URL or AWS credentials)"
 
     matcher = ServeMatcher(
-        clock=clock, credentials_seconds=60, session=object, credentials=credentials
+        clock=clock,
+        credentials_seconds=60,
+        session=object,
+        credentials=credentials,
+        budget_seconds=PATIENCE,
     )
     requests, policy = requests_of(POOLS, {WEB: request()})
     try:
@@ -253,7 +258,9 @@ def test_catalogues_are_read_once_per_period(moto_server: Any) -> None:
     )
     requests, policy = requests_of(pools, {WEB: request(), HUGE: huge()})
     clock = Clock()
-    matcher = ServeMatcher(clock=clock, catalogue_seconds=300, usage_seconds=30)
+    matcher = ServeMatcher(
+        clock=clock, catalogue_seconds=300, usage_seconds=30, budget_seconds=PATIENCE
+    )
     try:
         first = matcher(requests, policy)
         assert isinstance(first, dict) and first[WEB] == [] and first[HUGE]
@@ -293,7 +300,7 @@ def test_an_expired_catalogue_never_holds_a_verdict(moto_server: Any) -> None:
     clock, held = Clock(), threading.Event()
     matcher = ServeMatcher(clock=clock, budget_seconds=0.05)
     try:
-        matcher.budget_seconds = 300  # the first read may take its time on a loaded machine
+        matcher.budget_seconds = PATIENCE  # the first read may take its time on a loaded machine
         first = matcher(requests, policy)
         assert isinstance(first, dict) and first[HUGE]
         matcher.budget_seconds = 0.05
@@ -314,7 +321,7 @@ def test_a_failed_read_is_not_repeated_for_each_verdict(
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
     requests, policy = requests_of(pools_with_provider("ami-0123456789abcdef0"), {WEB: request()})
     clock = Clock()
-    matcher = ServeMatcher(clock=clock, failure_seconds=30, budget_seconds=300)
+    matcher = ServeMatcher(clock=clock, failure_seconds=30, budget_seconds=PATIENCE)
     try:
         first = matcher(requests, policy)
         assert isinstance(first, str)
@@ -362,7 +369,7 @@ def test_a_failure_inside_the_matcher_is_a_skipped_line_not_an_error() -> None:
     def broken(session: Any) -> str | None:
         raise RuntimeError("boom")
 
-    matcher = ServeMatcher(session=object, credentials=broken, budget_seconds=300)
+    matcher = ServeMatcher(session=object, credentials=broken, budget_seconds=PATIENCE)
     requests, policy = requests_of(POOLS, {WEB: request()})
     try:
         assert (
