@@ -17,7 +17,9 @@ def add_parser(subparsers: Any) -> None:
             "LAUNCHER_APP_ID, LAUNCHER_APP_PRIVATE_KEY_FILE (or LAUNCHER_APP_PRIVATE_KEY), "
             "LAUNCHER_WEBHOOK_SECRET (or LAUNCHER_WEBHOOK_SECRET_FILE), GITHUB_API_URL outside "
             "github.com, and LAUNCHER_SERVE_HOST, _PORT, _WORKERS, _QUEUE_LIMIT, "
-            "_RECHECK_SECONDS, _REDELIVER_SECONDS. Needs the serve extra "
+            "_RECHECK_SECONDS, _REDELIVER_SECONDS, _MATCH (the instance-match preview, with "
+            "read-only AWS credentials at most from the standard chain), _MATCH_SECONDS, "
+            "_MATCH_CACHE_SECONDS, _GITHUB_CONCURRENCY. Needs the serve extra "
             "(pip install 'launcher[serve]')."
         ),
     )

@@ -7,6 +7,7 @@ credentials, an AWS error) is returned as one reason instead of a half answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,21 @@ if TYPE_CHECKING:
 
 SKIPPED = "instance match skipped"
 NOT_CONFIGURED = NO_CREDENTIALS
+
+# Per request path, the reasons it has no placement ([] when it has one); or one line saying
+# why matching was skipped.
+Preview = dict[str, list[str]] | str
+Previewer = Callable[[list[LaunchRequest], Policy], Preview]
+_installed: Previewer | None = None
+
+
+def install(previewer: Previewer | None) -> None:
+    """Make `preview_matches` answer through `previewer` in this process (None: read afresh
+    each time again). `launcher serve` installs its cached, time-bounded reader
+    (`launcher.serve.match`): one process deciding many pull requests must not ask the
+    credential chain and read the EC2 catalogue again for each, as a one-run job does."""
+    global _installed
+    _installed = previewer
 
 
 @dataclass(frozen=True)
@@ -64,9 +80,11 @@ def match_live(
     return match_all(requests, policy, catalogues, usage)
 
 
-def preview_matches(requests: list[LaunchRequest], policy: Policy) -> dict[str, list[str]] | str:
+def preview_matches(requests: list[LaunchRequest], policy: Policy) -> Preview:
     """Per request path, the reasons it has no placement ([] when it has one); or one line
-    saying why matching was skipped. For `launcher validate`'s warnings."""
+    saying why matching was skipped. For `launcher validate`'s and the gate's warnings."""
+    if _installed is not None:
+        return _installed(requests, policy)
     results = match_live(requests, policy)
     if isinstance(results, Skipped):
         return str(results)

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -34,6 +34,9 @@ from launcher.serve.logs import log
 from launcher.serve.routing import Work, route
 from launcher.serve.work import QueueFull, WorkQueue
 
+if TYPE_CHECKING:
+    from launcher.serve.match import ServeMatcher
+
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 SEEN_DELIVERIES = 10_000  # per-replica de-duplication: an optimisation only
 
@@ -47,6 +50,7 @@ class Service:
         self._seen_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._matcher: ServeMatcher | None = None  # while previewing instance matches
 
     # -- HTTP ---------------------------------------------------------------------------
     async def webhook(self, request: Request) -> Response:
@@ -156,6 +160,7 @@ class Service:
         metrics.count_github_requests()
         # not one of the threads /healthz watches: it ends at once
         threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        self._start_match()
         for n in range(self.config.workers):
             self._spawn(self._worker, f"worker-{n}")
         if self.config.redeliver_seconds > 0:
@@ -168,6 +173,31 @@ class Service:
         self.queue.close()
         for thread in self._threads:
             thread.join(timeout=30)
+        self._stop_match()
+
+    def _start_match(self) -> None:
+        """The gate's instance-match preview through one cached, time-bounded reader for the
+        process (launcher.serve.match), when LAUNCHER_SERVE_MATCH is on."""
+        if not self.config.match:
+            return
+        from launcher.jobs import match_preview
+        from launcher.serve.match import ServeMatcher
+
+        self._matcher = ServeMatcher(
+            budget_seconds=self.config.match_seconds,
+            catalogue_seconds=self.config.match_cache_seconds,
+            observe=lambda outcome: metrics.MATCH_PREVIEWS.labels(outcome).inc(),
+        )
+        self._matcher.warm()
+        match_preview.install(self._matcher)
+
+    def _stop_match(self) -> None:
+        if self._matcher is not None:
+            from launcher.jobs import match_preview
+
+            match_preview.install(None)
+            self._matcher.close()
+            self._matcher = None
 
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

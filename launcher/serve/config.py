@@ -30,7 +30,11 @@ class ServeConfig:
     # reads made at once across the replica (a decision's independent reads go out together);
     # 1: one after another. GitHub allows at most 100 concurrent requests per app.
     github_concurrency: int = 16
-    match: bool = False  # the instance-match preview needs AWS: the Actions gate has it
+    # The instance-match preview, as the Actions gate makes it (launcher.serve.match): the
+    # same warnings, "instance match skipped: …" included when AWS cannot be read.
+    match: bool = True
+    match_seconds: float = 2.0  # the longest a decision waits for EC2 (then: skipped)
+    match_cache_seconds: float = 300.0  # how long an account and region's catalogue is kept
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServeConfig:
@@ -57,6 +61,7 @@ class ServeConfig:
             raise ConfigError(" and ".join(missing) + " must be set")
         if len(secret) < 16:
             raise ConfigError("the webhook secret must be at least 16 characters")
+        match = _flag(env.get("LAUNCHER_SERVE_MATCH"), "LAUNCHER_SERVE_MATCH", default=True)
         try:
             return cls(
                 app_id=app_id,
@@ -74,9 +79,23 @@ class ServeConfig:
                 ),
                 github_timeout=int(env.get("LAUNCHER_GITHUB_TIMEOUT") or 10),
                 github_concurrency=max(1, int(env.get("LAUNCHER_SERVE_GITHUB_CONCURRENCY") or 16)),
+                match=match,
+                match_seconds=float(env.get("LAUNCHER_SERVE_MATCH_SECONDS") or 2.0),
+                match_cache_seconds=float(env.get("LAUNCHER_SERVE_MATCH_CACHE_SECONDS") or 300),
             )
         except ValueError as exc:
             raise ConfigError(f"a LAUNCHER_SERVE_* setting is not a number: {exc}") from exc
+
+
+def _flag(value: str | None, name: str, *, default: bool) -> bool:
+    text = (value or "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
 
 
 def _read(path: str, name: str) -> str:

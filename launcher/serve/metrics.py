@@ -36,6 +36,13 @@ LATENCY = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
     registry=REGISTRY,
 )
+MATCH_PREVIEWS = Counter(
+    "launcher_match_previews",
+    "Instance-match previews, by outcome (answered; skipped: AWS could not be read; slow: "
+    "not answered within LAUNCHER_SERVE_MATCH_SECONDS).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 REDELIVERIES = Counter(
     "launcher_redeliveries", "Failed deliveries the service asked GitHub to redeliver.",
     registry=REGISTRY,
