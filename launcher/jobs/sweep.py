@@ -47,6 +47,9 @@ from launcher.jobs.closed_records import closed_records
 from launcher.jobs.comments import comment_once, remove_duplicates
 from launcher.jobs.gate import decide_pull, is_managed_label
 from launcher.jobs.launch import TASK, LaunchOptions, run_launch
+from launcher.jobs.launch.common import RECHECK_EXPIRED
+from launcher.jobs.launch.expired import unrecorded, why
+from launcher.jobs.launch.views import records_of
 from launcher.jobs.ports import GitHubPort
 
 SWEEP_MARKER = "<!-- launcher:sweep:{kind} -->"
@@ -65,6 +68,9 @@ class SweepOptions:
     reap_orphans: bool = False
     # how far back closed pull requests are checked for comments a race doubled
     recheck_closed: timedelta = timedelta(days=1)
+    # how long after an expiry an end the expiry backstop carried out is checked for being
+    # recorded (launcher.jobs.launch.expired)
+    recheck_expired: timedelta = RECHECK_EXPIRED
 
 
 @dataclass
@@ -182,6 +188,7 @@ def _sweep_deployments(
     for d in maybe_due:  # the newest record: a launch or a failure would be a newer one
         due = utc_text(d.launch_at) if d.launch_at else "now"
         reasons.append(f"{d.key}: scheduled launch due since {due}")
+    reasons.extend(_ended_by_backstops(gh, policy, listed, fleets, options, report))
     _warn_expiries(gh, fleets, latest, options, report)
     _orphans(ec2, orphans(files, listed, fleets), options, report)
     _repair_backstops(ec2, policy, files, listed, fleets, options, report)
@@ -193,6 +200,25 @@ def _sweep_deployments(
     for f in sorted(fleets, key=lambda f: f.expires_at or now):
         if f.expires_at and f.expires_at > now:
             report.upcoming.append(f"{f.key} expires at {utc_text(f.expires_at)}")
+
+
+def _ended_by_backstops(
+    gh: GitHubPort,
+    policy: Policy,
+    listed: list[Deployment],
+    fleets: list[Fleet],
+    options: SweepOptions,
+    report: SweepReport,
+) -> list[str]:
+    """Instances the expiry backstop ended before this run, whose end no run has recorded
+    yet: the reconcile records them as its own expiry would (launcher.jobs.launch.expired)."""
+    records = records_of(listed, (i for f in fleets for i in f.instances), options.now)
+    try:
+        pending = unrecorded(gh, policy, records, options.now, options.recheck_expired)
+    except GitHubError as exc:
+        report.errors.append(f"checking ends carried out by expiry backstops: {exc}")
+        return []
+    return [why(record) for record in pending]
 
 
 def _warn_expiries(
@@ -264,6 +290,7 @@ def _reconcile(
             now=options.now if options.as_of else None,
             dry_run=options.dry_run,
             max_actions=left,
+            recheck_expired=options.recheck_expired,
         ),
         io.StringIO(),
     )
