@@ -19,12 +19,14 @@ from datetime import datetime, timedelta
 from typing import TextIO
 
 from launcher.adapters.github import GitHubError
+from launcher.core.backstop import backstop_name
 from launcher.core.compute import Compute, ComputeError
 from launcher.core.deployments import REQUEST_TASK, Deployment, newest
 from launcher.core.documents import load_policy
 from launcher.core.durations import format_duration
 from launcher.core.fleet import Fleet, by_location, fleet_locations, fleets_of
 from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, State
+from launcher.core.matching import Location
 from launcher.core.model import Policy
 from launcher.core.pulls import Pull
 from launcher.core.record import Kind
@@ -246,6 +248,7 @@ def _warn_expiries(
 
 
 def _orphans(ec2: Compute, found: list[Fleet], options: SweepOptions, report: SweepReport) -> None:
+    budget = report.budget
     for orphan in found:
         ids = ", ".join(orphan.instance_ids)
         report.orphans.append(f"{orphan.key} (commit {orphan.commit[:12]}): {ids}")
@@ -253,10 +256,31 @@ def _orphans(ec2: Compute, found: list[Fleet], options: SweepOptions, report: Sw
             continue
         for location, here in by_location(orphan.instances).items():
             ids_here = [i.instance_id for i in here]
-            report.budget.spend(
+            ended = budget.spend(
                 f"terminate orphans of {orphan.key} in {location.region}: {', '.join(ids_here)}",
                 functools.partial(ec2.terminate, location, ids_here),
             )
+            if ended or budget.dry_run:  # a deferred end keeps its backstop
+                _drop_orphan_backstop(ec2, orphan, location, report)
+
+
+def _drop_orphan_backstop(
+    ec2: Compute, orphan: Fleet, location: Location, report: SweepReport
+) -> None:
+    """The reaped instances' expiry backstop, found by its name (their request and commit
+    tags), deleted as the launch job deletes those of instances it ends: part of the end
+    the budget allowed, not a second write to defer. None there is fine; a failed delete is
+    reported and leaves a schedule that ends only ended instances, then deletes itself."""
+    name = backstop_name(orphan.key, orphan.commit)
+    what = f"delete expiry backstop {name} of orphans of {orphan.key} in {location.region}"
+    if report.budget.dry_run:
+        report.budget.would.append(f"{what} (if there is one)")
+        return
+    try:
+        if ec2.drop_backstop(location, name):
+            report.budget.done.append(what)
+    except ComputeError as exc:
+        report.errors.append(f"{orphan.key}: {backstops.NOT_DROPPED}: {exc}")
 
 
 def _repair_backstops(
