@@ -166,3 +166,31 @@ def subnet_lines(policy: Policy) -> list[Line]:
                     )
                 )
     return lines
+
+
+def backstop_lines(policy: Policy, path: str = "pools.yaml") -> list[Line]:
+    """A warning per provider without `scheduler_role`: no expiry backstop there, so its
+    instances end at their max_runtime only when the sweep (a scheduled GitHub Actions
+    workflow, which GitHub may delay, skip or disable) runs."""
+    lines = []
+    for pool in policy.pools.values():
+        for provider in pool.providers:
+            name = f"expiry backstop of {pool.name}/{provider.name}"
+            if provider.scheduler_role:
+                lines.append(Line(name, True, f"scheduler_role {provider.scheduler_role}"))
+                continue
+            lines.append(
+                Line(
+                    name,
+                    True,
+                    f"{path}: pool {pool.name}, provider {provider.name} has no scheduler_role: "
+                    "no expiry backstop on AWS, its instances rely on the sweep alone to end "
+                    "at max_runtime",
+                    f"give provider {provider.name} of pool {pool.name} a scheduler_role in "
+                    f"{path} (a role in its account that EventBridge Scheduler assumes to "
+                    'terminate instances: docs/launch.md, "The scheduler role"), then run '
+                    "`launcher iam-policy` and create that role from the document it writes",
+                    warning=True,
+                )
+            )
+    return lines

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from launcher.core.doctor_aws import classes_of, quota_lines, subnet_lines, wanted
+from launcher.core.doctor_aws import (
+    backstop_lines,
+    classes_of,
+    quota_lines,
+    subnet_lines,
+    wanted,
+)
 from launcher.core.documents import load_policy
 from launcher.core.model import Policy
 
@@ -108,3 +114,34 @@ def test_a_provider_without_subnet_ids_is_warned() -> None:
     assert not lines["subnets of dev/dev-use1"].warning
     assert lines["subnets of dev/dev-euw1"].warning
     assert "any subnet in eu-west-1" in lines["subnets of dev/dev-euw1"].found
+
+
+def test_a_provider_without_a_scheduler_role_is_warned_no_backstop() -> None:
+    text = POOLS.replace(
+        b'instance_types: ["g5.*", "m6i.*"],',
+        b'instance_types: ["g5.*", "m6i.*"],\n'
+        b'         scheduler_role: "arn:aws:iam::123456789012:role/launcher-scheduler",',
+    )
+    loaded, problems = load_policy(text)
+    assert loaded is not None, problems
+    lines = {line.name: line for line in backstop_lines(loaded, "config/pools.yaml")}
+    assert sorted(lines) == [
+        "expiry backstop of dev/dev-euw1",
+        "expiry backstop of dev/dev-use1",
+        "expiry backstop of gpu/gpu-use1",
+        "expiry backstop of prod/prod-use1",
+    ]
+    held = lines["expiry backstop of gpu/gpu-use1"]
+    assert held.ok and not held.warning and "role/launcher-scheduler" in held.found
+    warned = lines["expiry backstop of prod/prod-use1"]
+    assert warned.ok and warned.warning  # a warning: launcher works, the sweep alone ends them
+    assert warned.render() == (
+        "warn expiry backstop of prod/prod-use1: config/pools.yaml: pool prod, provider "
+        "prod-use1 has no scheduler_role: no expiry backstop on AWS, its instances rely on the "
+        "sweep alone to end at max_runtime\n"
+        "     fix: give provider prod-use1 of pool prod a scheduler_role in config/pools.yaml "
+        "(a role in its account that EventBridge Scheduler assumes to terminate instances: "
+        'docs/launch.md, "The scheduler role"), then run `launcher iam-policy` and create that '
+        "role from the document it writes"
+    )
+    assert lines["expiry backstop of dev/dev-euw1"].warning
