@@ -59,7 +59,26 @@ def test_instance_type_globs_count_against_their_familys_quota() -> None:
     assert codes("inf2.*") == ["L-1945791B"]
     assert codes("p5.48xlarge") == ["L-417A185B"]
     assert codes("[gp]5.*") == [GVT, "L-417A185B"]
-    assert len(codes("*")) == 8  # any type: every vCPU quota
+    assert len(codes("*")) == 10  # any type: every vCPU quota
+
+
+def test_every_family_of_the_ec2_user_guide_counts_against_its_own_quota() -> None:
+    """Codes as the EC2 User Guide's "On-Demand Instance quotas" table lists them."""
+
+    def codes(glob: str) -> list[str]:
+        return [q.code for q in classes_of(glob)]
+
+    assert codes("f2.*") == ["L-74FC7D96"]
+    assert codes("x2iedn.*") == ["L-7295265B"]
+    assert codes("inf1.xlarge") == ["L-1945791B"]
+    assert codes("dl1.24xlarge") == ["L-6E869C2A"]
+    assert codes("trn1n.*") == ["L-2C3B7624"]
+    assert codes("hpc7g.*") == ["L-F7808C92"]  # not the Standard quota of H
+    assert codes("u-6tb1.metal") == codes("u7i-12tb.224xlarge") == ["L-43DA4232"]
+    assert codes("im4gn.*") == codes("is4gen.*") == [STANDARD]  # I family
+    assert codes("gr6.*") == [GVT]
+    assert codes("h*") == [STANDARD, "L-F7808C92"]  # h1 or hpc: both could
+    assert codes("mac2.metal") == []  # Dedicated Hosts: no vCPU quota
 
 
 def test_pools_are_summed_per_account_region_and_quota() -> None:
