@@ -43,6 +43,12 @@ def writes(sb: GitHubSandbox) -> list[str]:
     ]
 
 
+def status_reads(sb: GitHubSandbox) -> int:
+    return sum(
+        n for k, n in sb.request_counts().items() if k.startswith("GET") and "/statuses" in k
+    )
+
+
 def test_the_sweep_records_an_end_the_backstop_carried_out_as_its_own_expiry(
     world: World, moto_server: MotoServer
 ) -> None:
@@ -89,6 +95,11 @@ def test_the_sweep_records_an_end_the_backstop_carried_out_as_its_own_expiry(
     assert launch(world, now=NOW + timedelta(hours=3)).done == []
     assert writes(world.sb) == []
     assert len(expiry_comments(world, web_pr)) == 1
+    # the price: one status read per request ended at a provider with a backstop, for a day
+    assert status_reads(world.sb) > 0
+    world.sb.reset_requests()
+    assert sweep(world, NOW + timedelta(days=1, hours=3)).budget.done == []
+    assert status_reads(world.sb) == 0
 
 
 def test_the_launch_job_records_it_too_when_no_sweep_runs(
