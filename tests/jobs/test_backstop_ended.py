@@ -136,3 +136,22 @@ def test_the_end_waits_within_max_actions(world: World, moto_server: MotoServer)
     second = launch(world, now=NOW + timedelta(hours=1, minutes=2), max_actions=1)
     assert [line.split(":")[0] for line in second.done] == ["expired dev/web"]
     assert statuses(world, "dev/web")[-1][-1] == EXPIRED
+
+
+def test_after_a_longer_outage_a_wider_recheck_records_the_end(
+    world: World, moto_server: MotoServer
+) -> None:
+    from launcher.cli import build_parser
+
+    number = merged(world, "alice", {WEB: request(max_runtime="1h")})
+    launch(world)
+    assert len(fire_due(moto_server.url, NOW + timedelta(hours=1))) == 1
+    three_days = NOW + timedelta(days=3)  # GitHub Actions ran nothing meanwhile
+    assert sweep(world, three_days).reconciled == []  # beyond the default day: left
+    assert statuses(world, "dev/web")[-1][-1][0] == "success"
+
+    args = build_parser().parse_args(["sweep", "--recheck-expired", "4d"])
+    report = sweep(world, three_days, recheck_expired=args.recheck_expired)
+    assert report.exit_code == 0, report.errors
+    assert statuses(world, "dev/web")[-1][-1] == EXPIRED
+    assert len(expiry_comments(world, number)) == 1
