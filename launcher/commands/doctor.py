@@ -26,8 +26,9 @@ def add_parser(subparsers: Any) -> None:
             "other workflow names launcher-launch; the workflows are launcher's; the OIDC "
             "subject the AWS trust policy must name, and its form (classic or immutable); a "
             "merge queue, if any, does not rebase. With pools.yaml (--pools), warnings for "
-            "providers without subnet_ids and for accounts and regions whose EC2 vCPU quotas "
-            "(Service Quotas) are below what the pools allow. Exit 0 when every line holds "
+            "providers without subnet_ids or without a scheduler_role (no expiry backstop), "
+            "and for accounts and regions whose EC2 vCPU quotas (Service Quotas) are below "
+            "what the pools allow. Exit 0 when every line holds "
             "(warnings included), 1 otherwise (including a private repository on GitHub "
             "Free), 2 when it cannot run."
         ),
@@ -50,9 +51,9 @@ def add_parser(subparsers: Any) -> None:
         "--pools",
         default="pools.yaml",
         metavar="FILE",
-        help="also check what pools.yaml leaves open on AWS (providers without subnet_ids) and "
-        "compare the pools' vCPU quotas with EC2's in each account and region (default: "
-        "pools.yaml, when it exists)",
+        help="also check what pools.yaml leaves open on AWS (providers without subnet_ids or "
+        "scheduler_role) and compare the pools' vCPU quotas with EC2's in each account and "
+        "region (default: pools.yaml, when it exists)",
     )
     parser.add_argument("--no-aws", action="store_true", help="do not read EC2's service quotas")
     parser.set_defaults(func=run)
@@ -114,7 +115,7 @@ def aws_lines(args: argparse.Namespace) -> list[Any]:
         from launcher.core.doctor import Line
 
         return [Line(f"{args.pools}", False, f"invalid: {problems[0]}", "fix pools.yaml")]
-    lines = doctor_aws.subnet_lines(policy)
+    lines = doctor_aws.subnet_lines(policy) + doctor_aws.backstop_lines(policy, args.pools)
     if not args.no_aws:
         from launcher.adapters.service_quotas import read_quotas
 

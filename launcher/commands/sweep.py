@@ -43,6 +43,15 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--reap-orphans", action="store_true", help="terminate instances whose request is gone"
     )
+    parser.add_argument(
+        "--recheck-expired",
+        type=duration,
+        default=timedelta(days=1),  # launcher.jobs.launch.common.RECHECK_EXPIRED
+        metavar="DURATION",
+        help="record the ends the expiry backstop carried out this long after their expiry "
+        "(default 1d, one status read each per run; after GitHub Actions stopped for longer, "
+        "run once with the outage's length)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -69,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         stale_warning=args.stale_warning,
         expiry_warnings=args.expiry_warnings,
         reap_orphans=args.reap_orphans,
+        recheck_expired=args.recheck_expired,
     )
     refusal = gh.settings.aws_refusal()
     if refusal:  # the pull-request rules still run; nothing touches AWS

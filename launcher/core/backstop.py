@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from launcher.core.fleet import Fleet, by_location
+from launcher.core.lifecycle import Record, RequestState
 from launcher.core.matching import Location, location_of
 from launcher.core.model import Policy, Provider
 
@@ -145,3 +147,29 @@ def scheduler_role_problem(pool: str, provider: Provider) -> str | None:
             f"role_arn ({_account(provider.role_arn)}), not {_account(role)}"
         )
     return None
+
+
+def ended_by_backstop(
+    policy: Policy, records: Iterable[Record], now: datetime, within: timedelta
+) -> list[Record]:
+    """The launches whose end a run may not have recorded yet: each request's newest record
+    that is not a failure, when it reads EXPIRED (no instance left, its expiry passed) at a
+    location whose provider has a backstop, and its expiry passed less than `within` ago.
+
+    The backstop fires at the expiry itself, so it usually ends the instances before the next
+    sweep does; the records alone cannot tell whether a run has recorded that end since (the
+    deployment's status says, one read each): these are the ones worth that read."""
+    anchors: dict[str, Record] = {}
+    for record in sorted(records, key=lambda r: r.deployment_id):
+        if record.state is not RequestState.FAILED:
+            anchors[record.key] = record
+    found = []
+    for record in anchors.values():
+        if record.state is not RequestState.EXPIRED or record.placement is None:
+            continue
+        if record.expires_at is None or not now - within <= record.expires_at <= now:
+            continue
+        pool = record.key.split("/", 1)[0]
+        if scheduler_role(policy, pool, record.placement.location) is not None:
+            found.append(record)
+    return found

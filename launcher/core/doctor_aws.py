@@ -34,7 +34,10 @@ class QuotaClass:
     families: tuple[str, ...]
 
 
-# EC2's On-Demand vCPU quotas (Service Quotas, service code ec2), by instance family prefix.
+# EC2's On-Demand vCPU quotas (Service Quotas, service code ec2), by instance family prefix:
+# names and codes as the Amazon EC2 User Guide lists them ("On-Demand Instance quotas",
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-on-demand-instances.html
+# #ec2-on-demand-instances-limits), every class there included.
 QUOTA_CLASSES = (
     QuotaClass(
         "L-1216C47A",
@@ -48,6 +51,8 @@ QUOTA_CLASSES = (
     QuotaClass("L-1945791B", "Running On-Demand Inf instances", ("inf",)),
     QuotaClass("L-6E869C2A", "Running On-Demand DL instances", ("dl",)),
     QuotaClass("L-2C3B7624", "Running On-Demand Trn instances", ("trn",)),
+    QuotaClass("L-F7808C92", "Running On-Demand HPC instances", ("hpc",)),
+    QuotaClass("L-43DA4232", "Running On-Demand High Memory instances", ("u",)),
 )
 
 Where = tuple[str | None, str]  # (provider role ARN, None for the launch role's account; region)
@@ -62,9 +67,16 @@ def where_name(where: Where) -> str:
 
 def classes_of(glob: str) -> list[QuotaClass]:
     """The quotas instance types matching a pools.yaml glob count against. A type's family is
-    its leading letters (`m` of m6i.large, `inf` of inf2.xlarge, `vt` of vt1.3xlarge); a glob
-    whose family part has a wildcard (`*`, `m*`, `?3.*`) counts against every quota it could."""
+    the longest known family its leading letters start with (`m` of m6i.large, `inf` of
+    inf2.xlarge, `vt` of vt1.3xlarge, `hpc` of hpc7g.16xlarge, `i` of im4gn.large, `u` of
+    u-6tb1.metal); a glob whose family part has a wildcard (`*`, `m*`, `?3.*`) counts against
+    every quota it could."""
     head = re.split(r"[0-9]", glob, maxsplit=1)[0]
+    if head == "mac":  # Mac instances run on Dedicated Hosts: host quotas, not vCPU ones
+        return []
+    if not any(c in head for c in "*?["):
+        known = [(f, q) for q in QUOTA_CLASSES for f in q.families if head.startswith(f)]
+        return [max(known, key=lambda fq: len(fq[0]))[1]] if known else []
     found = []
     for quota in QUOTA_CLASSES:
         for family in quota.families:
@@ -165,4 +177,32 @@ def subnet_lines(policy: Policy) -> list[Line]:
                         warning=True,
                     )
                 )
+    return lines
+
+
+def backstop_lines(policy: Policy, path: str = "pools.yaml") -> list[Line]:
+    """A warning per provider without `scheduler_role`: no expiry backstop there, so its
+    instances end at their max_runtime only when the sweep (a scheduled GitHub Actions
+    workflow, which GitHub may delay, skip or disable) runs."""
+    lines = []
+    for pool in policy.pools.values():
+        for provider in pool.providers:
+            name = f"expiry backstop of {pool.name}/{provider.name}"
+            if provider.scheduler_role:
+                lines.append(Line(name, True, f"scheduler_role {provider.scheduler_role}"))
+                continue
+            lines.append(
+                Line(
+                    name,
+                    True,
+                    f"{path}: pool {pool.name}, provider {provider.name} has no scheduler_role: "
+                    "no expiry backstop on AWS, its instances rely on the sweep alone to end "
+                    "at max_runtime",
+                    f"give provider {provider.name} of pool {pool.name} a scheduler_role in "
+                    f"{path} (a role in its account that EventBridge Scheduler assumes to "
+                    'terminate instances: docs/launch.md, "The scheduler role"), then run '
+                    "`launcher iam-policy` and create that role from the document it writes",
+                    warning=True,
+                )
+            )
     return lines

@@ -19,12 +19,14 @@ from datetime import datetime, timedelta
 from typing import TextIO
 
 from launcher.adapters.github import GitHubError
+from launcher.core.backstop import backstop_name
 from launcher.core.compute import Compute, ComputeError
 from launcher.core.deployments import REQUEST_TASK, Deployment, newest
 from launcher.core.documents import load_policy
 from launcher.core.durations import format_duration
 from launcher.core.fleet import Fleet, by_location, fleet_locations, fleets_of
 from launcher.core.gate import CONTEXT, POLICY_PATH, Decision, State
+from launcher.core.matching import Location
 from launcher.core.model import Policy
 from launcher.core.pulls import Pull
 from launcher.core.record import Kind
@@ -47,6 +49,9 @@ from launcher.jobs.closed_records import closed_records
 from launcher.jobs.comments import comment_once, remove_duplicates
 from launcher.jobs.gate import decide_pull, is_managed_label
 from launcher.jobs.launch import TASK, LaunchOptions, run_launch
+from launcher.jobs.launch.common import RECHECK_EXPIRED
+from launcher.jobs.launch.expired import unrecorded, why
+from launcher.jobs.launch.views import records_of
 from launcher.jobs.ports import GitHubPort
 
 SWEEP_MARKER = "<!-- launcher:sweep:{kind} -->"
@@ -65,6 +70,9 @@ class SweepOptions:
     reap_orphans: bool = False
     # how far back closed pull requests are checked for comments a race doubled
     recheck_closed: timedelta = timedelta(days=1)
+    # how long after an expiry an end the expiry backstop carried out is checked for being
+    # recorded (launcher.jobs.launch.expired)
+    recheck_expired: timedelta = RECHECK_EXPIRED
 
 
 @dataclass
@@ -182,6 +190,7 @@ def _sweep_deployments(
     for d in maybe_due:  # the newest record: a launch or a failure would be a newer one
         due = utc_text(d.launch_at) if d.launch_at else "now"
         reasons.append(f"{d.key}: scheduled launch due since {due}")
+    reasons.extend(_ended_by_backstops(gh, policy, listed, fleets, options, report))
     _warn_expiries(gh, fleets, latest, options, report)
     _orphans(ec2, orphans(files, listed, fleets), options, report)
     _repair_backstops(ec2, policy, files, listed, fleets, options, report)
@@ -193,6 +202,25 @@ def _sweep_deployments(
     for f in sorted(fleets, key=lambda f: f.expires_at or now):
         if f.expires_at and f.expires_at > now:
             report.upcoming.append(f"{f.key} expires at {utc_text(f.expires_at)}")
+
+
+def _ended_by_backstops(
+    gh: GitHubPort,
+    policy: Policy,
+    listed: list[Deployment],
+    fleets: list[Fleet],
+    options: SweepOptions,
+    report: SweepReport,
+) -> list[str]:
+    """Instances the expiry backstop ended before this run, whose end no run has recorded
+    yet: the reconcile records them as its own expiry would (launcher.jobs.launch.expired)."""
+    records = records_of(listed, (i for f in fleets for i in f.instances), options.now)
+    try:
+        pending = unrecorded(gh, policy, records, options.now, options.recheck_expired)
+    except GitHubError as exc:
+        report.errors.append(f"checking ends carried out by expiry backstops: {exc}")
+        return []
+    return [why(record) for record in pending]
 
 
 def _warn_expiries(
@@ -220,6 +248,7 @@ def _warn_expiries(
 
 
 def _orphans(ec2: Compute, found: list[Fleet], options: SweepOptions, report: SweepReport) -> None:
+    budget = report.budget
     for orphan in found:
         ids = ", ".join(orphan.instance_ids)
         report.orphans.append(f"{orphan.key} (commit {orphan.commit[:12]}): {ids}")
@@ -227,10 +256,31 @@ def _orphans(ec2: Compute, found: list[Fleet], options: SweepOptions, report: Sw
             continue
         for location, here in by_location(orphan.instances).items():
             ids_here = [i.instance_id for i in here]
-            report.budget.spend(
+            ended = budget.spend(
                 f"terminate orphans of {orphan.key} in {location.region}: {', '.join(ids_here)}",
                 functools.partial(ec2.terminate, location, ids_here),
             )
+            if ended or budget.dry_run:  # a deferred end keeps its backstop
+                _drop_orphan_backstop(ec2, orphan, location, report)
+
+
+def _drop_orphan_backstop(
+    ec2: Compute, orphan: Fleet, location: Location, report: SweepReport
+) -> None:
+    """The reaped instances' expiry backstop, found by its name (their request and commit
+    tags), deleted as the launch job deletes those of instances it ends: part of the end
+    the budget allowed, not a second write to defer. None there is fine; a failed delete is
+    reported and leaves a schedule that ends only ended instances, then deletes itself."""
+    name = backstop_name(orphan.key, orphan.commit)
+    what = f"delete expiry backstop {name} of orphans of {orphan.key} in {location.region}"
+    if report.budget.dry_run:
+        report.budget.would.append(f"{what} (if there is one)")
+        return
+    try:
+        if ec2.drop_backstop(location, name):
+            report.budget.done.append(what)
+    except ComputeError as exc:
+        report.errors.append(f"{orphan.key}: {backstops.NOT_DROPPED}: {exc}")
 
 
 def _repair_backstops(
@@ -264,6 +314,7 @@ def _reconcile(
             now=options.now if options.as_of else None,
             dry_run=options.dry_run,
             max_actions=left,
+            recheck_expired=options.recheck_expired,
         ),
         io.StringIO(),
     )

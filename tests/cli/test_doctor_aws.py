@@ -144,3 +144,23 @@ def test_each_accounts_quota_is_read_and_compared_with_the_pools(
         result.out,
         re.M,
     ), result.out
+
+
+def test_a_provider_without_a_scheduler_role_is_warned(
+    complete: Repo,  # noqa: F811
+) -> None:
+    role = "arn:aws:iam::123456789012:role/launcher-scheduler"
+    (complete.tmp / "pools.yaml").write_text(
+        POOLS.replace("[subnet-0aaa]}", f"[subnet-0aaa], scheduler_role: {role}}}")
+    )
+    result = complete.doctor("--no-aws")
+    assert result.code == 0, result.out + result.err
+    assert f"ok   expiry backstop of dev/dev-use1: scheduler_role {role}" in result.out
+    assert re.search(
+        r"^warn expiry backstop of dev/dev-euw1: pools.yaml: pool dev, provider dev-euw1 has no "
+        r"scheduler_role: no expiry backstop on AWS, .* sweep alone .*\n"
+        r"     fix: give provider dev-euw1 of pool dev a scheduler_role in pools.yaml .*"
+        r"`launcher iam-policy`",
+        result.out,
+        re.M,
+    ), result.out

@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 from launcher.core.backstop import (
     backstop_at,
     backstop_name,
+    ended_by_backstop,
     fleet_backstops,
     provider_backstop,
 )
 from launcher.core.fleet import Fleet, FleetInstance
+from launcher.core.lifecycle import Record, RequestState, Version
 from launcher.core.matching import Location
 from launcher.core.model import Policy, Pool, Provider
+from launcher.core.record import PlacementRecord
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 ROLE = "arn:aws:iam::123456789012:role/launcher-scheduler"
@@ -83,3 +86,48 @@ def test_a_fleet_gets_one_backstop_per_location_with_its_providers_role() -> Non
     ]
     assert missing == [west]
     assert fleet_backstops(policy, fleet, None, NOW) == ([], [])
+
+
+def _record(
+    deployment_id: int,
+    key: str,
+    state: RequestState,
+    expires: datetime | None,
+    region: str = "us-east-1",
+) -> Record:
+    return Record(
+        deployment_id=deployment_id,
+        key=key,
+        version=Version("s", "r"),
+        commit="c",
+        state=state,
+        placement=PlacementRecord(region=region),
+        expires_at=expires,
+    )
+
+
+def test_ends_worth_checking_are_recent_newest_and_at_a_provider_with_a_backstop() -> None:
+    policy = Policy(
+        pools={
+            "dev": Pool(
+                name="dev",
+                providers=(
+                    Provider("east", "us-east-1", scheduler_role=ROLE),
+                    Provider("west", "us-west-2"),  # no backstop: only the sweep ends them
+                ),
+            )
+        }
+    )
+    hour_ago, week_ago = NOW - timedelta(hours=1), NOW - timedelta(days=7)
+    records = [
+        _record(1, "dev/web", RequestState.EXPIRED, hour_ago),
+        _record(2, "dev/web", RequestState.FAILED, None),  # a failed newer version
+        _record(3, "dev/old", RequestState.EXPIRED, week_ago),  # long past: not re-read
+        _record(4, "dev/west", RequestState.EXPIRED, hour_ago, "us-west-2"),
+        _record(5, "dev/replaced", RequestState.EXPIRED, hour_ago),
+        _record(6, "dev/replaced", RequestState.RUNNING, NOW + timedelta(hours=1)),
+        _record(7, "dev/soon", RequestState.RUNNING, NOW + timedelta(minutes=1)),
+    ]
+    found = ended_by_backstop(policy, records, NOW, timedelta(days=1))
+    assert [r.deployment_id for r in found] == [1]
+    assert ended_by_backstop(policy, records, NOW, timedelta(days=8))[-1].key == "dev/old"

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from launcher.core.doctor_aws import classes_of, quota_lines, subnet_lines, wanted
+from launcher.core.doctor_aws import (
+    backstop_lines,
+    classes_of,
+    quota_lines,
+    subnet_lines,
+    wanted,
+)
 from launcher.core.documents import load_policy
 from launcher.core.model import Policy
 
@@ -53,7 +59,26 @@ def test_instance_type_globs_count_against_their_familys_quota() -> None:
     assert codes("inf2.*") == ["L-1945791B"]
     assert codes("p5.48xlarge") == ["L-417A185B"]
     assert codes("[gp]5.*") == [GVT, "L-417A185B"]
-    assert len(codes("*")) == 8  # any type: every vCPU quota
+    assert len(codes("*")) == 10  # any type: every vCPU quota
+
+
+def test_every_family_of_the_ec2_user_guide_counts_against_its_own_quota() -> None:
+    """Codes as the EC2 User Guide's "On-Demand Instance quotas" table lists them."""
+
+    def codes(glob: str) -> list[str]:
+        return [q.code for q in classes_of(glob)]
+
+    assert codes("f2.*") == ["L-74FC7D96"]
+    assert codes("x2iedn.*") == ["L-7295265B"]
+    assert codes("inf1.xlarge") == ["L-1945791B"]
+    assert codes("dl1.24xlarge") == ["L-6E869C2A"]
+    assert codes("trn1n.*") == ["L-2C3B7624"]
+    assert codes("hpc7g.*") == ["L-F7808C92"]  # not the Standard quota of H
+    assert codes("u-6tb1.metal") == codes("u7i-12tb.224xlarge") == ["L-43DA4232"]
+    assert codes("im4gn.*") == codes("is4gen.*") == [STANDARD]  # I family
+    assert codes("gr6.*") == [GVT]
+    assert codes("h*") == [STANDARD, "L-F7808C92"]  # h1 or hpc: both could
+    assert codes("mac2.metal") == []  # Dedicated Hosts: no vCPU quota
 
 
 def test_pools_are_summed_per_account_region_and_quota() -> None:
@@ -108,3 +133,34 @@ def test_a_provider_without_subnet_ids_is_warned() -> None:
     assert not lines["subnets of dev/dev-use1"].warning
     assert lines["subnets of dev/dev-euw1"].warning
     assert "any subnet in eu-west-1" in lines["subnets of dev/dev-euw1"].found
+
+
+def test_a_provider_without_a_scheduler_role_is_warned_no_backstop() -> None:
+    text = POOLS.replace(
+        b'instance_types: ["g5.*", "m6i.*"],',
+        b'instance_types: ["g5.*", "m6i.*"],\n'
+        b'         scheduler_role: "arn:aws:iam::123456789012:role/launcher-scheduler",',
+    )
+    loaded, problems = load_policy(text)
+    assert loaded is not None, problems
+    lines = {line.name: line for line in backstop_lines(loaded, "config/pools.yaml")}
+    assert sorted(lines) == [
+        "expiry backstop of dev/dev-euw1",
+        "expiry backstop of dev/dev-use1",
+        "expiry backstop of gpu/gpu-use1",
+        "expiry backstop of prod/prod-use1",
+    ]
+    held = lines["expiry backstop of gpu/gpu-use1"]
+    assert held.ok and not held.warning and "role/launcher-scheduler" in held.found
+    warned = lines["expiry backstop of prod/prod-use1"]
+    assert warned.ok and warned.warning  # a warning: launcher works, the sweep alone ends them
+    assert warned.render() == (
+        "warn expiry backstop of prod/prod-use1: config/pools.yaml: pool prod, provider "
+        "prod-use1 has no scheduler_role: no expiry backstop on AWS, its instances rely on the "
+        "sweep alone to end at max_runtime\n"
+        "     fix: give provider prod-use1 of pool prod a scheduler_role in config/pools.yaml "
+        "(a role in its account that EventBridge Scheduler assumes to terminate instances: "
+        'docs/launch.md, "The scheduler role"), then run `launcher iam-policy` and create that '
+        "role from the document it writes"
+    )
+    assert lines["expiry backstop of dev/dev-euw1"].warning

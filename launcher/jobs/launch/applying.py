@@ -340,6 +340,8 @@ def terminate(act: Act, action: Terminate) -> None:
         Reason.EXPIRED: "expired: max_runtime reached",
         Reason.REPLACED: "terminated: replaced by a newer version",
     }[action.reason]
+    if not ids and action.reason is Reason.EXPIRED:  # the expiry backstop ended them first
+        ids = [i for r in action.records for i in r.instance_ids]
     shown = ", ".join(ids) if ids else "no instances"
     if action.reason is not Reason.REPLACED:
         # the comments first: once the instances are gone, nothing would repeat them

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from launcher.core.deployments import LAUNCH_TASK
 from launcher.core.fleet import Fleet
@@ -15,6 +15,9 @@ from launcher.core.record import Event
 
 TASK = LAUNCH_TASK  # the deployments' task: launcher lists only its own
 COMMENT_MARKER = "<!-- launcher:launch {key} {version} {outcome} -->"
+# how long after an expiry a run still checks whether the end the expiry backstop carried out
+# is recorded (launcher.jobs.launch.expired)
+RECHECK_EXPIRED = timedelta(days=1)
 
 
 class Refused(Exception):
@@ -40,6 +43,7 @@ class LaunchOptions:
     retry: tuple[str, ...] = ()  # request keys whose FAILED version to try again
     max_actions: int | None = None  # actions executed per run; the rest wait
     log_url: str | None = None  # the workflow run, linked from deployment statuses
+    recheck_expired: timedelta = RECHECK_EXPIRED
 
 
 @dataclass

@@ -14,6 +14,7 @@ from launcher.core.text import clip
 from launcher.jobs.anchor import AnchorError, check_anchor
 from launcher.jobs.launch.applying import Act, apply
 from launcher.jobs.launch.common import TASK, LaunchOptions, LaunchReport, Transient
+from launcher.jobs.launch.expired import finish
 from launcher.jobs.launch.notifying import Notifier
 from launcher.jobs.launch.placement import Ledger, Placer
 from launcher.jobs.launch.plan import plan_run
@@ -96,6 +97,7 @@ def reconcile(gh: GitHubPort, ec2: Compute, options: LaunchOptions, report: Laun
         report=report,
     )
     apply(act, work.apply)
+    finish(gh, act, options, len(work.apply))  # ends the expiry backstops carried out
 
 
 class _Blocked(Exception):
