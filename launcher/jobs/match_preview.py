@@ -7,6 +7,8 @@ credentials, an AWS error) is returned as one reason instead of a half answer.
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -63,7 +65,10 @@ def match_live(
         problem = credentials_problem()
         if problem:
             return Skipped(problem)
-        ec2 = EC2(max_attempts=2, connect_timeout=3, read_timeout=20)
+        # LAUNCHER_AWS_READ_ROLES=true (as report.yml): provider accounts through their
+        # read-only roles, never the launching ones, for what only reads.
+        read_roles = os.environ.get("LAUNCHER_AWS_READ_ROLES") == "true"
+        ec2 = EC2(max_attempts=2, connect_timeout=3, read_timeout=20, read_roles=read_roles)
     pools = [
         policy.pools[name] for name in sorted({r.pool for r in requests}) if name in policy.pools
     ]
