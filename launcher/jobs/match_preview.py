@@ -8,7 +8,6 @@ credentials, an AWS error) is returned as one reason instead of a half answer.
 from __future__ import annotations
 
 import os
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
