@@ -62,11 +62,16 @@ class ContentCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
+        # Off unless a long-running process turns it on (launcher serve): a job reads each
+        # file once anyway, and its request budget is what it reads in a fresh process.
+        self.enabled = False
         self._files: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
 
     def get(self, key: tuple[str, str, str, str]) -> bytes | None:
+        if not self.enabled:
+            return None
         with self._lock:
             found = self._files.get(key)
             if found is not None:
@@ -74,7 +79,7 @@ class ContentCache:
             return found
 
     def put(self, key: tuple[str, str, str, str], content: bytes) -> None:
-        if len(content) > self.max_bytes // 4:
+        if not self.enabled or len(content) > self.max_bytes // 4:
             return
         with self._lock:
             if key in self._files:
@@ -488,8 +493,8 @@ class GitHub:
     @_wrap("reading a file")
     def read_file(self, path: str, ref: str) -> bytes | None:
         """A file's bytes at `ref`, or None if it does not exist there. A file read at a
-        commit sha is kept (a commit's content never changes), so a long-running process
-        (launcher serve) reads the base's pools.yaml once for all pull requests on that base."""
+        commit sha is kept where `AT_COMMIT` is enabled (a commit's content never changes), so
+        launcher serve reads the base's pools.yaml once for all pull requests on that base."""
         key = (self.settings.api_url, self.settings.repository.lower(), ref, path)
         kept = AT_COMMIT.get(key)
         if kept is not None:

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from launcher.adapters import github_transport
+from launcher.adapters import github, github_transport
 from launcher.adapters.github import GitHubError
 from launcher.serve import metrics, signature
 from launcher.serve.appclient import AppClient
@@ -155,6 +155,7 @@ class Service:
 
     # -- background ---------------------------------------------------------------------
     def start(self) -> None:
+        github.AT_COMMIT.enabled = True  # files at a commit sha, kept across decisions
         if github_transport.install(self.config.github_concurrency):
             log("PyGithub on urllib3 directly (no proxy configured)")
         metrics.count_github_requests()
