@@ -244,9 +244,12 @@ def expired(record: Record, now: datetime) -> bool:
 class Reason(Enum):
     """Why instances end."""
 
-    REMOVED = "removed"  # the request left main
+    REMOVED = "removed"  # the request left main: the job applies the removal rule first
     EXPIRED = "expired"  # max_runtime reached
     REPLACED = "replaced"  # a new version of the request runs
+    # instances of a request still on main that no live record keeps (a launch that stopped
+    # before recording, a termination that did not finish): no removal to judge
+    LEFTOVER = "leftover"
 
 
 @dataclass(frozen=True)
@@ -310,13 +313,6 @@ class Complete(Action):
     record: Record | None = None
     old: tuple[Fleet, ...] = ()  # an interrupted replacement: ended once this one is recorded
     old_records: tuple[Record, ...] = ()
-
-
-@dataclass(frozen=True)
-class Orphan(Action):
-    """launcher-tagged instances that no record or request accounts for: reported only."""
-
-    fleets: tuple[Fleet, ...] = ()
 
 
 @dataclass
@@ -494,7 +490,7 @@ def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Act
     kept = {r.launch_commit or r.commit for r in seen.records if r.state in LIVE}
     leftovers = tuple(f for commit, f in sorted(fleets.items()) if commit not in kept)
     if leftovers:
-        reason = Reason.EXPIRED if state is RequestState.EXPIRED else Reason.REMOVED
+        reason = Reason.EXPIRED if state is RequestState.EXPIRED else Reason.LEFTOVER
         actions.append(Terminate(d.key, reason, (), leftovers))
     return actions
 

@@ -73,3 +73,27 @@ def test_what_a_run_ends_frees_quota_once_and_what_it_launches_takes_it() -> Non
     assert ledger.now()["dev"] == Usage(1, 2)
     ledger.add("dev", 3, 6)
     assert ledger.now()["dev"] == Usage(4, 8)
+
+
+# --- what ends, and why ---------------------------------------------------------------------
+
+
+def test_leftovers_of_a_request_still_on_main_end_as_leftovers_not_removals() -> None:
+    """dev/web FAILED and stays on main; instances of a launch no record names (it stopped
+    before recording) end. The plan says they are leftovers: no removal for the job to judge
+    (the removal rule is for requests that left main), and a dry run says so."""
+    d = desired()
+    failed = record(d, RequestState.FAILED)
+    stray = fleet("c0")
+    work = plan_run(views((d,), (failed,), (stray,)), NOW)
+    assert work.apply == (Terminate("dev/web", Reason.LEFTOVER, (), (stray,)),)
+    rehearsal = plan_run(views((d,), (failed,), (stray,)), NOW, dry_run=True)
+    assert rehearsal.would == ("would terminate dev/web (leftover): i-c00",)
+
+
+def test_a_request_that_left_main_ends_as_removed() -> None:
+    old = replace(desired(), key="dev/old")
+    failed = record(old, RequestState.FAILED)
+    stray = fleet("c0", key="dev/old")
+    work = plan_run(views((), (failed,), (stray,)), NOW)
+    assert work.apply == (Terminate("dev/old", Reason.REMOVED, (failed,), (stray,)),)

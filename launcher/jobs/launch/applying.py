@@ -325,12 +325,7 @@ def complete(act: Act, action: Complete) -> None:
 def terminate(act: Act, action: Terminate) -> None:
     ids = [i for f in action.fleets for i in f.instance_ids]
     branch = act.views.branch
-    on_main = any(d.key == action.key for d in act.views.desired)
-    if (
-        action.reason is Reason.REMOVED
-        and not on_main  # leftovers of a request still on main are no removal to judge
-        and (ids or any(r.state in LIVE for r in action.records))
-    ):
+    if action.reason is Reason.REMOVED and (ids or any(r.state in LIVE for r in action.records)):
         if not removal_allowed(
             act.lookups, act.views.policy, act.report, action, ids
         ):  # kept until its expiry; the requester and approvers were told
@@ -339,9 +334,10 @@ def terminate(act: Act, action: Terminate) -> None:
         Reason.REMOVED: f"terminated: removed from {branch}",
         Reason.EXPIRED: "expired: max_runtime reached",
         Reason.REPLACED: "terminated: replaced by a newer version",
+        Reason.LEFTOVER: "terminated: no record keeps them",
     }[action.reason]
     shown = ", ".join(ids) if ids else "no instances"
-    if action.reason is not Reason.REPLACED:
+    if action.reason in (Reason.REMOVED, Reason.EXPIRED):
         # the comments first: once the instances are gone, nothing would repeat them
         for record in action.records:
             if record.pr:

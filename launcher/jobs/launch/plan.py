@@ -2,8 +2,9 @@
 
 `launcher.core.lifecycle.plan` says what is outstanding per request; this adds what the run
 does with it: ends first (their instances free quota before anything is placed), the
-`max_actions` budget (the rest wait for the next run), dry runs, and orphans reported, not
-touched.
+`max_actions` budget (the rest wait for the next run) and dry runs. The plan accounts for every
+instance carrying a request's tags (ended with the request when it left main), so the launch
+job reports no orphans: that is the sweep's (`launcher.core.sweep.orphans`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from launcher.core.fleet import Fleet, FleetInstance, fleets_of
+from launcher.core.fleet import FleetInstance, fleets_of
 from launcher.core.lifecycle import (
     Action,
     Complete,
     Desired,
     Launch,
-    Orphan,
     Record,
     Replace,
     Retag,
@@ -47,7 +47,6 @@ class RunPlan:
     planned: tuple[Action, ...]  # everything outstanding, as lifecycle.plan gave it
     apply: tuple[Action, ...] = ()  # to carry out now, in this order
     deferred: tuple[Action, ...] = ()  # beyond max_actions: the next run's
-    orphans: tuple[Fleet, ...] = ()  # instances no record explains: reported only
     would: tuple[str, ...] = ()  # a dry run's lines: what it would do
 
 
@@ -65,20 +64,17 @@ def plan_run(
     ordered = sorted(planned, key=lambda a: 0 if isinstance(a, Terminate) else 1)
     apply: list[Action] = []
     deferred: list[Action] = []
-    orphans: list[Fleet] = []
     would: list[str] = []
     budget = max_actions
     for action in ordered:
-        if isinstance(action, Orphan):
-            orphans.extend(action.fleets)
-        elif dry_run:
+        if dry_run:
             would.append(f"would {describe(action)}")
         elif budget is not None and budget <= 0:
             deferred.append(action)
         else:
             budget = None if budget is None else budget - 1
             apply.append(action)
-    return RunPlan(tuple(planned), tuple(apply), tuple(deferred), tuple(orphans), tuple(would))
+    return RunPlan(tuple(planned), tuple(apply), tuple(deferred), tuple(would))
 
 
 def describe(action: Action) -> str:

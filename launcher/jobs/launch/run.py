@@ -79,7 +79,6 @@ def reconcile(gh: GitHubPort, ec2: Compute, options: LaunchOptions, report: Laun
     report.records = list(views.records)
     work = plan_run(views, now, options.retry, options.max_actions, options.dry_run)
     report.planned = list(work.planned)
-    report.orphans.extend(work.orphans)
     report.done.extend(work.would)
     report.deferred.extend(work.deferred)
     ledger = Ledger(count_usage(views.fleet))
