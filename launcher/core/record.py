@@ -12,7 +12,7 @@ is still read: its `error` text is split into category and message once, here, a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
@@ -351,13 +351,6 @@ def infer(
             if r.kind is not Kind.FAILURE:
                 anchored = True
     return sorted(found, key=lambda i: i.id)
-
-
-def newest_per_key(inferred: Sequence[Inferred]) -> dict[str, Inferred]:
-    found: dict[str, Inferred] = {}
-    for item in sorted(inferred, key=lambda i: i.id):
-        found[item.record.key] = item
-    return found
 
 
 def history(records: Iterable[Listed]) -> dict[str, tuple[Event, ...]]:

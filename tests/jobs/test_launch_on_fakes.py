@@ -10,7 +10,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from launcher.core.lifecycle import RequestState
+from launcher.core.record import EventKind
+from launcher.core.status import RequestStatus
 from launcher.jobs.launch import LaunchOptions, LaunchReport, run_launch
+from launcher.jobs.status import gather
 from launcher.testing.github import FakeGitHub
 from tests.fakes import FakeCompute
 from tests.jobs.conftest import APP_BOT
@@ -40,6 +43,12 @@ class Repo:
 
     def instances(self) -> list[tuple[str, str]]:
         return sorted((i.commit, i.instance_id) for i in self.ec2.running("dev/web"))
+
+    def status(self, key: str = "dev/web") -> RequestStatus:
+        """The request's row in `launcher status`."""
+        overview = gather(self.gh, self.ec2, self.now).overview  # type: ignore[arg-type]
+        [row] = [r for r in overview.requests if r.key == key]
+        return row
 
 
 def test_a_failed_request_readded_identically_with_approval_launches() -> None:
@@ -173,3 +182,25 @@ def test_a_retag_never_recorded_is_undone_when_main_returns_to_the_record() -> N
     [record] = [r for r in report.records if r.state is RequestState.RUNNING]
     assert record.expires_at == NOW + timedelta(hours=8)
     assert {i.expires_at for i in repo.ec2.running("dev/web")} == {record.expires_at}
+
+
+def test_main_back_to_the_running_version_after_a_failed_replacement_shows_running() -> None:
+    """alice's request runs; bob's edit to 2 instances reached main without the approval he
+    needs (FAILED not_approved: alice's instance keeps running); alice sets her content back.
+    `launcher status` shows what runs, RUNNING, with bob's failure in the request's history
+    and named in its detail (it showed FAILED, though nothing had failed for main's file)."""
+    repo = Repo()
+    repo.gh.merged("alice", {WEB: request(count=1)})
+    repo.launch()
+    running = repo.instances()
+    repo.gh.merged("bob", {WEB: request(count=2)})
+    repo.launch()
+    assert repo.state() is RequestState.FAILED
+    assert repo.status().state is RequestState.FAILED  # what main asks for failed
+    repo.gh.merged("alice", {WEB: request(count=1)})
+    assert repo.launch().planned == []
+    assert repo.instances() == running
+    row = repo.status()
+    assert row.state is RequestState.RUNNING and row.instances == 1
+    assert row.last_error is None and "a later version failed (not_approved: " in row.note
+    assert [e.kind for e in row.history if e.kind is EventKind.FAILED] == [EventKind.FAILED]

@@ -43,6 +43,7 @@ from launcher.adapters.github import GitHub
 from launcher.core.lifecycle import Category, Reason, RequestState, Terminate
 from launcher.jobs.launch import LaunchOptions, LaunchReport, run_launch
 from launcher.jobs.ports import GitHubPort
+from launcher.jobs.status import gather
 from launcher.sandbox.github import GitHubSandbox
 from launcher.testing.github import FakeGitHub
 from tests.fakes import FakeCompute
@@ -282,6 +283,7 @@ class Reconcile(RuleBasedStateMachine):
             due = not has_runtime or self.now < self.first_held[(name, count)] + RUNTIME
             state = newest.get(f"dev/{name}")
             if due and state is not None and _reverted_after_failure(state, kept, self.compute):
+                self.check_shown_running(kept[state.key])
                 continue
             if due and state is not None and _over_quota(state):
                 continue  # not placeable when it was tried (see _over_quota)
@@ -290,6 +292,17 @@ class Reconcile(RuleBasedStateMachine):
             elif state is not None and state.state is RequestState.EXPIRED:
                 assert has_runtime
         self.check_comments(running)
+
+    def check_shown_running(self, record: Any) -> None:
+        """A failed replacement left `record`'s version running: when main's file is that
+        version's again, `launcher status` shows the request RUNNING (not the failure)."""
+        gh = self.gh()
+        _, head = gh.default_head()
+        if gh.tree(head).get(record.path) != record.blob:
+            return  # main holds the failed version (or another file of it): FAILED is right
+        overview = gather(gh, self.compute, self.now).overview  # type: ignore[arg-type]
+        [row] = [r for r in overview.requests if r.key == record.key]
+        assert row.state is RequestState.RUNNING, row
 
     def check_comments(self, running: dict[str, object]) -> None:
         seen: dict[tuple[int, str], int] = {}  # (pull request, marker) -> comments
@@ -304,12 +317,11 @@ class Reconcile(RuleBasedStateMachine):
 
 
 def _reverted_after_failure(state: Any, kept: dict[str, Any], compute: FakeCompute) -> bool:
-    """KNOWN GAP (reported, not fixed here): main went back to the version still running
-    after a replacement FAILED (a failed newer version leaves the old one running). The
-    reconcile rightly does nothing, and the instances are those of main's content, but the
-    newest record is the failure, so `launcher status` shows FAILED instead of RUNNING. The
-    model accepts exactly that: newest FAILED, and every instance of the request is the older
-    RUNNING record's."""
+    """A replacement FAILED (a failed newer version leaves the old one running) and main may
+    have gone back to the version still running: the reconcile rightly does nothing, and the
+    newest record is the failure. The model accepts exactly that (newest FAILED, and every
+    instance of the request is the older RUNNING record's); `check_shown_running` then checks
+    `launcher status` shows RUNNING when main's file is the running version's again."""
     older = kept.get(state.key)
     if state.state is not RequestState.FAILED or older is None:
         return False
