@@ -117,6 +117,9 @@ class RequestRecord:
     instance_ids: tuple[str, ...] = ()
     failure: LastError | None = None
     events: tuple[Event, ...] = ()
+    # the head of the default branch the run that wrote it had read: the newest one is where
+    # the next run's look at the commits since starts (launcher.jobs.launch.readds)
+    seen: str = ""
 
     @property
     def category(self) -> Category | None:
@@ -173,6 +176,7 @@ def encode(record: RequestRecord) -> dict[str, Any]:
             }
             for e in record.events
         ],
+        "seen": record.seen or None,
     }
 
 
@@ -211,6 +215,7 @@ def decode(payload: Mapping[str, Any], environment: str) -> RequestRecord | None
         instance_ids=_strings(payload.get("instance_ids")),
         failure=_failure(payload) if kind is Kind.FAILURE else None,
         events=_events(payload.get("events")),
+        seen=_text(payload.get("seen")),
     )
 
 

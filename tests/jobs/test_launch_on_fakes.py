@@ -7,8 +7,6 @@ from __future__ import annotations
 import io
 from datetime import datetime, timedelta
 
-import pytest
-
 from launcher.core.lifecycle import RequestState
 from launcher.core.record import EventKind
 from launcher.core.status import RequestStatus
@@ -71,9 +69,11 @@ def test_a_failed_request_readded_identically_with_approval_launches() -> None:
 
 
 def test_an_unrecorded_launch_is_ended_when_the_next_version_fails() -> None:
-    """alice's request runs (2 instances); her edit to 1 launched but was never recorded; the
-    request was removed and bob added the same 1-instance content without approval, all before
-    the next run. The failed replacement leaves alice's 2 running; the unrecorded one ends."""
+    """alice's request runs (2 instances); her edit to 1 launched but was never recorded; bob
+    reworded that 1-instance version without the approval he needs, before the next run. The
+    failed replacement leaves alice's 2 running; the unrecorded one ends. (The model found it
+    with the request removed and added back: that removal, alice's own, now ends everything:
+    `test_a_removed_request_readded_identically_without_approval_fails`.)"""
     repo = Repo()
     repo.gh.merged("alice", {WEB: request(count=2)})
     repo.launch()
@@ -82,8 +82,8 @@ def test_an_unrecorded_launch_is_ended_when_the_next_version_fails() -> None:
     repo.gh.merged("alice", {WEB: request(count=1)})
     repo.launch(failing=frozenset({"create_deployment"}))
     assert len(repo.instances()) == 3
-    repo.gh.merged("alice", {WEB: None})
-    repo.gh.merged("bob", {WEB: request(count=1)})
+    reworded = request(count=1).replace("description: test", "description: bob's")
+    repo.gh.merged("bob", {WEB: reworded})
     repo.launch()  # FAILED: not approved
     repo.launch()  # the instances of no record end
     assert repo.state() is RequestState.FAILED
@@ -127,12 +127,6 @@ def test_an_expired_request_ends_an_unrecorded_launch_in_the_same_run() -> None:
     assert repo.state() is RequestState.EXPIRED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN GAP: a non-failed record of the same blob stands for main's file without "
-    "its provenance (no read per running request), so an unapproved identical re-add before "
-    "any run saw the removal keeps what ran RUNNING",
-)
 def test_a_removed_request_readded_identically_without_approval_fails() -> None:
     """alice's request runs; she removes it (her own: the removal passes) and, before any run,
     bob adds the same content back without the approval he needs. The removal should end
@@ -204,3 +198,20 @@ def test_main_back_to_the_running_version_after_a_failed_replacement_shows_runni
     assert row.state is RequestState.RUNNING and row.instances == 1
     assert row.last_error is None and "a later version failed (not_approved: " in row.note
     assert [e.kind for e in row.history if e.kind is EventKind.FAILED] == [EventKind.FAILED]
+
+
+def test_a_request_removed_without_a_valid_verdict_and_added_back_runs_on() -> None:
+    """bob's approved request runs; alice (not its requester, not an approver) removes it
+    without approval and, before any run, adds the same content back. The removal never took
+    effect (the removal rule refuses it), so nothing ends, nothing is reported, and bob's
+    instance runs on as the request main holds."""
+    repo = Repo()
+    repo.gh.merged("bob", {WEB: request(count=1)}, approver="dave")
+    repo.launch()
+    running = repo.instances()
+    repo.gh.merged("alice", {WEB: None})
+    repo.gh.merged("alice", {WEB: request(count=1)})
+    report = repo.launch()
+    assert report.failed == [] and report.errors == [], (report.failed, report.errors)
+    assert repo.instances() == running
+    assert repo.status().state is RequestState.RUNNING

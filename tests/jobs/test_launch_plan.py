@@ -8,7 +8,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from launcher.core.fleet import Fleet
-from launcher.core.lifecycle import Desired, Launch, Reason, Record, RequestState, Terminate
+from launcher.core.lifecycle import (
+    Desired,
+    Launch,
+    Readd,
+    Reason,
+    Record,
+    RequestState,
+    Terminate,
+)
 from launcher.core.model import Policy
 from launcher.core.quota import Usage, count_usage
 from launcher.jobs.launch.placement import Ledger
@@ -97,3 +105,32 @@ def test_a_request_that_left_main_ends_as_removed() -> None:
     stray = fleet("c0", key="dev/old")
     work = plan_run(views((), (failed,), (stray,)), NOW)
     assert work.apply == (Terminate("dev/old", Reason.REMOVED, (failed,), (stray,)),)
+
+
+def test_a_request_that_came_back_ends_what_ran_and_is_asked_again() -> None:
+    """dev/web ran from c1; it left main (absent at c2) and came back in c3 before any run saw
+    it gone: what ran ends as a removal, judged at c2 (where the file was absent), and the file
+    is a new ask (re-verified when it launches), not the version that ran. Should the removal
+    not pass, it never took effect: the plan as if the file had stayed (here: nothing)."""
+    d = replace(desired(), commit="c3", absent_at="c2")
+    running = record(replace(d, commit="c1"), RequestState.RUNNING, launch_commit="c1")
+    ran = fleet("c1")
+    work = plan_run(views((d,), (running,), (ran,)), NOW)
+    back = replace(d, absent_at="")
+    assert work.apply == (
+        Readd(
+            "dev/web",
+            d,
+            ends=(Terminate("dev/web", Reason.REMOVED, (running,), (ran,), absent_at="c2"),),
+            fresh=(Launch("dev/web", back),),
+            kept=(),
+        ),
+    )
+    rehearsal = plan_run(views((d,), (running,), (ran,)), NOW, dry_run=True).would
+    assert rehearsal[0].startswith("would judge the removal of dev/web, which came back: if it")
+    # with nothing left to end, it is simply a new ask
+    ended = replace(running, state=RequestState.TERMINATED)
+    assert plan_run(views((d,), (ended,), ()), NOW).apply == (Launch("dev/web", back),)
+    # once a record of its return exists (its commit), it is planned as usual
+    failed = record(d, RequestState.FAILED, deployment_id=2)
+    assert plan_run(views((d,), (running, failed), (ran,)), NOW).apply == ()

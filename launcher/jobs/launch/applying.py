@@ -25,6 +25,7 @@ from launcher.core.lifecycle import (
     Desired,
     LastError,
     Launch,
+    Readd,
     Reason,
     Record,
     Replace,
@@ -89,6 +90,8 @@ def _act(act: Act, action: Action) -> None:
         terminate(act, action)
     elif isinstance(action, Complete):
         complete(act, action)
+    elif isinstance(action, Readd):
+        readd(act, action)
 
 
 # launch -------------------------------------------------------------------------------------
@@ -129,6 +132,7 @@ def launch(act: Act, action: Launch) -> None:
         launched_at,
         until,
         action.attempt,
+        seen=act.views.head,
         launch_commit=d.commit,
         placement=placement_record(placement, ids),
         instance_ids=tuple(all_ids),
@@ -178,7 +182,16 @@ def schedule(act: Act, action: Schedule) -> None:
         return
     when = utc_iso(d.launch_at) if d.launch_at else "now"
     scheduled = Event(EventKind.SCHEDULED, act.now, "", d.commit, f"launches at {when}")
-    record = payload(d, Kind.SCHEDULE, approval, None, None, action.attempt, events=(scheduled,))
+    record = payload(
+        d,
+        Kind.SCHEDULE,
+        approval,
+        None,
+        None,
+        action.attempt,
+        events=(scheduled,),
+        seen=act.views.head,
+    )
     act.notifier.comment(
         approval, d, "scheduled", f"is approved and scheduled to launch at {when}."
     )
@@ -219,6 +232,7 @@ def retag(act: Act, action: Retag) -> None:
         running.launched_at,
         until,
         0,
+        seen=act.views.head,
         launch_commit=running.launch_commit or running.commit,
         placement=running.placement,
         instance_ids=running.instance_ids,
@@ -289,6 +303,7 @@ def complete(act: Act, action: Complete) -> None:
         launched_at,
         until,
         attempt,
+        seen=act.views.head,
         launch_commit=fleet.commit,
         placement=placement,
         instance_ids=fleet.instance_ids,
@@ -322,10 +337,39 @@ def complete(act: Act, action: Complete) -> None:
 # terminate ----------------------------------------------------------------------------------
 
 
-def terminate(act: Act, action: Terminate) -> None:
+def readd(act: Act, action: Readd) -> None:
+    """A request that came back: its removal judged first; then either what ran ends and the
+    file is a new ask, or (refused) the plan as if it had stayed."""
+    judged = [t for t in action.ends if _judged(t)]
+    passes = all(
+        removal_allowed(
+            act.lookups,
+            act.views.policy,
+            act.report,
+            t,
+            [i for f in t.fleets for i in f.instance_ids],
+            tell=False,
+        )
+        for t in judged
+    )
+    if passes:
+        for end in action.ends:
+            terminate(act, end, judged=True)
+    for then in action.fresh if passes else action.kept:
+        _act(act, then)
+
+
+def _judged(action: Terminate) -> bool:
+    """A removal that ends something: the removal rule decides it."""
+    return action.reason is Reason.REMOVED and (
+        any(f.instance_ids for f in action.fleets) or any(r.state in LIVE for r in action.records)
+    )
+
+
+def terminate(act: Act, action: Terminate, *, judged: bool = False) -> None:
     ids = [i for f in action.fleets for i in f.instance_ids]
     branch = act.views.branch
-    if action.reason is Reason.REMOVED and (ids or any(r.state in LIVE for r in action.records)):
+    if not judged and _judged(action):
         if not removal_allowed(
             act.lookups, act.views.policy, act.report, action, ids
         ):  # kept until its expiry; the requester and approvers were told
@@ -403,6 +447,7 @@ def fail(
         None,
         None,
         record.attempt if record else 0,
+        seen=act.views.head,
         failure=error,
         events=(*events, Event(EventKind.FAILED, act.now, "", d.commit, error.describe())),
     )

@@ -18,6 +18,7 @@ from launcher.core.lifecycle import (
     Complete,
     Desired,
     Launch,
+    Readd,
     Record,
     Replace,
     Retag,
@@ -94,4 +95,11 @@ def describe(action: Action) -> str:
         return f"terminate {action.key} ({action.reason.value}): {', '.join(ids) or 'no instances'}"
     if isinstance(action, Complete):
         return f"record {action.key} as running: {', '.join(action.fleet.instance_ids)}"
+    if isinstance(action, Readd):
+        ends = "; ".join(describe(a) for a in action.ends)
+        fresh = "; ".join(describe(a) for a in action.fresh) or "nothing"
+        return (
+            f"judge the removal of {action.key}, which came back: if it passes, {ends}; "
+            f"then {fresh}"
+        )
     return f"{action.name} {action.key}"

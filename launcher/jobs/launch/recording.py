@@ -100,6 +100,7 @@ class Recorder:
             requested_by=last.requested_by,
             attempt=last.attempt,
             events=(Event(EventKind.ENDED, now, "", head, text),),
+            seen=head,
         )
         deployment = self.create(last.commit, last.key, encode(record), f"ended {last.key}")
         self.gh.set_deployment_status(deployment, "inactive", text, current=None)

@@ -4,7 +4,7 @@ when an action needs them (`Lookups`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from launcher.core.approvals import Review
@@ -21,6 +21,7 @@ from launcher.core.record import Inferred, Kind, infer
 from launcher.core.runtime_cap import cap_runtime, capped_record
 from launcher.jobs.launch.common import TASK, Refused, Transient
 from launcher.jobs.launch.plan import Views
+from launcher.jobs.launch.readds import last_seen, readded
 from launcher.jobs.launch.rechecks import PullDecisions
 from launcher.jobs.ports import GitHubPort
 
@@ -104,7 +105,8 @@ def read_views(
     listed = gh.deployments(TASK)
     if trust is not None:
         trust(branch, head, files, listed)
-    desired = desired_of(files, listed, lookups)
+    came_back = readded(gh, last_seen(listed), head, files)
+    desired = desired_of(files, listed, lookups, came_back)
     fleet = ec2.fleet(fleet_locations(policy, listed))
     asked = {d.key: d for d in desired}
     records = [capped(r, policy, fleet, asked.get(r.key)) for r in records_of(listed, fleet, now)]
@@ -112,9 +114,16 @@ def read_views(
     return views, lookups
 
 
-def desired_of(files: dict[str, str], listed: list[Deployment], lookups: Lookups) -> list[Desired]:
+def desired_of(
+    files: dict[str, str],
+    listed: list[Deployment],
+    lookups: Lookups,
+    came_back: Mapping[str, str] | None = None,
+) -> list[Desired]:
     """The requests on the default branch. A file whose blob a deployment recorded costs
-    no read; a new or changed one is read and its provenance looked up.
+    no read; a new or changed one is read and its provenance looked up, and so is one that
+    left main and came back since the last run (`came_back`: path -> a commit without it,
+    launcher.jobs.launch.readds), whatever was recorded of its blob.
 
     The version, schedule and runtime always come from the file's content: in app mode a
     record of that blob is launcher's own reading of it (only launcher's app writes the
@@ -128,6 +137,10 @@ def desired_of(files: dict[str, str], listed: list[Deployment], lookups: Lookups
     for path, blob in sorted(files.items()):
         key = request_key(path)
         if key is None:
+            continue
+        absent_at = (came_back or {}).get(path, "")
+        if absent_at:
+            desired.append(_read_desired(key, path, blob, listed, lookups, absent_at))
             continue
         known = by_blob.get((key, blob))
         version = known.version if known else None
@@ -154,7 +167,12 @@ def desired_of(files: dict[str, str], listed: list[Deployment], lookups: Lookups
 
 
 def _read_desired(
-    key: str, path: str, blob: str, listed: list[Deployment], lookups: Lookups
+    key: str,
+    path: str,
+    blob: str,
+    listed: list[Deployment],
+    lookups: Lookups,
+    absent_at: str = "",
 ) -> Desired:
     request, problems = load_request(lookups.gh.blob(blob), path, lookups.policy)
     if request is None:
@@ -167,13 +185,15 @@ def _read_desired(
             commit=commit,
             blob=blob,
             problem=problem,
+            absent_at=absent_at,
         )
     lookups.remember(key, request)
     version = version_of(request)
     same = next((i for i in listed if i.environment == key and i.version == version), None)
     # A new file content of a version that FAILED is asked for again (a new pull request,
     # approved this time): its own commit, so the plan sees a new ask.
-    asked = same is not None and same.kind != "failure"
+    # (a file that came back is a new ask too, whatever was recorded of its version)
+    asked = same is not None and same.kind != "failure" and not absent_at
     commit = same.sha if same is not None and asked else lookups.provenance(path)[0]
     pool = lookups.policy.pools[request.pool]
     runtime = request.max_runtime or pool.max_runtime
@@ -185,6 +205,7 @@ def _read_desired(
         blob=blob,
         launch_at=request.launch_at,
         max_runtime=runtime,
+        absent_at=absent_at,
     )
 
 

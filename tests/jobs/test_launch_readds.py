@@ -1,0 +1,85 @@
+"""Which request files left main and came back since the last run (`launcher.jobs.launch.readds`),
+on the in-memory GitHub: what it reads is what changed since, never one read per request."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from launcher.jobs.launch.readds import readded
+from launcher.testing.github import FakeGitHub
+
+WEB = "deployments/dev/web.yaml"
+API = "deployments/dev/api.yaml"
+
+
+class Counting(FakeGitHub):
+    """The fake, counting the reads the look at the commits makes."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.reads = 0
+
+    def commit_facts(self, sha: str) -> Any:
+        self.reads += 1
+        return super().commit_facts(sha)
+
+    def tree(self, sha: str) -> dict[str, str]:
+        self.reads += 1
+        return super().tree(sha)
+
+
+def test_a_file_removed_and_added_back_since_the_last_run_is_found() -> None:
+    gh = Counting()
+    seen = gh.push("main", {WEB: "a\n", API: "b\n"}, "alice")
+    removed = gh.push("main", {WEB: None}, "alice")
+    gh.push("main", {WEB: "a\n"}, "bob")
+    head = gh.push("main", {"README.md": "x\n"}, "carol")
+    gh.reads = 0
+    assert readded(gh, seen, head, gh.tree(head)) == {WEB: removed}
+    assert gh.reads == 1 + 2 * 3  # main's tree here, then each commit since: parent and tree
+
+
+def test_nothing_is_read_when_main_is_where_the_last_run_saw_it() -> None:
+    gh = Counting()
+    head = gh.push("main", {WEB: "a\n"}, "alice")
+    files = gh.tree(head)
+    gh.reads = 0
+    assert readded(gh, head, head, files) == {} and gh.reads == 0
+    assert readded(gh, None, head, files) == {} and gh.reads == 0  # nothing recorded yet
+
+
+def test_an_edit_and_its_revert_are_no_return() -> None:
+    gh = Counting()
+    seen = gh.push("main", {WEB: "a\n"}, "alice")
+    gh.push("main", {WEB: "b\n"}, "bob")
+    head = gh.push("main", {WEB: "a\n"}, "alice")
+    assert readded(gh, seen, head, gh.tree(head)) == {}
+
+
+def test_a_launch_run_looks_only_at_the_commits_since_the_last_record() -> None:
+    """Each record carries the head its run read; the next run starts there: at that head it
+    reads no commit; after alice rewords her request (nothing to record) it reads that merge's
+    parent only."""
+    from launcher.jobs.launch import TASK, LaunchOptions, run_launch
+    from tests.fakes import FakeCompute
+    from tests.jobs.conftest import APP_BOT
+    from tests.jobs.test_launch import AMI, NOW, POOLS, request
+
+    gh = Counting(now=lambda: NOW, bot=APP_BOT)
+    gh.push("main", {"pools.yaml": POOLS}, "pat")
+    ec2 = FakeCompute(now=lambda: NOW, images={AMI: "x86_64"})
+    gh.merged("alice", {WEB: request()})
+
+    def launch() -> int:
+        gh.reads = 0
+        report = run_launch(gh, ec2, LaunchOptions(now=NOW), io.StringIO())
+        assert report.errors == [] and report.failed == [], report
+        return gh.reads - 1  # main's tree, read by every run
+
+    launch()
+    [record] = [d.record for d in gh.deployments(TASK) if d.record and d.record.version]
+    assert record is not None and record.seen == gh.branches["main"]
+    assert launch() == 0
+    gh.merged("alice", {WEB: request().replace("description: test", "description: web")})
+    assert launch() == 2  # the merge's parent, and its tree
