@@ -83,3 +83,63 @@ def test_a_launch_run_looks_only_at_the_commits_since_the_last_record() -> None:
     assert launch() == 0
     gh.merged("alice", {WEB: request().replace("description: test", "description: web")})
     assert launch() == 2  # the merge's parent, and its tree
+
+
+class Reads(FakeGitHub):
+    """The fake, counting the reads a request file's provenance and content cost."""
+
+    READS = ("blob", "last_commit", "commit_pulls", "reached")
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.reads: list[str] = []
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in Reads.READS:
+            object.__getattribute__(self, "reads").append(name)
+        return object.__getattribute__(self, name)
+
+
+def test_a_failed_request_left_on_main_costs_no_read_per_run() -> None:
+    """bob's request FAILED (merged without the approval he needs) and stays on main: once
+    recorded, each launch run takes the failure from its record (nothing changed since), and
+    reads the file again only when it changes: then an approved change launches."""
+    from launcher.core.lifecycle import RequestState
+    from launcher.jobs.launch import LaunchOptions, run_launch
+    from tests.fakes import FakeCompute
+    from tests.jobs.conftest import APP_BOT
+    from tests.jobs.test_launch import AMI, NOW, POOLS, request
+
+    gh = Reads(now=lambda: NOW, bot=APP_BOT)
+    gh.push("main", {"pools.yaml": POOLS}, "pat")
+    ec2 = FakeCompute(now=lambda: NOW, images={AMI: "x86_64"})
+
+    def launch() -> tuple[list[str], RequestState | None]:
+        gh.reads = []
+        report = run_launch(gh, ec2, LaunchOptions(now=NOW), io.StringIO())
+        assert report.errors == [], report.errors
+        mine = [r.state for r in report.records if r.key == "dev/web"]
+        return gh.reads, mine[-1] if mine else None
+
+    gh.merged("bob", {WEB: request()})
+    launch()
+    launch()  # the first run that reads its record
+    reads, state = launch()
+    assert state is RequestState.FAILED
+    assert reads == ["blob"]  # pools.yaml, read by every run
+    gh.merged("bob", {WEB: request(count=2)}, approver="dave")
+    assert "last_commit" in launch()[0]
+    assert launch()[1] is RequestState.RUNNING
+
+
+def test_a_file_first_added_since_or_whose_return_is_recorded_is_no_return() -> None:
+    from launcher.jobs.launch.readds import since
+
+    gh = Counting()
+    start = gh.push("main", {API: "b\n"}, "alice")
+    added = gh.push("main", {WEB: "a\n"}, "alice")  # new since: its record is at `added`
+    head = gh.push("main", {WEB: "c\n"}, "alice")
+    changes = since(gh, start, head, gh.tree(head))
+    assert changes.complete and changes.touched == {WEB}
+    assert changes.absent_after(WEB, [added]) == ""
+    assert changes.absent_after(WEB, ["older"]) == start  # what ran reached main before

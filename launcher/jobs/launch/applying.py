@@ -66,6 +66,7 @@ class Act:
     recorder: Recorder
     notifier: Notifier
     report: LaunchReport
+    seen: str = ""  # the head its records say this run read (Views.seen)
 
 
 def apply(act: Act, actions: Iterable[Action]) -> None:
@@ -132,7 +133,7 @@ def launch(act: Act, action: Launch) -> None:
         launched_at,
         until,
         action.attempt,
-        seen=act.views.head,
+        seen=act.seen,
         launch_commit=d.commit,
         placement=placement_record(placement, ids),
         instance_ids=tuple(all_ids),
@@ -190,7 +191,7 @@ def schedule(act: Act, action: Schedule) -> None:
         None,
         action.attempt,
         events=(scheduled,),
-        seen=act.views.head,
+        seen=act.seen,
     )
     act.notifier.comment(
         approval, d, "scheduled", f"is approved and scheduled to launch at {when}."
@@ -232,7 +233,7 @@ def retag(act: Act, action: Retag) -> None:
         running.launched_at,
         until,
         0,
-        seen=act.views.head,
+        seen=act.seen,
         launch_commit=running.launch_commit or running.commit,
         placement=running.placement,
         instance_ids=running.instance_ids,
@@ -303,7 +304,7 @@ def complete(act: Act, action: Complete) -> None:
         launched_at,
         until,
         attempt,
-        seen=act.views.head,
+        seen=act.seen,
         launch_commit=fleet.commit,
         placement=placement,
         instance_ids=fleet.instance_ids,
@@ -397,7 +398,7 @@ def terminate(act: Act, action: Terminate, *, judged: bool = False) -> None:
         act.recorder.inactive(record, text)
     act.report.done.append(f"{action.reason.value} {action.key}: {shown}")
     if action.reason is Reason.REMOVED and action.records:
-        act.recorder.ended(action.records[-1], text, act.now, act.views.head)
+        act.recorder.ended(action.records[-1], text, act.now, act.views.head, act.seen)
 
 
 def terminate_fleets(act: Act, fleets: Iterable[Fleet]) -> None:
@@ -447,7 +448,7 @@ def fail(
         None,
         None,
         record.attempt if record else 0,
-        seen=act.views.head,
+        seen=act.seen,
         failure=error,
         events=(*events, Event(EventKind.FAILED, act.now, "", d.commit, error.describe())),
     )

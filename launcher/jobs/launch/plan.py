@@ -9,6 +9,7 @@ job reports no orphans: that is the sweep's (`launcher.core.sweep.orphans`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,6 +42,18 @@ class Views:
     desired: tuple[Desired, ...]
     records: tuple[Record, ...]
     fleet: tuple[FleetInstance, ...]
+    # the head the last run that recorded something read, and the requests whose files
+    # changed on main since (launcher.jobs.launch.readds)
+    start: str | None = None
+    changed: frozenset[str] = frozenset()
+
+    def seen(self, planned: Iterable[Action]) -> str:
+        """The head this run's records say it read: its own, unless it plans something for a
+        file changed since `start`; then `start`, so a run stopping half-way loses nothing
+        (the next looks at the same commits again)."""
+        if self.start is not None and any(a.key in self.changed for a in planned):
+            return self.start
+        return self.head
 
 
 @dataclass(frozen=True)

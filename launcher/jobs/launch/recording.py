@@ -87,7 +87,7 @@ class Recorder:
     def inactive(self, record: Record, description: str) -> None:
         self.gh.set_deployment_status(record.deployment_id, "inactive", description)
 
-    def ended(self, last: Record, text: str, now: datetime, head: str) -> None:
+    def ended(self, last: Record, text: str, now: datetime, head: str, seen: str = "") -> None:
         """An `ended` record: the request left main. The same content added back later is a
         new request (launched afresh), not the version that ran or failed before."""
         record = RequestRecord(
@@ -100,7 +100,7 @@ class Recorder:
             requested_by=last.requested_by,
             attempt=last.attempt,
             events=(Event(EventKind.ENDED, now, "", head, text),),
-            seen=head,
+            seen=seen or head,
         )
         deployment = self.create(last.commit, last.key, encode(record), f"ended {last.key}")
         self.gh.set_deployment_status(deployment, "inactive", text, current=None)

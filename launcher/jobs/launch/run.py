@@ -93,6 +93,7 @@ def reconcile(gh: GitHubPort, ec2: Compute, options: LaunchOptions, report: Laun
         recorder=Recorder(gh, ec2.console_url, options.log_url),
         notifier=Notifier(gh, options.log_url),
         report=report,
+        seen=views.seen(work.planned),
     )
     apply(act, work.apply)
 
