@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from launcher.jobs.launch.readds import readded
+from launcher.jobs.launch.readds import since
 from launcher.testing.github import FakeGitHub
 
 WEB = "deployments/dev/web.yaml"
@@ -36,7 +36,7 @@ def test_a_file_removed_and_added_back_since_the_last_run_is_found() -> None:
     gh.push("main", {WEB: "a\n"}, "bob")
     head = gh.push("main", {"README.md": "x\n"}, "carol")
     gh.reads = 0
-    assert readded(gh, seen, head, gh.tree(head)) == {WEB: removed}
+    assert since(gh, seen, head, gh.tree(head)).absent == {WEB: removed}
     assert gh.reads == 1 + 2 * 3  # main's tree here, then each commit since: parent and tree
 
 
@@ -45,16 +45,17 @@ def test_nothing_is_read_when_main_is_where_the_last_run_saw_it() -> None:
     head = gh.push("main", {WEB: "a\n"}, "alice")
     files = gh.tree(head)
     gh.reads = 0
-    assert readded(gh, head, head, files) == {} and gh.reads == 0
-    assert readded(gh, None, head, files) == {} and gh.reads == 0  # nothing recorded yet
+    assert since(gh, head, head, files).absent == {} and gh.reads == 0
+    assert since(gh, None, head, files).absent == {} and gh.reads == 0  # nothing recorded yet
 
 
-def test_an_edit_and_its_revert_are_no_return() -> None:
+def test_an_edit_and_its_revert_are_no_return_but_a_change() -> None:
     gh = Counting()
     seen = gh.push("main", {WEB: "a\n"}, "alice")
     gh.push("main", {WEB: "b\n"}, "bob")
     head = gh.push("main", {WEB: "a\n"}, "alice")
-    assert readded(gh, seen, head, gh.tree(head)) == {}
+    changes = since(gh, seen, head, gh.tree(head))
+    assert changes.absent == {} and changes.touched == {WEB}  # read again, as a changed file
 
 
 def test_a_launch_run_looks_only_at_the_commits_since_the_last_record() -> None:
@@ -133,8 +134,6 @@ def test_a_failed_request_left_on_main_costs_no_read_per_run() -> None:
 
 
 def test_a_file_first_added_since_or_whose_return_is_recorded_is_no_return() -> None:
-    from launcher.jobs.launch.readds import since
-
     gh = Counting()
     start = gh.push("main", {API: "b\n"}, "alice")
     added = gh.push("main", {WEB: "a\n"}, "alice")  # new since: its record is at `added`

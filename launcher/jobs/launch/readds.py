@@ -105,11 +105,3 @@ def since(gh: GitHubPort, start: str | None, head: str, files: Mapping[str, str]
             break
         current, after = parent, before
     return Since(start, absent, frozenset(touched), complete, order)
-
-
-def readded(
-    gh: GitHubPort, start: str | None, head: str, files: Mapping[str, str]
-) -> dict[str, str]:
-    """Request paths on main at `head` that were absent at some commit after `start`: path ->
-    the newest such commit (where the file was absent)."""
-    return dict(since(gh, start, head, files).absent)
