@@ -142,3 +142,79 @@ def test_a_file_first_added_since_or_whose_return_is_recorded_is_no_return() -> 
     assert changes.complete and changes.touched == {WEB}
     assert changes.absent_after(WEB, [added]) == ""
     assert changes.absent_after(WEB, ["older"]) == start  # what ran reached main before
+
+
+class Requests(FakeGitHub):
+    """The fake, counting every GitHubPort call as one GitHub request (the deployment listing
+    as its pages, 100 a page), as bench/launch_calls.py counts the stand-in's."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.requests = 0
+
+    def __getattribute__(self, name: str) -> Any:
+        from launcher.jobs.ports import GitHubPort
+
+        found = object.__getattribute__(self, name)
+        if name.startswith("_") or not callable(found) or not hasattr(GitHubPort, name):
+            return found
+
+        def counted(*args: Any, **kw: Any) -> Any:
+            answer = found(*args, **kw)
+            pages = -(-len(answer) // 100) if name == "deployments" else 1
+            object.__setattr__(self, "requests", self.requests + max(pages, 1))
+            return answer
+
+        return counted
+
+
+def test_commits_that_record_nothing_keep_every_run_within_the_no_op_budget() -> None:
+    """Ten pushes that record nothing (README changes), a launch run after each, then runs
+    with nothing new: every run stays within 10 + ceil(D/100) GitHub requests, because a run
+    that looked at a few commits and planned nothing leaves a `seen` marker where the next
+    run starts. After a burst of ten pushes with no run between, one run catches up and the
+    next ones are back within the budget. A request removed and added back afterwards is
+    still found."""
+    import math
+
+    from launcher.core.lifecycle import Readd
+    from launcher.core.record import SEEN_ENVIRONMENT
+    from launcher.jobs.launch import TASK, LaunchOptions, run_launch
+    from tests.fakes import FakeCompute
+    from tests.jobs.conftest import APP_BOT
+    from tests.jobs.test_launch import AMI, NOW, POOLS, request
+
+    gh = Requests(now=lambda: NOW, bot=APP_BOT)
+    gh.push("main", {"pools.yaml": POOLS}, "pat")
+    ec2 = FakeCompute(now=lambda: NOW, images={AMI: "x86_64"})
+    gh.merged("alice", {WEB: request()}, approver="dave")
+
+    def launch() -> tuple[int, int]:
+        before = gh.requests
+        report = run_launch(gh, ec2, LaunchOptions(now=NOW), io.StringIO())
+        assert report.errors == [] and report.failed == [], report
+        used = gh.requests - before
+        return used, 10 + math.ceil(len(FakeGitHub.deployments(gh, TASK)) / 100)
+
+    launch()
+    for i in range(10):
+        gh.push("main", {"README.md": f"readme {i}\n"}, "carol")
+        used, budget = launch()
+        assert used <= budget, (i, used, budget)
+    for _ in range(3):
+        used, budget = launch()
+        assert used <= budget
+    for i in range(10):
+        gh.push("main", {"README.md": f"again {i}\n"}, "carol")
+    launch()  # catches up: reads the ten commits once, leaves a marker
+    for _ in range(3):
+        used, budget = launch()
+        assert used <= budget
+    markers = [d for d in FakeGitHub.deployments(gh, TASK) if d.environment == SEEN_ENVIRONMENT]
+    assert 1 <= len(markers) <= 6  # one per two commits at most, never one per run
+
+    # the look at the commits still finds a request removed and added back between runs
+    gh.push("main", {WEB: None}, "carol")
+    gh.push("main", {WEB: request()}, "carol")
+    report = run_launch(gh, ec2, LaunchOptions(now=NOW), io.StringIO())
+    assert [a.key for a in report.planned if isinstance(a, Readd)] == ["dev/web"], report.planned

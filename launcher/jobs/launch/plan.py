@@ -46,6 +46,7 @@ class Views:
     # changed on main since (launcher.jobs.launch.readds)
     start: str | None = None
     changed: frozenset[str] = frozenset()
+    looked: int = 0  # commits since `start` looked at (a `seen` marker: readds.worth_marking)
 
     def seen(self, planned: Iterable[Action]) -> str:
         """The head this run's records say it read: its own, unless it plans something for a

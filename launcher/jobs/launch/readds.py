@@ -20,6 +20,15 @@ What a run learns here must not be lost by a run that stops half-way: its record
 head it read only when nothing it planned was for a file changed in the range; otherwise they
 carry the commit it started from, and the next run looks at the same commits again.
 
+Amortised: a run that looked at `MARK_AFTER` commits or more and plans nothing (so writes no
+record that would carry its head) writes one `seen` marker of the head it read
+(launcher.core.record.seen_marker), and the next run starts there. Without it, commits that
+record nothing (a README change, a reworded request) would be read again by every run until
+one records something: 2 requests each, up to 2 x `LIMIT` per run. With it, a run reads at most
+`MARK_AFTER` - 1 commits it read before. A marker written only when nothing was planned says
+nothing the run had not fully decided; two runs writing one each, or a marker older than a
+record, only make the next run look at more commits, never fewer (the newest by id wins).
+
 Bounded: at most `LIMIT` commits are looked at; beyond that (a repository where nothing was
 recorded for a long time, or main rewritten), older changes go unseen and every FAILED request
 file is read again, as before.
@@ -27,14 +36,18 @@ file is read again, as before.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from dataclasses import dataclass, field
 
 from launcher.core.deployments import Deployment
 from launcher.core.documents import request_key
+from launcher.core.record import seen_of
 from launcher.jobs.ports import GitHubPort
 
 LIMIT = 30  # commits looked at per run, at most
+# commits looked at from which a run that plans nothing writes a `seen` marker: each commit read
+# costs 2 requests, a marker 1, within the no-op budget's margin (BENCHMARKS.md)
+MARK_AFTER = 2
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class Since:
     touched: frozenset[str] = frozenset()  # paths changed (or absent) at some commit since
     complete: bool = False  # every commit since `start` was looked at
     order: Mapping[str, int] = field(default_factory=dict)  # commit -> 0 (head), 1, ...
+    looked: int = 0  # commits looked at (each its parent and the parent's tree)
 
     def absent_after(self, path: str, commits: Iterable[str]) -> str:
         """The newest commit without `path` if it is newer than all of `commits` (those of
@@ -63,17 +77,30 @@ class Since:
 
 
 def last_seen(listed: Iterable[Deployment]) -> str | None:
-    """The head the newest of launcher's request records was written at: its `seen`, or for
-    records written before `seen` existed, its commit (never newer than the head its run
-    read, so starting there looks at more commits, never fewer)."""
+    """The head the newest of launcher's request records or `seen` markers was written at:
+    its `seen`, or for records written before `seen` existed, its commit (never newer than
+    the head its run read, so starting there looks at more commits, never fewer)."""
     newest = max(
-        (d for d in listed if d.record is not None and d.record.version is not None),
+        (
+            d
+            for d in listed
+            if (d.record is not None and d.record.version is not None)
+            or seen_of(d.payload, d.environment)
+        ),
         key=lambda d: d.id,
         default=None,
     )
-    if newest is None or newest.record is None:
+    if newest is None:
         return None
+    if newest.record is None:
+        return seen_of(newest.payload, newest.environment)
     return newest.record.seen or newest.sha
+
+
+def worth_marking(looked: int, planned: Sized) -> bool:
+    """Whether a run that looked at `looked` commits since the last seen head and planned
+    `planned` writes a `seen` marker."""
+    return looked >= MARK_AFTER and len(planned) == 0
 
 
 def since(gh: GitHubPort, start: str | None, head: str, files: Mapping[str, str]) -> Since:
@@ -89,7 +116,9 @@ def since(gh: GitHubPort, start: str | None, head: str, files: Mapping[str, str]
     current, after = head, dict(files)
     complete = False
     order = {head: 0}
+    looked = 0
     for step in range(1, LIMIT + 1):
+        looked = step
         parent = gh.commit_facts(current).parent
         if parent is None:
             break
@@ -104,4 +133,4 @@ def since(gh: GitHubPort, start: str | None, head: str, files: Mapping[str, str]
             complete = True
             break
         current, after = parent, before
-    return Since(start, absent, frozenset(touched), complete, order)
+    return Since(start, absent, frozenset(touched), complete, order, looked)

@@ -10,6 +10,7 @@ from typing import Any
 from launcher.core.lifecycle import Desired, LastError, Record
 from launcher.core.matching import Placement
 from launcher.core.record import (
+    SEEN_ENVIRONMENT,
     Event,
     EventKind,
     GroupRecord,
@@ -17,6 +18,7 @@ from launcher.core.record import (
     PlacementRecord,
     RequestRecord,
     encode,
+    seen_marker,
 )
 from launcher.core.text import clip
 from launcher.core.times import utc_iso
@@ -104,6 +106,13 @@ class Recorder:
         )
         deployment = self.create(last.commit, last.key, encode(record), f"ended {last.key}")
         self.gh.set_deployment_status(deployment, "inactive", text, current=None)
+
+    def seen(self, head: str) -> None:
+        """A `seen` marker of `head` (launcher.jobs.launch.readds): one deployment, no status
+        (nothing reads it back but the next run's listing)."""
+        self.gh.create_deployment(
+            head, SEEN_ENVIRONMENT, encode(seen_marker(head)), f"seen {head[:7]}", TASK
+        )
 
 
 def payload(

@@ -17,6 +17,7 @@ from launcher.jobs.launch.common import TASK, LaunchOptions, LaunchReport, Trans
 from launcher.jobs.launch.notifying import Notifier
 from launcher.jobs.launch.placement import Ledger, Placer
 from launcher.jobs.launch.plan import plan_run
+from launcher.jobs.launch.readds import worth_marking
 from launcher.jobs.launch.recording import Recorder
 from launcher.jobs.launch.views import read_views
 from launcher.jobs.ports import GitHubPort
@@ -81,6 +82,11 @@ def reconcile(gh: GitHubPort, ec2: Compute, options: LaunchOptions, report: Laun
     report.planned = list(work.planned)
     report.done.extend(work.would)
     report.deferred.extend(work.deferred)
+    recorder = Recorder(gh, ec2.console_url, options.log_url)
+    if not options.dry_run and worth_marking(views.looked, work.planned):
+        # nothing to record would carry this head: a marker does, so the commits looked at
+        # are not read again by every later run (launcher.jobs.launch.readds)
+        recorder.seen(views.head)
     ledger = Ledger(count_usage(views.fleet))
     act = Act(
         now=now,
@@ -90,7 +96,7 @@ def reconcile(gh: GitHubPort, ec2: Compute, options: LaunchOptions, report: Laun
         ec2=ec2,
         ledger=ledger,
         placer=Placer(ec2, views.policy, ledger, report),
-        recorder=Recorder(gh, ec2.console_url, options.log_url),
+        recorder=recorder,
         notifier=Notifier(gh, options.log_url),
         report=report,
         seen=views.seen(work.planned),

@@ -119,6 +119,7 @@ def read_views(
         tuple(fleet),
         changes.start if changes.complete else None,
         changes.keys(),
+        changes.looked,
     )
     return views, lookups
 
