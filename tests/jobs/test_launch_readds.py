@@ -218,3 +218,29 @@ def test_commits_that_record_nothing_keep_every_run_within_the_no_op_budget() ->
     gh.push("main", {WEB: request()}, "carol")
     report = run_launch(gh, ec2, LaunchOptions(now=NOW), io.StringIO())
     assert [a.key for a in report.planned if isinstance(a, Readd)] == ["dev/web"], report.planned
+
+
+def test_a_seen_marker_is_no_request_and_the_newest_of_records_and_markers_wins() -> None:
+    """A marker is read only as where the next run starts: never as a request's record (so
+    `launcher status`, the sweep and the plan never see it); the newest of records and
+    markers wins (two runs at once: one may leave an older head, then more commits are looked
+    at, never fewer); a marker's payload under a request's environment is nothing."""
+    from launcher.core.deployments import Deployment
+    from launcher.core.lifecycle import Version
+    from launcher.core.record import SEEN_ENVIRONMENT, Kind, RequestRecord, encode, seen_marker
+    from launcher.jobs.launch.readds import last_seen
+
+    marker = encode(seen_marker("h2"))
+    record = encode(
+        RequestRecord(
+            kind=Kind.ENDED, key="dev/web", path=WEB, version=Version("s", "r"), seen="h1"
+        )
+    )
+    mark = Deployment(2, "launcher", SEEN_ENVIRONMENT, "h2", marker)
+    assert mark.record is None and mark.key is None
+    assert last_seen([mark]) == "h2"
+    assert last_seen([mark, Deployment(1, "launcher", "dev/web", "c", record)]) == "h2"
+    assert last_seen([mark, Deployment(3, "launcher", "dev/web", "c", record)]) == "h1"
+    forged = {**marker, "request": {"key": "dev/web"}}
+    assert Deployment(4, "launcher", "dev/web", "x", forged).record is None
+    assert last_seen([Deployment(4, "launcher", "dev/web", "x", forged)]) is None
