@@ -6,7 +6,11 @@ A repository with R requests running on main, each with a history of 3 deploymen
 `launch` with its instance on EC2). Both rules run on the same seeded state in the same
 invocation; the budget is 10 + ceil(D/100) GitHub requests, D the number of deployments.
 
-    python bench/launch_calls.py [--running 50 5000]
+    python bench/launch_calls.py [--running 50 5000] [--pushes 10]
+
+`--pushes N` then pushes N commits that record nothing (a note under deployments/, neither a
+request nor a control file), one launch run after each, and prints each run's GitHub requests
+(the look at main's commits since the last seen head, and its `seen` markers).
 
 Starts the GitHub stand-in and a moto server on loopback, stops both at the end. Deployments
 are seeded through the stand-in's service (not over HTTP) and instances in one RunInstances
@@ -70,14 +74,14 @@ def _read_every_status(gh: GitHub) -> Any:
 ORIGINAL_RECORDS = launch_views.records_of
 
 
-def scenario(n_running: int) -> dict[str, dict[str, float]]:
+def scenario(n_running: int, pushes: int = 0) -> dict[str, dict[str, float]]:
     with moto_server() as moto, patched_env(moto.env()):
         moto.reset()  # moto keeps its state per process: start each scenario empty
         with GitHubSandbox() as sb:
-            return _measure(sb, n_running)
+            return _measure(sb, n_running, pushes)
 
 
-def _measure(sb: GitHubSandbox, n_running: int) -> dict[str, dict[str, float]]:
+def _measure(sb: GitHubSandbox, n_running: int, pushes: int = 0) -> dict[str, dict[str, float]]:
     import boto3
 
     now = datetime.now(UTC).replace(microsecond=0)
@@ -199,6 +203,18 @@ def _measure(sb: GitHubSandbox, n_running: int) -> dict[str, dict[str, float]]:
             "status reads": sum(n for k, n in counts.items() if k.endswith("/statuses")),
             "deployments": len(report.records),
         }
+    for i in range(pushes):
+        sb.push_files("acme/infra", "main", {"deployments/NOTES.md": f"{i}\n"}, "notes", "admin")
+        gh, ec2 = GitHub(settings), EC2(read_timeout=900)  # its token, as above: not counted
+        sb.reset_requests()
+        report = run_launch(gh, ec2, LaunchOptions(now=now), io.StringIO())
+        assert not report.errors and report.planned == [], (report.errors, report.planned)
+        counts = sb.request_counts()
+        result[f"push {i + 1}"] = {
+            "github": sum(counts.values()),
+            "status reads": sum(n for k, n in counts.items() if k.endswith("/statuses")),
+            "deployments": len(report.records),
+        }
     return result
 
 
@@ -207,13 +223,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--running", type=int, nargs="+", default=[50, 5000])
+    parser.add_argument("--pushes", type=int, default=0)
     args = parser.parse_args()
     print("requests | deployments | rule | GitHub requests (status reads) | budget")
     for n in args.running:
-        f = scenario(n)
+        f = scenario(n, args.pushes)
         before, after = f["every status (before)"], f["inferred (after)"]
         budget = 10 + math.ceil(after["deployments"] / 100)
         for rule, row in f.items():
+            if rule.startswith("push "):
+                continue
             print(
                 f"{n:8d} | {row['deployments']:11.0f} | {rule} | "
                 f"{row['github']:.0f} ({row['status reads']:.0f}) | {budget}"
@@ -222,6 +241,13 @@ def main() -> None:
             f"after / before: GitHub requests {after['github'] / before['github']:.4f}x; "
             f"within budget: {after['github'] <= budget and after['status reads'] == 0}"
         )
+        runs = [row["github"] for rule, row in f.items() if rule.startswith("push ")]
+        if runs:
+            print(
+                f"after each of {len(runs)} pushes recording nothing: "
+                f"{', '.join(f'{r:.0f}' for r in runs)} GitHub requests; "
+                f"within budget: {max(runs) <= budget}"
+            )
 
 
 if __name__ == "__main__":

@@ -182,6 +182,8 @@ KIND_MEANINGS = {
     Kind.LAUNCH: "instances launched (or retagged): placement, instance ids, expiry",
     Kind.FAILURE: "FAILED, with `failure: {category, message}`",
     Kind.ENDED: "removed from main with nothing left running: an identical re-add is new",
+    Kind.SEEN: "no request's (environment `launcher-seen`): a launch run that looked at "
+    "main's commits and recorded nothing saw main at `seen`; the next run starts there",
 }
 EVENT_MEANINGS = {
     EventKind.APPROVED: "an approver's counted review: who, on which commit, its text",

@@ -23,7 +23,7 @@ from launcher.core.record import Listed, PlacementRecord, RequestRecord, decode
 LAUNCH_TASK = "launcher"  # the launch job's deployments
 REQUEST_TASK = "launcher-request"  # the sweep's records of pull requests closed unmerged
 
-Kind = Literal["schedule", "launch", "failure", "ended"]
+Kind = Literal["schedule", "launch", "failure", "ended", "seen"]  # "seen": never decoded
 
 
 @dataclass(frozen=True)

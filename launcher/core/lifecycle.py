@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -190,6 +190,9 @@ class Desired:
     launch_at: datetime | None = None
     max_runtime: timedelta | None = None  # effective: the request's, else the pool's cap
     problem: str | None = None  # the file does not load against pools.yaml
+    # a commit of main after the last run's where the file was absent: it left main and came
+    # back before any run saw it gone (launcher.jobs.launch.readds)
+    absent_at: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,9 +247,12 @@ def expired(record: Record, now: datetime) -> bool:
 class Reason(Enum):
     """Why instances end."""
 
-    REMOVED = "removed"  # the request left main
+    REMOVED = "removed"  # the request left main: the job applies the removal rule first
     EXPIRED = "expired"  # max_runtime reached
     REPLACED = "replaced"  # a new version of the request runs
+    # instances of a request still on main that no live record keeps (a launch that stopped
+    # before recording, a termination that did not finish): no removal to judge
+    LEFTOVER = "leftover"
 
 
 @dataclass(frozen=True)
@@ -298,6 +304,21 @@ class Terminate(Action):
     reason: Reason
     records: tuple[Record, ...] = ()  # to mark inactive
     fleets: tuple[Fleet, ...] = ()  # to terminate
+    absent_at: str = ""  # a removal of a request since re-added: judged at this commit
+
+
+@dataclass(frozen=True)
+class Readd(Action):
+    """The request left main and came back before any run saw it gone (`desired.absent_at`),
+    and nothing is recorded of its return yet. When its removal passes the removal rule
+    (judged at `absent_at`), `ends` end what ran and `fresh` takes the file as a new ask,
+    re-verified like any other; otherwise the removal never took effect and `kept` is the plan
+    as if the file had stayed (an edit of what runs)."""
+
+    desired: Desired
+    ends: tuple[Terminate, ...] = ()
+    fresh: tuple[Action, ...] = ()
+    kept: tuple[Action, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -310,13 +331,6 @@ class Complete(Action):
     record: Record | None = None
     old: tuple[Fleet, ...] = ()  # an interrupted replacement: ended once this one is recorded
     old_records: tuple[Record, ...] = ()
-
-
-@dataclass(frozen=True)
-class Orphan(Action):
-    """launcher-tagged instances that no record or request accounts for: reported only."""
-
-    fleets: tuple[Fleet, ...] = ()
 
 
 @dataclass
@@ -409,7 +423,27 @@ def _back_on_main(d: Desired, records: list[Record]) -> Record | None:
     return current
 
 
+def _readded(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Action]:
+    """The request left main and came back before any run saw it gone (`d.absent_at`), and
+    nothing was recorded of its return yet: what ran ends as a removal (judged at the commit
+    without the file), then the file is a new ask; or, when the removal does not pass, the
+    plan as if it had stayed (`Readd`). With nothing to end, it is simply a new ask."""
+    ends = tuple(
+        replace(a, absent_at=d.absent_at) if a.reason is Reason.REMOVED else a
+        for a in _for_removed(d.key, seen, now)
+        if isinstance(a, Terminate)
+    )
+    back = replace(d, absent_at="")
+    fresh = tuple(_for_desired(back, _Key(), now, False))
+    if not ends:
+        return list(fresh)
+    kept = tuple(_for_desired(back, seen, now, retry))
+    return [Readd(d.key, d, ends, fresh, kept)]
+
+
 def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Action]:
+    if d.absent_at and seen.records and all(r.commit != d.commit for r in seen.records):
+        return _readded(d, seen, now, retry)
     fleets = {f.commit: f for f in seen.fleets}
     running = _latest(seen.records, state=RequestState.RUNNING)
     current = _back_on_main(d, seen.records)
@@ -494,7 +528,7 @@ def _for_desired(d: Desired, seen: _Key, now: datetime, retry: bool) -> list[Act
     kept = {r.launch_commit or r.commit for r in seen.records if r.state in LIVE}
     leftovers = tuple(f for commit, f in sorted(fleets.items()) if commit not in kept)
     if leftovers:
-        reason = Reason.EXPIRED if state is RequestState.EXPIRED else Reason.REMOVED
+        reason = Reason.EXPIRED if state is RequestState.EXPIRED else Reason.LEFTOVER
         actions.append(Terminate(d.key, reason, (), leftovers))
     return actions
 

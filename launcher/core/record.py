@@ -12,7 +12,7 @@ is still read: its `error` text is split into category and message once, here, a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
@@ -33,6 +33,11 @@ class Kind(Enum):
     LAUNCH = "launch"  # instances launched (or retagged): `placement` says where
     FAILURE = "failure"  # FAILED: `failure` says why
     ENDED = "ended"  # removed from main with nothing running: later identical re-adds are new
+    SEEN = "seen"  # no request's: a run that recorded nothing saw main at `seen` (SEEN_ENVIRONMENT)
+
+
+# The environment of launcher's `seen` markers: no "/", so never a request's <pool>/<name>.
+SEEN_ENVIRONMENT = "launcher-seen"
 
 
 class EventKind(Enum):
@@ -117,6 +122,9 @@ class RequestRecord:
     instance_ids: tuple[str, ...] = ()
     failure: LastError | None = None
     events: tuple[Event, ...] = ()
+    # the head of the default branch the run that wrote it had read: the newest one is where
+    # the next run's look at the commits since starts (launcher.jobs.launch.readds)
+    seen: str = ""
 
     @property
     def category(self) -> Category | None:
@@ -173,6 +181,7 @@ def encode(record: RequestRecord) -> dict[str, Any]:
             }
             for e in record.events
         ],
+        "seen": record.seen or None,
     }
 
 
@@ -186,7 +195,7 @@ def decode(payload: Mapping[str, Any], environment: str) -> RequestRecord | None
     if not isinstance(request, dict) or request.get("key") != environment:
         return None
     kind = next((k for k in Kind if k.value == payload.get("kind")), None)
-    if kind is None:
+    if kind is None or kind is Kind.SEEN:  # a marker is no request's record (`seen_of`)
         return None
     version = Version.from_json(payload.get("version"))
     seconds = payload.get("max_runtime")
@@ -211,7 +220,25 @@ def decode(payload: Mapping[str, Any], environment: str) -> RequestRecord | None
         instance_ids=_strings(payload.get("instance_ids")),
         failure=_failure(payload) if kind is Kind.FAILURE else None,
         events=_events(payload.get("events")),
+        seen=_text(payload.get("seen")),
     )
+
+
+def seen_marker(head: str) -> RequestRecord:
+    """The marker a launch run writes when it looked at main's commits since the last seen
+    head and planned nothing to record (launcher.jobs.launch.readds): the next run starts at
+    `head`. Written through `encode` like every record; read only through `seen_of`."""
+    return RequestRecord(kind=Kind.SEEN, key=SEEN_ENVIRONMENT, seen=head)
+
+
+def seen_of(payload: Mapping[str, Any], environment: str) -> str:
+    """The head a `seen` marker holds, or "" when the payload is not one."""
+    if environment != SEEN_ENVIRONMENT or payload.get("launcher") not in READABLE:
+        return ""
+    request = payload.get("request")
+    if not isinstance(request, dict) or request.get("key") != SEEN_ENVIRONMENT:
+        return ""
+    return _text(payload.get("seen")) if payload.get("kind") == Kind.SEEN.value else ""
 
 
 def _failure(payload: Mapping[str, Any]) -> LastError:
@@ -351,13 +378,6 @@ def infer(
             if r.kind is not Kind.FAILURE:
                 anchored = True
     return sorted(found, key=lambda i: i.id)
-
-
-def newest_per_key(inferred: Sequence[Inferred]) -> dict[str, Inferred]:
-    found: dict[str, Inferred] = {}
-    for item in sorted(inferred, key=lambda i: i.id):
-        found[item.record.key] = item
-    return found
 
 
 def history(records: Iterable[Listed]) -> dict[str, tuple[Event, ...]]:

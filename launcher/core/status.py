@@ -9,7 +9,9 @@ from them, so the cost of a run grows with pages of lists, not with the number o
 - the newest deployment of a request decides the rest: a `launch` whose instances are on EC2 is
   RUNNING; whose instances are gone is EXPIRED when its `expires_at` has passed, else
   TERMINATED (removed from main, or replaced); a `failure` is FAILED with its payload's
-  `error`; a `schedule` whose `launch_at` is ahead is SCHEDULED;
+  `error`, unless main's file is again that of the version a failed replacement left running
+  (the failed change reverted): then that version's row, RUNNING, the failure in its history;
+  a `schedule` whose `launch_at` is ahead is SCHEDULED;
 - a `schedule` that is still the newest record waits (a launch or a failure is always a
   newer record), so no deployment status is ever read;
 - a request on main that no deployment records yet is LAUNCHING (the launch job has not
@@ -35,7 +37,7 @@ from launcher.core.model import Policy, Quota
 from launcher.core.permissions import TeamResolver, approvers, display_principals
 from launcher.core.pulls import Pull
 from launcher.core.quota import Usage, count_usage
-from launcher.core.record import Event, Inferred, history, infer, newest_per_key
+from launcher.core.record import Event, Inferred, history, infer
 from launcher.core.sweep import KEEP_OPEN
 
 # Display order: what needs someone first, what is over last.
@@ -160,7 +162,9 @@ class _Inputs:
     fleet: list[FleetInstance] | None
     files: Mapping[str, str] | None
     open_numbers: set[int] = field(default_factory=set)
-    inferred: Mapping[str, Inferred] = field(default_factory=dict)  # per key, with EC2 read
+    inferred: Mapping[int, Inferred] = field(default_factory=dict)  # per deployment id
+    # per key, the newest record that is not a failure: what runs or waits (or how it ended)
+    anchors: Mapping[str, Deployment] = field(default_factory=dict)
     history: Mapping[str, tuple[Event, ...]] = field(default_factory=dict)
 
 
@@ -205,14 +209,16 @@ def build(
     inputs.history = history(records)
     if inputs.fleet is not None:
         launch_records = [i for i in records if i.record.version is not None]
-        inputs.inferred = newest_per_key(
-            infer(
+        inputs.inferred = {
+            i.id: i
+            for i in infer(
                 launch_records,
                 (i.instance_id for i in inputs.fleet),
                 ((i.key, i.commit) for i in inputs.fleet),
                 now,
             )
-        )
+        }
+    inputs.anchors = _anchors(listed)
     for key, d in sorted(latest.items()):
         row = _deployed_row(key, d, inputs)
         if row is not None:
@@ -352,6 +358,9 @@ def _deployed_row(key: str, d: Deployment, inputs: _Inputs) -> RequestStatus | N
     )
     on_main = _on_main(key, inputs.files)
     if d.kind == "failure":
+        back = _back_to_running(key, d, inputs)
+        if back is not None:
+            return back
         running = len(live_all)
         note = f"the previous version keeps running ({running} instances)" if running else ""
         return replace(row, last_error=d.failure, instances=running, note=note)
@@ -363,8 +372,35 @@ def _deployed_row(key: str, d: Deployment, inputs: _Inputs) -> RequestStatus | N
         )
     if d.kind != "launch":
         return None
-    inferred = inputs.inferred.get(key)
+    inferred = inputs.inferred.get(d.id)
     return _launched(row, inferred, live_all, on_main, inputs)
+
+
+def _anchors(listed: Iterable[Deployment]) -> dict[str, Deployment]:
+    """Per request, launcher's newest record that is not a failure."""
+    found: dict[str, Deployment] = {}
+    for d in sorted(listed, key=lambda d: d.id):
+        if d.task == LAUNCH_TASK and d.key is not None and d.kind != "failure":
+            found[d.key] = d
+    return found
+
+
+def _back_to_running(key: str, failure: Deployment, inputs: _Inputs) -> RequestStatus | None:
+    """A failed replacement leaves the version before it running; when main holds that
+    version's file again (the failed change reverted), the request is what runs: RUNNING, the
+    failure a past attempt (in its history, and named in the note). None otherwise: the
+    failure is what main asks for."""
+    anchor = inputs.anchors.get(key)
+    if anchor is None or anchor.kind != "launch" or not anchor.blob or inputs.files is None:
+        return None
+    if inputs.files.get(request_path(key)) != anchor.blob:
+        return None
+    row = _deployed_row(key, anchor, inputs)
+    if row is None or row.state is not RequestState.RUNNING:
+        return None
+    error = failure.failure.describe() if failure.failure else "failed"
+    note = f"a later version failed ({error}); the default branch is back to this one"
+    return replace(row, note=f"{row.note}; {note}" if row.note else note)
 
 
 def _ended(

@@ -7,10 +7,11 @@ from __future__ import annotations
 import io
 from datetime import datetime, timedelta
 
-import pytest
-
 from launcher.core.lifecycle import RequestState
+from launcher.core.record import EventKind
+from launcher.core.status import RequestStatus
 from launcher.jobs.launch import LaunchOptions, LaunchReport, run_launch
+from launcher.jobs.status import gather
 from launcher.testing.github import FakeGitHub
 from tests.fakes import FakeCompute
 from tests.jobs.conftest import APP_BOT
@@ -41,6 +42,12 @@ class Repo:
     def instances(self) -> list[tuple[str, str]]:
         return sorted((i.commit, i.instance_id) for i in self.ec2.running("dev/web"))
 
+    def status(self, key: str = "dev/web") -> RequestStatus:
+        """The request's row in `launcher status`."""
+        overview = gather(self.gh, self.ec2, self.now).overview  # type: ignore[arg-type]
+        [row] = [r for r in overview.requests if r.key == key]
+        return row
+
 
 def test_a_failed_request_readded_identically_with_approval_launches() -> None:
     """bob's request FAILED (merged without approval); alice's edit launched but was never
@@ -62,9 +69,11 @@ def test_a_failed_request_readded_identically_with_approval_launches() -> None:
 
 
 def test_an_unrecorded_launch_is_ended_when_the_next_version_fails() -> None:
-    """alice's request runs (2 instances); her edit to 1 launched but was never recorded; the
-    request was removed and bob added the same 1-instance content without approval, all before
-    the next run. The failed replacement leaves alice's 2 running; the unrecorded one ends."""
+    """alice's request runs (2 instances); her edit to 1 launched but was never recorded; bob
+    reworded that 1-instance version without the approval he needs, before the next run. The
+    failed replacement leaves alice's 2 running; the unrecorded one ends. (The model found it
+    with the request removed and added back: that removal, alice's own, now ends everything:
+    `test_a_removed_request_readded_identically_without_approval_fails`.)"""
     repo = Repo()
     repo.gh.merged("alice", {WEB: request(count=2)})
     repo.launch()
@@ -73,8 +82,8 @@ def test_an_unrecorded_launch_is_ended_when_the_next_version_fails() -> None:
     repo.gh.merged("alice", {WEB: request(count=1)})
     repo.launch(failing=frozenset({"create_deployment"}))
     assert len(repo.instances()) == 3
-    repo.gh.merged("alice", {WEB: None})
-    repo.gh.merged("bob", {WEB: request(count=1)})
+    reworded = request(count=1).replace("description: test", "description: bob's")
+    repo.gh.merged("bob", {WEB: reworded})
     repo.launch()  # FAILED: not approved
     repo.launch()  # the instances of no record end
     assert repo.state() is RequestState.FAILED
@@ -118,12 +127,6 @@ def test_an_expired_request_ends_an_unrecorded_launch_in_the_same_run() -> None:
     assert repo.state() is RequestState.EXPIRED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN GAP: a non-failed record of the same blob stands for main's file without "
-    "its provenance (no read per running request), so an unapproved identical re-add before "
-    "any run saw the removal keeps what ran RUNNING",
-)
 def test_a_removed_request_readded_identically_without_approval_fails() -> None:
     """alice's request runs; she removes it (her own: the removal passes) and, before any run,
     bob adds the same content back without the approval he needs. The removal should end
@@ -173,3 +176,42 @@ def test_a_retag_never_recorded_is_undone_when_main_returns_to_the_record() -> N
     [record] = [r for r in report.records if r.state is RequestState.RUNNING]
     assert record.expires_at == NOW + timedelta(hours=8)
     assert {i.expires_at for i in repo.ec2.running("dev/web")} == {record.expires_at}
+
+
+def test_main_back_to_the_running_version_after_a_failed_replacement_shows_running() -> None:
+    """alice's request runs; bob's edit to 2 instances reached main without the approval he
+    needs (FAILED not_approved: alice's instance keeps running); alice sets her content back.
+    `launcher status` shows what runs, RUNNING, with bob's failure in the request's history
+    and named in its detail (it showed FAILED, though nothing had failed for main's file)."""
+    repo = Repo()
+    repo.gh.merged("alice", {WEB: request(count=1)})
+    repo.launch()
+    running = repo.instances()
+    repo.gh.merged("bob", {WEB: request(count=2)})
+    repo.launch()
+    assert repo.state() is RequestState.FAILED
+    assert repo.status().state is RequestState.FAILED  # what main asks for failed
+    repo.gh.merged("alice", {WEB: request(count=1)})
+    assert repo.launch().planned == []
+    assert repo.instances() == running
+    row = repo.status()
+    assert row.state is RequestState.RUNNING and row.instances == 1
+    assert row.last_error is None and "a later version failed (not_approved: " in row.note
+    assert [e.kind for e in row.history if e.kind is EventKind.FAILED] == [EventKind.FAILED]
+
+
+def test_a_request_removed_without_a_valid_verdict_and_added_back_runs_on() -> None:
+    """bob's approved request runs; alice (not its requester, not an approver) removes it
+    without approval and, before any run, adds the same content back. The removal never took
+    effect (the removal rule refuses it), so nothing ends, nothing is reported, and bob's
+    instance runs on as the request main holds."""
+    repo = Repo()
+    repo.gh.merged("bob", {WEB: request(count=1)}, approver="dave")
+    repo.launch()
+    running = repo.instances()
+    repo.gh.merged("alice", {WEB: None})
+    repo.gh.merged("alice", {WEB: request(count=1)})
+    report = repo.launch()
+    assert report.failed == [] and report.errors == [], (report.failed, report.errors)
+    assert repo.instances() == running
+    assert repo.status().state is RequestState.RUNNING

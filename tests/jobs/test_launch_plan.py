@@ -8,7 +8,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from launcher.core.fleet import Fleet
-from launcher.core.lifecycle import Desired, Launch, Reason, Record, RequestState, Terminate
+from launcher.core.lifecycle import (
+    Desired,
+    Launch,
+    Readd,
+    Reason,
+    Record,
+    RequestState,
+    Terminate,
+)
 from launcher.core.model import Policy
 from launcher.core.quota import Usage, count_usage
 from launcher.jobs.launch.placement import Ledger
@@ -73,3 +81,56 @@ def test_what_a_run_ends_frees_quota_once_and_what_it_launches_takes_it() -> Non
     assert ledger.now()["dev"] == Usage(1, 2)
     ledger.add("dev", 3, 6)
     assert ledger.now()["dev"] == Usage(4, 8)
+
+
+# --- what ends, and why ---------------------------------------------------------------------
+
+
+def test_leftovers_of_a_request_still_on_main_end_as_leftovers_not_removals() -> None:
+    """dev/web FAILED and stays on main; instances of a launch no record names (it stopped
+    before recording) end. The plan says they are leftovers: no removal for the job to judge
+    (the removal rule is for requests that left main), and a dry run says so."""
+    d = desired()
+    failed = record(d, RequestState.FAILED)
+    stray = fleet("c0")
+    work = plan_run(views((d,), (failed,), (stray,)), NOW)
+    assert work.apply == (Terminate("dev/web", Reason.LEFTOVER, (), (stray,)),)
+    rehearsal = plan_run(views((d,), (failed,), (stray,)), NOW, dry_run=True)
+    assert rehearsal.would == ("would terminate dev/web (leftover): i-c00",)
+
+
+def test_a_request_that_left_main_ends_as_removed() -> None:
+    old = replace(desired(), key="dev/old")
+    failed = record(old, RequestState.FAILED)
+    stray = fleet("c0", key="dev/old")
+    work = plan_run(views((), (failed,), (stray,)), NOW)
+    assert work.apply == (Terminate("dev/old", Reason.REMOVED, (failed,), (stray,)),)
+
+
+def test_a_request_that_came_back_ends_what_ran_and_is_asked_again() -> None:
+    """dev/web ran from c1; it left main (absent at c2) and came back in c3 before any run saw
+    it gone: what ran ends as a removal, judged at c2 (where the file was absent), and the file
+    is a new ask (re-verified when it launches), not the version that ran. Should the removal
+    not pass, it never took effect: the plan as if the file had stayed (here: nothing)."""
+    d = replace(desired(), commit="c3", absent_at="c2")
+    running = record(replace(d, commit="c1"), RequestState.RUNNING, launch_commit="c1")
+    ran = fleet("c1")
+    work = plan_run(views((d,), (running,), (ran,)), NOW)
+    back = replace(d, absent_at="")
+    assert work.apply == (
+        Readd(
+            "dev/web",
+            d,
+            ends=(Terminate("dev/web", Reason.REMOVED, (running,), (ran,), absent_at="c2"),),
+            fresh=(Launch("dev/web", back),),
+            kept=(),
+        ),
+    )
+    rehearsal = plan_run(views((d,), (running,), (ran,)), NOW, dry_run=True).would
+    assert rehearsal[0].startswith("would judge the removal of dev/web, which came back: if it")
+    # with nothing left to end, it is simply a new ask
+    ended = replace(running, state=RequestState.TERMINATED)
+    assert plan_run(views((d,), (ended,), ()), NOW).apply == (Launch("dev/web", back),)
+    # once a record of its return exists (its commit), it is planned as usual
+    failed = record(d, RequestState.FAILED, deployment_id=2)
+    assert plan_run(views((d,), (running, failed), (ran,)), NOW).apply == ()

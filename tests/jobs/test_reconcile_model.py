@@ -40,9 +40,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
 from launcher.adapters.github import GitHub
-from launcher.core.lifecycle import Category, Reason, RequestState, Terminate
+from launcher.core.lifecycle import Category, Readd, Reason, RequestState, Terminate
 from launcher.jobs.launch import LaunchOptions, LaunchReport, run_launch
 from launcher.jobs.ports import GitHubPort
+from launcher.jobs.status import gather
 from launcher.sandbox.github import GitHubSandbox
 from launcher.testing.github import FakeGitHub
 from tests.fakes import FakeCompute
@@ -232,9 +233,12 @@ class Reconcile(RuleBasedStateMachine):
             self.run()
         report = self.run()
         refused = {f"dev/{name}" for name in self.kept}
-        # settled, but for removals not approved: planned again each run, and refused again
+        # settled, but for removals not approved: planned again each run, and refused again;
+        # and a request removed without a valid verdict and added back as it runs: its removal
+        # is judged again (quietly: it never took effect) until a run records something
         assert all(
-            isinstance(a, Terminate) and a.reason is Reason.REMOVED and a.key in refused
+            (isinstance(a, Terminate) and a.reason is Reason.REMOVED and a.key in refused)
+            or (isinstance(a, Readd) and not a.kept)
             for a in report.planned
         ), report.planned
         assert report.errors == [], report.errors
@@ -260,8 +264,6 @@ class Reconcile(RuleBasedStateMachine):
             if name in self.kept:  # what ran before the refused removal, never more
                 continue
             assert name in self.main, f"{key} RUNNING but not on main"
-            if _readded_as_it_runs(running[key], self.gh(), self.compute):
-                continue
             assert name not in self.unapproved, f"{key} RUNNING without its approval"
             assert len(self.compute.running(key)) == self.main[name][0]
         for name, count in self.kept.items():
@@ -271,9 +273,6 @@ class Reconcile(RuleBasedStateMachine):
                 assert key in {k for k, _ in report.failed}, (key, report.failed)
         for name in self.unapproved:
             state = newest.get(f"dev/{name}")
-            if state is not None and state.state is RequestState.RUNNING:
-                if _readded_as_it_runs(state, self.gh(), self.compute):
-                    continue
             assert state is not None and state.state is RequestState.FAILED, (name, state)
         for name, (_, has_runtime) in self.main.items():
             if name in self.unapproved:
@@ -282,6 +281,7 @@ class Reconcile(RuleBasedStateMachine):
             due = not has_runtime or self.now < self.first_held[(name, count)] + RUNTIME
             state = newest.get(f"dev/{name}")
             if due and state is not None and _reverted_after_failure(state, kept, self.compute):
+                self.check_shown_running(kept[state.key])
                 continue
             if due and state is not None and _over_quota(state):
                 continue  # not placeable when it was tried (see _over_quota)
@@ -290,6 +290,17 @@ class Reconcile(RuleBasedStateMachine):
             elif state is not None and state.state is RequestState.EXPIRED:
                 assert has_runtime
         self.check_comments(running)
+
+    def check_shown_running(self, record: Any) -> None:
+        """A failed replacement left `record`'s version running: when main's file is that
+        version's again, `launcher status` shows the request RUNNING (not the failure)."""
+        gh = self.gh()
+        _, head = gh.default_head()
+        if gh.tree(head).get(record.path) != record.blob:
+            return  # main holds the failed version (or another file of it): FAILED is right
+        overview = gather(gh, self.compute, self.now).overview  # type: ignore[arg-type]
+        [row] = [r for r in overview.requests if r.key == record.key]
+        assert row.state is RequestState.RUNNING, row
 
     def check_comments(self, running: dict[str, object]) -> None:
         seen: dict[tuple[int, str], int] = {}  # (pull request, marker) -> comments
@@ -304,33 +315,16 @@ class Reconcile(RuleBasedStateMachine):
 
 
 def _reverted_after_failure(state: Any, kept: dict[str, Any], compute: FakeCompute) -> bool:
-    """KNOWN GAP (reported, not fixed here): main went back to the version still running
-    after a replacement FAILED (a failed newer version leaves the old one running). The
-    reconcile rightly does nothing, and the instances are those of main's content, but the
-    newest record is the failure, so `launcher status` shows FAILED instead of RUNNING. The
-    model accepts exactly that: newest FAILED, and every instance of the request is the older
-    RUNNING record's."""
+    """A replacement FAILED (a failed newer version leaves the old one running) and main may
+    have gone back to the version still running: the reconcile rightly does nothing, and the
+    newest record is the failure. The model accepts exactly that (newest FAILED, and every
+    instance of the request is the older RUNNING record's); `check_shown_running` then checks
+    `launcher status` shows RUNNING when main's file is the running version's again."""
     older = kept.get(state.key)
     if state.state is not RequestState.FAILED or older is None:
         return False
     mine = compute.running(state.key)
     return bool(mine) and all(i.commit == older.launch_commit for i in mine)
-
-
-def _readded_as_it_runs(record: Any, gh: GitHubPort, compute: FakeCompute) -> bool:
-    """KNOWN GAP (reported, not fixed here; `tests/jobs/test_launch_on_fakes.py` has it as a
-    strict xfail): a request is removed and its exact content added back by bob without the
-    approval he needs, both before any run saw the removal. The launch views take a
-    non-failed record of the same blob for main's file without reading how the file reached
-    main (issue 15's budget: no read per running request), so what ran keeps running as
-    RUNNING, though the removal should have ended it and the re-add be FAILED not_approved.
-    Nothing new launches. The model accepts exactly that: the RUNNING record is of the blob
-    main holds now, and every instance of the request is that record's."""
-    _, head = gh.default_head()
-    if gh.tree(head).get(record.path) != record.blob:
-        return False
-    mine = compute.running(record.key)
-    return bool(mine) and all(i.commit == record.launch_commit for i in mine)
 
 
 def _over_quota(state: Any) -> bool:

@@ -25,6 +25,7 @@ from launcher.core.lifecycle import (
     Desired,
     LastError,
     Launch,
+    Readd,
     Reason,
     Record,
     Replace,
@@ -65,6 +66,7 @@ class Act:
     recorder: Recorder
     notifier: Notifier
     report: LaunchReport
+    seen: str = ""  # the head its records say this run read (Views.seen)
 
 
 def apply(act: Act, actions: Iterable[Action]) -> None:
@@ -89,6 +91,8 @@ def _act(act: Act, action: Action) -> None:
         terminate(act, action)
     elif isinstance(action, Complete):
         complete(act, action)
+    elif isinstance(action, Readd):
+        readd(act, action)
 
 
 # launch -------------------------------------------------------------------------------------
@@ -129,6 +133,7 @@ def launch(act: Act, action: Launch) -> None:
         launched_at,
         until,
         action.attempt,
+        seen=act.seen,
         launch_commit=d.commit,
         placement=placement_record(placement, ids),
         instance_ids=tuple(all_ids),
@@ -178,7 +183,16 @@ def schedule(act: Act, action: Schedule) -> None:
         return
     when = utc_iso(d.launch_at) if d.launch_at else "now"
     scheduled = Event(EventKind.SCHEDULED, act.now, "", d.commit, f"launches at {when}")
-    record = payload(d, Kind.SCHEDULE, approval, None, None, action.attempt, events=(scheduled,))
+    record = payload(
+        d,
+        Kind.SCHEDULE,
+        approval,
+        None,
+        None,
+        action.attempt,
+        events=(scheduled,),
+        seen=act.seen,
+    )
     act.notifier.comment(
         approval, d, "scheduled", f"is approved and scheduled to launch at {when}."
     )
@@ -219,6 +233,7 @@ def retag(act: Act, action: Retag) -> None:
         running.launched_at,
         until,
         0,
+        seen=act.seen,
         launch_commit=running.launch_commit or running.commit,
         placement=running.placement,
         instance_ids=running.instance_ids,
@@ -289,6 +304,7 @@ def complete(act: Act, action: Complete) -> None:
         launched_at,
         until,
         attempt,
+        seen=act.seen,
         launch_commit=fleet.commit,
         placement=placement,
         instance_ids=fleet.instance_ids,
@@ -322,15 +338,39 @@ def complete(act: Act, action: Complete) -> None:
 # terminate ----------------------------------------------------------------------------------
 
 
-def terminate(act: Act, action: Terminate) -> None:
+def readd(act: Act, action: Readd) -> None:
+    """A request that came back: its removal judged first; then either what ran ends and the
+    file is a new ask, or (refused) the plan as if it had stayed."""
+    judged = [t for t in action.ends if _judged(t)]
+    passes = all(
+        removal_allowed(
+            act.lookups,
+            act.views.policy,
+            act.report,
+            t,
+            [i for f in t.fleets for i in f.instance_ids],
+            tell=False,
+        )
+        for t in judged
+    )
+    if passes:
+        for end in action.ends:
+            terminate(act, end, judged=True)
+    for then in action.fresh if passes else action.kept:
+        _act(act, then)
+
+
+def _judged(action: Terminate) -> bool:
+    """A removal that ends something: the removal rule decides it."""
+    return action.reason is Reason.REMOVED and (
+        any(f.instance_ids for f in action.fleets) or any(r.state in LIVE for r in action.records)
+    )
+
+
+def terminate(act: Act, action: Terminate, *, judged: bool = False) -> None:
     ids = [i for f in action.fleets for i in f.instance_ids]
     branch = act.views.branch
-    on_main = any(d.key == action.key for d in act.views.desired)
-    if (
-        action.reason is Reason.REMOVED
-        and not on_main  # leftovers of a request still on main are no removal to judge
-        and (ids or any(r.state in LIVE for r in action.records))
-    ):
+    if not judged and _judged(action):
         if not removal_allowed(
             act.lookups, act.views.policy, act.report, action, ids
         ):  # kept until its expiry; the requester and approvers were told
@@ -339,11 +379,12 @@ def terminate(act: Act, action: Terminate) -> None:
         Reason.REMOVED: f"terminated: removed from {branch}",
         Reason.EXPIRED: "expired: max_runtime reached",
         Reason.REPLACED: "terminated: replaced by a newer version",
+        Reason.LEFTOVER: "terminated: no record keeps them",
     }[action.reason]
     if not ids and action.reason is Reason.EXPIRED:  # the expiry backstop ended them first
         ids = [i for r in action.records for i in r.instance_ids]
     shown = ", ".join(ids) if ids else "no instances"
-    if action.reason is not Reason.REPLACED:
+    if action.reason in (Reason.REMOVED, Reason.EXPIRED):
         # the comments first: once the instances are gone, nothing would repeat them
         for record in action.records:
             if record.pr:
@@ -359,7 +400,7 @@ def terminate(act: Act, action: Terminate) -> None:
         act.recorder.inactive(record, text)
     act.report.done.append(f"{action.reason.value} {action.key}: {shown}")
     if action.reason is Reason.REMOVED and action.records:
-        act.recorder.ended(action.records[-1], text, act.now, act.views.head)
+        act.recorder.ended(action.records[-1], text, act.now, act.views.head, act.seen)
 
 
 def terminate_fleets(act: Act, fleets: Iterable[Fleet]) -> None:
@@ -409,6 +450,7 @@ def fail(
         None,
         None,
         record.attempt if record else 0,
+        seen=act.seen,
         failure=error,
         events=(*events, Event(EventKind.FAILED, act.now, "", d.commit, error.describe())),
     )

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from launcher.core.deployments import LAUNCH_TASK
-from launcher.core.fleet import Fleet
 from launcher.core.lifecycle import Action, Category, LastError, Record
 from launcher.core.pulls import Pull
 from launcher.core.record import Event
@@ -53,7 +52,6 @@ class LaunchReport:
     failed: list[tuple[str, LastError]] = field(default_factory=list)  # FAILED in this run
     errors: list[str] = field(default_factory=list)  # not handled; retried next run
     deferred: list[Action] = field(default_factory=list)  # beyond max_actions
-    orphans: list[Fleet] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)  # as read at the start
     blocked: str | None = None  # control files not trusted: nothing done (jobs/anchor)
 
@@ -72,9 +70,6 @@ class LaunchReport:
             lines.append(f"- error (retried next run): {problem}")
         for action in self.deferred:
             lines.append(f"- deferred to the next run: {action.name} {action.key}")
-        for fleet in self.orphans:
-            ids = ", ".join(fleet.instance_ids)
-            lines.append(f"- orphan instances of {fleet.key} (no record): {ids}")
         return "\n".join(lines) + "\n"
 
 

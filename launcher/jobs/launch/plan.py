@@ -2,22 +2,24 @@
 
 `launcher.core.lifecycle.plan` says what is outstanding per request; this adds what the run
 does with it: ends first (their instances free quota before anything is placed), the
-`max_actions` budget (the rest wait for the next run), dry runs, and orphans reported, not
-touched.
+`max_actions` budget (the rest wait for the next run) and dry runs. The plan accounts for every
+instance carrying a request's tags (ended with the request when it left main), so the launch
+job reports no orphans: that is the sweep's (`launcher.core.sweep.orphans`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from launcher.core.fleet import Fleet, FleetInstance, fleets_of
+from launcher.core.fleet import FleetInstance, fleets_of
 from launcher.core.lifecycle import (
     Action,
     Complete,
     Desired,
     Launch,
-    Orphan,
+    Readd,
     Record,
     Replace,
     Retag,
@@ -40,6 +42,19 @@ class Views:
     desired: tuple[Desired, ...]
     records: tuple[Record, ...]
     fleet: tuple[FleetInstance, ...]
+    # the head the last run that recorded something read, and the requests whose files
+    # changed on main since (launcher.jobs.launch.readds)
+    start: str | None = None
+    changed: frozenset[str] = frozenset()
+    looked: int = 0  # commits since `start` looked at (a `seen` marker: readds.worth_marking)
+
+    def seen(self, planned: Iterable[Action]) -> str:
+        """The head this run's records say it read: its own, unless it plans something for a
+        file changed since `start`; then `start`, so a run stopping half-way loses nothing
+        (the next looks at the same commits again)."""
+        if self.start is not None and any(a.key in self.changed for a in planned):
+            return self.start
+        return self.head
 
 
 @dataclass(frozen=True)
@@ -47,7 +62,6 @@ class RunPlan:
     planned: tuple[Action, ...]  # everything outstanding, as lifecycle.plan gave it
     apply: tuple[Action, ...] = ()  # to carry out now, in this order
     deferred: tuple[Action, ...] = ()  # beyond max_actions: the next run's
-    orphans: tuple[Fleet, ...] = ()  # instances no record explains: reported only
     would: tuple[str, ...] = ()  # a dry run's lines: what it would do
 
 
@@ -65,20 +79,17 @@ def plan_run(
     ordered = sorted(planned, key=lambda a: 0 if isinstance(a, Terminate) else 1)
     apply: list[Action] = []
     deferred: list[Action] = []
-    orphans: list[Fleet] = []
     would: list[str] = []
     budget = max_actions
     for action in ordered:
-        if isinstance(action, Orphan):
-            orphans.extend(action.fleets)
-        elif dry_run:
+        if dry_run:
             would.append(f"would {describe(action)}")
         elif budget is not None and budget <= 0:
             deferred.append(action)
         else:
             budget = None if budget is None else budget - 1
             apply.append(action)
-    return RunPlan(tuple(planned), tuple(apply), tuple(deferred), tuple(orphans), tuple(would))
+    return RunPlan(tuple(planned), tuple(apply), tuple(deferred), tuple(would))
 
 
 def describe(action: Action) -> str:
@@ -98,4 +109,11 @@ def describe(action: Action) -> str:
         return f"terminate {action.key} ({action.reason.value}): {', '.join(ids) or 'no instances'}"
     if isinstance(action, Complete):
         return f"record {action.key} as running: {', '.join(action.fleet.instance_ids)}"
+    if isinstance(action, Readd):
+        ends = "; ".join(describe(a) for a in action.ends)
+        fresh = "; ".join(describe(a) for a in action.fresh) or "nothing"
+        return (
+            f"judge the removal of {action.key}, which came back: if it passes, {ends}; "
+            f"then {fresh}"
+        )
     return f"{action.name} {action.key}"

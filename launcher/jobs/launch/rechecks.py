@@ -149,11 +149,14 @@ def check_removal(
     requester: str | None,
     branch: str,
     head: str,
+    absent_at: str = "",
 ) -> RemovalVerdict:
     """Judge how `path` left main by the removal rule (launcher.core.removal): the commit that
     removed it must come from a merged pull request whose item for that removal passes at its
-    head, with the requester launcher recorded (the records this run acts on)."""
-    commit = gh.last_commit(path, head)
+    head, with the requester launcher recorded (the records this run acts on). `absent_at`: a
+    commit of main without the file, for a request added back since (its removal is the last
+    change to the file there)."""
+    commit = gh.last_commit(path, absent_at or head)
     if commit is None:
         raise Undecided(f"no commit on {branch} removed {path}")
     # the pull request whose merge commit reached main, not the newest holding the commit:
@@ -191,12 +194,19 @@ def undecided_is_transient(check: Callable[..., _T], *args: Any, **kwargs: Any) 
 
 
 def removal_allowed(
-    lookups: Lookups, policy: Policy, report: LaunchReport, action: Terminate, ids: list[str]
+    lookups: Lookups,
+    policy: Policy,
+    report: LaunchReport,
+    action: Terminate,
+    ids: list[str],
+    *,
+    tell: bool = True,
 ) -> bool:
     """The removal rule at launch time: a removal merged without a valid verdict ends nothing.
     It is reported `not_approved` (the run exits 1) on every run until the instances expire,
     and the requester and the pool's approvers are told once, on the removing pull request
-    (or the request's own when none removed it)."""
+    (or the request's own when none removed it). With `tell` False (a request that came back
+    since: the refused removal never took effect) only the answer is given."""
     records = sorted(action.records, key=lambda r: r.deployment_id, reverse=True)
     live = [r for r in records if r.state in LIVE]
     tagged = next((i.requested_by for f in action.fleets for i in f.instances), None)
@@ -215,9 +225,10 @@ def removal_allowed(
         requester=requester or "",
         branch=lookups.branch,
         head=lookups.head,
+        absent_at=action.absent_at,
     )
-    if verdict.allowed:
-        return True
+    if verdict.allowed or not tell:
+        return verdict.allowed
     report.failed.append((action.key, LastError(Category.NOT_APPROVED, verdict.message)))
     pr = verdict.pr.number if verdict.pr else next((r.pr for r in records if r.pr), None)
     if pr is not None:

@@ -10,6 +10,7 @@ from typing import Any
 from launcher.core.lifecycle import Desired, LastError, Record
 from launcher.core.matching import Placement
 from launcher.core.record import (
+    SEEN_ENVIRONMENT,
     Event,
     EventKind,
     GroupRecord,
@@ -17,6 +18,7 @@ from launcher.core.record import (
     PlacementRecord,
     RequestRecord,
     encode,
+    seen_marker,
 )
 from launcher.core.text import clip
 from launcher.core.times import utc_iso
@@ -87,7 +89,7 @@ class Recorder:
     def inactive(self, record: Record, description: str) -> None:
         self.gh.set_deployment_status(record.deployment_id, "inactive", description)
 
-    def ended(self, last: Record, text: str, now: datetime, head: str) -> None:
+    def ended(self, last: Record, text: str, now: datetime, head: str, seen: str = "") -> None:
         """An `ended` record: the request left main. The same content added back later is a
         new request (launched afresh), not the version that ran or failed before."""
         record = RequestRecord(
@@ -100,9 +102,17 @@ class Recorder:
             requested_by=last.requested_by,
             attempt=last.attempt,
             events=(Event(EventKind.ENDED, now, "", head, text),),
+            seen=seen or head,
         )
         deployment = self.create(last.commit, last.key, encode(record), f"ended {last.key}")
         self.gh.set_deployment_status(deployment, "inactive", text, current=None)
+
+    def seen(self, head: str) -> None:
+        """A `seen` marker of `head` (launcher.jobs.launch.readds): one deployment, no status
+        (nothing reads it back but the next run's listing)."""
+        self.gh.create_deployment(
+            head, SEEN_ENVIRONMENT, encode(seen_marker(head)), f"seen {head[:7]}", TASK
+        )
 
 
 def payload(

@@ -18,6 +18,7 @@ from launcher.jobs.launch.expired import finish
 from launcher.jobs.launch.notifying import Notifier
 from launcher.jobs.launch.placement import Ledger, Placer
 from launcher.jobs.launch.plan import plan_run
+from launcher.jobs.launch.readds import worth_marking
 from launcher.jobs.launch.recording import Recorder
 from launcher.jobs.launch.views import read_views
 from launcher.jobs.ports import GitHubPort
@@ -80,9 +81,13 @@ def reconcile(gh: GitHubPort, ec2: Compute, options: LaunchOptions, report: Laun
     report.records = list(views.records)
     work = plan_run(views, now, options.retry, options.max_actions, options.dry_run)
     report.planned = list(work.planned)
-    report.orphans.extend(work.orphans)
     report.done.extend(work.would)
     report.deferred.extend(work.deferred)
+    recorder = Recorder(gh, ec2.console_url, options.log_url)
+    if not options.dry_run and worth_marking(views.looked, work.planned):
+        # nothing to record would carry this head: a marker does, so the commits looked at
+        # are not read again by every later run (launcher.jobs.launch.readds)
+        recorder.seen(views.head)
     ledger = Ledger(count_usage(views.fleet))
     act = Act(
         now=now,
@@ -92,9 +97,10 @@ def reconcile(gh: GitHubPort, ec2: Compute, options: LaunchOptions, report: Laun
         ec2=ec2,
         ledger=ledger,
         placer=Placer(ec2, views.policy, ledger, report),
-        recorder=Recorder(gh, ec2.console_url, options.log_url),
+        recorder=recorder,
         notifier=Notifier(gh, options.log_url),
         report=report,
+        seen=views.seen(work.planned),
     )
     apply(act, work.apply)
     finish(gh, act, options, len(work.apply))  # ends the expiry backstops carried out

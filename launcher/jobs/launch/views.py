@@ -21,6 +21,7 @@ from launcher.core.record import Inferred, Kind, infer
 from launcher.core.runtime_cap import cap_runtime, capped_record
 from launcher.jobs.launch.common import TASK, Refused, Transient
 from launcher.jobs.launch.plan import Views
+from launcher.jobs.launch.readds import Since, last_seen, since
 from launcher.jobs.launch.rechecks import PullDecisions
 from launcher.jobs.ports import GitHubPort
 
@@ -104,17 +105,37 @@ def read_views(
     listed = gh.deployments(TASK)
     if trust is not None:
         trust(branch, head, files, listed)
-    desired = desired_of(files, listed, lookups)
+    changes = since(gh, last_seen(listed), head, files)
+    desired = desired_of(files, listed, lookups, changes)
     fleet = ec2.fleet(fleet_locations(policy, listed))
     asked = {d.key: d for d in desired}
     records = [capped(r, policy, fleet, asked.get(r.key)) for r in records_of(listed, fleet, now)]
-    views = Views(branch, head, policy, tuple(desired), tuple(records), tuple(fleet))
+    views = Views(
+        branch,
+        head,
+        policy,
+        tuple(desired),
+        tuple(records),
+        tuple(fleet),
+        changes.start if changes.complete else None,
+        changes.keys(),
+        changes.looked,
+    )
     return views, lookups
 
 
-def desired_of(files: dict[str, str], listed: list[Deployment], lookups: Lookups) -> list[Desired]:
+def desired_of(
+    files: dict[str, str],
+    listed: list[Deployment],
+    lookups: Lookups,
+    changes: Since | None = None,
+) -> list[Desired]:
     """The requests on the default branch. A file whose blob a deployment recorded costs
-    no read; a new or changed one is read and its provenance looked up.
+    no read; a new or changed one is read and its provenance looked up, and so is one that
+    left main and came back since the last run (`changes`, launcher.jobs.launch.readds),
+    whatever was recorded of its blob. A blob recorded as failed stands for the file too,
+    unless the file changed since the last run (the same content may have come back through
+    another, approved pull request: only its provenance tells) or that is not known.
 
     The version, schedule and runtime always come from the file's content: in app mode a
     record of that blob is launcher's own reading of it (only launcher's app writes the
@@ -124,17 +145,32 @@ def desired_of(files: dict[str, str], listed: list[Deployment], lookups: Lookups
     for d in reversed(listed):  # oldest first: the newest wins
         if d.request_key and d.blob and lookups.gh.settings.app_mode:
             by_blob[(d.request_key, d.blob)] = d
+    changes = changes or Since()
     desired = []
     for path, blob in sorted(files.items()):
         key = request_key(path)
         if key is None:
             continue
+        absent_at = changes.absent_after(
+            path, (d.sha for d in listed if d.request_key == key and d.record is not None)
+        )
+        if absent_at:
+            desired.append(_read_desired(key, path, blob, listed, lookups, absent_at))
+            continue
         known = by_blob.get((key, blob))
         version = known.version if known else None
-        # A failure is not taken from its blob alone: the same content may have come back
-        # through another, approved pull request since (a revert, or a re-add before any
-        # run saw the removal), which only its provenance tells.
-        if known is not None and version is not None and known.kind != "failure":
+        # A failure is taken from its blob only when the file did not change since the last
+        # run that recorded something (and not for a file that did not load: pools.yaml may
+        # have changed since).
+        settled = known is not None and (
+            known.kind != "failure"
+            or (
+                changes.complete
+                and path not in changes.touched
+                and version != invalid_version(blob)
+            )
+        )
+        if known is not None and version is not None and settled:
             pool = lookups.policy.pools.get(key.split("/", 1)[0])
             desired.append(
                 Desired(
@@ -154,7 +190,12 @@ def desired_of(files: dict[str, str], listed: list[Deployment], lookups: Lookups
 
 
 def _read_desired(
-    key: str, path: str, blob: str, listed: list[Deployment], lookups: Lookups
+    key: str,
+    path: str,
+    blob: str,
+    listed: list[Deployment],
+    lookups: Lookups,
+    absent_at: str = "",
 ) -> Desired:
     request, problems = load_request(lookups.gh.blob(blob), path, lookups.policy)
     if request is None:
@@ -167,13 +208,15 @@ def _read_desired(
             commit=commit,
             blob=blob,
             problem=problem,
+            absent_at=absent_at,
         )
     lookups.remember(key, request)
     version = version_of(request)
     same = next((i for i in listed if i.environment == key and i.version == version), None)
     # A new file content of a version that FAILED is asked for again (a new pull request,
     # approved this time): its own commit, so the plan sees a new ask.
-    asked = same is not None and same.kind != "failure"
+    # (a file that came back is a new ask too, whatever was recorded of its version)
+    asked = same is not None and same.kind != "failure" and not absent_at
     commit = same.sha if same is not None and asked else lookups.provenance(path)[0]
     pool = lookups.policy.pools[request.pool]
     runtime = request.max_runtime or pool.max_runtime
@@ -185,6 +228,7 @@ def _read_desired(
         blob=blob,
         launch_at=request.launch_at,
         max_runtime=runtime,
+        absent_at=absent_at,
     )
 
 
