@@ -269,6 +269,7 @@ def _prefetchable(method: Callable[_P, _R]) -> Callable[_P, _R]:
                 return adapter._kept.pop(key)  # type: ignore[attr-defined]
         return method(*args, **kwargs)
 
+    call.prefetchable = True  # type: ignore[attr-defined]
     return call
 
 
@@ -320,13 +321,17 @@ def _client(settings: Settings) -> Any:
         token = settings.installation_token
     elif settings.app_mode:
         token, settings.bot_login = _installation_token(settings)
-    return Github(
+    client = Github(
         base_url=settings.api_url,
         auth=Auth.Token(token),
         per_page=100,  # the maximum: one request per 100 files, reviews or comments
         lazy=True,
         **kwargs,
     )
+    # PyGithub fixes a client's connection class when it is made: only a client made on
+    # launcher serve's transport may be used by several threads at once (GitHub.prefetch)
+    client.launcher_shareable = github_transport.reader() is not None  # type: ignore[attr-defined]
+    return client
 
 
 class GitHub:
@@ -351,8 +356,15 @@ class GitHub:
         share between threads (`github_transport`: launcher serve); a read that fails is not
         kept, so the call that follows makes it again and fails the usual way."""
         pool = github_transport.reader()
-        if pool is None or len(calls) < 2:
+        if pool is None or len(calls) < 2 or not getattr(self.gh, "launcher_shareable", False):
             return
+        # only this adapter's own reads (a result is kept by name and arguments, and a write
+        # must never run ahead)
+        calls = [
+            (m, a)
+            for m, a in calls
+            if getattr(m, "__self__", None) is self and getattr(m, "prefetchable", False)
+        ]
 
         def read(method: Callable[..., Any], args: tuple[Any, ...]) -> None:
             try:

@@ -78,7 +78,7 @@ class _Connection:
                 options["cert_reqs"] = "CERT_NONE"
             else:
                 options["cert_reqs"] = "CERT_REQUIRED"
-                options["ca_certs"] = verify if isinstance(verify, str) else certifi.where()
+                options["ca_certs"] = verify if isinstance(verify, str) else ca_bundle()
             self.pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
                 host, self.port, **options
             )
@@ -118,6 +118,14 @@ class _Connection:
 
 class _HTTPSConnection(_Connection):
     protocol = "https"
+
+
+def ca_bundle() -> str:
+    """The certificates to trust, as requests finds them: REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE (a private CA, GitHub Enterprise Server), else certifi's bundle."""
+    return (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    )
 
 
 def proxied(env: dict[str, str] | None = None) -> bool:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from launcher.serve.match import ServeMatcher
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+MAX_RETRIES = 5  # a decision GitHub kept failing to start: 2, 4, 8, 16, 32 s apart
 SEEN_DELIVERIES = 10_000  # per-replica de-duplication: an optimisation only
 
 
@@ -222,6 +223,11 @@ class Service:
                     metrics.LATENCY.observe(time.monotonic() - taken.since)
                 if work.number and result.confirm:
                     self.queue.confirm(work)
+                if result.retry and taken.attempts < MAX_RETRIES:
+                    self.queue.retry(work, taken.attempts + 1, 2.0 ** (taken.attempts + 1))
+                elif result.retry:
+                    log("gave up after retries: the recheck decides it again", "error",
+                        repo=work.repo, pr=work.number)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - a worker must survive any one unit
                 log("unit failed", "error", repo=work.repo, pr=work.number,
                     error=f"{type(exc).__name__}: {exc}")  # fmt: skip

@@ -16,6 +16,12 @@ import requests
 from launcher.adapters.github import GitHub, GitHubError, Settings
 from launcher.serve.config import ServeConfig
 
+
+class Refused(GitHubError):
+    """GitHub refused the app (401, 403, 404: uninstalled, suspended, no access): asking
+    again changes nothing until the installation does (its event comes then)."""
+
+
 REFRESH_MARGIN = 600.0  # mint a new token when the old one has less than this left
 JWT_REUSE = 240.0  # seconds one app JWT is reused (PyGithub signs them valid for 5 minutes)
 MAX_ATTEMPTS = 3  # a delivery GitHub failed this many times is left alone
@@ -31,7 +37,10 @@ class AppClient:
         # keeps the request being made in its own attributes, so it must not be shared.
         self._clients = threading.local()
         self._lock = threading.Lock()
-        self._minting = threading.Lock()  # one token mint at a time, not one per worker
+        # one mint per installation at a time (not one per worker), and a generation per
+        # installation: a token minted while `forget` ran is not kept (access changed)
+        self._minting: dict[int, threading.Lock] = {}
+        self._generation: dict[int, int] = {}
         self._session = requests.Session()
         self._signed: tuple[str, float] = ("", 0.0)
         self._bot = ""  # the app's bot login, from its slug
@@ -70,7 +79,8 @@ class AppClient:
         except requests.RequestException as exc:
             raise GitHubError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 400:
-            raise GitHubError(f"{method} {path}: GitHub answered {response.status_code}")
+            kind = Refused if response.status_code in (401, 403, 404) else GitHubError
+            raise kind(f"{method} {path}: GitHub answered {response.status_code}")
         return response
 
     def token(self, installation: int) -> tuple[str, str]:
@@ -79,14 +89,17 @@ class AppClient:
             cached = self._tokens.get(installation)
             if cached and cached[1] - time.time() > REFRESH_MARGIN:
                 return cached[0], cached[2]
-        with self._minting:
+        with self._lock:
+            minting = self._minting.setdefault(installation, threading.Lock())
+        with minting:
             with self._lock:  # minted by another worker meanwhile?
                 cached = self._tokens.get(installation)
                 if cached and cached[1] - time.time() > REFRESH_MARGIN:
                     return cached[0], cached[2]
-            return self._mint(installation)
+                generation = self._generation.get(installation, 0)
+            return self._mint(installation, generation)
 
-    def _mint(self, installation: int) -> tuple[str, str]:
+    def _mint(self, installation: int, generation: int) -> tuple[str, str]:
         out = self._app_request("POST", f"/app/installations/{installation}/access_tokens").json()
         expires = datetime.fromisoformat(out["expires_at"].replace("Z", "+00:00")).timestamp()
         with self._lock:
@@ -95,7 +108,8 @@ class AppClient:
             slug = self._app_request("GET", "/app").json().get("slug") or "launcher"
             bot = f"{slug}[bot]"
         with self._lock:
-            self._tokens[installation] = (out["token"], expires, bot)
+            if self._generation.get(installation, 0) == generation:
+                self._tokens[installation] = (out["token"], expires, bot)
             self._bot = bot  # the app's, whatever the installation: kept after a forget
         return out["token"], bot
 
@@ -109,6 +123,7 @@ class AppClient:
         """Drop a token GitHub refused (revoked, or the installation changed)."""
         with self._lock:
             self._tokens.pop(installation, None)
+            self._generation[installation] = self._generation.get(installation, 0) + 1
 
     def gate_adapter(self, installation: int, repo: str) -> GitHub:
         """A fresh adapter for `repo` in app mode, on the installation's cached token."""

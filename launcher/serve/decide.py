@@ -22,7 +22,7 @@ from launcher.core.gate import State
 from launcher.jobs.gate import Outcome, run_gate
 from launcher.jobs.merge_group import Group, run_merge_group
 from launcher.serve import metrics
-from launcher.serve.appclient import AppClient
+from launcher.serve.appclient import AppClient, Refused
 from launcher.serve.logs import log
 from launcher.serve.routing import Work
 
@@ -32,6 +32,7 @@ class Result:
     outcome: Outcome | None
     confirm: bool  # decide once more on a fresh read (the work queue's confirmation lane)
     more: tuple[Work, ...] = ()  # the pull requests a repository-wide unit expands to
+    retry: bool = False  # the decision could not start (GitHub failing): try again later
 
 
 def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool = False) -> Result:
@@ -46,9 +47,10 @@ def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool =
         app.forget(work.installation)
         log("cannot authenticate", "error", delivery=delivery, repo=work.repo,
             pr=work.number, error=str(exc))  # fmt: skip
-        # Settled, not retried: an uninstalled or suspended installation refuses every time
-        # (a retry would loop); the next event or the recheck decides again.
-        return Result(None, False)
+        # Refused (uninstalled, suspended, no access): settled, asking again changes nothing
+        # until the installation's own event. Anything else (a timeout, a 5xx) must not drop
+        # the event, which GitHub will not redeliver once acknowledged: retried, with backoff.
+        return Result(None, False, retry=not isinstance(exc, Refused))
     started = time.monotonic()
     outcome = run_gate(gh, work.number, out=io.StringIO(), match=app.config.match)
     log(
@@ -72,7 +74,9 @@ def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool =
         # what failed (revoked, permissions changed): mint a new one next time.
         app.forget(work.installation)
         return Result(outcome, False)
-    return Result(outcome, True)
+    # A decision that wrote nothing cannot have left a stale verdict: nothing to confirm (and
+    # a verdict that stays the same, a fork's refusal say, does not go round for ever).
+    return Result(outcome, bool(outcome.writes))
 
 
 def _merge_group(app: AppClient, work: Work, delivery: str | None) -> Result:
@@ -98,10 +102,12 @@ def _expand(app: AppClient, work: Work) -> tuple[Work, ...]:
 
 def stale_pulls(app: AppClient, installation: int, repo: str) -> tuple[Work, ...]:
     """Open pull requests whose head has no verdict of launcher's (a missed delivery, a
-    check older than the head): what the periodic recheck re-decides."""
+    check older than the head) or an `error` one (GitHub failed while deciding): what the
+    periodic recheck re-decides."""
     gh = app.gate_adapter(installation, repo)
     out = []
     for pull in gh.open_pulls(gh.default_branch()):
-        if gh.verdict(pull.head_sha, "launcher/approval") is None:
+        check = gh.verdict(pull.head_sha, "launcher/approval")
+        if check is None or check.state == "error":  # missing, or a failure to decide
             out.append(Work(installation, repo, pull.number))
     return tuple(out)

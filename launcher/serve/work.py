@@ -36,6 +36,8 @@ class _Entry:
     since: float  # when the oldest hint not yet answered arrived (monotonic)
     deliveries: list[str] = field(default_factory=list)
     confirming: bool = False  # a confirmation, not a hint
+    attempts: int = 0  # decisions already tried and failed before deciding (a retry)
+    ready_at: float = 0.0  # not taken before (monotonic): a retry's backoff
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Taken:
     since: float
     deliveries: list[str]
     confirming: bool
+    attempts: int = 0
 
 
 class QueueFull(Exception):
@@ -101,11 +104,23 @@ class WorkQueue:
             self._confirm.setdefault(work.key, _Entry(work, time.monotonic(), [], True))
             self._cond.notify_all()
 
+    def retry(self, work: Work, attempts: int, delay: float) -> None:
+        """Decide `work` again in `delay` seconds, in the confirmation lane (a decision that
+        could not start: GitHub failing for a moment)."""
+        with self._cond:
+            if work.key in self._waiting or work.key in self._busy:
+                return  # a fresh decision is coming anyway
+            now = time.monotonic()
+            self._confirm[work.key] = _Entry(work, now, [], True, attempts, now + delay)
+            self._cond.notify_all()
+
     def _next(self) -> _Entry | None:
-        if self._confirm:
-            key, oldest = next(iter(self._confirm.items()))
-            if not self._waiting or time.monotonic() - oldest.since >= self.confirm_after:
-                return self._confirm.pop(key)
+        now = time.monotonic()
+        ready = next((k for k, e in self._confirm.items() if e.ready_at <= now), None)
+        if ready is not None:
+            oldest = self._confirm[ready]
+            if not self._waiting or now - oldest.since >= self.confirm_after:
+                return self._confirm.pop(ready)
         if self._waiting:
             return self._waiting.popitem(last=False)[1]
         return None
@@ -113,15 +128,25 @@ class WorkQueue:
     def take(self, timeout: float | None = None) -> Taken | None:
         """The next unit (its oldest hint's time and delivery ids); None when closed or
         when nothing came within `timeout`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while not (self._waiting or self._confirm) and not self._closed:
-                if not self._cond.wait(timeout):
-                    return None
-            entry = self._next()
+            while True:
+                entry = self._next()
+                if entry is not None or self._closed:
+                    break
+                now = time.monotonic()
+                waits = [e.ready_at - now for e in self._confirm.values() if e.ready_at > now]
+                if deadline is not None:
+                    if now >= deadline:
+                        return None
+                    waits.append(deadline - now)
+                self._cond.wait(min(waits) if waits else None)
             if entry is None:
                 return None
             self._busy[entry.work.key] = None
-            return Taken(entry.work, entry.since, entry.deliveries, entry.confirming)
+            return Taken(
+                entry.work, entry.since, entry.deliveries, entry.confirming, entry.attempts
+            )
 
     def done(self, work: Work) -> None:
         """The unit is decided; if hints came meanwhile, it waits again (at the front)."""

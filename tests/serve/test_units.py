@@ -153,3 +153,67 @@ def test_configuration_needs_the_app_the_key_and_a_real_secret(tmp_path: object)
         }
     )
     assert config.api_url == "https://ghe.example/api/v3" and config.webhook_secret == b"x" * 20
+
+
+class _App:
+    """What `decide` uses of the app client, over the in-memory GitHub."""
+
+    def __init__(self, gh: object, error: Exception | None = None) -> None:
+        self.gh, self.error, self.forgotten = gh, error, 0
+        self.config = ServeConfig("1", "key", b"secret-of-sixteen", match=False)
+
+    def gate_adapter(self, installation: int, repo: str) -> object:
+        if self.error is not None:
+            raise self.error
+        return self.gh
+
+    def forget(self, installation: int) -> None:
+        self.forgotten += 1
+
+
+def test_a_decision_that_wrote_nothing_is_not_confirmed_again() -> None:
+    """A fork's refusal is never "unchanged" (it is decided before the fingerprint), so
+    confirming every decision sent it round for ever; a decision that writes nothing cannot
+    have left a stale verdict."""
+    import dataclasses
+
+    from launcher.serve.decide import decide
+    from launcher.testing.github import FakeGitHub
+
+    gh = FakeGitHub()
+    number = gh.open_pull("mallory", {"deployments/dev/web.yaml": "name: web\n"})
+    fork = dataclasses.replace(gh.pull(number), head_repo="mallory/acme-fork")
+    gh.pull = lambda n: fork  # type: ignore[method-assign]
+    app = _App(gh)
+    first = decide(app, Work(1, gh.repository, number), ["d1"])  # type: ignore[arg-type]
+    assert first.outcome is not None and first.outcome.state.value == "failure"
+    assert first.confirm  # it wrote the check: confirm it
+    again = decide(app, Work(1, gh.repository, number), [], confirming=True)  # type: ignore[arg-type]
+    assert again.outcome is not None and not again.outcome.writes
+    assert not again.confirm
+
+
+def test_a_refused_app_settles_and_a_failing_github_is_retried() -> None:
+    from launcher.adapters.github import GitHubError
+    from launcher.serve.appclient import Refused
+    from launcher.serve.decide import decide
+
+    refused = _App(None, Refused("POST /app/installations/1/access_tokens: GitHub answered 403"))
+    settled = decide(refused, Work(1, "o/r", 4), ["d"])  # type: ignore[arg-type]
+    assert not settled.retry and not settled.confirm and refused.forgotten == 1
+    failing = _App(None, GitHubError("POST /app/installations/1/access_tokens: timed out"))
+    assert decide(failing, Work(1, "o/r", 4), ["d"]).retry  # type: ignore[arg-type]
+
+
+def test_a_retry_waits_its_backoff_then_carries_its_attempts() -> None:
+    q = WorkQueue(limit=10)
+    a = Work(1, "o/r", 1)
+    q.retry(a, attempts=2, delay=3600)
+    assert q.depth() == (1, 0)
+    assert q.take(0.05) is None  # not before its time
+    q.retry(Work(1, "o/r", 2), attempts=3, delay=0)
+    taken = q.take(0.05)
+    assert taken is not None and taken.work.number == 2 and taken.attempts == 3
+    q.put((a,), "event")  # a new event: decided now, whatever the backoff
+    now = q.take(0.05)
+    assert now is not None and now.work == a and now.attempts == 0

@@ -117,7 +117,10 @@ def read_views(
         tuple(desired),
         tuple(records),
         tuple(fleet),
-        changes.start if changes.complete else None,
+        # where the last recording run stopped, even when more commits landed since than one
+        # run looks at: a run planning something for a file changed in those it did look at
+        # stamps its records with it, so a re-add found there is seen again if it stops
+        changes.start,
         changes.keys(),
         changes.looked,
     )
