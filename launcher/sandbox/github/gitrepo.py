@@ -132,6 +132,23 @@ class GitRepo:
             self._cat = self._check = None
 
     # -- object reads (cached) --------------------------------------------
+    def _batch(self, mode: str) -> subprocess.Popen[bytes]:
+        """A long-lived ``git cat-file`` answering one object per line asked."""
+        return subprocess.Popen(
+            ["git", "--git-dir", str(self.path), "cat-file", mode],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, **_GIT_ENV},
+        )
+
+    @staticmethod
+    def _ask(proc: subprocess.Popen[bytes], sha: str) -> list[str]:
+        """The header line ``<sha> <type> <size>`` (or ``<sha> missing``), split."""
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(sha.encode() + b"\n")
+        proc.stdin.flush()
+        return proc.stdout.readline().decode().split()
+
     def read_object(self, sha: str) -> tuple[str, bytes] | None:
         """Return (type, content) of an object, or None if it does not exist."""
         hit = self._objects.get(sha)
@@ -139,19 +156,12 @@ class GitRepo:
             return hit
         with self._lock:
             if self._cat is None:
-                self._cat = subprocess.Popen(
-                    ["git", "--git-dir", str(self.path), "cat-file", "--batch"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    env={**os.environ, **_GIT_ENV},
-                )
-            assert self._cat.stdin is not None and self._cat.stdout is not None
-            self._cat.stdin.write(sha.encode() + b"\n")
-            self._cat.stdin.flush()
-            header = self._cat.stdout.readline().decode().split()
+                self._cat = self._batch("--batch")
+            header = self._ask(self._cat, sha)
             if len(header) < 3 or header[1] == "missing":
                 return None
             otype, size = header[1], int(header[2])
+            assert self._cat.stdout is not None
             data = self._cat.stdout.read(size)
             self._cat.stdout.read(1)
             if len(header[0]) == 40:
@@ -188,16 +198,8 @@ class GitRepo:
             return hit
         with self._lock:
             if self._check is None:
-                self._check = subprocess.Popen(
-                    ["git", "--git-dir", str(self.path), "cat-file", "--batch-check"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    env={**os.environ, **_GIT_ENV},
-                )
-            assert self._check.stdin is not None and self._check.stdout is not None
-            self._check.stdin.write(sha.encode() + b"\n")
-            self._check.stdin.flush()
-            header = self._check.stdout.readline().decode().split()
+                self._check = self._batch("--batch-check")
+            header = self._ask(self._check, sha)
             size = int(header[2]) if len(header) >= 3 and header[1] != "missing" else 0
             self._sizes[sha] = size
             return size
