@@ -244,3 +244,32 @@ def test_a_seen_marker_is_no_request_and_the_newest_of_records_and_markers_wins(
     forged = {**marker, "request": {"key": "dev/web"}}
     assert Deployment(4, "launcher", "dev/web", "x", forged).record is None
     assert last_seen([Deployment(4, "launcher", "dev/web", "x", forged)]) is None
+
+
+def test_a_readd_found_past_the_look_back_is_stamped_with_where_the_last_run_stopped() -> None:
+    """More commits since the last recording run than one run looks at: a run that plans for
+    a file changed in those it did look at (a valid removal and re-add) stamps what it
+    records with where the last recording run stopped, not main's head, so a run stopping
+    half-way loses nothing: the next one looks at the same commits again."""
+    from launcher.jobs.launch import TASK, LaunchOptions, run_launch
+    from launcher.jobs.launch.readds import LIMIT
+    from tests.fakes import FakeCompute
+    from tests.jobs.conftest import APP_BOT
+    from tests.jobs.test_launch import AMI, NOW, POOLS, request
+
+    gh = FakeGitHub(now=lambda: NOW, bot=APP_BOT)
+    gh.push("main", {"pools.yaml": POOLS}, "pat")
+    ec2 = FakeCompute(now=lambda: NOW, images={AMI: "x86_64"})
+    gh.merged("alice", {WEB: request()})
+    first = run_launch(gh, ec2, LaunchOptions(now=NOW), io.StringIO())
+    assert first.errors == [] and first.failed == []
+    start = gh.branches["main"]
+    before = {d.id for d in gh.deployments(TASK)}
+    for n in range(LIMIT + 1):
+        gh.push("main", {"README.md": f"{n}\n"}, "carol")
+    gh.merged("alice", {WEB: None})  # her own removal: valid
+    gh.merged("alice", {WEB: request()})  # and the same file again, a new ask
+    readd = run_launch(gh, ec2, LaunchOptions(now=NOW), io.StringIO())
+    assert [type(a).__name__ for a in readd.planned] == ["Readd"] and readd.errors == []
+    written = [d.record for d in gh.deployments(TASK) if d.id not in before and d.record]
+    assert written and all(r.seen == start for r in written)  # not main's head
