@@ -224,7 +224,7 @@ class Service:
                 if work.number and result.confirm:
                     self.queue.confirm(work)
                 if result.retry and taken.attempts < MAX_RETRIES:
-                    self.queue.retry(work, taken.attempts + 1, 2.0 ** (taken.attempts + 1))
+                    self.queue.confirm(work, taken.attempts + 1, 2.0 ** (taken.attempts + 1))
                 elif result.retry:
                     log("gave up after retries: the recheck decides it again", "error",
                         repo=work.repo, pr=work.number)  # fmt: skip

@@ -80,8 +80,8 @@ class WorkQueue:
                     dirty = self._busy[w.key]
                     if dirty is None:
                         self._busy[w.key] = _Entry(w, now, [delivery])
-                    else:
-                        dirty.confirming = False
+                    else:  # a hint after all: decided as soon as the worker is done
+                        dirty.confirming, dirty.attempts, dirty.ready_at = False, 0, 0.0
                         dirty.deliveries.append(delivery)
                         self.coalesced += 1
                 else:
@@ -91,27 +91,21 @@ class WorkQueue:
             self._cond.notify_all()
             return len(new)
 
-    def confirm(self, work: Work) -> None:
-        """Decide `work` once more later, in the confirmation lane (never refused: it is
-        not a new pull request, and dropping it could leave a stale verdict)."""
+    def confirm(self, work: Work, attempts: int = 0, delay: float = 0.0) -> None:
+        """Decide `work` once more, in the confirmation lane: after a decision that wrote
+        (never refused: it is not a new pull request, and dropping it could leave a stale
+        verdict), or, with `attempts` and a `delay`, after one that could not start (GitHub
+        failing for a moment). Called while `work` is being decided, it waits for `done`."""
         with self._cond:
             if work.key in self._waiting:
                 return  # a fresh decision is coming anyway
+            now = time.monotonic()
+            entry = _Entry(work, now, [], True, attempts, now + delay)
             if work.key in self._busy:
                 if self._busy[work.key] is None:
-                    self._busy[work.key] = _Entry(work, time.monotonic(), [], confirming=True)
+                    self._busy[work.key] = entry
                 return
-            self._confirm.setdefault(work.key, _Entry(work, time.monotonic(), [], True))
-            self._cond.notify_all()
-
-    def retry(self, work: Work, attempts: int, delay: float) -> None:
-        """Decide `work` again in `delay` seconds, in the confirmation lane (a decision that
-        could not start: GitHub failing for a moment)."""
-        with self._cond:
-            if work.key in self._waiting or work.key in self._busy:
-                return  # a fresh decision is coming anyway
-            now = time.monotonic()
-            self._confirm[work.key] = _Entry(work, now, [], True, attempts, now + delay)
+            self._confirm.setdefault(work.key, entry)
             self._cond.notify_all()
 
     def _next(self) -> _Entry | None:

@@ -207,13 +207,20 @@ def test_a_refused_app_settles_and_a_failing_github_is_retried() -> None:
 
 def test_a_retry_waits_its_backoff_then_carries_its_attempts() -> None:
     q = WorkQueue(limit=10)
-    a = Work(1, "o/r", 1)
-    q.retry(a, attempts=2, delay=3600)
-    assert q.depth() == (1, 0)
-    assert q.take(0.05) is None  # not before its time
-    q.retry(Work(1, "o/r", 2), attempts=3, delay=0)
+    a, b = Work(1, "o/r", 1), Work(1, "o/r", 2)
+    q.put((a, b), "event")
     taken = q.take(0.05)
-    assert taken is not None and taken.work.number == 2 and taken.attempts == 3
+    assert taken is not None and taken.work == a
+    q.confirm(a, attempts=2, delay=3600)  # asked while a is being decided, as the worker does
+    q.done(a)
+    assert q.depth() == (2, 0)  # b, and a's retry: kept
+    first = q.take(0.05)
+    assert first is not None and first.work == b
+    assert q.take(0.05) is None  # a: not before its time
+    q.done(b)
+    q.confirm(b, attempts=3, delay=0)
+    again = q.take(0.05)
+    assert again is not None and again.work == b and again.attempts == 3
     q.put((a,), "event")  # a new event: decided now, whatever the backoff
     now = q.take(0.05)
     assert now is not None and now.work == a and now.attempts == 0
