@@ -199,7 +199,7 @@ class Webhooks:
             if app is None:
                 continue
             subscribed = config.events if config.events is not None else app.events
-            if event.event not in subscribed and event.event not in ALWAYS:
+            if event.event not in subscribed:
                 continue
             inst = self.gh.apps.installation_for(app, repo) if repo is not None else None
             if inst is None or inst.suspended_at is not None:
@@ -208,11 +208,6 @@ class Webhooks:
                 "id": inst.id,
                 "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{inst.id}",
             }
-            # the body as sent, serialised once; the payload a snapshot of it
-            body = json.dumps(
-                {**event.payload, "installation": installation}, separators=(",", ":")
-            ).encode()
-            payload = json.loads(body)
             self._enqueue(
                 app,
                 config,
@@ -221,8 +216,7 @@ class Webhooks:
                 event.action,
                 inst.id,
                 repo.id if repo is not None else None,
-                payload,
-                body=body,
+                {**event.payload, "installation": installation},
             )
 
     def _on_installation_event(self, event: Event) -> None:
@@ -241,7 +235,7 @@ class Webhooks:
             event.action,
             inst_json.get("id"),
             None,
-            json.loads(json.dumps(event.payload)),
+            event.payload,
         )
 
     def _enqueue(
@@ -255,8 +249,13 @@ class Webhooks:
         repository_id: int | None,
         payload: dict[str, Any],
         redelivery: bool = False,
-        body: bytes = b"",
+        body: bytes | None = None,
     ) -> Delivery:
+        """Queue a delivery of `payload`, serialised once here (or `body`, a redelivery's):
+        what is sent, and the recorded payload a snapshot of it, untouched by later edits."""
+        if body is None:
+            body = json.dumps(payload, separators=(",", ":")).encode()
+        payload = json.loads(body)
         with self._lock:
             delivery = Delivery(
                 id=len(self.deliveries) + 1,
@@ -295,7 +294,7 @@ class Webhooks:
 
     def _send(self, d: Delivery) -> None:
         config = self.configs.get(d.app_id) or HookConfig()
-        body = d.body or json.dumps(d.payload, separators=(",", ":")).encode()
+        body = d.body
         headers = {
             "Accept": "*/*",
             "Content-Type": "application/json",
