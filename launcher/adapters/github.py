@@ -356,15 +356,17 @@ class GitHub:
         share between threads (`github_transport`: launcher serve); a read that fails is not
         kept, so the call that follows makes it again and fails the usual way."""
         pool = github_transport.reader()
-        if pool is None or len(calls) < 2 or not getattr(self.gh, "launcher_shareable", False):
+        if pool is None or not getattr(self.gh, "launcher_shareable", False):
             return
         # only this adapter's own reads (a result is kept by name and arguments, and a write
-        # must never run ahead)
+        # must never run ahead); one alone gains nothing from going ahead
         calls = [
             (m, a)
             for m, a in calls
             if getattr(m, "__self__", None) is self and getattr(m, "prefetchable", False)
         ]
+        if len(calls) < 2:
+            return
 
         def read(method: Callable[..., Any], args: tuple[Any, ...]) -> None:
             try:

@@ -47,9 +47,6 @@ class AppClient:
 
     # -- the app's own requests (JWT) ------------------------------------------------------
     def sign(self) -> str:
-        return self._jwt()
-
-    def _jwt(self) -> str:
         """The app's JWT, signed again every few minutes (signing costs an RSA operation)."""
         from github import Auth
 
@@ -64,7 +61,7 @@ class AppClient:
 
     def _app_request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {
-            "Authorization": f"Bearer {self._jwt()}",
+            "Authorization": f"Bearer {self.sign()}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
         }

@@ -56,7 +56,8 @@ def forbidden(message: str = NO_ACCESS) -> ApiError:
 
 
 class InFlight:
-    """Counts the requests being answered at once (a test's view of concurrency)."""
+    """Counts the requests in their modelled round trip at once (`latency`): a test's view of
+    how many a client had in flight together."""
 
     def __init__(self) -> None:
         self.now = 0
@@ -102,7 +103,7 @@ class GitHub:
         # Seconds every API request takes before it is handled (a model of the round trip to
         # api.github.com from elsewhere; requests still overlap, as on GitHub): 0 on loopback.
         self.latency = 0.0
-        self.concurrency = InFlight()  # how many requests were being answered at once, at most
+        self.concurrency = InFlight()  # requests in their round trip at once, at most
         self.responses: list[tuple[str | None, int, Any, str | None]] = []
         self._pr_diff_cache: dict[tuple[str, str, str], tuple[list[FileChange], int]] = {}
         # GitHub Actions' settings (sandbox/github/environments.py, oidc.py)
