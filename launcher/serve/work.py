@@ -10,10 +10,12 @@ redelivers later (`appclient.redeliver_failed`).
 
 Confirmations (`launcher.serve.decide`: a decision that wrote is decided once more on a fresh
 read, so replicas converge on the latest state's verdict) wait in a second lane: a worker takes
-one only when no fresh unit waits, or once it has waited `confirm_after` seconds. Under a burst
-every pull request gets its verdict before any is confirmed, instead of each verdict waiting
-behind the confirmations queued before it; a new hint about a pull request whose confirmation
-waits replaces it (the new decision reads the latest state anyway).
+one only once no first decision has started for `quiet` seconds (the burst is over here), or
+once the confirmation has waited `confirm_after` seconds. Under a burst every pull request gets
+its verdict before any is confirmed, instead of each verdict waiting behind the confirmations
+queued before it or in the gaps between deliveries (a confirmation costs GitHub, which every
+replica shares, about half a first decision's requests); a new hint about a pull request whose
+confirmation waits replaces it (the new decision reads the latest state anyway).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from launcher.serve.routing import Work
 
 CONFIRM_AFTER = 30.0  # seconds a confirmation waits at most behind first decisions
+QUIET = 0.5  # seconds without a first decision starting before confirmations start
 
 _Key = tuple[int, str, int, str]
 
@@ -54,9 +57,13 @@ class QueueFull(Exception):
 
 
 class WorkQueue:
-    def __init__(self, limit: int, confirm_after: float = CONFIRM_AFTER) -> None:
+    def __init__(
+        self, limit: int, confirm_after: float = CONFIRM_AFTER, quiet: float = QUIET
+    ) -> None:
         self.limit = limit
         self.confirm_after = confirm_after
+        self.quiet = quiet
+        self._fresh_at = float("-inf")  # when a worker last took a first decision (monotonic)
         self._waiting: OrderedDict[_Key, _Entry] = OrderedDict()
         self._confirm: OrderedDict[_Key, _Entry] = OrderedDict()
         self._busy: dict[_Key, _Entry | None] = {}  # None: not dirty
@@ -108,16 +115,25 @@ class WorkQueue:
             self._confirm.setdefault(work.key, entry)
             self._cond.notify_all()
 
-    def _next(self) -> _Entry | None:
-        now = time.monotonic()
+    def _next(self, now: float) -> _Entry | None:
         ready = next((k for k, e in self._confirm.items() if e.ready_at <= now), None)
         if ready is not None:
             oldest = self._confirm[ready]
-            if not self._waiting or now - oldest.since >= self.confirm_after:
+            quiet = not self._waiting and now - self._fresh_at >= self.quiet
+            if quiet or now - oldest.since >= self.confirm_after:
                 return self._confirm.pop(ready)
         if self._waiting:
+            self._fresh_at = now
             return self._waiting.popitem(last=False)[1]
         return None
+
+    def _wakes(self, now: float) -> list[float]:
+        """Seconds until a waiting confirmation may be taken (its backoff, the quiet period,
+        its `confirm_after`)."""
+        return [
+            max(e.ready_at, min(self._fresh_at + self.quiet, e.since + self.confirm_after)) - now
+            for e in self._confirm.values()
+        ]
 
     def take(self, timeout: float | None = None) -> Taken | None:
         """The next unit (its oldest hint's time and delivery ids); None when closed or
@@ -125,11 +141,11 @@ class WorkQueue:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
-                entry = self._next()
+                now = time.monotonic()
+                entry = self._next(now)
                 if entry is not None or self._closed:
                     break
-                now = time.monotonic()
-                waits = [e.ready_at - now for e in self._confirm.values() if e.ready_at > now]
+                waits = [max(w, 0.001) for w in self._wakes(now)]
                 if deadline is not None:
                     if now >= deadline:
                         return None

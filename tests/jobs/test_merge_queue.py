@@ -35,9 +35,13 @@ QUEUE_RULESET = {
 
 
 @pytest.fixture
-def queued(adopted: Adopted) -> Adopted:  # noqa: F811
+def queued(adopted: Adopted, request: pytest.FixtureRequest) -> Adopted:  # noqa: F811
+    """The queue's merge method: MERGE unless the test asks for another (indirectly)."""
     sb = adopted.world.sb
-    sb.create_ruleset(REPO, QUEUE_RULESET)
+    method = getattr(request, "param", "MERGE")
+    rule = {**QUEUE_RULESET["rules"][0]}  # type: ignore[index]
+    rule["parameters"] = {**rule["parameters"], "merge_method": method}
+    sb.create_ruleset(REPO, {**QUEUE_RULESET, "rules": [rule]})
     sb.enable_merge_queue(REPO)  # requires what the rulesets require: launcher's check
     adopted.seen = sb.last_event_id()
     return adopted
@@ -70,9 +74,12 @@ def merged(world: World, number: int) -> bool:
     return bool(world.repo("pat").get_pull(number).merged)
 
 
+@pytest.mark.parametrize("queued", ["MERGE", "SQUASH"], indirect=True)
 def test_a_bad_pull_request_fails_its_group_and_the_rest_merge_and_launch(
     queued: Adopted,
 ) -> None:
+    """Both merge methods launcher accepts (`launcher doctor`): a SQUASH queue's group commits
+    carry no pull request's head, only its number in the title."""
     a, world, sb = queued, queued.world, queued.world.sb
     web = approved(a, "alice", "web", approver="")  # alice may create alone
     api = approved(a, "bob", "api")

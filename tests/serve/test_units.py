@@ -104,7 +104,7 @@ def test_the_queue_coalesces_bursts_and_reruns_a_unit_hinted_while_decided() -> 
 
 
 def test_confirmations_wait_behind_first_decisions_but_not_for_ever() -> None:
-    q = WorkQueue(limit=10, confirm_after=3600)
+    q = WorkQueue(limit=10, confirm_after=3600, quiet=0)
     a, b, c = Work(1, "o/r", 1), Work(1, "o/r", 2), Work(1, "o/r", 3)
     q.put((a, b), "burst")
     first = q.take(0)
@@ -131,6 +131,27 @@ def test_confirmations_wait_behind_first_decisions_but_not_for_ever() -> None:
     old.put((b,), "d")
     late = old.take(0)
     assert late is not None and late.work == a and late.confirming
+
+
+def test_confirmations_start_only_once_no_first_decision_started_for_the_quiet_period() -> None:
+    """Deliveries of a burst arrive spread out: a worker finding the fresh lane empty for a
+    moment must not spend GitHub's requests on a confirmation while first verdicts are still
+    coming in."""
+    q = WorkQueue(limit=10, confirm_after=3600, quiet=1.0)
+    a, b = Work(1, "o/r", 1), Work(1, "o/r", 2)
+    q.put((a,), "d1")
+    first = q.take(0)
+    assert first is not None and first.work == a
+    q.confirm(a)
+    q.done(a)
+    assert q.take(0.1) is None  # the fresh lane is empty, but a first decision just started
+    q.put((b,), "d2")  # the burst goes on: b before a's confirmation
+    second = q.take(0)
+    assert second is not None and second.work == b and not second.confirming
+    q.done(b)
+    assert q.take(0.1) is None  # still within the quiet period after b
+    confirmation = q.take(10)  # waits it out, then confirms a
+    assert confirmation is not None and confirmation.work == a and confirmation.confirming
 
 
 def test_configuration_needs_the_app_the_key_and_a_real_secret(tmp_path: object) -> None:
@@ -206,7 +227,7 @@ def test_a_refused_app_settles_and_a_failing_github_is_retried() -> None:
 
 
 def test_a_retry_waits_its_backoff_then_carries_its_attempts() -> None:
-    q = WorkQueue(limit=10)
+    q = WorkQueue(limit=10, quiet=0)
     a, b = Work(1, "o/r", 1), Work(1, "o/r", 2)
     q.put((a, b), "event")
     taken = q.take(0.05)

@@ -30,6 +30,7 @@ DOCS = "https://docs.github.com/rest"
 
 # Path parameters that may contain "/" (GitHub accepts them unescaped).
 _GREEDY = {"path", "ref", "basehead", "branch"}
+_GREEDY_PART = re.compile(r"\{(?:" + "|".join(sorted(_GREEDY)) + r")\}")
 
 
 class ApiError(Exception):
@@ -166,21 +167,40 @@ class Route:
 
 
 class Router:
+    """Routes tried longest literal first. A path is only tried against the routes that can
+    match its number of segments (a greedy parameter's routes are tried with every path):
+    one request used to run a few hundred regular expressions."""
+
     def __init__(self) -> None:
         self.routes: list[Route] = []
+        self._by_segments: dict[int, list[Route]] = {}
 
     def add(self, method: str, template: str, operation: str) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
             self.routes.append(Route(method, template, operation, fn))
             self.routes.sort(key=lambda r: -r.literal_len)
+            self._by_segments.clear()
             return fn
 
         return deco
 
+    def _candidates(self, path: str) -> list[Route]:
+        segments = path.count("/")
+        found = self._by_segments.get(segments)
+        if found is None:
+            found = [
+                r
+                for r in self.routes
+                if r.template.count("/") == segments
+                or (r.template.count("/") < segments and _GREEDY_PART.search(r.template))
+            ]
+            self._by_segments[segments] = found
+        return found
+
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
         """(route, params, path_known). path_known without route means 404 vs 405-ish."""
         known = False
-        for route in self.routes:
+        for route in self._candidates(path):
             m = route.regex.match(path)
             if m is None:
                 continue

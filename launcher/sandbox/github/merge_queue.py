@@ -16,7 +16,9 @@ is ``destroyed`` (reason merged), and so are the groups ahead of it; a failing r
 check removes the pull request (``dequeued`` CI_FAILURE, group ``destroyed`` dequeued) and
 rebuilds the groups behind it (``destroyed`` invalidated, then new ``checks_requested``).
 Removing by hand: ``dequeued`` MANUAL; a push to a queued pull request's branch removes it
-too, and a push to the base branch rebuilds every group on it.
+too, and a push to the base branch rebuilds every group on it. The ruleset's ``merge_method``
+says how a group's commit is made: MERGE (a merge commit of the pull request's head) or
+SQUASH (one commit of its changes titled ``<title> (#N)``); REBASE is not modelled.
 
 Enqueueing has no REST endpoint on GitHub (it is GraphQL ``enqueuePullRequest`` or the UI), so
 the stand-in offers a sandbox-only one, ``POST|DELETE
@@ -126,9 +128,17 @@ def _build(gh: GitHub, repo: Repo, queue: Queue, entry: Entry, base_sha: str) ->
         return False
     pr = issue.pull
     assert pr is not None
-    text = f"Merge pull request #{issue.number} from {repo.owner}/{pr.head_ref}\n\n{issue.title}\n"
+    method = gh.rules.merge_queue_method(repo, queue.branch)
+    if method == "SQUASH":  # one commit with the pull request's changes, its number in the title
+        text, parents = f"{issue.title} (#{issue.number})\n", [base_sha]
+    elif method == "MERGE":
+        text = f"Merge pull request #{issue.number} from {repo.owner}/{pr.head_ref}\n\n"
+        text += f"{issue.title}\n"
+        parents = [base_sha, head]
+    else:
+        raise ApiError(422, f"the stand-in's merge queue does not model {method}")
     entry.base_sha = base_sha
-    entry.head_sha = repo.git.commit_tree(tree, [base_sha, head], text, gh._person(entry.actor))
+    entry.head_sha = repo.git.commit_tree(tree, parents, text, gh._person(entry.actor))
     entry.branch = f"{QUEUE_PREFIX}/{queue.branch}/pr-{issue.number}-{base_sha}"
     _move(gh, repo, entry.branch, entry.head_sha, entry.actor)
     gh._emit("merge_group", repo, entry.actor, action="checks_requested",

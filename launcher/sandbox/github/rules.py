@@ -144,6 +144,7 @@ class Source:
     block_update: bool = False
     linear: bool = False  # no merge commits
     merge_queue: bool = False  # changes only through the merge queue
+    merge_queue_method: str = "MERGE"  # how the queue combines: MERGE, SQUASH or REBASE
     merge_methods: list[str] | None = None  # None: any
     push_allowed: dict[str, list[Any]] | None = None  # classic restrictions; None: anyone
     pr_bypass: dict[str, list[Any]] | None = None  # classic bypass_pull_request_allowances
@@ -365,6 +366,7 @@ class Rules:
                 src.linear = True
             elif kind == "merge_queue":
                 src.merge_queue = True
+                src.merge_queue_method = str(params.get("merge_method") or "MERGE").upper()
             elif kind == "required_status_checks":
                 src.checks += [
                     (c["context"], c.get("integration_id"))
@@ -381,6 +383,14 @@ class Rules:
             elif kind == "update":
                 src.block_update = True
         return src
+
+    def merge_queue_method(self, repo: Repo, branch: str) -> str:
+        """The merge method of the active merge queue rule on ``branch`` (MERGE without one:
+        a queue enabled only through the sandbox helper merges)."""
+        for src in self.sources(repo, branch):
+            if src.merge_queue:
+                return src.merge_queue_method
+        return "MERGE"
 
     def required_checks(self, repo: Repo, branch: str) -> list[tuple[str, int | None]]:
         """Every (context, app id or None) an active rule requires on ``branch``."""

@@ -746,22 +746,21 @@ class Shapes:
             "app": self.via_app(c.creator),
             "pull_requests": [
                 {
-                    "id": i.pull.id,
+                    "id": pr.id,
                     "number": i.number,
                     "url": f"{api}/pulls/{i.number}",
                     "head": {
-                        "ref": i.pull.head_ref,
-                        "sha": r.head_sha(i),
+                        "ref": pr.head_ref,
+                        "sha": c.head_sha,
                         "repo": {"id": r.id, "url": api, "name": r.name},
                     },
                     "base": {
-                        "ref": i.pull.base_ref,
+                        "ref": pr.base_ref,
                         "sha": r.base_sha(i),
                         "repo": {"id": r.id, "url": api, "name": r.name},
                     },
                 }
-                for i in r.pulls()
-                if i.state == "open" and i.pull is not None and r.head_sha(i) == c.head_sha
+                for i, pr in r.open_pulls_at(c.head_sha)
             ],
         }
 

@@ -57,25 +57,23 @@ class Timeline:
 
     entries: list[IssueRecord] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # each issue's records, oldest first: a read lists one issue's, not every issue's
+    _by_issue: dict[tuple[int, int], list[IssueRecord]] = field(default_factory=dict)
 
     def add(self, rec: IssueRecord) -> IssueRecord:
         with self._lock:
             self.entries.append(rec)
+            self._by_issue.setdefault((rec.repo_id, rec.number), []).append(rec)
         return rec
 
     def of_issue(self, repo: Repo, number: int) -> list[IssueRecord]:
         with self._lock:
-            return [r for r in self.entries if r.repo_id == repo.id and r.number == number]
+            return list(self._by_issue.get((repo.id, number), ()))
 
     def issue_events(self, repo: Repo, number: int | None = None) -> list[IssueRecord]:
         with self._lock:
-            return [
-                r
-                for r in self.entries
-                if r.repo_id == repo.id
-                and (number is None or r.number == number)
-                and r.event not in TIMELINE_ONLY
-            ]
+            scope = self.entries if number is None else self._by_issue.get((repo.id, number), [])
+            return [r for r in scope if r.repo_id == repo.id and r.event not in TIMELINE_ONLY]
 
     def timeline(self, repo: Repo, number: int) -> list[IssueRecord]:
         return [r for r in self.of_issue(repo, number) if r.event not in ISSUE_EVENTS_ONLY]
