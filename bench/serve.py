@@ -2,16 +2,20 @@
 
 N open pull requests (each one request file by bob, who needs an approval) get an approving
 review each from several threads at once; the stand-in delivers each `pull_request_review`
-(and the events the decisions cause) signed, through a round-robin balancer, to two
-`launcher serve` processes started with environment variables only. Measured: from the review
-being recorded (its event emitted, before delivery) to launcher's check run on the head
-carrying `success`, median and 99th percentile; GitHub requests the replicas made per verdict
+(and the events the decisions cause) signed, through a round-robin balancer (HAProxy when
+installed, else bench/balancer.py), to two `launcher serve` processes started with
+environment variables only; with --burst-latency every GitHub request takes that much longer
+(GitHub's round trip from a service outside it). Measured: from the delivery being sent (and
+from the review being recorded) to launcher's check run on the head carrying `success`,
+median and 99th percentile; the CPU each process spent, in all and until the last verdict;
+GitHub requests the replicas made per verdict
 (the stand-in's log: the app's JWT and installation-token requests); peak memory (VmHWM) of
 each replica. Beside it, the Actions mode on the local runner for a smaller sample: the same
 review run through review.yml and its workflow_run hand-over to gate.yml, one at a time (the
 local runner starts jobs at once: GitHub's runner queueing and start-up are not in it).
 
-    python bench/serve.py [--prs 200] [--actions-sample 5] [--workers 8]
+    python bench/serve.py [--prs 200] [--actions-sample 5] [--latency 0.1] [--burst-latency 0]
+                          [--workers N] [--github-concurrency N]
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import argparse
 import http.client
 import json
 import os
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from launcher.sandbox.github import GitHubSandbox  # noqa: E402
+from launcher.serve.config import ServeConfig  # noqa: E402
 from tests.jobs.conftest import World, app_runner, request  # noqa: E402
 from tests.serve.conftest import (  # noqa: E402
     EVENTS,
@@ -49,11 +56,13 @@ from tests.serve.conftest import (  # noqa: E402
 class Clock:
     """Times, from the stand-in's events: review recorded, success check on the head."""
 
-    def __init__(self, heads: dict[str, int]) -> None:
+    def __init__(self, heads: dict[str, int], last: Any = None, expect: int = 0) -> None:
         self.heads = heads  # head sha -> pull request number
         self.reviewed: dict[int, float] = {}
         self.verdict: dict[int, float] = {}
         self.lock = threading.Lock()
+        self.last = last  # called once `expect` heads have their verdict
+        self.expect = expect
 
     def __call__(self, event: Any) -> None:
         at = time.perf_counter()
@@ -65,6 +74,8 @@ class Clock:
                 number = self.heads.get(p["check_run"]["head_sha"])
                 if number is not None and p["check_run"].get("external_id") == "success":
                     self.verdict.setdefault(number, at)
+                    if self.last is not None and len(self.verdict) == self.expect:
+                        self.last()
 
     def latencies(self) -> list[float]:
         return sorted(
@@ -118,14 +129,67 @@ class Reviewer:
 class ProcessBalancer:
     url: str
     process: subprocess.Popen[bytes]
+    name: str
 
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
 
 
+HAPROXY = """global
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend deliveries
+    bind 127.0.0.1:{port}
+    default_backend replicas
+backend replicas
+    balance roundrobin
+    http-reuse always
+{servers}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_haproxy(replicas: list[Any], tmp: Path) -> ProcessBalancer | None:
+    """HAProxy (Debian's haproxy; `./dev bench` installs it), round robin per delivery, with
+    kept-alive connections to the replicas: a load balancer costing next to no CPU, as one
+    running elsewhere (an ALB, nginx on its own machine) costs the replicas' machine none."""
+    binary = shutil.which("haproxy")
+    if binary is None:
+        return None
+    port = free_port()
+    servers = "\n".join(
+        f"    server r{i} {urlsplit(r.url).hostname}:{urlsplit(r.url).port}"
+        for i, r in enumerate(replicas)
+    )
+    config = tmp / "haproxy.cfg"
+    config.write_text(HAPROXY.format(port=port, servers=servers))
+    process = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return ProcessBalancer(f"http://127.0.0.1:{port}", process, "haproxy")
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("haproxy did not start")
+
+
 def start_balancer(replicas: list[Any], tmp: Path) -> ProcessBalancer:
-    """bench/balancer.py in its own process (not in the stand-in's interpreter)."""
+    """HAProxy when installed, else bench/balancer.py, each in its own process (not in the
+    stand-in's interpreter)."""
+    found = start_haproxy(replicas, tmp)
+    if found is not None:
+        return found
     port_file = tmp / "balancer.port"
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "balancer.py"), str(port_file)]
@@ -133,7 +197,9 @@ def start_balancer(replicas: list[Any], tmp: Path) -> ProcessBalancer:
     )
     for _ in range(300):
         if port_file.exists() and port_file.read_text():
-            return ProcessBalancer(f"http://127.0.0.1:{port_file.read_text()}", process)
+            return ProcessBalancer(
+                f"http://127.0.0.1:{port_file.read_text()}", process, "bench/balancer.py"
+            )
         time.sleep(0.05)
     process.kill()
     raise RuntimeError("the balancer did not start")
@@ -152,30 +218,40 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_serve(prs: int, workers: int, tmp: Path) -> dict[str, Any]:
+def bench_serve(
+    prs: int, workers: int, tmp: Path, concurrency: int = 0, latency: float = 0.0
+) -> dict[str, Any]:
     tmp.mkdir(parents=True, exist_ok=True)
     with GitHubSandbox() as sb:
         w = seed_world(sb, tmp)
         heads = open_prs(w, prs)
         alone = open_prs(w, 5)  # reviewed one at a time afterwards: the unloaded reference
-        replicas = [
-            start_replica(w, w.app, tmp, LAUNCHER_SERVE_WORKERS=str(workers)) for _ in range(2)
-        ]
+        # the service's default unless asked (start_replica's own default is the tests' 4)
+        env = {"LAUNCHER_SERVE_WORKERS": str(workers or ServeConfig.workers)}
+        if concurrency:
+            env["LAUNCHER_SERVE_GITHUB_CONCURRENCY"] = str(concurrency)
+        replicas = [start_replica(w, w.app, tmp, **env) for _ in range(2)]
         balancer = start_balancer(replicas, tmp)
         served = Served(w, replicas)
         try:
             sb.set_app_webhook(w.app, balancer.url + "/webhook", SECRET, events=EVENTS)
-            clock = Clock(heads | alone)
+            pids = [os.getpid(), *(r.process.pid for r in replicas), balancer.process.pid]
+            at_last: list[float] = []  # CPU when the burst's last verdict is written
+            clock = Clock(
+                heads | alone, lambda: at_last.extend(cpu_seconds(p) for p in pids), len(heads)
+            )
             sb.gh.events.listeners.append(clock)
             sb.reset_requests()
-            pids = [os.getpid(), *(r.process.pid for r in replicas)]
+            sb.set_latency(latency)  # GitHub's round trip, when asked for (0: loopback)
             cpu_before = [cpu_seconds(p) for p in pids]
             started = time.perf_counter()
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(Reviewer(w, "dave"), heads.values()))
             served.settle(rounds=6000)
             wall = time.perf_counter() - started
+            sb.set_latency(0)
             cpu = [cpu_seconds(p) - b for p, b in zip(pids, cpu_before, strict=True)]
+            first = [a - b for a, b in zip(at_last, cpu_before, strict=True)]
             log = sb.requests()
             deliveries = len(sb.webhooks.deliveries)
             failed = sum(1 for d in sb.webhooks.deliveries if not d.ok)
@@ -219,6 +295,8 @@ def bench_serve(prs: int, workers: int, tmp: Path) -> dict[str, Any]:
                 "deliveries": deliveries,
                 "failed": failed,
                 "cpu": cpu,
+                "cpu_first": first,
+                "balancer": balancer.name,
                 "rss_mib": [rss_peak_mib(r.process.pid) for r in replicas],
             }
         finally:
@@ -302,15 +380,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prs", type=int, default=200)
     parser.add_argument("--actions-sample", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="LAUNCHER_SERVE_WORKERS (0: the default)"
+    )
+    parser.add_argument(
+        "--github-concurrency",
+        type=int,
+        default=0,
+        help="LAUNCHER_SERVE_GITHUB_CONCURRENCY of the burst's replicas (0: the default)",
+    )
     parser.add_argument(
         "--latency", type=float, default=0.1, help="seconds added to each GitHub request"
     )
+    parser.add_argument(
+        "--burst-latency",
+        type=float,
+        default=0.0,
+        help="seconds added to each GitHub request during the burst too (default: loopback)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        s = bench_serve(args.prs, args.workers, Path(tmp) / "serve")
+        s = bench_serve(
+            args.prs,
+            args.workers,
+            Path(tmp) / "serve",
+            args.github_concurrency,
+            args.burst_latency,
+        )
         print(
-            f"launcher serve, 2 replicas x {args.workers} workers: {s['verdicts']}/{s['prs']} "
+            f"launcher serve, 2 replicas x {args.workers or ServeConfig.workers} workers: "
+            f"{s['verdicts']}/{s['prs']} "
             f"verdicts; delivery to verdict median {s['delivery_median']:.2f} s, "
             f"p99 {s['delivery_p99']:.2f} s; review to verdict median {s['median']:.2f} s, "
             f"p99 {s['p99']:.2f} s, "
@@ -323,7 +422,10 @@ def main() -> None:
             + ", ".join(f"{m:.0f} MiB" for m in s["rss_mib"])
             + "; CPU during the burst: stand-in and reviewers "
             + f"{s['cpu'][0]:.1f} s, replicas "
-            + ", ".join(f"{c:.1f} s" for c in s["cpu"][1:])
+            + ", ".join(f"{c:.1f} s" for c in s["cpu"][1:-1])
+            + f", balancer ({s['balancer']}) {s['cpu'][-1]:.1f} s"
+            + "; of which until the last verdict: "
+            + ", ".join(f"{c:.1f} s" for c in s["cpu_first"])
         )
         if args.latency:
             r = bench_round_trips(args.latency, 5, Path(tmp) / "latency")

@@ -15,6 +15,7 @@ place rather than failing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, ItemsView
@@ -94,16 +95,17 @@ class _Connection:
     def getresponse(self) -> _Response:
         verb, url, body, headers = self._request.args
         try:
-            response = self.pool.urlopen(
-                verb,
-                url,
-                body=body,
-                headers=headers,
-                retries=self.retry,
-                redirect=False,
-                assert_same_host=False,
-                timeout=self.timeout,
-            )
+            with _in_flight or contextlib.nullcontext():
+                response = self.pool.urlopen(
+                    verb,
+                    url,
+                    body=body,
+                    headers=headers,
+                    retries=self.retry,
+                    redirect=False,
+                    assert_same_host=False,
+                    timeout=self.timeout,
+                )
         except Exception:
             for observe in observers:
                 observe(verb, None)
@@ -134,6 +136,9 @@ def proxied(env: dict[str, str] | None = None) -> bool:
 
 
 _pool: ThreadPoolExecutor | None = None
+# At most `install(concurrency)` requests in flight across the process: the readers' and the
+# workers' own requests together (GitHub's secondary rate limit counts every request at once).
+_in_flight: threading.BoundedSemaphore | None = None
 
 
 def reader() -> ThreadPoolExecutor | None:
@@ -149,16 +154,19 @@ def reader() -> ThreadPoolExecutor | None:
 
 def install(concurrency: int = 1) -> bool:
     """Use this transport for every PyGithub client made from now on, with at most
-    `concurrency` reads at once across the process (GitHub's secondary rate limits count
-    concurrent requests: at most 100, all clients of the app together); False (and nothing
-    changed) when a proxy is configured or PyGithub no longer has the attributes."""
-    global _pool
+    `concurrency` requests at once across the process, reads made together and every other
+    request alike (GitHub's secondary rate limits count concurrent requests: at most 100, all
+    clients of the app together); False (and nothing changed) when a proxy is configured or
+    PyGithub no longer has the attributes."""
+    global _pool, _in_flight
     from github.Requester import Requester
 
     if proxied() or not all(hasattr(Requester, name) for name in _ATTRIBUTES):
         return False
     setattr(Requester, _ATTRIBUTES[0], _Connection)
     setattr(Requester, _ATTRIBUTES[1], _HTTPSConnection)
+    if _in_flight is None:
+        _in_flight = threading.BoundedSemaphore(max(1, concurrency))
     if concurrency > 1 and _pool is None:
         _pool = ThreadPoolExecutor(concurrency, thread_name_prefix="github-read")
     return True

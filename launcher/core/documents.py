@@ -8,6 +8,7 @@ pool's images and profiles, caps).
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,14 +62,23 @@ def parse_yaml(raw: bytes, path: str) -> tuple[Document | None, list[Problem]]:
 
 def load_policy(raw: bytes, path: str = "pools.yaml") -> tuple[Policy | None, list[Problem]]:
     """Parse and check pools.yaml; the Policy is None if anything is wrong."""
+    policy, problems = _load_policy(raw, path)
+    return policy, list(problems)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_policy(raw: bytes, path: str) -> tuple[Policy | None, tuple[Problem, ...]]:
+    """Kept by content: every pull request on one base has the same pools.yaml, and
+    launcher serve decides hundreds of them in a burst (its parse was a tenth of a
+    decision's CPU). The result is frozen; the caller gets its own list of problems."""
     doc, problems = parse_yaml(raw, path)
     if doc is None:
-        return None, problems
+        return None, tuple(problems)
     problems = schemas.check("pools", doc, path)
     if problems:
-        return None, problems
+        return None, tuple(problems)
     policy, problems = _build_policy(doc, path)
-    return (None if problems else policy), problems
+    return (None if problems else policy), tuple(problems)
 
 
 def _duration(

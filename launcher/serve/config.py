@@ -21,15 +21,18 @@ class ServeConfig:
     api_url: str = "https://api.github.com"
     host: str = "0.0.0.0"  # noqa: S104 - a service listens on its container's interface
     port: int = 8080
-    workers: int = 8  # threads deciding pull requests
+    # threads deciding pull requests: from outside GitHub a decision spends most of its time
+    # waiting for GitHub (about 0.7 s with 100 ms round trips), so a burst needs many at once
+    workers: int = 32
     queue_limit: int = 10_000  # pull requests waiting at most; beyond, deliveries get 503
     recheck_seconds: float = 300.0  # re-decide open PRs whose check is missing; 0: never
     redeliver_seconds: float = 300.0  # redeliver failed deliveries; 0: never
     redeliver_window_seconds: float = 86_400.0  # only deliveries this recent
     github_timeout: int = 10
-    # reads made at once across the replica (a decision's independent reads go out together);
-    # 1: one after another. GitHub allows at most 100 concurrent requests per app.
-    github_concurrency: int = 16
+    # GitHub requests at once across the replica (a decision's independent reads go out
+    # together); 1: one after another. GitHub allows at most 100 concurrent requests: keep
+    # replicas x this at or below it (the default suits two replicas).
+    github_concurrency: int = 48
     # The instance-match preview, as the Actions gate makes it (launcher.serve.match): the
     # same warnings, "instance match skipped: …" included when AWS cannot be read.
     match: bool = True
@@ -70,7 +73,7 @@ class ServeConfig:
                 api_url=(env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
                 host=env.get("LAUNCHER_SERVE_HOST") or "0.0.0.0",  # noqa: S104
                 port=int(env.get("LAUNCHER_SERVE_PORT") or 8080),
-                workers=max(1, int(env.get("LAUNCHER_SERVE_WORKERS") or 8)),
+                workers=max(1, int(env.get("LAUNCHER_SERVE_WORKERS") or 32)),
                 queue_limit=max(1, int(env.get("LAUNCHER_SERVE_QUEUE_LIMIT") or 10_000)),
                 recheck_seconds=float(env.get("LAUNCHER_SERVE_RECHECK_SECONDS") or 300),
                 redeliver_seconds=float(env.get("LAUNCHER_SERVE_REDELIVER_SECONDS") or 300),
@@ -78,7 +81,7 @@ class ServeConfig:
                     env.get("LAUNCHER_SERVE_REDELIVER_WINDOW_SECONDS") or 86_400
                 ),
                 github_timeout=int(env.get("LAUNCHER_GITHUB_TIMEOUT") or 10),
-                github_concurrency=max(1, int(env.get("LAUNCHER_SERVE_GITHUB_CONCURRENCY") or 16)),
+                github_concurrency=max(1, int(env.get("LAUNCHER_SERVE_GITHUB_CONCURRENCY") or 48)),
                 match=match,
                 match_seconds=float(env.get("LAUNCHER_SERVE_MATCH_SECONDS") or 2.0),
                 match_cache_seconds=float(env.get("LAUNCHER_SERVE_MATCH_CACHE_SECONDS") or 300),

@@ -6,6 +6,7 @@ decision closed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from github.Requester import Requester
@@ -17,19 +18,29 @@ from tests.jobs.conftest import World, request
 ATTRIBUTES = ("_Requester__httpConnectionClass", "_Requester__httpsConnectionClass")
 
 
-@pytest.fixture
-def concurrent(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """launcher serve's transport, 8 reads at once (restored afterwards)."""
+def _transport(monkeypatch: pytest.MonkeyPatch, requests: int) -> Iterator[None]:
     for name in ATTRIBUTES:
         monkeypatch.setattr(Requester, name, getattr(Requester, name))
     for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setattr(github_transport, "_pool", None)
-    assert github_transport.install(8)
+    monkeypatch.setattr(github_transport, "_in_flight", None)
+    assert github_transport.install(requests)
     yield
     pool = github_transport.reader()
     if pool is not None:
         pool.shutdown()
+
+
+@pytest.fixture
+def concurrent(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """launcher serve's transport, 8 requests at once (restored afterwards)."""
+    yield from _transport(monkeypatch, 8)
+
+
+@pytest.fixture
+def two_at_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from _transport(monkeypatch, 2)
 
 
 def approved(world: World) -> int:
@@ -66,3 +77,18 @@ def test_a_read_that_fails_fails_the_decision_closed(world: World, concurrent: N
     outcome, _ = world.gate(number)
     assert outcome.state is State.ERROR
     assert "listing reviews" in outcome.description
+
+
+def test_the_bound_counts_every_request_of_the_process_not_only_the_reads_made_together(
+    world: World, two_at_once: None
+) -> None:
+    """GitHub refuses more than 100 concurrent requests: LAUNCHER_SERVE_GITHUB_CONCURRENCY
+    bounds a replica's requests in flight, its workers' own requests (the pull request, the
+    writes) and the reads they make together alike, however many decide at once."""
+    numbers = [approved(world) for _ in range(4)]
+    world.sb.set_latency(0.02)
+    world.sb.gh.concurrency.reset()
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda n: world.gate(n)[0], numbers))
+    assert [o.state for o in outcomes] == [State.SUCCESS] * 4
+    assert world.sb.gh.concurrency.most == 2

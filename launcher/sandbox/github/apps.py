@@ -18,6 +18,7 @@ token), so their check runs, comments and deployments name their app like GitHub
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -139,6 +140,9 @@ JWT_OPERATIONS = {
 }
 
 
+_KEY_LOCK = threading.Lock()
+
+
 def _private_key() -> Any:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -161,9 +165,13 @@ class App:
 
     @property
     def private_key(self) -> Any:
-        """The app's RSA key (made on first use: most sandboxes never sign a JWT)."""
+        """The app's RSA key (made on first use: most sandboxes never sign a JWT). Made once
+        under a lock: two threads asking first (clients fetching the key to sign, the server
+        verifying) made two keys, and every JWT signed with the other one was refused."""
         if self._key is None:
-            self._key = _private_key()
+            with _KEY_LOCK:
+                if self._key is None:
+                    self._key = _private_key()
         return self._key
 
     def private_key_pem(self) -> bytes:

@@ -425,9 +425,12 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
+        # end_headers() then a write of the body would be two sends per response: one here
+        buffer: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]
+        buffer.append(b"\r\n")
         if payload and method != "HEAD":
-            self.wfile.write(payload)
+            buffer.append(payload)
+        self.flush_headers()
 
 
 class HttpServer:

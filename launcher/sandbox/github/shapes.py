@@ -59,12 +59,39 @@ def simple_commit(r: Repo, sha: str) -> dict[str, Any] | None:
     }
 
 
+_REPO_CONSTANTS: dict[str, Any] = {
+    "fork": False,
+    "homepage": None,
+    "size": 0,
+    "stargazers_count": 0,
+    "watchers_count": 0,
+    "language": None,
+    "has_issues": True,
+    "has_projects": False,
+    "has_downloads": True,
+    "has_wiki": False,
+    "has_pages": False,
+    "has_discussions": False,
+    "forks_count": 0,
+    "mirror_url": None,
+    "archived": False,
+    "disabled": False,
+    "license": None,
+    "allow_forking": True,
+    "is_template": False,
+    "web_commit_signoff_required": False,
+    "forks": 0,
+    "watchers": 0,
+}
+
+
 class Shapes:
     """Renders objects with absolute URLs rooted at ``base`` (the server URL)."""
 
     def __init__(self, state: State, base: str) -> None:
         self.state = state
         self.base = base.rstrip("/")
+        self._urls: dict[tuple[int, str, str], dict[str, Any]] = {}
 
     def via_app(self, login: str | None) -> dict[str, Any] | None:
         """The ``integration`` an app's bot account acts for (None for people)."""
@@ -231,8 +258,6 @@ class Shapes:
 
     # -- repositories ---------------------------------------------------------
     def repo(self, r: Repo, viewer: str | None = None, full: bool = False) -> dict[str, Any]:
-        api = f"{self.base}/repos/{r.owner}/{r.name}"
-        html = f"{self.base}/{r.owner}/{r.name}"
         open_issues = sum(1 for i in r.issues.values() if i.state == "open")
         out: dict[str, Any] = {
             "id": r.id,
@@ -241,80 +266,17 @@ class Shapes:
             "full_name": r.full_name,
             "private": r.private,
             "owner": self.simple_user(r.owner),
-            "html_url": html,
             "description": r.description,
-            "fork": False,
-            "url": api,
-            "forks_url": f"{api}/forks",
-            "keys_url": f"{api}/keys{{/key_id}}",
-            "collaborators_url": f"{api}/collaborators{{/collaborator}}",
-            "teams_url": f"{api}/teams",
-            "hooks_url": f"{api}/hooks",
-            "issue_events_url": f"{api}/issues/events{{/number}}",
-            "events_url": f"{api}/events",
-            "assignees_url": f"{api}/assignees{{/user}}",
-            "branches_url": f"{api}/branches{{/branch}}",
-            "tags_url": f"{api}/tags",
-            "blobs_url": f"{api}/git/blobs{{/sha}}",
-            "git_tags_url": f"{api}/git/tags{{/sha}}",
-            "git_refs_url": f"{api}/git/refs{{/sha}}",
-            "trees_url": f"{api}/git/trees{{/sha}}",
-            "statuses_url": f"{api}/statuses/{{sha}}",
-            "languages_url": f"{api}/languages",
-            "stargazers_url": f"{api}/stargazers",
-            "contributors_url": f"{api}/contributors",
-            "subscribers_url": f"{api}/subscribers",
-            "subscription_url": f"{api}/subscription",
-            "commits_url": f"{api}/commits{{/sha}}",
-            "git_commits_url": f"{api}/git/commits{{/sha}}",
-            "comments_url": f"{api}/comments{{/number}}",
-            "issue_comment_url": f"{api}/issues/comments{{/number}}",
-            "contents_url": f"{api}/contents/{{+path}}",
-            "compare_url": f"{api}/compare/{{base}}...{{head}}",
-            "merges_url": f"{api}/merges",
-            "archive_url": f"{api}/{{archive_format}}{{/ref}}",
-            "downloads_url": f"{api}/downloads",
-            "issues_url": f"{api}/issues{{/number}}",
-            "pulls_url": f"{api}/pulls{{/number}}",
-            "milestones_url": f"{api}/milestones{{/number}}",
-            "notifications_url": f"{api}/notifications{{?since,all,participating}}",
-            "labels_url": f"{api}/labels{{/name}}",
-            "releases_url": f"{api}/releases{{/id}}",
-            "deployments_url": f"{api}/deployments",
+            **self._repo_urls(r),
             "created_at": iso(r.created_at),
             "updated_at": iso(r.updated_at),
             "pushed_at": iso(r.pushed_at),
-            # The stand-in's clone URL is the bare repository itself: `git clone` works.
-            "git_url": r.git.path.as_uri(),
-            "ssh_url": r.git.path.as_uri(),
-            "clone_url": r.git.path.as_uri(),
-            "svn_url": html,
-            "homepage": None,
-            "size": 0,
-            "stargazers_count": 0,
-            "watchers_count": 0,
-            "language": None,
-            "has_issues": True,
-            "has_projects": False,
-            "has_downloads": True,
-            "has_wiki": False,
-            "has_pages": False,
-            "has_discussions": False,
-            "forks_count": 0,
-            "mirror_url": None,
-            "archived": False,
-            "disabled": False,
+            **_REPO_CONSTANTS,
             "open_issues_count": open_issues,
-            "license": None,
-            "allow_forking": True,
-            "is_template": False,
-            "web_commit_signoff_required": False,
-            "topics": [],
             "visibility": "private" if r.private else "public",
-            "forks": 0,
             "open_issues": open_issues,
-            "watchers": 0,
             "default_branch": r.default_branch,
+            "topics": [],
         }
         if viewer is not None:
             perm = self.state.permission(r, viewer)
@@ -346,6 +308,62 @@ class Shapes:
             if org is not None:
                 out["organization"] = self.simple_user(r.owner)
         return out
+
+    def _repo_urls(self, r: Repo) -> dict[str, Any]:
+        """A repository's URLs (the same until it is renamed): built once, not per shape."""
+        key = (r.id, r.owner, r.name)
+        found = self._urls.get(key)
+        if found is None:
+            api = f"{self.base}/repos/{r.owner}/{r.name}"
+            html = f"{self.base}/{r.owner}/{r.name}"
+            # The stand-in's clone URL is the bare repository itself: `git clone` works.
+            clone = r.git.path.as_uri()
+            found = {
+                "html_url": html,
+                "url": api,
+                "forks_url": f"{api}/forks",
+                "keys_url": f"{api}/keys{{/key_id}}",
+                "collaborators_url": f"{api}/collaborators{{/collaborator}}",
+                "teams_url": f"{api}/teams",
+                "hooks_url": f"{api}/hooks",
+                "issue_events_url": f"{api}/issues/events{{/number}}",
+                "events_url": f"{api}/events",
+                "assignees_url": f"{api}/assignees{{/user}}",
+                "branches_url": f"{api}/branches{{/branch}}",
+                "tags_url": f"{api}/tags",
+                "blobs_url": f"{api}/git/blobs{{/sha}}",
+                "git_tags_url": f"{api}/git/tags{{/sha}}",
+                "git_refs_url": f"{api}/git/refs{{/sha}}",
+                "trees_url": f"{api}/git/trees{{/sha}}",
+                "statuses_url": f"{api}/statuses/{{sha}}",
+                "languages_url": f"{api}/languages",
+                "stargazers_url": f"{api}/stargazers",
+                "contributors_url": f"{api}/contributors",
+                "subscribers_url": f"{api}/subscribers",
+                "subscription_url": f"{api}/subscription",
+                "commits_url": f"{api}/commits{{/sha}}",
+                "git_commits_url": f"{api}/git/commits{{/sha}}",
+                "comments_url": f"{api}/comments{{/number}}",
+                "issue_comment_url": f"{api}/issues/comments{{/number}}",
+                "contents_url": f"{api}/contents/{{+path}}",
+                "compare_url": f"{api}/compare/{{base}}...{{head}}",
+                "merges_url": f"{api}/merges",
+                "archive_url": f"{api}/{{archive_format}}{{/ref}}",
+                "downloads_url": f"{api}/downloads",
+                "issues_url": f"{api}/issues{{/number}}",
+                "pulls_url": f"{api}/pulls{{/number}}",
+                "milestones_url": f"{api}/milestones{{/number}}",
+                "notifications_url": f"{api}/notifications{{?since,all,participating}}",
+                "labels_url": f"{api}/labels{{/name}}",
+                "releases_url": f"{api}/releases{{/id}}",
+                "deployments_url": f"{api}/deployments",
+                "git_url": clone,
+                "ssh_url": clone,
+                "clone_url": clone,
+                "svn_url": html,
+            }
+            self._urls[key] = found
+        return found
 
     def label(self, r: Repo, label: Label) -> dict[str, Any]:
         return {
