@@ -43,6 +43,14 @@ def fast_check(name: str) -> Check:
     return compile_schema(schema(name))
 
 
+def warm() -> None:
+    """Compile both checks now. A long-running process (launcher serve) calls this at start:
+    otherwise its first decisions compile them, each worker its own copy when many start at
+    once (`cache` does not hold the others back), in the first burst's time."""
+    for name in ("deployment", "pools"):
+        fast_check(name)
+
+
 def dotted(path: Any) -> str:
     """`instances[0].count` for a jsonschema path."""
     text = ""

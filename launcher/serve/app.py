@@ -236,8 +236,12 @@ class Service:
                 self._gauge()
 
     def _warm_up(self) -> None:
-        """Sign the app's first JWT now (loading the RSA key costs a tenth of a second) rather
-        than in the first delivery's decision; a key that cannot sign is logged at start."""
+        """Sign the app's first JWT now (loading the RSA key costs a tenth of a second) and
+        compile the schema checks, rather than in the first deliveries' decisions; a key that
+        cannot sign is logged at start."""
+        from launcher.core import schemas
+
+        schemas.warm()
         try:
             self.app_client.sign()
         except Exception as exc:  # noqa: BLE001 - the first decision will report it again

@@ -95,7 +95,7 @@ class WorkQueue:
                     if self._confirm.pop(w.key, None) is not None:
                         self.coalesced += 1
                     self._waiting[w.key] = _Entry(w, now, [delivery])
-            self._cond.notify_all()
+            self._cond.notify(len(new))  # a worker per new unit, not all of them
             return len(new)
 
     def confirm(self, work: Work, attempts: int = 0, delay: float = 0.0) -> None:
@@ -113,7 +113,7 @@ class WorkQueue:
                     self._busy[work.key] = entry
                 return
             self._confirm.setdefault(work.key, entry)
-            self._cond.notify_all()
+            self._cond.notify()
 
     def _next(self, now: float) -> _Entry | None:
         ready = next((k for k, e in self._confirm.items() if e.ready_at <= now), None)
@@ -169,7 +169,7 @@ class WorkQueue:
             else:
                 self._waiting[work.key] = dirty
                 self._waiting.move_to_end(work.key, last=False)
-            self._cond.notify_all()
+            self._cond.notify()
 
     def depth(self) -> tuple[int, int]:
         """(waiting, being decided): confirmations count as waiting."""
