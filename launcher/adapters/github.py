@@ -348,6 +348,8 @@ class GitHub:
         self._kept_lock = threading.Lock()
         self._foreign_checks: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._pulls: dict[int, Any] = {}
+        self._trees: dict[str, Any] = {}  # recursive trees read, by commit sha
+        self._read_at_commit: dict[tuple[str, str, str, str], bytes] = {}
 
     def prefetch(self, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
         """Make these reads at once, each result kept for the identical call that follows:
@@ -510,12 +512,14 @@ class GitHub:
         commit sha is kept where `AT_COMMIT` is enabled (a commit's content never changes), so
         launcher serve reads the base's pools.yaml once for all pull requests on that base."""
         key = (self.settings.api_url, self.settings.repository.lower(), ref, path)
-        kept = AT_COMMIT.get(key)
+        kept = AT_COMMIT.get(key) or self._read_at_commit.get(key)
         if kept is not None:
             return kept
         found = self._read_file(path, ref)
         if found is not None and COMMIT_SHA.fullmatch(ref):
             AT_COMMIT.put(key, found)
+            self._read_at_commit[key] = found  # this run's own (a merge group's pull requests
+            # share their base's pools.yaml), where AT_COMMIT is not enabled
         return found
 
     def _read_file(self, path: str, ref: str) -> bytes | None:
@@ -711,6 +715,24 @@ class GitHub:
         """(branch name, head commit) of the default branch, as it is now."""
         branch = self.repo.get_branch(self.repo.default_branch)
         return branch.name, branch.commit.sha
+
+    def recursive_tree(self, sha: str) -> Any:
+        """`GET git/trees/{sha}?recursive=1` as GitHub answers it, read once per adapter for a
+        commit sha (a commit's tree never changes): the modes of a pull request's requests and
+        a merge group's entries come from the same tree. Errors propagate to the caller's
+        wrapper."""
+        from urllib.parse import quote
+
+        kept = self._trees.get(sha)
+        if kept is not None:
+            return kept
+        requester = self.repo._requester  # noqa: SLF001 - PyGithub's tree drops links' modes
+        _, data = requester.requestJsonAndCheck(
+            "GET", f"{self.repo.url}/git/trees/{quote(sha)}", parameters={"recursive": "1"}
+        )
+        if COMMIT_SHA.fullmatch(sha):
+            self._trees[sha] = data
+        return data
 
     @_wrap("reading the tree")
     def tree(self, sha: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 from launcher.adapters.github import GitHub, GitHubError, _wrap
 from launcher.core.provenance import Activity, History, IssueEvent, history, needs_commits, pushers
@@ -132,10 +131,7 @@ def pull_history(gh: GitHub, info: Pull) -> History:
 def tree_modes(gh: GitHub, sha: str, prefix: str = "deployments/") -> dict[str, str]:
     """Git mode of every entry under `prefix` at commit `sha` (100644 regular, 100755
     executable, 120000 symlink, 160000 submodule); a truncated tree is an error."""
-    requester = gh.repo._requester  # noqa: SLF001
-    _, data = requester.requestJsonAndCheck(
-        "GET", f"{gh.repo.url}/git/trees/{quote(sha)}", parameters={"recursive": "1"}
-    )
+    data = gh.recursive_tree(sha)
     if not isinstance(data, dict) or data.get("truncated"):
         raise GitHubError(f"the tree of {sha} is too large to list in one call")
     return {

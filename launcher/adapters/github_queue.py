@@ -27,10 +27,7 @@ class Comparison:
 @_wrap("reading a tree")
 def tree_entries(gh: GitHub, sha: str) -> dict[str, Entry]:
     """Every file, symbolic link and submodule at commit `sha`: path -> (mode, object)."""
-    requester = gh.repo._requester  # noqa: SLF001 - the modes PyGithub's tree drops for links
-    _, data = requester.requestJsonAndCheck(
-        "GET", f"{gh.repo.url}/git/trees/{quote(sha)}", parameters={"recursive": "1"}
-    )
+    data = gh.recursive_tree(sha)
     if not isinstance(data, dict) or data.get("truncated"):
         raise GitHubError(f"the tree of {sha} is too large to list in one call")
     return {

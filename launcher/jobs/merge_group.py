@@ -19,13 +19,13 @@ from __future__ import annotations
 import re
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 from launcher.adapters.github import GitHub, GitHubError
 from launcher.adapters.github_queue import compare, tree_entries
-from launcher.core.gate import CONTEXT, State
+from launcher.core.gate import CONTEXT, ChangedFile, State
 from launcher.core.merge_group import (
     QUEUE_PREFIX,
     Entry,
@@ -91,7 +91,8 @@ def decide_merge_group(gh: GitHub, group: Group) -> GroupDecision:
     Raises NotJudged for a group of another branch (launcher gates only the default branch,
     as it does pull requests) or one already on the default branch (a late or repeated
     delivery: the queue merged it)."""
-    from launcher.jobs.gate import FORK_REFUSAL, decide_pull
+    from launcher.core.gate import decide
+    from launcher.jobs.gate import FORK_REFUSAL, pull_input
 
     default = gh.default_branch()
     if not group.head_ref.startswith(f"refs/heads/{QUEUE_PREFIX}{default}/"):
@@ -118,23 +119,24 @@ def decide_merge_group(gh: GitHub, group: Group) -> GroupDecision:
             pulls.append(refused)
             continue
         judged = replace(info, base_sha=base_sha)  # policy: pools.yaml of the group's base
-        decision = decide_pull(gh, judged, gh.reviews(info.number))
+        data = pull_input(gh, judged, gh.reviews(info.number))
+        decision = decide(data, gh)
         pulls.append(
             QueuedPull(
                 info.number,
                 info.author,
                 decision.state,
                 decision.description,
-                _pull_files(gh, info),
+                _pull_files(gh, info, data.files),  # the files the decision read
                 carried,
             )
         )
     return decide_group(base, head, pulls)
 
 
-def _pull_files(gh: GitHub, info: Pull) -> dict[str, Entry | None]:
-    """Each path the pull request changes, with its entry at the pull request's head."""
-    changed = gh.changed_files(info.number)
+def _pull_files(gh: GitHub, info: Pull, changed: Sequence[ChangedFile]) -> dict[str, Entry | None]:
+    """Each path the pull request changes, with its entry at the pull request's head (the
+    tree its decision read the modes from: read once)."""
     at_head = tree_entries(gh, info.head_sha)
     files: dict[str, Entry | None] = {}
     for f in changed:

@@ -1,5 +1,7 @@
 """Files read at a commit sha, kept by launcher serve across decisions: bounded by size, off
-in the jobs (a job's request budget is what it reads in a fresh process)."""
+in the jobs (a job's request budget is what it reads in a fresh process), where each run's
+adapter still reads a commit's file once (a merge group's pull requests share their base's
+pools.yaml)."""
 
 from __future__ import annotations
 
@@ -39,10 +41,17 @@ def test_only_reads_at_a_commit_sha_are_kept_and_only_when_enabled(monkeypatch) 
 
         gh.read_file("pools.yaml", main)
         gh.read_file("pools.yaml", main)
-        assert reads() == 2  # off (a job): read each time
+        assert reads() == 1  # off (a job): once per run (its adapter), the commit never changes
+        again = GitHub(Settings(repository="ann/infra", token=token, api_url=sb.url))
+        again.read_file("pools.yaml", main)
+        assert reads() == 2  # off: nothing kept across runs
         cache.enabled = True
-        gh.read_file("pools.yaml", main)
-        gh.read_file("pools.yaml", main)
-        gh.read_file("pools.yaml", "main")
-        gh.read_file("pools.yaml", "main")
-        assert reads() == 2 + 1 + 2  # the sha once; a branch name each time (it moves)
+        fresh = GitHub(Settings(repository="ann/infra", token=token, api_url=sb.url))
+        fresh.read_file("pools.yaml", main)
+        GitHub(Settings(repository="ann/infra", token=token, api_url=sb.url)).read_file(
+            "pools.yaml", main
+        )
+        fresh.read_file("pools.yaml", "main")
+        fresh.read_file("pools.yaml", "main")
+        # on (launcher serve): the sha once across adapters; a branch name each time (it moves)
+        assert reads() == 2 + 1 + 2
