@@ -177,14 +177,16 @@ def test_pending_shows_approvals_and_deadlines(scenario: Scenario) -> None:
     # list calls, then the gate's read-only decision per waiting pull request (3 here)
     assert counts["GET /repos/{owner}/{repo}/pulls/{pull_number}/files"] == 3
     assert counts["GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews"] == 3
-    assert counts["GET /repos/{owner}/{repo}/contents/{path}"] == 6  # pools.yaml + the request
+    # each request, and pools.yaml once: the three share their base commit, whose files the
+    # run reads once
+    assert counts["GET /repos/{owner}/{repo}/contents/{path}"] == 3 + 1
     assert "GET /repos/{owner}/{repo}/pulls/{pull_number}" not in counts  # listed, not fetched
     assert "GET /repos/{owner}/{repo}/deployments" not in counts
-    # lists, then per pull request: reviews, files, pools.yaml, the request, and GitHub's record
-    # of who pushed (activity), its events and its head tree's modes; 1 team; 2 to
-    # authenticate as the app
+    # lists, pools.yaml at the shared base, then per pull request: reviews, files, the request,
+    # and GitHub's record of who pushed (activity), its events and its head tree's modes;
+    # 1 team; 2 to authenticate as the app
     assert counts["GET /repos/{owner}/{repo}/activity"] == 3
-    assert sum(counts.values()) == 5 + 3 * 7 + 1 + 2
+    assert sum(counts.values()) == 5 + 1 + 3 * 6 + 1 + 2
     nope_left = short_duration(s.created("dev/nope") + timedelta(days=14) - LATER)
     expected = [
         ["POOL", "REQUEST", "PR", "STATE", "REQUESTER", "AGE", "LAUNCH AT", "AUTO-REJECT IN",
