@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from launcher.sandbox.github import GitHubSandbox  # noqa: E402
+from launcher.sandbox.serve_process import free_port  # noqa: E402
 from launcher.serve.config import ServeConfig  # noqa: E402
 from tests.jobs.conftest import World, app_runner, request  # noqa: E402
 from tests.serve.conftest import (  # noqa: E402
@@ -151,12 +152,6 @@ backend replicas
     http-reuse always
 {servers}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_haproxy(replicas: list[Any], tmp: Path) -> ProcessBalancer | None:

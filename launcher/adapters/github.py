@@ -348,7 +348,7 @@ class GitHub:
         self._kept_lock = threading.Lock()
         self._foreign_checks: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._pulls: dict[int, Any] = {}
-        self._trees: dict[str, Any] = {}  # recursive trees read, by commit sha
+        self._trees: dict[str, list[dict[str, Any]]] = {}  # trees read, by commit sha
         self._read_at_commit: dict[tuple[str, str, str, str], bytes] = {}
 
     def prefetch(self, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
@@ -512,7 +512,9 @@ class GitHub:
         commit sha is kept where `AT_COMMIT` is enabled (a commit's content never changes), so
         launcher serve reads the base's pools.yaml once for all pull requests on that base."""
         key = (self.settings.api_url, self.settings.repository.lower(), ref, path)
-        kept = AT_COMMIT.get(key) or self._read_at_commit.get(key)
+        kept = AT_COMMIT.get(key)
+        if kept is None:
+            kept = self._read_at_commit.get(key)
         if kept is not None:
             return kept
         found = self._read_file(path, ref)
@@ -716,11 +718,12 @@ class GitHub:
         branch = self.repo.get_branch(self.repo.default_branch)
         return branch.name, branch.commit.sha
 
-    def recursive_tree(self, sha: str) -> Any:
-        """`GET git/trees/{sha}?recursive=1` as GitHub answers it, read once per adapter for a
-        commit sha (a commit's tree never changes): the modes of a pull request's requests and
-        a merge group's entries come from the same tree. Errors propagate to the caller's
-        wrapper."""
+    def recursive_tree(self, sha: str) -> list[dict[str, Any]]:
+        """The entries of `GET git/trees/{sha}?recursive=1` as GitHub lists them, read once
+        per adapter for a commit sha (a commit's tree never changes): the files of a commit,
+        the modes of a pull request's requests and a merge group's entries come from the same
+        tree. A truncated listing is an error: an entry missing from it would be taken for
+        removed. Other errors propagate to the caller's wrapper."""
         from urllib.parse import quote
 
         kept = self._trees.get(sha)
@@ -730,18 +733,21 @@ class GitHub:
         _, data = requester.requestJsonAndCheck(
             "GET", f"{self.repo.url}/git/trees/{quote(sha)}", parameters={"recursive": "1"}
         )
+        if not isinstance(data, dict) or data.get("truncated"):
+            raise GitHubError(f"the tree of {sha} is too large to list in one call")
+        entries = [e for e in data.get("tree") or [] if isinstance(e, dict) and "path" in e]
         if COMMIT_SHA.fullmatch(sha):
-            self._trees[sha] = data
-        return data
+            self._trees[sha] = entries
+        return entries
 
     @_wrap("reading the tree")
     def tree(self, sha: str) -> dict[str, str]:
-        """Every file at commit `sha`: path -> blob SHA (one call). A truncated listing is an
-        error: a request missing from it would be taken for removed."""
-        tree = self.repo.get_git_tree(sha, recursive=True)
-        if tree.raw_data.get("truncated"):
-            raise GitHubError(f"the tree of {sha} is too large to list in one call")
-        return {e.path: e.sha for e in tree.tree if e.type == "blob"}
+        """Every file at commit `sha`: path -> blob SHA (one call)."""
+        return {
+            str(e["path"]): str(e.get("sha", ""))
+            for e in self.recursive_tree(sha)
+            if e.get("type") == "blob"
+        }
 
     @_wrap("reading a blob")
     def blob(self, sha: str) -> bytes:

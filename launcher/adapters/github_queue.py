@@ -27,13 +27,10 @@ class Comparison:
 @_wrap("reading a tree")
 def tree_entries(gh: GitHub, sha: str) -> dict[str, Entry]:
     """Every file, symbolic link and submodule at commit `sha`: path -> (mode, object)."""
-    data = gh.recursive_tree(sha)
-    if not isinstance(data, dict) or data.get("truncated"):
-        raise GitHubError(f"the tree of {sha} is too large to list in one call")
     return {
         str(e["path"]): Entry(str(e.get("mode", "")), str(e.get("sha", "")))
-        for e in data.get("tree", [])
-        if isinstance(e, dict) and e.get("type") != "tree" and "path" in e
+        for e in gh.recursive_tree(sha)
+        if e.get("type") != "tree"
     }
 
 

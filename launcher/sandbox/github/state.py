@@ -236,13 +236,10 @@ class Repo:
     def open_pulls_at(self, sha: str) -> list[tuple[Issue, Pull]]:
         """Open pull requests whose head is `sha` (one pass: a check run's shape lists them,
         and every check run written in a burst asks)."""
-        branches = self.branches
         return [
             (i, pr)
             for i in self.issues.values()
-            if (pr := i.pull) is not None
-            and i.state == "open"
-            and (pr.head_sha_final or branches.get(pr.head_ref) or "") == sha
+            if (pr := i.pull) is not None and i.state == "open" and self.head_sha(i) == sha
         ]
 
     def head_sha(self, issue: Issue) -> str:
