@@ -278,6 +278,11 @@ def bench_serve(
                 if d.event == "pull_request_review" and d.payload["pull_request"]["number"] in burst
             }
             from_delivery = sorted(clock.verdict[n] - sent[n] for n in clock.verdict if n in sent)
+            # the burst's shape: when its reviews were delivered and its last verdict written,
+            # from the first delivery (a p99 near the spread means the deliveries came late)
+            first_sent = min(sent.values())
+            spread = max(sent.values()) - first_sent
+            last_verdict = max(clock.verdict[n] for n in burst if n in clock.verdict) - first_sent
             for number in alone.values():
                 w.review("dave", number)
                 served.settle()
@@ -294,6 +299,8 @@ def bench_serve(
                 "verdicts": len(latencies),
                 "delivery_median": statistics.median(from_delivery),
                 "delivery_p99": percentile(from_delivery, 0.99),
+                "spread": spread,
+                "last_verdict": last_verdict,
                 "median": statistics.median(latencies),
                 "p99": percentile(latencies, 0.99),
                 "max": latencies[-1],
@@ -421,7 +428,9 @@ def main() -> None:
             f"verdicts; delivery to verdict median {s['delivery_median']:.2f} s, "
             f"p99 {s['delivery_p99']:.2f} s; review to verdict median {s['median']:.2f} s, "
             f"p99 {s['p99']:.2f} s, "
-            f"max {s['max']:.2f} s; all settled in {s['wall']:.1f} s; "
+            f"max {s['max']:.2f} s; reviews delivered over {s['spread']:.2f} s, last verdict "
+            f"{s['last_verdict']:.2f} s after the first delivery; "
+            f"all settled in {s['wall']:.1f} s; "
             f"{s['requests_per_verdict']:.1f} GitHub requests per verdict; "
             f"{s['deliveries']} deliveries ({s['failed']} failed); "
             "one review at a time (5, nothing else queued): "

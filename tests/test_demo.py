@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.conftest import REPO
 
 
-def demo(*args: str, timeout: int = 180) -> subprocess.CompletedProcess[str]:
+def demo(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITHUB_"))}
     return subprocess.run(
         [sys.executable, "-m", "launcher", "demo", *args],
@@ -61,7 +61,7 @@ def test_a_workflow_calling_the_wrong_command_fails_the_demo(tmp_path: Path) -> 
     text = gate.read_text()
     assert 'launcher/run.py" gate' in text
     gate.write_text(text.replace('launcher/run.py" gate', 'launcher/run.py" gait'))
-    result = demo("--workflows", str(workflows), timeout=120)
+    result = demo("--workflows", str(workflows), timeout=400)
     assert result.returncode == 1
     assert "launcher demo failed: PR #1 has no launcher/approval check run: did gate.yml run?" in (
         result.stderr
@@ -75,6 +75,6 @@ def test_a_workflow_passing_the_wrong_variable_fails_the_demo(tmp_path: Path) ->
     text = gate.read_text()
     assert "LAUNCHER_APP_PRIVATE_KEY: ${{" in text
     gate.write_text(text.replace("LAUNCHER_APP_PRIVATE_KEY: ${{", "LAUNCHER_APP_KEY: ${{"))
-    result = demo("--workflows", str(workflows), timeout=120)
+    result = demo("--workflows", str(workflows), timeout=400)
     assert result.returncode == 1
     assert "has no launcher/approval check run" in result.stderr

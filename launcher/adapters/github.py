@@ -257,6 +257,41 @@ def _wrap(action: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     return decorate
 
 
+MAX_PAGES = 30  # 3,000 entries: a longer record is refused rather than half-read
+LISTED_PAGES = 1000  # pull request lists: as many as a repository may have open
+_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
+
+
+def get_all(
+    gh: GitHub, url: str, params: dict[str, Any], max_pages: int = MAX_PAGES
+) -> list[dict[str, Any]]:
+    """Every entry of a paginated list endpoint as GitHub's JSON (100 per request),
+    following Link headers: what the reads that need no PyGithub object use. An entry that
+    is not an object, or a list longer than `max_pages` pages, is an error: a half-read
+    record would look like "nobody else pushed"."""
+    requester = gh.repo._requester  # noqa: SLF001 - PyGithub has no wrapper for raw lists
+    found: list[dict[str, Any]] = []
+    next_url: str | None = url
+    query: dict[str, Any] | None = {**params, "per_page": 100}
+    for _ in range(max_pages):
+        if next_url is None:
+            return found
+        headers, data = requester.requestJsonAndCheck("GET", next_url, parameters=query)
+        if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
+            raise GitHubError(f"{url}: expected a list of objects")
+        found.extend(data)
+        match = _NEXT.search((headers or {}).get("link", "") or "")
+        next_url, query = (match.group(1), None) if match else (None, None)
+    raise GitHubError(f"{url}: more than {max_pages * 100} entries: too long to read")
+
+
+def _instant(value: object) -> datetime:
+    """A timestamp of GitHub's JSON (`2026-12-01T09:00:00Z`), as PyGithub reads it."""
+    if not isinstance(value, str):
+        raise TypeError(f"a timestamp, not {value!r}")
+    return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+
+
 def _prefetchable(method: Callable[_P, _R]) -> Callable[_P, _R]:
     """A read `GitHub.prefetch` may make ahead: the first identical call takes its result."""
 
@@ -347,7 +382,7 @@ class GitHub:
         self._kept: dict[tuple[str, tuple[Any, ...]], Any] = {}  # prefetched reads
         self._kept_lock = threading.Lock()
         self._foreign_checks: dict[tuple[str, str], tuple[Any, ...]] = {}
-        self._pulls: dict[int, Any] = {}
+        self._pulls: dict[int, dict[str, Any]] = {}  # pull requests' JSON, as `pull` read it
         self._trees: dict[str, list[dict[str, Any]]] = {}  # trees read, by commit sha
         self._read_at_commit: dict[tuple[str, str, str, str], bytes] = {}
 
@@ -384,56 +419,80 @@ class GitHub:
 
     # --- reading ------------------------------------------------------------------------
 
-    def _pull(self, number: int) -> Any:
+    def _pull_ref(self, number: int) -> Any:
+        """The PyGithub pull request as its address only (no request): listing its files or
+        reviews, asking for reviewers and closing it need nothing else."""
+        from github.PullRequest import PullRequest
+
+        url = f"{self.repo.url}/pulls/{number}"
+        return PullRequest(self.repo.requester, {}, {"url": url, "number": number}, False)
+
+    def _pull_data(self, number: int) -> dict[str, Any]:
+        """`GET /pulls/{number}` as GitHub answered it, read once per adapter. The JSON
+        itself, not a PyGithub object: building one (its head and base repositories, a
+        hundred attributes each) was a tenth of launcher serve's CPU per verdict."""
         if number not in self._pulls:
-            pull = self.repo.get_pull(number)
-            pull.head  # noqa: B018 - complete the lazy object now, inside the error wrapper
-            self._pulls[number] = pull
+            requester = self.repo._requester  # noqa: SLF001 - as recursive_tree
+            _, data = requester.requestJsonAndCheck("GET", f"{self.repo.url}/pulls/{number}")
+            if not isinstance(data, dict) or data.get("number") != number:
+                raise GitHubError(f"pull request #{number}: GitHub answered another object")
+            self._pulls[number] = data
         return self._pulls[number]
 
     @_wrap("reading the pull request")
     def pull(self, number: int) -> Pull:
-        p = self._pull(number)
-        return self._pull_of(p, merged=bool(p.merged))
+        data = self._pull_data(number)
+        return self._pull_of(data, merged=bool(data.get("merged")))
 
-    def _pull_of(self, p: Any, *, merged: bool, reviewers: bool = True) -> Pull:
-        """The core's Pull from a PyGithub pull request, read or listed. `reviewers` False
-        leaves out requested reviewers, which a commit's pull request list does not carry."""
+    def _pull_of(self, p: dict[str, Any], *, merged: bool, reviewers: bool = True) -> Pull:
+        """The core's Pull from a pull request's JSON, read or listed (the one decoder of
+        it). `reviewers` False leaves out requested reviewers, which a commit's pull request
+        list does not carry. A field missing or of the wrong type raises GitHubError."""
         org = self.settings.repository.split("/")[0]
-        return Pull(
-            number=p.number,
-            author=p.user.login,
-            head_sha=p.head.sha,
-            base_sha=p.base.sha,
-            base_ref=p.base.ref,
-            state=p.state,
-            merged=merged,
-            created_at=p.created_at,
-            html_url=p.html_url,
-            labels=tuple(label.name for label in p.labels),
-            requested_users=tuple(u.login for u in p.requested_reviewers or ())
-            if reviewers
-            else (),
-            requested_teams=tuple(f"{org}/{t.slug}" for t in p.requested_teams or ())
-            if reviewers
-            else (),
-            merge_commit_sha=p.merge_commit_sha,
-            head_ref=p.head.ref,
-            default_branch=(p.base.repo.default_branch if p.base.repo else "") or "",
-            head_repo=(p.head.raw_data.get("repo") or {}).get("full_name") or "",
-            merged_at=p.merged_at,
-        )
+        try:
+            head, base = p["head"], p["base"]
+            base_repo = base.get("repo") or {}
+            head_repo = head.get("repo") or {}
+            return Pull(
+                number=int(p["number"]),
+                author=str(p["user"]["login"]),
+                head_sha=str(head["sha"]),
+                base_sha=str(base["sha"]),
+                base_ref=str(base["ref"]),
+                state=str(p["state"]),
+                merged=merged,
+                created_at=_instant(p["created_at"]),
+                html_url=str(p.get("html_url") or ""),
+                labels=tuple(str(label["name"]) for label in p.get("labels") or ()),
+                requested_users=tuple(str(u["login"]) for u in p.get("requested_reviewers") or ())
+                if reviewers
+                else (),
+                requested_teams=tuple(f"{org}/{t['slug']}" for t in p.get("requested_teams") or ())
+                if reviewers
+                else (),
+                merge_commit_sha=p.get("merge_commit_sha"),
+                head_ref=str(head.get("ref") or ""),
+                default_branch=str(base_repo.get("default_branch") or ""),
+                head_repo=str(head_repo.get("full_name") or ""),
+                merged_at=_instant(p["merged_at"]) if p.get("merged_at") else None,
+            )
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise GitHubError(
+                f"pull request #{p.get('number', '?')}: GitHub's answer lacks {exc}"
+            ) from exc
 
     @_wrap("listing open pull requests")
     def open_pulls(self, base: str) -> list[Pull]:
         """Open pull requests into `base`, labels, dates and requested reviewers included: one
-        request per 100. The listed objects are complete, so they also fill the pull request
-        cache: deciding one afterwards does not fetch it again."""
-        found = []
-        for p in self.repo.get_pulls(state="open", base=base):
-            self._pulls.setdefault(p.number, p)
-            found.append(self._pull_of(p, merged=False))
-        return found
+        request per 100. A listing is a snapshot: `pull` reads the pull request itself again
+        (its head, its labels or its state may have moved since), so what a decision or a
+        sweep verifies is never the list's copy."""
+        return [
+            self._pull_of(data, merged=False)
+            for data in get_all(
+                self, f"{self.repo.url}/pulls", {"state": "open", "base": base}, LISTED_PAGES
+            )
+        ]
 
     @_wrap("reading the repository")
     def html_url(self) -> str:
@@ -446,10 +505,16 @@ class GitHub:
 
     @_wrap("closing the pull request")
     def close_pull(self, number: int) -> bool:
-        pull = self._pull(number)
-        if pull.state == "closed":
+        if self._pull_data(number).get("state") == "closed":
             return False
-        pull.edit(state="closed")
+        requester = self.repo._requester  # noqa: SLF001 - the answer refreshes _pull_data
+        _, data = requester.requestJsonAndCheck(
+            "PATCH", f"{self.repo.url}/pulls/{number}", input={"state": "closed"}
+        )
+        if isinstance(data, dict) and data.get("number") == number:
+            self._pulls[number] = data
+        else:
+            self._pulls.pop(number, None)
         return True
 
     @_prefetchable
@@ -460,7 +525,7 @@ class GitHub:
         is an error."""
         files = [
             ChangedFile(f.filename, f.status, f.previous_filename)
-            for f in self._pull(number).get_files()
+            for f in self._pull_ref(number).get_files()
         ]
         if len(files) >= MAX_LISTED_FILES:
             raise GitHubError(
@@ -481,7 +546,7 @@ class GitHub:
                 r.body or "",
                 r.submitted_at,
             )
-            for r in self._pull(number).get_reviews()
+            for r in self._pull_ref(number).get_reviews()
         ]
 
     @_prefetchable
@@ -689,7 +754,7 @@ class GitHub:
         if not users and not teams:
             return False
         slugs = [team.split("/", 1)[-1] for team in teams]
-        self._pull(number).create_review_request(reviewers=users, team_reviewers=slugs)
+        self._pull_ref(number).create_review_request(reviewers=users, team_reviewers=slugs)
         return True
 
     @_wrap("commenting")
@@ -773,8 +838,8 @@ class GitHub:
         """Pull requests containing commit `sha` (merged ones included), as listed: `merged`
         comes from merged_at, so no pull request is fetched again."""
         return [
-            self._pull_of(p, merged=p.merged_at is not None, reviewers=False)
-            for p in self.repo.get_commit(sha).get_pulls()
+            self._pull_of(p, merged=p.get("merged_at") is not None, reviewers=False)
+            for p in get_all(self, f"{self.repo.url}/commits/{sha}/pulls", {}, LISTED_PAGES)
         ]
 
     def commit_facts(self, sha: str) -> CommitFacts:

@@ -9,36 +9,15 @@ empty answer that would look like "nobody else pushed".
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
-from launcher.adapters.github import GitHub, GitHubError, _wrap
+from launcher.adapters.github import GitHub, GitHubError, _wrap, get_all
 from launcher.core.provenance import Activity, History, IssueEvent, history, needs_commits, pushers
 from launcher.core.pulls import Pull
 from launcher.core.times import instant_or_none
 
 MAX_PULL_COMMITS = 250  # GET /pulls/{n}/commits lists at most this many
-MAX_PAGES = 30  # 3,000 entries: a longer record is refused rather than half-read
-_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
-
-
-def _get_all(gh: GitHub, url: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every entry of a paginated list endpoint (100 per request), following Link headers."""
-    requester = gh.repo._requester  # noqa: SLF001 - PyGithub has no wrapper for these lists
-    found: list[dict[str, Any]] = []
-    next_url: str | None = url
-    query: dict[str, Any] | None = {**params, "per_page": 100}
-    for _ in range(MAX_PAGES):
-        if next_url is None:
-            return found
-        headers, data = requester.requestJsonAndCheck("GET", next_url, parameters=query)
-        if not isinstance(data, list):
-            raise GitHubError(f"{url}: expected a list")
-        found.extend(entry for entry in data if isinstance(entry, dict))
-        match = _NEXT.search((headers or {}).get("link", "") or "")
-        next_url, query = (match.group(1), None) if match else (None, None)
-    raise GitHubError(f"{url}: more than {MAX_PAGES * 100} entries: too long to read")
 
 
 def _login(user: Any) -> tuple[str | None, bool]:
@@ -52,7 +31,7 @@ def _login(user: Any) -> tuple[str | None, bool]:
 def activities(gh: GitHub, head_ref: str) -> list[Activity]:
     """Pushes, force pushes and branch creations on `head_ref`, from the activity log."""
     found = []
-    for entry in _get_all(gh, f"{gh.repo.url}/activity", {"ref": f"refs/heads/{head_ref}"}):
+    for entry in get_all(gh, f"{gh.repo.url}/activity", {"ref": f"refs/heads/{head_ref}"}):
         actor, bot = _login(entry.get("actor"))
         found.append(
             Activity(
@@ -70,7 +49,7 @@ def activities(gh: GitHub, head_ref: str) -> list[Activity]:
 def pull_commits(gh: GitHub, number: int) -> list[str]:
     shas = [
         str(c.get("sha"))
-        for c in _get_all(gh, f"{gh.repo.url}/pulls/{number}/commits", {})
+        for c in get_all(gh, f"{gh.repo.url}/pulls/{number}/commits", {})
         if c.get("sha")
     ]
     if len(shas) >= MAX_PULL_COMMITS:
@@ -84,7 +63,7 @@ def pull_commits(gh: GitHub, number: int) -> list[str]:
 @_wrap("listing the pull request's events")
 def issue_events(gh: GitHub, number: int) -> list[IssueEvent]:
     found = []
-    for entry in _get_all(gh, f"{gh.repo.url}/issues/{number}/events", {}):
+    for entry in get_all(gh, f"{gh.repo.url}/issues/{number}/events", {}):
         actor, _ = _login(entry.get("actor"))
         review = entry.get("dismissed_review")
         review = review if isinstance(review, dict) else {}

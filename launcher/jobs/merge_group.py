@@ -114,7 +114,8 @@ def decide_merge_group(gh: GitHub, group: Group) -> GroupDecision:
     pulls = []
     for info in candidates:
         carried = info.head_sha in in_group or info.number == first
-        if info.head_repo and info.head_repo.lower() != gh.settings.repository.lower():
+        # as the gate: "" (the head's repository deleted) is a fork's too
+        if info.head_repo is not None and info.head_repo.lower() != gh.settings.repository.lower():
             refused = QueuedPull(info.number, info.author, State.FAILURE, FORK_REFUSAL, {}, carried)
             pulls.append(refused)
             continue

@@ -389,6 +389,8 @@ def _tidy_closed(
 def _auto_reject(gh: GitHubPort, pull: Pull, options: SweepOptions, report: SweepReport) -> None:
     """Verify against the pull request itself (labels are only a hint), then close it."""
     info = gh.pull(pull.number)
+    if info.state != "open":
+        return  # closed or merged since the listing: nothing left to reject
     decision = decide_pull(gh, info, gh.reviews(pull.number))
     late = [
         item
@@ -407,6 +409,8 @@ def _stale(
     gh: GitHubPort, pull: Pull, policy: Policy, options: SweepOptions, report: SweepReport
 ) -> None:
     info = gh.pull(pull.number)
+    if info.state != "open":
+        return  # closed or merged since the listing: nothing left to warn about
     decision = decide_pull(gh, info, gh.reviews(pull.number))
     ttls: dict[str, timedelta] = {}  # pool -> request_ttl, for the pools still waiting
     for item in decision.items:

@@ -4,8 +4,12 @@ on the group's commit out (no Actions runner), read again from the API."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
+
+import pytest
 
 from launcher.adapters.github import GitHub
+from launcher.core.pulls import Pull
 from launcher.jobs.merge_group import Group, group_of, run_merge_group, run_merge_group_event
 from tests.jobs.conftest import World, request, verdict_of
 
@@ -66,3 +70,27 @@ def test_another_branchs_group_or_a_hand_over_of_another_event_is_not_judged(
         "is not a merge group of main: nothing to judge"
     )
     assert verdict_of(world.repo("pat"), head) is None
+
+
+def test_a_queued_pull_request_whose_head_repository_is_gone_is_refused_as_the_gate_does(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub lists a pull request whose head repository was deleted with `head.repo` null
+    (head_repo ""): the gate refuses it as a fork's, and so does its merge group."""
+    sb = world.sb
+    sb.enable_merge_queue(world.repo_name, required_checks=["launcher/approval"])
+    web = gated(world, "alice", {WEB: request()})
+    sb.enqueue_pull(world.repo_name, web, "pat")
+    (payload,) = (e.payload for e in sb.events(0, "merge_group", "checks_requested"))
+    listed = GitHub.open_pulls
+
+    def head_repository_gone(self: GitHub, base: str) -> list[Pull]:
+        return [replace(p, head_repo="") if p.number == web else p for p in listed(self, base)]
+
+    monkeypatch.setattr(GitHub, "open_pulls", head_repository_gone)
+    group = group_of(payload)
+    assert group is not None
+    run_merge_group(GitHub(world.settings()), group, out=io.StringIO())
+    verdict = verdict_of(world.repo("pat"), group.head_sha)
+    assert verdict is not None and verdict[0] == "failure" and f"#{web}" in verdict[1]
+    assert not world.repo("pat").get_pull(web).merged

@@ -253,3 +253,25 @@ def test_a_copy_by_anyone_else_is_not_launcher_s_and_stays(world: World) -> None
     world.sweep("2026-12-01T09:30:00Z")
     assert [c.id for c in auto_reject_notices(world, number)] == [kept.id]
     assert sum("launcher:sweep:auto_rejected" in c.body for c in world.comments(number)) == 2
+
+
+def test_a_request_withdrawn_after_the_sweep_listed_it_is_not_rejected_too(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing is a snapshot: the sweep verifies against the pull request itself, so one its
+    author closed in between gets no auto-rejection (comment, label, failed check)."""
+    number = open_scheduled(world)
+    before = world.status(number)
+    listed = GitHub.open_pulls
+
+    def then_withdrawn(self: GitHub, base: str) -> Any:
+        found = listed(self, base)
+        world.repo("bob").get_pull(number).edit(state="closed")
+        return found
+
+    monkeypatch.setattr(GitHub, "open_pulls", then_withdrawn)
+    world.sweep("2026-12-01T09:00:00Z")
+    assert world.pull_state(number) == "closed"
+    assert not [c for c in world.comments(number) if "launcher:sweep:auto_rejected" in c.body]
+    assert "launch:auto-rejected" not in world.labels(number)
+    assert world.status(number) == before
