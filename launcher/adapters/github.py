@@ -27,6 +27,7 @@ from launcher.core.gate import ChangedFile
 from launcher.core.permissions import MembershipUnknown
 from launcher.core.problems import Problem
 from launcher.core.pulls import Pull
+from launcher.core.times import parse_instant
 from launcher.core.yamlsafe import MAX_BYTES
 
 if TYPE_CHECKING:
@@ -285,13 +286,6 @@ def get_all(
     raise GitHubError(f"{url}: more than {max_pages * 100} entries: too long to read")
 
 
-def _instant(value: object) -> datetime:
-    """A timestamp of GitHub's JSON (`2026-12-01T09:00:00Z`), as PyGithub reads it."""
-    if not isinstance(value, str):
-        raise TypeError(f"a timestamp, not {value!r}")
-    return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-
-
 def _prefetchable(method: Callable[_P, _R]) -> Callable[_P, _R]:
     """A read `GitHub.prefetch` may make ahead: the first identical call takes its result."""
 
@@ -461,7 +455,7 @@ class GitHub:
                 base_ref=str(base["ref"]),
                 state=str(p["state"]),
                 merged=merged,
-                created_at=_instant(p["created_at"]),
+                created_at=parse_instant(p["created_at"]),
                 html_url=str(p.get("html_url") or ""),
                 labels=tuple(str(label["name"]) for label in p.get("labels") or ()),
                 requested_users=tuple(str(u["login"]) for u in p.get("requested_reviewers") or ())
@@ -474,7 +468,7 @@ class GitHub:
                 head_ref=str(head.get("ref") or ""),
                 default_branch=str(base_repo.get("default_branch") or ""),
                 head_repo=str(head_repo.get("full_name") or ""),
-                merged_at=_instant(p["merged_at"]) if p.get("merged_at") else None,
+                merged_at=parse_instant(p["merged_at"]) if p.get("merged_at") else None,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise GitHubError(
