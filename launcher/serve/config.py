@@ -7,6 +7,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
 
 
 class ConfigError(ValueError):
@@ -70,24 +73,36 @@ class ServeConfig:
                 app_id=app_id,
                 private_key=key,
                 webhook_secret=secret.encode(),
-                api_url=(env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
-                host=env.get("LAUNCHER_SERVE_HOST") or "0.0.0.0",  # noqa: S104
-                port=int(env.get("LAUNCHER_SERVE_PORT") or 8080),
-                workers=max(1, int(env.get("LAUNCHER_SERVE_WORKERS") or 32)),
-                queue_limit=max(1, int(env.get("LAUNCHER_SERVE_QUEUE_LIMIT") or 10_000)),
-                recheck_seconds=float(env.get("LAUNCHER_SERVE_RECHECK_SECONDS") or 300),
-                redeliver_seconds=float(env.get("LAUNCHER_SERVE_REDELIVER_SECONDS") or 300),
-                redeliver_window_seconds=float(
-                    env.get("LAUNCHER_SERVE_REDELIVER_WINDOW_SECONDS") or 86_400
+                api_url=(env.get("GITHUB_API_URL") or cls.api_url).rstrip("/"),
+                host=env.get("LAUNCHER_SERVE_HOST") or cls.host,
+                port=_number(env, "LAUNCHER_SERVE_PORT", cls.port),
+                workers=max(1, _number(env, "LAUNCHER_SERVE_WORKERS", cls.workers)),
+                queue_limit=max(1, _number(env, "LAUNCHER_SERVE_QUEUE_LIMIT", cls.queue_limit)),
+                recheck_seconds=_number(env, "LAUNCHER_SERVE_RECHECK_SECONDS", cls.recheck_seconds),
+                redeliver_seconds=_number(
+                    env, "LAUNCHER_SERVE_REDELIVER_SECONDS", cls.redeliver_seconds
                 ),
-                github_timeout=int(env.get("LAUNCHER_GITHUB_TIMEOUT") or 10),
-                github_concurrency=max(1, int(env.get("LAUNCHER_SERVE_GITHUB_CONCURRENCY") or 48)),
+                redeliver_window_seconds=_number(
+                    env, "LAUNCHER_SERVE_REDELIVER_WINDOW_SECONDS", cls.redeliver_window_seconds
+                ),
+                github_timeout=_number(env, "LAUNCHER_GITHUB_TIMEOUT", cls.github_timeout),
+                github_concurrency=max(
+                    1, _number(env, "LAUNCHER_SERVE_GITHUB_CONCURRENCY", cls.github_concurrency)
+                ),
                 match=match,
-                match_seconds=float(env.get("LAUNCHER_SERVE_MATCH_SECONDS") or 2.0),
-                match_cache_seconds=float(env.get("LAUNCHER_SERVE_MATCH_CACHE_SECONDS") or 300),
+                match_seconds=_number(env, "LAUNCHER_SERVE_MATCH_SECONDS", cls.match_seconds),
+                match_cache_seconds=_number(
+                    env, "LAUNCHER_SERVE_MATCH_CACHE_SECONDS", cls.match_cache_seconds
+                ),
             )
         except ValueError as exc:
             raise ConfigError(f"a LAUNCHER_SERVE_* setting is not a number: {exc}") from exc
+
+
+def _number(env: Mapping[str, str], name: str, default: N) -> N:
+    """The setting `name` read as its default's type (int or float), or the default when
+    unset: each default is written once, in ServeConfig's fields."""
+    return type(default)(env.get(name) or default)
 
 
 def _flag(value: str | None, name: str, *, default: bool) -> bool:
