@@ -10,10 +10,11 @@ redelivers later (`appclient.redeliver_failed`).
 
 Confirmations (`launcher.serve.decide`: a decision that wrote is decided once more on a fresh
 read, so replicas converge on the latest state's verdict) wait in a second lane: a worker takes
-one only once no first decision has started for `quiet` seconds (the burst is over here), or
-once the confirmation has waited `confirm_after` seconds. Under a burst every pull request gets
-its verdict before any is confirmed, instead of each verdict waiting behind the confirmations
-queued before it or in the gaps between deliveries (a confirmation costs GitHub, which every
+one only once no first decision is waiting or being decided and none has ended for `quiet`
+seconds (the burst is over here), or once the confirmation has waited `confirm_after`
+seconds. Under a burst every pull request gets its verdict before any is confirmed, instead of
+each verdict waiting behind the confirmations queued before it, in the gaps between
+deliveries or while the last deliveries are being decided (a confirmation costs GitHub, which every
 replica shares, about half a first decision's requests); a new hint about a pull request whose
 confirmation waits replaces it (the new decision reads the latest state anyway).
 """
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from launcher.serve.routing import Work
 
 CONFIRM_AFTER = 30.0  # seconds a confirmation waits at most behind first decisions
-QUIET = 0.5  # seconds without a first decision starting before confirmations start
+QUIET = 0.5  # seconds after the last first decision ended before confirmations start
 
 _Key = tuple[int, str, int, str]
 
@@ -63,7 +64,9 @@ class WorkQueue:
         self.limit = limit
         self.confirm_after = confirm_after
         self.quiet = quiet
-        self._fresh_at = float("-inf")  # when a worker last took a first decision (monotonic)
+        # when the last first decision ended, or +inf while one is being decided (monotonic)
+        self._fresh_at = float("-inf")
+        self._deciding: set[_Key] = set()  # the units being decided for the first time
         self._waiting: OrderedDict[_Key, _Entry] = OrderedDict()
         self._confirm: OrderedDict[_Key, _Entry] = OrderedDict()
         self._busy: dict[_Key, _Entry | None] = {}  # None: not dirty
@@ -123,7 +126,6 @@ class WorkQueue:
             if quiet or now - oldest.since >= self.confirm_after:
                 return self._confirm.pop(ready)
         if self._waiting:
-            self._fresh_at = now
             return self._waiting.popitem(last=False)[1]
         return None
 
@@ -154,6 +156,9 @@ class WorkQueue:
             if entry is None:
                 return None
             self._busy[entry.work.key] = None
+            if not entry.confirming:
+                self._deciding.add(entry.work.key)
+                self._fresh_at = float("inf")
             return Taken(
                 entry.work, entry.since, entry.deliveries, entry.confirming, entry.attempts
             )
@@ -161,6 +166,11 @@ class WorkQueue:
     def done(self, work: Work) -> None:
         """The unit is decided; if hints came meanwhile, it waits again (at the front)."""
         with self._cond:
+            if work.key in self._deciding:
+                self._deciding.remove(work.key)
+                if not self._deciding:  # the quiet period starts when the last one ends
+                    self._fresh_at = time.monotonic()
+                    self._cond.notify()
             dirty = self._busy.pop(work.key, None)
             if dirty is None:
                 return

@@ -154,6 +154,25 @@ def test_confirmations_start_only_once_no_first_decision_started_for_the_quiet_p
     assert confirmation is not None and confirmation.work == a and confirmation.confirming
 
 
+def test_confirmations_wait_until_no_first_decision_is_being_decided() -> None:
+    """The last deliveries of a burst are still being decided when the fresh lane empties: a
+    confirmation started then takes GitHub's requests from those first verdicts. The quiet
+    period counts from the end of the last first decision, not from its start."""
+    q = WorkQueue(limit=10, confirm_after=3600, quiet=0)
+    a, b = Work(1, "o/r", 1), Work(1, "o/r", 2)
+    q.put((a, b), "burst")
+    first = q.take(0)
+    assert first is not None and first.work == a
+    q.confirm(a)
+    second = q.take(0)
+    assert second is not None and second.work == b and not second.confirming
+    q.done(a)  # a's confirmation waits now, and b is still being decided
+    assert q.take(0.1) is None
+    q.done(b)
+    confirmation = q.take(0.1)
+    assert confirmation is not None and confirmation.work == a and confirmation.confirming
+
+
 def test_configuration_needs_the_app_the_key_and_a_real_secret(tmp_path: object) -> None:
     with pytest.raises(ConfigError, match="LAUNCHER_WEBHOOK_SECRET"):
         ServeConfig.from_env({"LAUNCHER_APP_ID": "1", "LAUNCHER_APP_PRIVATE_KEY": "k"})
