@@ -1,7 +1,8 @@
 # launcher serve: the gate as a GitHub App webhook service (docs/serve.md).
-# UNTESTED: no container engine runs where launcher is developed. The tested artifact is
-# `launcher serve` started as a process configured only by environment variables
-# (tests/serve/); this image runs exactly that command.
+# The image itself is UNTESTED: no container engine runs where launcher is developed. Its steps
+# are tested without one (tests/serve/test_image.py reads this file: the RUN install into a
+# fresh virtual environment, the COPY, the ENTRYPOINT with the ENV answering a signed delivery,
+# the HEALTHCHECK); the base image and the container runtime are not.
 #
 #   docker build -t launcher-serve .
 #   docker run -p 8080:8080 -e LAUNCHER_APP_ID=123 \

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,10 +57,13 @@ class ServeProcess:
         tmp: Path,
         secret: str,
         settings: Mapping[str, str] | None = None,
+        command: Sequence[str] = (sys.executable, "-m", "launcher", "serve"),
     ) -> ServeProcess:
         """Start it for `app` (the stand-in's app: its id and private key) against `api_url`;
-        `settings` are added to (or override) its environment. Waits up to a minute (a loaded
-        machine) for /healthz; raises RuntimeError with its log when it exits or never answers.
+        `settings` are added to (or override) its environment; `command` runs it (another
+        interpreter's, say: the container image's steps in tests/serve/test_image.py). Waits up
+        to a minute (a loaded machine) for /healthz; raises RuntimeError with its log when it
+        exits or never answers.
         """
         port = free_port()
         key = tmp / f"app-key-{port}.pem"
@@ -81,7 +84,7 @@ class ServeProcess:
         log_path = tmp / f"serve-{port}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "launcher", "serve"],
+                list(command),
                 env=env,
                 cwd=tmp,
                 stdout=log,
