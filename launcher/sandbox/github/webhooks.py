@@ -59,6 +59,35 @@ TIMEOUT = 10.0  # GitHub gives a delivery 10 seconds
 USER_AGENT = "GitHub-Hookshot/sandbox"
 WORKERS = 4
 ALWAYS = ("installation", "installation_repositories")  # delivered to every app
+# The repository permission an installation needs (read at least) to receive each event, as
+# GitHub's "Webhook events and payloads" says for each ("To subscribe to this event, a GitHub
+# App must have at least read-level access for the … permission"); an event not listed here
+# needs only metadata, which every installation has.
+EVENT_PERMISSIONS = {
+    "check_run": "checks",
+    "check_suite": "checks",
+    "commit_comment": "contents",
+    "create": "contents",
+    "delete": "contents",
+    "deployment": "deployments",
+    "deployment_status": "deployments",
+    "issue_comment": "issues",
+    "issues": "issues",
+    "merge_group": "merge_queues",
+    "pull_request": "pull_requests",
+    "pull_request_review": "pull_requests",
+    "pull_request_review_comment": "pull_requests",
+    "pull_request_review_thread": "pull_requests",
+    "push": "contents",
+    "status": "statuses",
+    "workflow_dispatch": "contents",
+    "workflow_job": "actions",
+    "workflow_run": "actions",
+}
+# "To receive the rerequested and requested_action event types, the app must have at least
+# write-level access for the Checks permission", and "only the GitHub App that someone
+# requests to re-run the check will receive the rerequested payload".
+OWN_CHECK_ACTIONS = ("rerequested", "requested_action")
 
 
 @dataclass
@@ -204,6 +233,8 @@ class Webhooks:
             inst = self.gh.apps.installation_for(app, repo) if repo is not None else None
             if inst is None or inst.suspended_at is not None:
                 continue  # an app hears only about repositories it is installed on
+            if not _may_receive(app, inst.permissions, event):
+                continue
             installation = {
                 "id": inst.id,
                 "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{inst.id}",
@@ -506,3 +537,15 @@ def register(router: Router, hooks: Webhooks) -> None:
     def redeliver(req: Request) -> Response:
         hooks.redeliver(find(req))
         return Response(202, {})
+
+
+def _may_receive(app: App, permissions: dict[str, str], event: Event) -> bool:
+    """Whether an installation with `permissions` of `app` is sent `event` (see
+    EVENT_PERMISSIONS and OWN_CHECK_ACTIONS)."""
+    needed = EVENT_PERMISSIONS.get(event.event)
+    if needed is not None and permissions.get(needed) not in ("read", "write", "admin"):
+        return False
+    if event.event in ("check_run", "check_suite") and event.action in OWN_CHECK_ACTIONS:
+        owner = (event.payload.get(event.event) or {}).get("app") or {}
+        return permissions.get("checks") == "write" and owner.get("id") == app.id
+    return True
