@@ -13,7 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from launcher.adapters.github import GitHub, GitHubError, _wrap, get_all
-from launcher.core.provenance import Activity, History, IssueEvent, history, needs_commits, pushers
+from launcher.core.provenance import (
+    Activity,
+    History,
+    IssueEvent,
+    history,
+    moves,
+    needs_commits,
+    pushers,
+)
 from launcher.core.pulls import Pull
 from launcher.core.times import instant_or_none
 
@@ -29,7 +37,8 @@ def _login(user: Any) -> tuple[str | None, bool]:
 
 @_wrap("reading the repository activity")
 def activities(gh: GitHub, head_ref: str) -> list[Activity]:
-    """Pushes, force pushes and branch creations on `head_ref`, from the activity log."""
+    """Every recorded move of `head_ref` (pushes, force pushes, creation, pull requests merged
+    into it, deletion), from the activity log."""
     found = []
     for entry in get_all(gh, f"{gh.repo.url}/activity", {"ref": f"refs/heads/{head_ref}"}):
         actor, bot = _login(entry.get("actor"))
@@ -93,7 +102,7 @@ def pull_history(gh: GitHub, info: Pull) -> History:
     """Pushers (the commits are read only when someone other than the author pushed) and the
     issue events: two requests for a pull request only its author pushed to."""
     acts = activities(gh, info.head_ref)
-    if not any(a.after == info.head_sha for a in acts):
+    if not any(a.after == info.head_sha and moves(a) for a in acts):
         # Every head commit got there by a push GitHub recorded: without that record, who
         # pushed cannot be told, and guessing "the author" would be a pass on no evidence.
         raise GitHubError(

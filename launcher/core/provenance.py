@@ -7,8 +7,12 @@ base, who dismissed which review) are GitHub's own record. This module turns tho
 the three facts the gate needs:
 
 - the **pushers**: every account other than the author that moved the head branch to a commit
-  of the pull request (push, force push or branch creation). The effective tier on a pool is
-  the lowest among the author and the pushers; a bot or an unknown (deleted) account has none.
+  of the pull request: a push, force push or branch creation, and also a pull request merged
+  into the branch (`pr_merge`: its content is whatever the merged pull request's author
+  pushed, put there by whoever merged it) or a merge queue's merge, and any kind of move
+  GitHub adds later (only a deletion moves the branch to no commit). The effective tier on a
+  pool is the lowest among the author and the pushers; a bot or an unknown (deleted) account
+  has none.
 - the time of the latest **change of base**: approvals given before it were given for another
   diff, so they do not count.
 - the **dismissals**: who dismissed which review, and what it was before.
@@ -26,7 +30,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from launcher.core.pulls import Pull
 
-PUSH_TYPES = frozenset({"push", "force_push", "branch_creation"})
+# The activity types that do not put a commit on the ref. Every other one (push, force_push,
+# branch_creation, pr_merge, merge_queue_merge, and any type GitHub adds) moved it to `after`
+# on its actor's doing: counted as that actor's push. A list of the moves instead would let a
+# new kind of move (or one overlooked: pr_merge was) put commits on a branch unseen.
+NOT_MOVING = frozenset({"branch_deletion"})
 BASE_CHANGE_EVENTS = frozenset({"base_ref_changed", "automatic_base_change_succeeded"})
 UNKNOWN = "an unknown account"
 
@@ -40,6 +48,11 @@ class Activity:
     after: str
     actor: str | None  # None: the account no longer exists
     actor_is_bot: bool = False
+
+
+def moves(act: Activity) -> bool:
+    """Whether `act` put a commit on its ref (see NOT_MOVING)."""
+    return act.activity_type not in NOT_MOVING
 
 
 @dataclass(frozen=True)
@@ -102,13 +115,14 @@ class History:
 def pushers(
     activities: Iterable[Activity], head_ref: str, commits: Iterable[str], author: str
 ) -> tuple[Pusher, ...]:
-    """Accounts other than `author` whose push, force push or branch creation on `head_ref`
-    moved it to one of the pull request's `commits` (ordered by first appearance)."""
+    """Accounts other than `author` who moved `head_ref` (a push, force push, branch creation,
+    a pull request merged into it...) to one of the pull request's `commits` (ordered by first
+    appearance)."""
     ref = head_ref if head_ref.startswith("refs/") else f"refs/heads/{head_ref}"
     ours = set(commits)
     found: list[Pusher] = []
     for act in activities:
-        if act.activity_type not in PUSH_TYPES or act.ref != ref or act.after not in ours:
+        if not moves(act) or act.ref != ref or act.after not in ours:
             continue
         if act.actor is not None and act.actor.casefold() == author.casefold():
             continue
@@ -123,7 +137,7 @@ def needs_commits(activities: Iterable[Activity], head_ref: str, author: str) ->
     request's commits be read to tell which of those pushes it contains."""
     ref = head_ref if head_ref.startswith("refs/") else f"refs/heads/{head_ref}"
     return any(
-        act.activity_type in PUSH_TYPES
+        moves(act)
         and act.ref == ref
         and (act.actor is None or act.actor.casefold() != author.casefold())
         for act in activities

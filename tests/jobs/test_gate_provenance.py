@@ -65,6 +65,41 @@ def test_a_push_by_someone_without_permission_refuses_the_opener_s_request(ruled
     refused_merge(world, "mallory", number)
 
 
+def test_a_pull_request_merged_into_the_opener_s_branch_counts_as_its_merger_s_push(
+    ruled: World,
+) -> None:
+    """GitHub records a pull request merged into a branch as `pr_merge`, not `push`: mallory
+    merging her own pull request into alice's branch put her request in alice's pull request
+    all the same, and it must be judged on mallory's tier, not alice's."""
+    world = ruled
+    number = world.open_pr("alice", {WEB: request()})
+    world.gate(number)
+    assert world.status(number) == ("success", "1 request may launch")
+    alice_branch = world.branches[number]
+    world.sb.push_files(
+        world.repo_name,
+        "mallory/x",
+        {"deployments/dev/swarm.yaml": request("swarm", count=900)},
+        "swarm",
+        "mallory",
+        base=alice_branch,
+    )
+    into = world.repo("mallory").create_pull(
+        title="x", body="", head="mallory/x", base=alice_branch
+    )
+    world.gate(into.number)  # into another branch than main: launcher decides nothing there
+    world.repo("mallory").get_pull(into.number).merge()
+    assert any(  # GitHub's record of it: a pr_merge of alice's branch by mallory
+        a.activity_type == "pr_merge" and a.actor == "mallory" for a in world.sb.gh.activity.entries
+    )
+    world.gate(number)
+    state, description = world.status(number)
+    assert state == "failure"
+    assert "pushed by mallory: mallory has no permission" in description
+    assert "`mallory`" in world.comments(number)[0].body
+    refused_merge(world, "mallory", number)
+
+
 def test_a_pusher_with_approval_tier_makes_the_opener_s_request_wait(ruled: World) -> None:
     world = ruled
     number = world.open_pr("alice", {WEB: request()})
