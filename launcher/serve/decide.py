@@ -39,7 +39,13 @@ def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool =
     if work.group_ref:
         return _merge_group(app, work, deliveries[-1] if deliveries else None)
     if work.number == 0:
-        return Result(None, False, _expand(app, work))
+        try:
+            return Result(None, False, _expand(app, work))
+        except GitHubError as exc:  # the pull requests could not be listed: later, again
+            app.forget(work.installation)
+            log("cannot list the pull requests to re-decide", "error", repo=work.repo,
+                sha=work.sha or None, error=str(exc))  # fmt: skip
+            return Result(None, False, retry=not isinstance(exc, Refused))
     delivery = deliveries[-1] if deliveries else None
     try:
         gh = app.gate_adapter(work.installation, work.repo)
@@ -69,11 +75,14 @@ def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool =
     if not confirming:
         metrics.VERDICTS.labels(outcome.state.value).inc()
     if outcome.state is State.ERROR:
-        # Fail closed and stop: an error is never reused, so confirming would decide again
-        # at once; the next event, a re-run or the recheck decides again. The token may be
-        # what failed (revoked, permissions changed): mint a new one next time.
+        # Fail closed, and decide again later, with backoff (the work queue's retry): the
+        # error may not even be on GitHub (a failed first read leaves no head to write it
+        # on, a refused write leaves the previous verdict), and the periodic recheck only
+        # re-decides pull requests whose verdict is missing or `error`, so dropping the unit
+        # could leave an earlier `success` standing after a rejection. The token may be what
+        # failed (revoked, permissions changed): mint a new one next time.
         app.forget(work.installation)
-        return Result(outcome, False)
+        return Result(outcome, False, retry=True)
     # A decision that wrote nothing cannot have left a stale verdict: nothing to confirm (and
     # a verdict that stays the same, a fork's refusal say, does not go round for ever).
     return Result(outcome, bool(outcome.writes))
@@ -81,12 +90,22 @@ def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool =
 
 def _merge_group(app: AppClient, work: Work, delivery: str | None) -> Result:
     """A merge queue's group, judged by the gate's merge-group entry (a group's head never
-    changes, so there is nothing to confirm)."""
-    gh = app.gate_adapter(work.installation, work.repo)
+    changes, so there is nothing to confirm). Nothing re-checks a group later (the recheck
+    lists pull requests), so a group that could not be judged is retried, with backoff."""
+    try:
+        gh = app.gate_adapter(work.installation, work.repo)
+    except GitHubError as exc:
+        app.forget(work.installation)
+        log("cannot authenticate", "error", delivery=delivery, repo=work.repo,
+            sha=work.sha, error=str(exc))  # fmt: skip
+        return Result(None, False, retry=not isinstance(exc, Refused))
     judged = run_merge_group(gh, Group(work.sha, work.group_ref), out=io.StringIO())
     log("merge group judged", delivery=delivery, repo=work.repo, sha=work.sha,
         state=judged.state.value, description=judged.description)  # fmt: skip
     metrics.VERDICTS.labels(judged.state.value).inc()
+    if judged.state is State.ERROR:
+        app.forget(work.installation)
+        return Result(None, False, retry=True)
     return Result(None, False)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from launcher.sandbox.github import GitHubSandbox
 from launcher.serve.signature import sign
-from tests.jobs.conftest import POOLS, World, request
+from tests.jobs.conftest import POOLS, World, request, verdict_of
 from tests.serve.conftest import (
     SECRET,
     Served,
@@ -282,8 +283,6 @@ def test_a_merge_group_is_acknowledged_and_handed_to_the_merge_group_gate(
     (launcher.jobs.merge_group); without it, it is acknowledged and logged, left to Actions."""
     import importlib.util
 
-    from tests.jobs.conftest import verdict_of
-
     w = served.world
     number = w.open_pr("alice", {WEB: request()})
     served.settle()
@@ -301,21 +300,53 @@ def test_a_merge_group_is_acknowledged_and_handed_to_the_merge_group_gate(
         assert verdict is not None and verdict[0] == "success"
 
 
-def test_a_github_failure_gives_an_error_verdict_and_the_next_event_decides_again(
+def until(condition: Callable[[], bool], seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within a minute"
+        time.sleep(0.05)
+
+
+def test_a_github_failure_gives_an_error_verdict_and_the_decision_is_tried_again(
     served: Served,
 ) -> None:
-    """Fail closed, as the job does, without retrying in a loop (the service settles); the
-    next event decides again."""
+    """Fail closed, as the job does; then decide again by itself, with backoff (GitHub does
+    not redeliver an acknowledged event), and no more once it could decide."""
     w = served.world
-    w.sb.inject_fault("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files", times=50)
+    w.sb.inject_fault("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files", times=1000)
     number = w.open_pr("bob", {WEB: request()})
-    served.settle()
-    verdict = w.status(number)
-    assert verdict is not None and verdict[0] == "error"
+    until(lambda: (w.status(number) or ("",))[0] == "error")
     w.sb.clear_faults()
+    served.settle()
+    assert w.status(number) == ("pending", "waiting for 1 approval from dev approvers")
     w.review("dave", number)
     served.settle()
     assert w.status(number) == ("success", "1 request may launch")
+
+
+def test_a_rejection_whose_decision_failed_before_writing_is_decided_again(
+    served: Served,
+) -> None:
+    """An approved pull request, then a review requesting changes whose decision fails on its
+    first read: nothing could be written (not even `error`), so the earlier `success` stands
+    and the periodic recheck, which only looks at missing or `error` verdicts, would never
+    see it. The service tries the decision again until it can write the rejection."""
+    w = served.world
+    number = w.open_pr("bob", {WEB: request()})
+    w.review("dave", number)
+    served.settle()
+    assert w.status(number) == ("success", "1 request may launch")
+    pull = w.repo("erin").get_pull(number)
+    w.sb.inject_fault("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", times=1000)
+    pull.create_review(body="not this week", event="REQUEST_CHANGES")
+    until(lambda: any(e.get("state") == "error" for e in served.replicas[0].log()))
+    head = w.sb.branch_sha(w.repo_name, w.branches[number])
+    still = verdict_of(w.repo("alice"), head)  # nothing written: the approval's verdict
+    assert still is not None and still[0] == "success"
+    w.sb.clear_faults()
+    served.settle()
+    state, description = w.status(number)
+    assert state == "failure" and "erin" in description
 
 
 def test_the_same_verdicts_as_the_real_workflows_on_the_local_actions_runner(

@@ -243,6 +243,12 @@ def test_a_refused_app_settles_and_a_failing_github_is_retried() -> None:
     assert not settled.retry and not settled.confirm and refused.forgotten == 1
     failing = _App(None, GitHubError("POST /app/installations/1/access_tokens: timed out"))
     assert decide(failing, Work(1, "o/r", 4), ["d"]).retry  # type: ignore[arg-type]
+    # a merge group, and a repository's pull requests to re-decide, alike: nothing else
+    # would judge them again (the recheck lists pull requests without a verdict)
+    group = Work(1, "o/r", 0, "a" * 40, "refs/heads/gh-readonly-queue/main/pr-4-" + "b" * 40)
+    assert decide(failing, group, ["d"]).retry  # type: ignore[arg-type]
+    assert decide(failing, Work(1, "o/r"), ["d"]).retry  # type: ignore[arg-type]
+    assert not decide(refused, group, ["d"]).retry  # type: ignore[arg-type]
 
 
 def test_a_retry_waits_its_backoff_then_carries_its_attempts() -> None:
