@@ -15,9 +15,18 @@ import requests
 
 from launcher.adapters.github import GitHub, GitHubError, Settings
 from launcher.serve.config import ServeConfig
+from launcher.serve.logs import log
 
 
-class Refused(GitHubError):
+class Answered(GitHubError):
+    """GitHub answered an app request with an error status (`status`)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Refused(Answered):
     """GitHub refused the app (401, 403, 404: uninstalled, suspended, no access): asking
     again changes nothing until the installation does (its event comes then)."""
 
@@ -25,6 +34,12 @@ class Refused(GitHubError):
 REFRESH_MARGIN = 600.0  # mint a new token when the old one has less than this left
 JWT_REUSE = 240.0  # seconds one app JWT is reused (PyGithub signs them valid for 5 minutes)
 MAX_ATTEMPTS = 3  # a delivery GitHub failed this many times is left alone
+# GitHub redelivers deliveries of the past 3 days; an hour less, for clocks and the time a
+# round takes
+REDELIVERABLE_SECONDS = 3 * 86_400.0 - 3_600.0
+REDELIVER_PER_ROUND = 50  # under GitHub's 80 content-creating requests a minute
+DELIVERIES_PER_PAGE = 100  # GitHub's most
+MAX_DELIVERY_PAGES = 100  # a round reads at most the newest 10,000 deliveries
 
 
 class AppClient:
@@ -68,7 +83,7 @@ class AppClient:
         try:
             response = self._session.request(
                 method,
-                self.config.api_url + path,
+                path if path.startswith(("https://", "http://")) else self.config.api_url + path,
                 headers=headers,
                 timeout=self.config.github_timeout,
                 **kwargs,
@@ -76,8 +91,10 @@ class AppClient:
         except requests.RequestException as exc:
             raise GitHubError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 400:
-            kind = Refused if response.status_code in (401, 403, 404) else GitHubError
-            raise kind(f"{method} {path}: GitHub answered {response.status_code}")
+            kind = Refused if response.status_code in (401, 403, 404) else Answered
+            raise kind(
+                f"{method} {path}: GitHub answered {response.status_code}", response.status_code
+            )
         return response
 
     def token(self, installation: int) -> tuple[str, str]:
@@ -182,36 +199,47 @@ class AppClient:
     # -- failed deliveries ---------------------------------------------------------------
     def redeliver_failed(self, window: float, now: float | None = None) -> list[int]:
         """Redeliver each event whose every delivery failed, within the last `window`
-        seconds, tried fewer than MAX_ATTEMPTS times: GitHub never retries on its own.
-        Several replicas may both redeliver one: a delivery is only a hint, so that is a
-        duplicate decision, never a different verdict. Returns the delivery ids redelivered."""
+        seconds (at most the 3 days GitHub redelivers), tried fewer than MAX_ATTEMPTS times,
+        newest first and at most REDELIVER_PER_ROUND a round: GitHub never retries on its
+        own. A redelivery GitHub refuses is logged and skipped; a rate limit (403, 429) ends
+        the round. Several replicas may both redeliver one: a delivery is only a hint, so
+        that is a duplicate decision, never a different verdict. Returns the delivery ids
+        redelivered."""
         now = time.time() if now is None else now
+        window = min(window, REDELIVERABLE_SECONDS)
         attempts: dict[str, list[dict[str, Any]]] = {}
-        cursor = ""
-        while True:
-            params: dict[str, Any] = {"per_page": 100}
-            if cursor:
-                params["cursor"] = cursor
-            response = self._app_request("GET", "/app/hook/deliveries", params=params)
-            items = response.json()
+        url, params = "/app/hook/deliveries", {"per_page": DELIVERIES_PER_PAGE}
+        for _ in range(MAX_DELIVERY_PAGES):
+            response = self._app_request("GET", url, params=params)
             old = False
-            for item in items:
+            for item in response.json():
                 at = datetime.fromisoformat(item["delivered_at"].replace("Z", "+00:00"))
                 if now - at.timestamp() > window:
                     old = True
                     continue
                 attempts.setdefault(item["guid"], []).append(item)
-            nxt = response.links.get("next", {}).get("url", "")
-            if old or not nxt or "cursor=" not in nxt:
+            # the next page exactly as GitHub links it (its cursor is opaque)
+            url, params = response.links.get("next", {}).get("url", ""), {}
+            if old or not url:
                 break
-            cursor = nxt.split("cursor=", 1)[1].split("&", 1)[0]
-        redelivered = []
-        for tries in attempts.values():
+        redelivered: list[int] = []
+        for tries in attempts.values():  # newest first, as GitHub lists them
+            if len(redelivered) >= REDELIVER_PER_ROUND:
+                break
             if any(200 <= int(t.get("status_code") or 0) < 300 for t in tries):
                 continue
             if len(tries) >= MAX_ATTEMPTS:
                 continue
             latest = max(tries, key=lambda t: int(t["id"]))
-            self._app_request("POST", f"/app/hook/deliveries/{latest['id']}/attempts")
+            try:
+                self._app_request("POST", f"/app/hook/deliveries/{latest['id']}/attempts")
+            except Answered as exc:
+                if exc.status in (403, 429):  # rate limited: the next round goes on
+                    log("redelivery rate limited: the next round goes on", "warning",
+                        delivery=latest.get("guid"), error=str(exc))  # fmt: skip
+                    break
+                log("redelivery refused", "warning", delivery=latest.get("guid"),
+                    error=str(exc))  # fmt: skip
+                continue
             redelivered.append(int(latest["id"]))
         return redelivered
