@@ -96,7 +96,13 @@ AT_COMMIT = ContentCache(16 * 1024 * 1024)
 
 
 class GitHubError(Exception):
-    """A GitHub call failed (after retries): the job cannot rely on what it read."""
+    """A GitHub call failed (after retries): the job cannot rely on what it read. `refused`:
+    GitHub answered that the token may not (401, 403 other than a rate limit) or that there
+    is nothing there for it (404), which asking again does not change."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -241,7 +247,7 @@ def _wrap(action: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     def decorate(method: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(method)
         def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            from github import GithubException
+            from github import GithubException, RateLimitExceededException
             from requests import RequestException
             from urllib3.exceptions import HTTPError
 
@@ -249,7 +255,12 @@ def _wrap(action: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
                 return method(*args, **kwargs)
             except GithubException as exc:
                 message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
-                raise GitHubError(f"{action}: GitHub answered {exc.status}: {message}") from exc
+                refused = exc.status in (401, 403, 404) and not isinstance(
+                    exc, RateLimitExceededException
+                )
+                raise GitHubError(
+                    f"{action}: GitHub answered {exc.status}: {message}", refused=refused
+                ) from exc
             except (RequestException, HTTPError, OSError) as exc:
                 raise GitHubError(f"{action}: {type(exc).__name__}: {exc}") from exc
 

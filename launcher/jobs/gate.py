@@ -63,6 +63,9 @@ class Outcome:
     description: str
     writes: list[str] = field(default_factory=list)  # what was changed on GitHub
     skipped: bool = False  # nothing changed since the last run
+    # an error because GitHub refused access (GitHubError.refused): deciding again at once
+    # changes nothing (the service does not retry it; the next event, or access, will)
+    refused: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -111,7 +114,8 @@ def run_gate(
     try:
         return _run(gh, number, out, match, seen)
     except (GitHubError, MembershipUnknown) as exc:
-        return _fail_closed(gh, str(exc), seen.get("head") or fallback_sha, out)
+        refused = isinstance(exc, GitHubError) and exc.refused
+        return _fail_closed(gh, str(exc), seen.get("head") or fallback_sha, out, refused)
     except Exception as exc:  # a bug must not leave an earlier success on the head commit
         traceback.print_exc()
         reason = f"internal error: {type(exc).__name__}: {exc}"
@@ -443,7 +447,9 @@ def _report(gh: GitHubPort, decision: Decision, out: TextIO) -> None:
     )
 
 
-def _fail_closed(gh: GitHubPort, reason: str, sha: str | None, out: TextIO) -> Outcome:
+def _fail_closed(
+    gh: GitHubPort, reason: str, sha: str | None, out: TextIO, refused: bool = False
+) -> Outcome:
     description = clip(f"could not decide: {reason}")
     out.write(workflow_command("error", description) + "\n")
     if sha:
@@ -451,4 +457,4 @@ def _fail_closed(gh: GitHubPort, reason: str, sha: str | None, out: TextIO) -> O
             gh.set_verdict(sha, CONTEXT, "error", description)
         except GitHubError as exc:
             out.write(workflow_command("error", f"could not set the check either: {exc}") + "\n")
-    return Outcome(State.ERROR, description)
+    return Outcome(State.ERROR, description, refused=refused)

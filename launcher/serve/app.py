@@ -10,6 +10,7 @@ code; two loops redeliver failed deliveries and recheck open pull requests witho
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import threading
@@ -38,8 +39,19 @@ if TYPE_CHECKING:
     from launcher.serve.match import ServeMatcher
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+# A body is read whole before its signature can be checked, so anyone reaching the service
+# could make it hold bodies in memory: a large one (most of GitHub's payloads are a few tens
+# of kilobytes) takes one of LARGE_BODIES slots, and a body not received within GitHub's own
+# delivery timeout (LAUNCHER_SERVE_BODY_SECONDS) is dropped. At most LARGE_BODIES x 25 MB,
+# plus 256 KiB per connection (LAUNCHER_SERVE_MAX_CONNECTIONS of them).
+LARGE_BODY = 256 * 1024
+LARGE_BODIES = 4
 MAX_RETRIES = 5  # a decision GitHub kept failing to start: 2, 4, 8, 16, 32 s apart
 SEEN_DELIVERIES = 10_000  # per-replica de-duplication: an optimisation only
+
+
+class _Busy(Exception):
+    """Every slot for a large body is taken."""
 
 
 class Service:
@@ -52,12 +64,22 @@ class Service:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._matcher: ServeMatcher | None = None  # while previewing instance matches
+        self._large = threading.BoundedSemaphore(LARGE_BODIES)  # taken without waiting
 
     # -- HTTP ---------------------------------------------------------------------------
     async def webhook(self, request: Request) -> Response:
         event = request.headers.get("x-github-event", "")
         delivery = request.headers.get("x-github-delivery", "")
-        body = await self._body(request)
+        try:
+            async with asyncio.timeout(self.config.body_seconds):
+                body = await self._body(request)
+        except TimeoutError:
+            metrics.EVENTS.labels(event or "?", "refused").inc()
+            return JSONResponse({"message": "body not received in time"}, 408)
+        except _Busy:
+            metrics.EVENTS.labels(event or "?", "refused").inc()
+            log("large body refused: others are being read", "warning", delivery=delivery)
+            return JSONResponse({"message": "busy, redeliver later"}, 503)
         if body is None:
             metrics.EVENTS.labels(event or "?", "refused").inc()
             return JSONResponse({"message": "payload too large"}, 413)
@@ -98,17 +120,26 @@ class Service:
         return JSONResponse({"queued": len(routed.work)}, 202, background=task)
 
     async def _body(self, request: Request) -> bytes | None:
-        """The body, read up to GitHub's 25 MB cap (None beyond: not read into memory)."""
+        """The body, read up to GitHub's 25 MB cap (None beyond: not read into memory);
+        past LARGE_BODY only while one of the LARGE_BODIES slots is free (_Busy if none)."""
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY:
             return None
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
+        chunks, size, large = [], 0, False
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    return None
+                if size > LARGE_BODY and not large:
+                    if not self._large.acquire(blocking=False):
+                        raise _Busy
+                    large = True
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            if large:
+                self._large.release()
 
     async def _enqueue(self, work: tuple[Work, ...], delivery: str) -> None:
         """Runs after the response is sent (Starlette's background task)."""
@@ -321,4 +352,5 @@ def serve(config: ServeConfig) -> None:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=20,
+        limit_concurrency=config.max_connections,
     )

@@ -21,7 +21,7 @@ from launcher.serve.logs import log
 class Answered(GitHubError):
     """GitHub answered an app request with an error status (`status`)."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
 

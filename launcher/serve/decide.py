@@ -79,10 +79,12 @@ def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool =
         # error may not even be on GitHub (a failed first read leaves no head to write it
         # on, a refused write leaves the previous verdict), and the periodic recheck only
         # re-decides pull requests whose verdict is missing or `error`, so dropping the unit
-        # could leave an earlier `success` standing after a rejection. The token may be what
-        # failed (revoked, permissions changed): mint a new one next time.
+        # could leave an earlier `success` standing after a rejection; unless GitHub refused
+        # access (the repository left the installation, say), which asking again does not
+        # change. The token may be what failed (revoked, permissions changed): mint a new
+        # one next time.
         app.forget(work.installation)
-        return Result(outcome, False, retry=True)
+        return Result(outcome, False, retry=not outcome.refused)
     # A decision that wrote nothing cannot have left a stale verdict: nothing to confirm (and
     # a verdict that stays the same, a fork's refusal say, does not go round for ever).
     return Result(outcome, bool(outcome.writes))

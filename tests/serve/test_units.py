@@ -270,3 +270,27 @@ def test_a_retry_waits_its_backoff_then_carries_its_attempts() -> None:
     q.put((a,), "event")  # a new event: decided now, whatever the backoff
     now = q.take(0.05)
     assert now is not None and now.work == a and now.attempts == 0
+
+
+def test_an_error_is_decided_again_unless_github_refused_access() -> None:
+    """A decision that failed is tried again (it may have written nothing, leaving an earlier
+    verdict); one GitHub refused (the repository left the installation) is not."""
+    from launcher.adapters.github import GitHubError
+    from launcher.serve.decide import decide
+    from launcher.testing.github import FakeGitHub
+
+    gh = FakeGitHub()
+    number = gh.open_pull("bob", {"deployments/dev/web.yaml": "name: web\n"})
+    app = _App(gh)
+    for error, retried in (
+        (GitHubError("reading the pull request: GitHub answered 502: Bad Gateway"), True),
+        (GitHubError("reading the pull request: GitHub answered 404", refused=True), False),
+    ):
+
+        def failing(n: int, error: GitHubError = error) -> object:
+            raise error
+
+        gh.pull = failing  # type: ignore[method-assign,assignment]
+        result = decide(app, Work(1, gh.repository, number), ["d"])  # type: ignore[arg-type]
+        assert result.outcome is not None and result.outcome.state.value == "error"
+        assert result.retry is retried
