@@ -109,10 +109,14 @@ def run_gate(
     out: TextIO = sys.stdout,
     fallback_sha: str | None = None,
     match: bool = True,
+    rerun: bool = False,
 ) -> Outcome:
+    """Decide pull request `number` and publish the verdict. `rerun`: someone asked GitHub to
+    re-run launcher's check (check_run or check_suite `rerequested`), which GitHub answers
+    by expecting a new check run: decide in full and write one even when nothing changed."""
     seen: dict[str, str] = {}
     try:
-        return _run(gh, number, out, match, seen)
+        return _run(gh, number, out, match, seen, rerun)
     except (GitHubError, MembershipUnknown) as exc:
         refused = isinstance(exc, GitHubError) and exc.refused
         return _fail_closed(gh, str(exc), seen.get("head") or fallback_sha, out, refused)
@@ -122,7 +126,9 @@ def run_gate(
         return _fail_closed(gh, reason, seen.get("head") or fallback_sha, out)
 
 
-def _run(gh: GitHubPort, number: int, out: TextIO, match: bool, seen: dict[str, str]) -> Outcome:
+def _run(
+    gh: GitHubPort, number: int, out: TextIO, match: bool, seen: dict[str, str], rerun: bool
+) -> Outcome:
     info = gh.pull(number)
     seen["head"] = info.head_sha
     if info.state != "open":
@@ -145,7 +151,10 @@ def _run(gh: GitHubPort, number: int, out: TextIO, match: bool, seen: dict[str, 
         # a refusal, not a silent pass, tells its author to push a branch here instead.
         decision = Decision(State.FAILURE, FORK_REFUSAL, (), None)
         writes = []
-        if gh.set_verdict(info.head_sha, CONTEXT, "failure", FORK_REFUSAL, FORK_REFUSAL):
+        current = None if rerun else False  # None: a new check run whatever the last says
+        if gh.set_verdict(
+            info.head_sha, CONTEXT, "failure", FORK_REFUSAL, FORK_REFUSAL, current=current
+        ):
             writes.append("check failure")
         _report(gh, decision, out)
         return Outcome(State.FAILURE, FORK_REFUSAL, writes)
@@ -163,7 +172,7 @@ def _run(gh: GitHubPort, number: int, out: TextIO, match: bool, seen: dict[str, 
     # Other apps' check runs of launcher's name come with the same list: ignored, reported.
     foreign = gh.foreign_checks(info.head_sha, CONTEXT)
 
-    if check is not None and meta and isinstance(meta.get("teams"), list):
+    if check is not None and meta and isinstance(meta.get("teams"), list) and not rerun:
         for team in meta["teams"]:
             if isinstance(team, str):
                 gh.team_members(team)  # re-read: membership may have changed
@@ -208,7 +217,9 @@ def _run(gh: GitHubPort, number: int, out: TextIO, match: bool, seen: dict[str, 
         "statuses": [[v.creator, v.state] for v in statuses],
     }
     existing = gh.find_comment(number, MARKER)
-    writes = _apply(gh, info, reviews, decision, meta, existing, check, foreign, unread)
+    # a re-run asked for writes a new check run even when launcher's last one says the same
+    last = None if rerun else check
+    writes = _apply(gh, info, reviews, decision, meta, existing, last, foreign, unread)
     _report(gh, decision, out)
     return Outcome(decision.state, decision.description, writes)
 

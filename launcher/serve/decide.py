@@ -58,7 +58,8 @@ def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool =
         # the event, which GitHub will not redeliver once acknowledged: retried, with backoff.
         return Result(None, False, retry=not isinstance(exc, Refused))
     started = time.monotonic()
-    outcome = run_gate(gh, work.number, out=io.StringIO(), match=app.config.match)
+    rerun = work.rerun and not confirming  # a confirmation only checks the verdict stands
+    outcome = run_gate(gh, work.number, out=io.StringIO(), match=app.config.match, rerun=rerun)
     log(
         "decided" if not outcome.skipped else "unchanged",
         delivery=delivery,
@@ -118,7 +119,7 @@ def _expand(app: AppClient, work: Work) -> tuple[Work, ...]:
         pulls = [p for p in gh.commit_pulls(work.sha) if p.state == "open"]
     else:
         pulls = gh.open_pulls(gh.default_branch())
-    return tuple(Work(work.installation, work.repo, p.number) for p in pulls)
+    return tuple(Work(work.installation, work.repo, p.number, rerun=work.rerun) for p in pulls)
 
 
 def stale_pulls(app: AppClient, installation: int, repo: str) -> tuple[Work, ...]:

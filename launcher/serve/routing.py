@@ -37,6 +37,9 @@ class Work:
     number: int = 0
     sha: str = ""
     group_ref: str = ""
+    # someone asked GitHub to re-run launcher's check: a new check run is expected even when
+    # nothing changed (not part of the key: it rides along with the unit's other hints)
+    rerun: bool = False
 
     @property
     def key(self) -> tuple[int, str, int, str]:
@@ -119,10 +122,14 @@ def route(event: str, payload: dict[str, Any], own_bot: str = "") -> Route:
             }
         )
         if numbers:
-            return Route(tuple(Work(inst, repo, n) for n in numbers), f"{event} rerequested")
+            return Route(
+                tuple(Work(inst, repo, n, rerun=True) for n in numbers), f"{event} rerequested"
+            )
         sha = body.get("head_sha")
         if isinstance(sha, str) and len(sha) == 40:
-            return Route((Work(inst, repo, 0, sha),), f"{event} rerequested for {sha[:7]}")
+            return Route(
+                (Work(inst, repo, 0, sha, rerun=True),), f"{event} rerequested for {sha[:7]}"
+            )
         return Route((), f"{event} rerequested without a commit")
     if event == "push":
         default = (repo_json or {}).get("default_branch")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from launcher.serve.routing import Work
 
@@ -57,6 +57,11 @@ class QueueFull(Exception):
     pass
 
 
+def _merged(waiting: Work, hint: Work) -> Work:
+    """The unit a new hint coalesces into: a re-run asked for by either is kept."""
+    return replace(waiting, rerun=True) if hint.rerun and not waiting.rerun else waiting
+
+
 class WorkQueue:
     def __init__(
         self, limit: int, confirm_after: float = CONFIRM_AFTER, quiet: float = QUIET
@@ -84,7 +89,9 @@ class WorkQueue:
                 raise QueueFull(f"{len(self._waiting)} pull requests waiting")
             for w in works:
                 if w.key in self._waiting:
-                    self._waiting[w.key].deliveries.append(delivery)
+                    waiting = self._waiting[w.key]
+                    waiting.deliveries.append(delivery)
+                    waiting.work = _merged(waiting.work, w)
                     self.coalesced += 1
                 elif w.key in self._busy:
                     dirty = self._busy[w.key]
@@ -93,6 +100,7 @@ class WorkQueue:
                     else:  # a hint after all: decided as soon as the worker is done
                         dirty.confirming, dirty.attempts, dirty.ready_at = False, 0, 0.0
                         dirty.deliveries.append(delivery)
+                        dirty.work = _merged(dirty.work, w)
                         self.coalesced += 1
                 else:
                     if self._confirm.pop(w.key, None) is not None:

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -230,6 +231,35 @@ def test_failed_deliveries_are_redelivered(world: World) -> None:
         assert "launcher_redeliveries_total 1.0" in replica.metrics()
     finally:
         served.stop()
+
+
+def launchers_check_runs(w: World, number: int) -> list[Any]:
+    head = w.sb.branch_sha(w.repo_name, w.branches[number])
+    commit = w.repo("alice").get_commit(head)
+    runs = commit.get_check_runs(check_name="launcher/approval", filter="all")
+    return [r for r in runs if r.app.id == w.app.id]
+
+
+@pytest.mark.parametrize("what", ["check-runs", "check-suites"])
+def test_re_running_launchers_check_writes_a_new_check_run(served: Served, what: str) -> None:
+    """GitHub's "Re-run" (a check run's or its suite's rerequest) expects the app to create
+    a new check run; nothing changed, so it carries the same verdict."""
+    w = served.world
+    number = w.open_pr("bob", {WEB: request()})
+    w.review("dave", number)
+    served.settle()
+    before = launchers_check_runs(w, number)
+    assert w.status(number) == ("success", "1 request may launch")  # completed: re-runnable
+    repo = w.repo("bob")
+    repo._requester.requestJsonAndCheck(  # noqa: SLF001 - no PyGithub method for it
+        "POST", f"{repo.url}/{what}/{before[0].id}/rerequest"
+    )
+    served.settle()
+    after = launchers_check_runs(w, number)
+    assert len(after) == len(before) + 1
+    assert w.status(number) == ("success", "1 request may launch")
+    rerequested = [d for d in w.sb.webhooks.deliveries if d.action == "rerequested"]
+    assert [d.event for d in rerequested] == [what.removesuffix("s").replace("-", "_")]
 
 
 def test_open_pull_requests_without_a_verdict_are_rechecked(world: World) -> None:

@@ -38,13 +38,13 @@ def test_events_route_to_the_pull_requests_they_are_hints_about() -> None:
     assert route("push", payload(ref="refs/heads/bob/1")).work == ()
     rerun = {"name": "launcher/approval", "pull_requests": [{"number": 4}], "head_sha": "a" * 40}
     assert route("check_run", payload(action="rerequested", check_run=rerun)).work == (
-        Work(7, "acme/infra", 4),
+        Work(7, "acme/infra", 4, rerun=True),  # a new check run is expected
     )
     other = dict(rerun, name="ci/tests")
     assert route("check_run", payload(action="rerequested", check_run=other)).work == ()
     suite = {"pull_requests": [], "head_sha": "b" * 40}
     assert route("check_suite", payload(action="rerequested", check_suite=suite)).work == (
-        Work(7, "acme/infra", 0, "b" * 40),
+        Work(7, "acme/infra", 0, "b" * 40, rerun=True),
     )
     group = {"head_sha": "c" * 40, "head_ref": "refs/heads/gh-readonly-queue/main/pr-4-x"}
     assert route("merge_group", payload(action="checks_requested", merge_group=group)).work == (
@@ -294,3 +294,17 @@ def test_an_error_is_decided_again_unless_github_refused_access() -> None:
         result = decide(app, Work(1, gh.repository, number), ["d"])  # type: ignore[arg-type]
         assert result.outcome is not None and result.outcome.state.value == "error"
         assert result.retry is retried
+
+
+def test_a_re_run_asked_for_survives_coalescing_with_other_hints() -> None:
+    q = WorkQueue(limit=10, quiet=0)
+    plain, rerun = Work(1, "o/r", 4), Work(1, "o/r", 4, rerun=True)
+    q.put((plain,), "d1")
+    q.put((rerun,), "d2")  # merged into the waiting unit: the re-run is kept
+    q.put((plain,), "d3")
+    taken = q.take(0)
+    assert taken is not None and taken.work.rerun and taken.deliveries == ["d1", "d2", "d3"]
+    q.put((rerun,), "d4")  # while it is being decided: goes round once more, as a re-run
+    q.done(taken.work)
+    again = q.take(0)
+    assert again is not None and again.work.rerun
