@@ -48,6 +48,9 @@ LARGE_BODY = 256 * 1024
 LARGE_BODIES = 4
 MAX_RETRIES = 5  # a decision GitHub kept failing to start: 2, 4, 8, 16, 32 s apart
 SEEN_DELIVERIES = 10_000  # per-replica de-duplication: an optimisation only
+# At shutdown (SIGTERM) the acknowledged work is finished for up to this long: give the
+# container at least uvicorn's 20 s for open connections plus this before killing it.
+DRAIN_SECONDS = 15.0
 
 
 class _Busy(Exception):
@@ -202,6 +205,12 @@ class Service:
             self._spawn(self._every(self.config.recheck_seconds, self._recheck), "recheck")
 
     def stop(self) -> None:
+        """Finish the work already acknowledged (GitHub will not send it again) for up to
+        DRAIN_SECONDS, then stop; what is left is logged (the recheck of a running replica
+        decides again pull requests left without a verdict)."""
+        left = self.queue.drain(DRAIN_SECONDS)
+        if left:
+            log("stopping with units not decided", "warning", units=left)
         self._stop.set()
         self.queue.close()
         for thread in self._threads:

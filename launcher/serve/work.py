@@ -199,6 +199,17 @@ class WorkQueue:
         with self._cond:
             return len(self._waiting)
 
+    def drain(self, timeout: float) -> int:
+        """Wait up to `timeout` seconds for every unit (waiting, being decided, confirmations
+        and retries) to be done; returns how many are left."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._cond:
+                left = len(self._waiting) + len(self._confirm) + len(self._busy)
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.05)
+
     def close(self) -> None:
         with self._cond:
             self._closed = True

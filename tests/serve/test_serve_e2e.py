@@ -19,6 +19,7 @@ from tests.serve.conftest import (
     SECRET,
     Served,
     seed_world,
+    serve_world,
     start_replica,
 )
 
@@ -260,6 +261,30 @@ def test_re_running_launchers_check_writes_a_new_check_run(served: Served, what:
     assert w.status(number) == ("success", "1 request may launch")
     rerequested = [d for d in w.sb.webhooks.deliveries if d.action == "rerequested"]
     assert [d.event for d in rerequested] == [what.removesuffix("s").replace("-", "_")]
+
+
+def test_acknowledged_work_is_finished_when_the_service_is_stopped(world: World) -> None:
+    """GitHub does not send an acknowledged delivery again: a replica stopped (SIGTERM, a
+    rolling deploy) first decides what it has queued."""
+    served = serve_world(world, LAUNCHER_SERVE_WORKERS="1")
+    try:
+        w = world
+        numbers = [
+            w.open_pr("bob", {f"deployments/dev/r{i}.yaml": request(f"r{i}")}) for i in range(2)
+        ]
+        served.settle()
+        slow = "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"
+        w.sb.inject_fault("GET", slow, kind="hang", seconds=1.0, times=2)
+        for number in numbers:
+            w.review("dave", number)
+        assert w.sb.webhooks.wait(30)  # both acknowledged; one worker, so one still waits
+        (replica,) = served.replicas
+        assert replica.health()["waiting"] + replica.health()["busy"] > 0
+        replica.stop()
+        assert [w.status(n) for n in numbers] == [("success", "1 request may launch")] * 2
+        assert not any(e.get("msg") == "stopping with units not decided" for e in replica.log())
+    finally:
+        served.stop()
 
 
 def test_open_pull_requests_without_a_verdict_are_rechecked(world: World) -> None:
