@@ -42,21 +42,12 @@ def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool =
         try:
             return Result(None, False, _expand(app, work))
         except GitHubError as exc:  # the pull requests could not be listed: later, again
-            app.forget(work.installation)
-            log("cannot list the pull requests to re-decide", "error", repo=work.repo,
-                sha=work.sha or None, error=str(exc))  # fmt: skip
-            return Result(None, False, retry=not isinstance(exc, Refused))
+            return _failed(app, work, exc, "cannot list the pull requests to re-decide", None)
     delivery = deliveries[-1] if deliveries else None
     try:
         gh = app.gate_adapter(work.installation, work.repo)
     except GitHubError as exc:
-        app.forget(work.installation)
-        log("cannot authenticate", "error", delivery=delivery, repo=work.repo,
-            pr=work.number, error=str(exc))  # fmt: skip
-        # Refused (uninstalled, suspended, no access): settled, asking again changes nothing
-        # until the installation's own event. Anything else (a timeout, a 5xx) must not drop
-        # the event, which GitHub will not redeliver once acknowledged: retried, with backoff.
-        return Result(None, False, retry=not isinstance(exc, Refused))
+        return _failed(app, work, exc, "cannot authenticate", delivery)
     started = time.monotonic()
     rerun = work.rerun and not confirming  # a confirmation only checks the verdict stands
     outcome = run_gate(gh, work.number, out=io.StringIO(), match=app.config.match, rerun=rerun)
@@ -91,6 +82,20 @@ def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool =
     return Result(outcome, bool(outcome.writes))
 
 
+def _failed(
+    app: AppClient, work: Work, exc: GitHubError, what: str, delivery: str | None
+) -> Result:
+    """A unit that could not start (no token, or its pull requests unlisted). Refused
+    (uninstalled, suspended, no access): settled, asking again changes nothing until the
+    installation's own event. Anything else (a timeout, a 5xx) must not drop the event, which
+    GitHub will not redeliver once acknowledged: retried, with backoff. The token is
+    forgotten either way: the next attempt mints one GitHub checks against today's access."""
+    app.forget(work.installation)
+    log(what, "error", delivery=delivery, repo=work.repo, pr=work.number or None,
+        sha=work.sha or None, error=str(exc))  # fmt: skip
+    return Result(None, False, retry=not isinstance(exc, Refused))
+
+
 def _merge_group(app: AppClient, work: Work, delivery: str | None) -> Result:
     """A merge queue's group, judged by the gate's merge-group entry (a group's head never
     changes, so there is nothing to confirm). Nothing re-checks a group later (the recheck
@@ -98,10 +103,7 @@ def _merge_group(app: AppClient, work: Work, delivery: str | None) -> Result:
     try:
         gh = app.gate_adapter(work.installation, work.repo)
     except GitHubError as exc:
-        app.forget(work.installation)
-        log("cannot authenticate", "error", delivery=delivery, repo=work.repo,
-            sha=work.sha, error=str(exc))  # fmt: skip
-        return Result(None, False, retry=not isinstance(exc, Refused))
+        return _failed(app, work, exc, "cannot authenticate", delivery)
     judged = run_merge_group(gh, Group(work.sha, work.group_ref), out=io.StringIO())
     log("merge group judged", delivery=delivery, repo=work.repo, sha=work.sha,
         state=judged.state.value, description=judged.description)  # fmt: skip
