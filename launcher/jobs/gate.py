@@ -66,6 +66,9 @@ class Outcome:
     # an error because GitHub refused access (GitHubError.refused): deciding again at once
     # changes nothing (the service does not retry it; the next event, or access, will)
     refused: bool = False
+    # an error whose `error` verdict stands on the head commit (written now, or already
+    # there): what the service's recheck revisits; False: the previous verdict may stand
+    recorded: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -463,9 +466,11 @@ def _fail_closed(
 ) -> Outcome:
     description = clip(f"could not decide: {reason}")
     out.write(workflow_command("error", description) + "\n")
+    recorded = False
     if sha:
         try:
             gh.set_verdict(sha, CONTEXT, "error", description)
+            recorded = True
         except GitHubError as exc:
             out.write(workflow_command("error", f"could not set the check either: {exc}") + "\n")
-    return Outcome(State.ERROR, description, refused=refused)
+    return Outcome(State.ERROR, description, refused=refused, recorded=recorded)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -42,8 +43,10 @@ MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 # A body is read whole before its signature can be checked, so anyone reaching the service
 # could make it hold bodies in memory: a large one (most of GitHub's payloads are a few tens
 # of kilobytes) takes one of LARGE_BODIES slots, and a body not received within GitHub's own
-# delivery timeout (LAUNCHER_SERVE_BODY_SECONDS) is dropped. At most LARGE_BODIES x 25 MB,
-# plus 256 KiB per connection (LAUNCHER_SERVE_MAX_CONNECTIONS of them).
+# delivery timeout (LAUNCHER_SERVE_BODY_SECONDS) is dropped: at most LARGE_BODIES x 25 MB,
+# plus 256 KiB per connection sending a body. No cap on connections: one that sends nothing
+# would hold its place in it for ever (uvicorn times out only idle kept-alive connections);
+# a buffering proxy in front (docs/serve.md) takes slow clients off the service.
 LARGE_BODY = 256 * 1024
 LARGE_BODIES = 4
 MAX_RETRIES = 5  # a decision GitHub kept failing to start: 2, 4, 8, 16, 32 s apart
@@ -68,6 +71,10 @@ class Service:
         self._threads: list[threading.Thread] = []
         self._matcher: ServeMatcher | None = None  # while previewing instance matches
         self._large = threading.BoundedSemaphore(LARGE_BODIES)  # taken without waiting
+        # units whose retries ran out while nothing could be written: the recheck re-queues
+        # them (it otherwise looks only at missing and `error` verdicts)
+        self._unsettled: dict[tuple[int, str, int, str], Work] = {}
+        self._unsettled_lock = threading.Lock()
 
     # -- HTTP ---------------------------------------------------------------------------
     async def webhook(self, request: Request) -> Response:
@@ -266,8 +273,14 @@ class Service:
                 if result.retry and taken.attempts < MAX_RETRIES:
                     self.queue.confirm(work, taken.attempts + 1, 2.0 ** (taken.attempts + 1))
                 elif result.retry:
+                    # the recheck decides it again (its previous verdict may still stand)
+                    with self._unsettled_lock:
+                        self._unsettled[work.key] = replace(work, rerun=False)
                     log("gave up after retries: the recheck decides it again", "error",
                         repo=work.repo, pr=work.number)  # fmt: skip
+                elif result.outcome is not None or result.more:
+                    with self._unsettled_lock:
+                        self._unsettled.pop(work.key, None)
             except Exception as exc:  # noqa: BLE001 - a worker must survive any one unit
                 log("unit failed", "error", repo=work.repo, pr=work.number,
                     error=f"{type(exc).__name__}: {exc}")  # fmt: skip
@@ -305,6 +318,14 @@ class Service:
             log("redelivered failed deliveries", deliveries=ids)
 
     def _recheck(self) -> None:
+        with self._unsettled_lock:
+            unsettled = tuple(self._unsettled.values())
+        if unsettled:
+            log("recheck: units that could not be decided", units=len(unsettled))
+            try:
+                self.queue.put(unsettled, "recheck")
+            except QueueFull:
+                return
         for installation in self.app_client.installations():
             try:
                 repos = self.app_client.repositories(installation)
@@ -361,5 +382,4 @@ def serve(config: ServeConfig) -> None:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=20,
-        limit_concurrency=config.max_connections,
     )

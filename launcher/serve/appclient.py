@@ -19,11 +19,14 @@ from launcher.serve.logs import log
 
 
 class Answered(GitHubError):
-    """GitHub answered an app request with an error status (`status`)."""
+    """GitHub answered an app request with an error status (`status`); `rate_limited`: a
+    429, or a 403 that says it is a rate limit (no requests left, a time to wait, or the
+    message), which waiting ends, unlike a refusal."""
 
-    def __init__(self, message: str, status: int = 0) -> None:
+    def __init__(self, message: str, status: int = 0, rate_limited: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.rate_limited = rate_limited
 
 
 class Refused(Answered):
@@ -91,10 +94,17 @@ class AppClient:
         except requests.RequestException as exc:
             raise GitHubError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 400:
-            kind = Refused if response.status_code in (401, 403, 404) else Answered
-            raise kind(
-                f"{method} {path}: GitHub answered {response.status_code}", response.status_code
+            status = response.status_code
+            limited = status == 429 or (
+                status == 403
+                and (
+                    response.headers.get("x-ratelimit-remaining") == "0"
+                    or "retry-after" in response.headers
+                    or "rate limit" in response.text.lower()
+                )
             )
+            kind = Refused if status in (401, 403, 404) and not limited else Answered
+            raise kind(f"{method} {path}: GitHub answered {status}", status, limited)
         return response
 
     def token(self, installation: int) -> tuple[str, str]:
@@ -234,7 +244,7 @@ class AppClient:
             try:
                 self._app_request("POST", f"/app/hook/deliveries/{latest['id']}/attempts")
             except Answered as exc:
-                if exc.status in (403, 429):  # rate limited: the next round goes on
+                if exc.rate_limited:  # the next round goes on
                     log("redelivery rate limited: the next round goes on", "warning",
                         delivery=latest.get("guid"), error=str(exc))  # fmt: skip
                     break

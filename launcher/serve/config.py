@@ -43,7 +43,6 @@ class ServeConfig:
     match_cache_seconds: float = 300.0  # how long an account and region's catalogue is kept
     # a delivery's body not received within this is refused (408): GitHub's own timeout
     body_seconds: float = 10.0
-    max_connections: int = 1000  # uvicorn answers 503 beyond (limit_concurrency)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServeConfig:
@@ -98,9 +97,6 @@ class ServeConfig:
                     env, "LAUNCHER_SERVE_MATCH_CACHE_SECONDS", cls.match_cache_seconds
                 ),
                 body_seconds=_number(env, "LAUNCHER_SERVE_BODY_SECONDS", cls.body_seconds),
-                max_connections=max(
-                    1, _number(env, "LAUNCHER_SERVE_MAX_CONNECTIONS", cls.max_connections)
-                ),
             )
         except ValueError as exc:
             raise ConfigError(f"a LAUNCHER_SERVE_* setting is not a number: {exc}") from exc

@@ -67,16 +67,16 @@ def decide(app: AppClient, work: Work, deliveries: list[str], confirming: bool =
     if not confirming:
         metrics.VERDICTS.labels(outcome.state.value).inc()
     if outcome.state is State.ERROR:
-        # Fail closed, and decide again later, with backoff (the work queue's retry): the
-        # error may not even be on GitHub (a failed first read leaves no head to write it
-        # on, a refused write leaves the previous verdict), and the periodic recheck only
-        # re-decides pull requests whose verdict is missing or `error`, so dropping the unit
-        # could leave an earlier `success` standing after a rejection; unless GitHub refused
-        # access (the repository left the installation, say), which asking again does not
+        # Fail closed. With its `error` verdict on the head, the periodic recheck decides it
+        # again (every LAUNCHER_SERVE_RECHECK_SECONDS, as for an error that will recur: a
+        # pull request too large, say). Without it (a failed first read leaves no head to
+        # write on, a refused write leaves the previous verdict, a `success` perhaps, which
+        # the recheck would not look at), decide again soon, with backoff; unless GitHub
+        # refused access (the repository left the installation), which asking again does not
         # change. The token may be what failed (revoked, permissions changed): mint a new
         # one next time.
         app.forget(work.installation)
-        return Result(outcome, False, retry=not outcome.refused)
+        return Result(outcome, False, retry=not outcome.recorded and not outcome.refused)
     # A decision that wrote nothing cannot have left a stale verdict: nothing to confirm (and
     # a verdict that stays the same, a fork's refusal say, does not go round for ever).
     return Result(outcome, bool(outcome.writes))

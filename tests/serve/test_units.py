@@ -308,3 +308,26 @@ def test_a_re_run_asked_for_survives_coalescing_with_other_hints() -> None:
     q.done(taken.work)
     again = q.take(0)
     assert again is not None and again.work.rerun
+
+
+def test_an_error_on_record_is_left_to_the_recheck_not_retried_at_once() -> None:
+    """An error that will recur (a pull request too large, say) retried at once on every
+    event and recheck cost GitHub a burst of decisions each time; once its `error` verdict is
+    on the head commit, the periodic recheck (which revisits `error` verdicts) decides it
+    again, and the previous verdict no longer stands."""
+    from launcher.adapters.github import GitHubError
+    from launcher.serve.decide import decide
+    from launcher.testing.github import FakeGitHub
+
+    gh = FakeGitHub()
+    number = gh.open_pull("bob", {"deployments/dev/web.yaml": "name: web\n"})
+    app = _App(gh)
+
+    def too_large(n: int) -> object:
+        raise GitHubError("the pull request changes 3000 files or more: split it")
+
+    gh.changed_files = too_large  # type: ignore[method-assign,assignment]
+    result = decide(app, Work(1, gh.repository, number), ["d"])  # type: ignore[arg-type]
+    assert result.outcome is not None and result.outcome.state.value == "error"
+    assert result.outcome.recorded and not result.retry
+    assert gh.verdict(gh.pull(number).head_sha, "launcher/approval").state == "error"
