@@ -60,6 +60,12 @@ class _Busy(Exception):
     """Every slot for a large body is taken."""
 
 
+def _refused(event: str, message: str, status: int) -> Response:
+    """A delivery answered with an error: counted under its event (`?` when it has none)."""
+    metrics.EVENTS.labels(event or "?", "refused").inc()
+    return JSONResponse({"message": message}, status)
+
+
 class Service:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
@@ -84,29 +90,23 @@ class Service:
             async with asyncio.timeout(self.config.body_seconds):
                 body = await self._body(request)
         except TimeoutError:
-            metrics.EVENTS.labels(event or "?", "refused").inc()
-            return JSONResponse({"message": "body not received in time"}, 408)
+            return _refused(event, "body not received in time", 408)
         except _Busy:
-            metrics.EVENTS.labels(event or "?", "refused").inc()
             log("large body refused: others are being read", "warning", delivery=delivery)
-            return JSONResponse({"message": "busy, redeliver later"}, 503)
+            return _refused(event, "busy, redeliver later", 503)
         if body is None:
-            metrics.EVENTS.labels(event or "?", "refused").inc()
-            return JSONResponse({"message": "payload too large"}, 413)
+            return _refused(event, "payload too large", 413)
         if not signature.valid(
             self.config.webhook_secret, body, request.headers.get("x-hub-signature-256")
         ):
-            metrics.EVENTS.labels(event or "?", "refused").inc()
             log("refused: missing or bad signature", "warning", delivery=delivery, event=event)
-            return JSONResponse({"message": "bad signature"}, 401)
+            return _refused(event, "bad signature", 401)
         try:
             payload = json.loads(body)
         except ValueError:
-            metrics.EVENTS.labels(event, "refused").inc()
-            return JSONResponse({"message": "not JSON"}, 400)
+            return _refused(event, "not JSON", 400)
         if not isinstance(payload, dict) or not event:
-            metrics.EVENTS.labels(event or "?", "refused").inc()
-            return JSONResponse({"message": "not a webhook"}, 400)
+            return _refused(event, "not a webhook", 400)
         if self._duplicate(delivery):
             metrics.EVENTS.labels(event, "duplicate").inc()
             log("duplicate delivery: already queued here", delivery=delivery, event=event)

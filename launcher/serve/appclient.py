@@ -24,14 +24,15 @@ class Answered(GitHubError):
     message), which waiting ends, unlike a refusal."""
 
     def __init__(self, message: str, status: int = 0, rate_limited: bool = False) -> None:
-        super().__init__(message)
+        super().__init__(message, refused=isinstance(self, Refused))
         self.status = status
         self.rate_limited = rate_limited
 
 
 class Refused(Answered):
     """GitHub refused the app (401, 403, 404: uninstalled, suspended, no access): asking
-    again changes nothing until the installation does (its event comes then)."""
+    again changes nothing until the installation does (its event comes then). Its
+    `refused` is set, as the adapter's GitHubError sets it for the same answers."""
 
 
 REFRESH_MARGIN = 600.0  # mint a new token when the old one has less than this left

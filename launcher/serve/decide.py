@@ -22,7 +22,7 @@ from launcher.core.gate import State
 from launcher.jobs.gate import Outcome, run_gate
 from launcher.jobs.merge_group import Group, run_merge_group
 from launcher.serve import metrics
-from launcher.serve.appclient import AppClient, Refused
+from launcher.serve.appclient import AppClient
 from launcher.serve.logs import log
 from launcher.serve.routing import Work
 
@@ -86,14 +86,15 @@ def _failed(
     app: AppClient, work: Work, exc: GitHubError, what: str, delivery: str | None
 ) -> Result:
     """A unit that could not start (no token, or its pull requests unlisted). Refused
-    (uninstalled, suspended, no access): settled, asking again changes nothing until the
+    (`GitHubError.refused`, from the app's requests or the adapter's: uninstalled, suspended,
+    no access): settled, asking again changes nothing until the
     installation's own event. Anything else (a timeout, a 5xx) must not drop the event, which
     GitHub will not redeliver once acknowledged: retried, with backoff. The token is
     forgotten either way: the next attempt mints one GitHub checks against today's access."""
     app.forget(work.installation)
     log(what, "error", delivery=delivery, repo=work.repo, pr=work.number or None,
         sha=work.sha or None, error=str(exc))  # fmt: skip
-    return Result(None, False, retry=not isinstance(exc, Refused))
+    return Result(None, False, retry=not exc.refused)
 
 
 def _merge_group(app: AppClient, work: Work, delivery: str | None) -> Result:
