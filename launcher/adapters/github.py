@@ -8,6 +8,7 @@ jobs turn that into "could not decide", never into a pass.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import os
@@ -418,7 +419,11 @@ class GitHub:
             with self._kept_lock:
                 self._kept[(method.__name__, args)] = found
 
-        futures = [pool.submit(read, method, args) for method, args in calls]
+        # each read in the context of the decision (its unit's priority for GitHub's slots)
+        futures = [
+            pool.submit(contextvars.copy_context().run, read, method, args)
+            for method, args in calls
+        ]
         for future in futures:
             future.result()
 

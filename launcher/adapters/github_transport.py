@@ -25,6 +25,8 @@ from typing import Any
 import certifi
 import urllib3
 
+from launcher.adapters.priority import PrioritySemaphore
+
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 _ATTRIBUTES = ("_Requester__httpConnectionClass", "_Requester__httpsConnectionClass")
 
@@ -95,7 +97,7 @@ class _Connection:
     def getresponse(self) -> _Response:
         verb, url, body, headers = self._request.args
         try:
-            with _in_flight or contextlib.nullcontext():
+            with _in_flight.slot() if _in_flight is not None else contextlib.nullcontext():
                 response = self.pool.urlopen(
                     verb,
                     url,
@@ -137,8 +139,9 @@ def proxied(env: dict[str, str] | None = None) -> bool:
 
 _pool: ThreadPoolExecutor | None = None
 # At most `install(concurrency)` requests in flight across the process: the readers' and the
-# workers' own requests together (GitHub's secondary rate limit counts every request at once).
-_in_flight: threading.BoundedSemaphore | None = None
+# workers' own requests together (GitHub's secondary rate limit counts every request at once);
+# a freed slot goes to the oldest unit's request (`priority`).
+_in_flight: PrioritySemaphore | None = None
 
 
 def reader() -> ThreadPoolExecutor | None:
@@ -166,7 +169,9 @@ def install(concurrency: int = 1) -> bool:
     setattr(Requester, _ATTRIBUTES[0], _Connection)
     setattr(Requester, _ATTRIBUTES[1], _HTTPSConnection)
     if _in_flight is None:
-        _in_flight = threading.BoundedSemaphore(max(1, concurrency))
+        _in_flight = PrioritySemaphore(max(1, concurrency))
     if concurrency > 1 and _pool is None:
-        _pool = ThreadPoolExecutor(concurrency, thread_name_prefix="github-read")
+        # more threads than slots: every read made together waits at `_in_flight`, where the
+        # oldest unit's go first, not in the pool's queue in the order they were handed over
+        _pool = ThreadPoolExecutor(4 * concurrency, thread_name_prefix="github-read")
     return True

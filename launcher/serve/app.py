@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from launcher.adapters import github, github_transport
 from launcher.adapters.github import GitHubError
+from launcher.adapters.priority import priority
 from launcher.serve import metrics, signature
 from launcher.serve.appclient import AppClient
 from launcher.serve.config import ServeConfig
@@ -260,6 +261,8 @@ class Service:
                 continue
             work, deliveries = taken.work, taken.deliveries
             try:
+                # its GitHub requests go before younger units' (adapters.priority)
+                priority.set(taken.since)
                 result = decide(self.app_client, work, deliveries, taken.confirming)
                 if result.more:
                     try:

@@ -5,6 +5,7 @@ decision closed."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,6 +13,7 @@ import pytest
 from github.Requester import Requester
 
 from launcher.adapters import github_transport
+from launcher.adapters.priority import priority
 from launcher.core.gate import State
 from tests.jobs.conftest import World, request
 
@@ -92,3 +94,30 @@ def test_the_bound_counts_every_request_of_the_process_not_only_the_reads_made_t
         outcomes = list(pool.map(lambda n: world.gate(n)[0], numbers))
     assert [o.state for o in outcomes] == [State.SUCCESS] * 4
     assert world.sb.gh.concurrency.most == 2
+
+
+def test_the_reads_made_together_rank_as_the_decision_s_unit(
+    world: World, concurrent: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """launcher serve gives GitHub's slots to the oldest unit first (adapters.priority): the
+    reads a decision makes together, on the reader's threads, rank as the decision does."""
+    number = approved(world)
+    ranks: list[tuple[str, float | None]] = []
+    bound = github_transport._in_flight
+    assert bound is not None
+    acquire = bound.acquire
+
+    def recording(rank: float | None = None) -> None:
+        ranks.append((threading.current_thread().name, priority.get()))
+        acquire(rank)
+
+    monkeypatch.setattr(bound, "acquire", recording)
+    token = priority.set(123.0)
+    try:
+        outcome, _ = world.gate(number)
+    finally:
+        priority.reset(token)
+    assert outcome.state is State.SUCCESS
+    readers = [rank for name, rank in ranks if name.startswith("github-read")]
+    assert len(readers) >= 3  # the reads made together, on the reader's threads
+    assert {rank for _, rank in ranks} == {123.0}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from launcher.serve.config import ConfigError, ServeConfig
@@ -331,3 +334,44 @@ def test_an_error_on_record_is_left_to_the_recheck_not_retried_at_once() -> None
     assert result.outcome is not None and result.outcome.state.value == "error"
     assert result.outcome.recorded and not result.retry
     assert gh.verdict(gh.pull(number).head_sha, "launcher/approval").state == "error"
+
+
+def test_a_worker_s_github_requests_rank_by_when_its_unit_s_first_hint_arrived(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GitHub's slots go to the oldest unit's requests first (adapters.priority): the worker
+    deciding a unit ranks its requests by the moment the unit's oldest hint arrived."""
+    from launcher.adapters.priority import priority
+    from launcher.serve import app as serve_app
+    from launcher.serve.decide import Result
+
+    config = ServeConfig.from_env(
+        {
+            "LAUNCHER_APP_ID": "1",
+            "LAUNCHER_APP_PRIVATE_KEY": "k",
+            "LAUNCHER_WEBHOOK_SECRET": "x" * 20,
+        }
+    )
+    service = serve_app.Service(config)
+    ranks: dict[int, float | None] = {}
+
+    def deciding(
+        app: object, work: Work, deliveries: list[str], confirming: bool = False
+    ) -> Result:
+        ranks[work.number] = priority.get()
+        if len(ranks) == 2:
+            service._stop.set()
+        return Result(None, False)
+
+    monkeypatch.setattr(serve_app, "decide", deciding)
+    before = time.monotonic()
+    service.queue.put((Work(1, "o/r", 7),), "d1")
+    time.sleep(0.01)
+    service.queue.put((Work(1, "o/r", 8),), "d2")
+    service.queue.put((Work(1, "o/r", 7),), "d3")  # a later hint: the unit keeps its first
+    after = time.monotonic()
+    worker = threading.Thread(target=service._worker)  # its own context, as in the service
+    worker.start()
+    worker.join(10)
+    assert ranks[7] is not None and ranks[8] is not None
+    assert before <= ranks[7] < ranks[8] <= after
