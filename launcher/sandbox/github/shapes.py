@@ -8,6 +8,7 @@ conformance tests validate every rendered body against it.
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Any
 from urllib.parse import quote
 
@@ -34,8 +35,10 @@ from launcher.sandbox.github.state import (
 WEB_FLOW = Person("GitHub", "noreply@github.com", 0)
 
 
+@functools.lru_cache(maxsize=65536)
 def node_id(kind: str, ident: int | str) -> str:
-    """Opaque global node id, GitHub style (``PR_kwDO...``)."""
+    """Opaque global node id, GitHub style (``PR_kwDO...``); remembered, as every payload
+    names the same accounts and repositories again."""
     return f"{kind}_kwDO" + base64.b64encode(str(ident).encode()).decode().rstrip("=")
 
 

@@ -7,6 +7,7 @@ here. All mutation happens under ``State.lock`` so handlers may run in threads.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -34,8 +35,10 @@ def now() -> float:
     return clock.now()
 
 
+@functools.lru_cache(maxsize=65536)
 def iso(ts: float) -> str:
-    """GitHub's timestamp format: ``2011-01-26T19:01:12Z``."""
+    """GitHub's timestamp format: ``2011-01-26T19:01:12Z`` (remembered: a payload formats
+    the same few records' times again and again)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 

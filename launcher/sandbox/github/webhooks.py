@@ -32,6 +32,7 @@ answer there (loopback TCP delivers in the order things were sent) before its ca
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import http.client
@@ -121,7 +122,6 @@ class Delivery:
     installation_id: int | None
     repository_id: int | None
     url: str
-    payload: dict[str, Any]
     body: bytes = b""  # the payload as sent (serialised once)
     redelivery: bool = False
     delivered_at: float = 0.0
@@ -135,6 +135,13 @@ class Delivery:
     sock: Any = None  # the connection's socket while the answer is awaited
     acked: LoggedRequest | None = None  # its request-log entry, once acknowledged
     started: float = 0.0
+
+    @functools.cached_property
+    def payload(self) -> dict[str, Any]:
+        """The payload as sent, decoded from `body` when first asked for: a snapshot untouched
+        by later edits, and no decoding in the delivery's path (most are never read back)."""
+        payload: dict[str, Any] = json.loads(self.body)
+        return payload
 
     @property
     def ok(self) -> bool:
@@ -283,10 +290,10 @@ class Webhooks:
         body: bytes | None = None,
     ) -> Delivery:
         """Queue a delivery of `payload`, serialised once here (or `body`, a redelivery's):
-        what is sent, and the recorded payload a snapshot of it, untouched by later edits."""
+        what is sent, and what the recorded payload is decoded from (a snapshot, untouched by
+        later edits of `payload`)."""
         if body is None:
             body = json.dumps(payload, separators=(",", ":")).encode()
-        payload = json.loads(body)
         with self._lock:
             delivery = Delivery(
                 id=len(self.deliveries) + 1,
@@ -298,7 +305,6 @@ class Webhooks:
                 installation_id=installation_id,
                 repository_id=repository_id,
                 url=config.url,
-                payload=payload,
                 body=body,
                 redelivery=redelivery,
             )
