@@ -227,9 +227,6 @@ class _Headers(http.client.HTTPMessage):
         super().__init__()
         self._first: dict[str, str] = {}
 
-    def add(self, name: str, value: str) -> None:
-        self.set_raw(name, value)
-
     def set_raw(self, name: str, value: str) -> None:
         super().set_raw(name, value)
         self._first.setdefault(name.lower(), value)
@@ -351,7 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = _Headers()
         for first, *rest in fields:
             name, _, value = first.partition(":")
-            headers.add(name, (value.lstrip(" \t") + "".join(rest)).rstrip("\r\n"))
+            headers.set_raw(name, (value.lstrip(" \t") + "".join(rest)).rstrip("\r\n"))
         self.headers = headers
         connection = (headers.get("Connection") or "").lower()
         if connection == "close":
